@@ -1,0 +1,152 @@
+"""persona_chat: the chat state machine shared by the three APIs.
+
+load_persona -> generate -> finalize. One checkpointer thread per conversation
+keeps the messages, so memory survives restarts. Tokens stream through
+`stream_mode="messages"` (node `generate`), progress through `custom` events.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, NotRequired, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
+from langchain_core.messages.utils import count_tokens_approximately, trim_messages
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.runtime import Runtime
+
+from graphs.chat_context import ChatContext, resolve_context
+from prompts import render_prompt
+from runtime.models import make_chat_model
+from runtime.settings import get_settings
+
+HISTORY_TOKEN_BUDGET = 1200
+GENERATE_NODE = "generate"
+
+
+class PersonaProfile(TypedDict, total=False):
+    id: int | None
+    kind: str
+    name: str
+    system_prompt: str
+    model: str | None
+    temperature: float | None
+    version: int | None
+    attributes: dict[str, Any]
+
+
+class PersonaChatState(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+    persona_id: NotRequired[int | None]
+    persona_version: NotRequired[int | None]
+    persona: NotRequired[PersonaProfile | None]
+    system_prompt_override: NotRequired[str | None]
+    additional_instructions: NotRequired[str | None]
+    references: NotRequired[list[dict[str, Any]]]
+    tool_calls: NotRequired[list[dict[str, Any]]]
+    reply: NotRequired[str]
+    model: NotRequired[str]
+    usage: NotRequired[dict[str, int]]
+
+
+class PersonaNotFound(LookupError):
+    pass
+
+
+async def load_persona(state: PersonaChatState) -> dict[str, Any]:
+    """Load the persona (and version) from the database on every turn, so edits apply at once;
+    without `persona_id`, an inline `persona` from the input is used."""
+    persona_id = state.get("persona_id")
+    if persona_id is None and state.get("persona"):
+        return {"references": [], "tool_calls": []}
+    if persona_id is None:
+        raise PersonaNotFound("persona_chat needs `persona_id` or an inline `persona`.")
+    from runtime.services import ensure_services
+    from store.personas import get_chat_profile
+
+    services = await ensure_services()
+    row = await get_chat_profile(services.pool, int(persona_id), state.get("persona_version"))
+    if row is None:
+        raise PersonaNotFound(f"Persona {persona_id} not found.")
+    profile: PersonaProfile = {
+        "id": row["id"], "kind": row["kind"], "name": row["name"], "system_prompt": row["system_prompt"],
+        "model": row["model"], "temperature": row["temperature"], "version": row["version"],
+        "attributes": row["attributes"] or {},
+    }
+    return {"persona": profile, "references": [], "tool_calls": []}
+
+
+def _system_message(state: PersonaChatState, context: ChatContext) -> SystemMessage:
+    persona = state.get("persona") or {}
+    style = context.communication_style
+    instructions = state.get("additional_instructions")
+    references = state.get("references") or []
+    reference_text = "\n\n".join(
+        f"[{i}] {ref.get('title', '')}\n{ref.get('content', '')}" for i, ref in enumerate(references, 1)
+    )
+    text = render_prompt(
+        "persona_chat_system",
+        persona_name=persona.get("name", "the persona"),
+        persona_prompt=state.get("system_prompt_override") or persona.get("system_prompt", ""),
+        style_block=render_prompt("persona_chat_style", style=style) if style else "",
+        instructions_block=render_prompt("persona_chat_instructions", instructions=instructions)
+        if instructions else "",
+        references_block=render_prompt("persona_chat_references", references=reference_text)
+        if reference_text else "",
+    )
+    return SystemMessage(content=text)
+
+
+def choose_model(state: PersonaChatState, context: ChatContext) -> tuple[str, float | None]:
+    persona = state.get("persona") or {}
+    model = context.model or persona.get("model") or get_settings().chat_model
+    temperature = context.temperature if context.temperature is not None else persona.get("temperature")
+    return model, temperature
+
+
+async def generate(state: PersonaChatState, runtime: Runtime[ChatContext],
+                   config: RunnableConfig) -> dict[str, Any]:
+    context = resolve_context(runtime.context, config)
+    model_name, temperature = choose_model(state, context)
+    model = make_chat_model(model_name, temperature=temperature, max_tokens=context.max_tokens)
+    history = trim_messages(state["messages"], strategy="last", token_counter=count_tokens_approximately,
+                            max_tokens=HISTORY_TOKEN_BUDGET, start_on="human", include_system=False)
+    get_stream_writer()({"type": "progress", "content": "Generating response..."})
+    reply = await model.ainvoke([_system_message(state, context), *history], config)
+    if not isinstance(reply, AIMessage):
+        reply = AIMessage(content=str(reply.content))
+    return {"messages": [reply], "model": model_name}
+
+
+def finalize(state: PersonaChatState) -> dict[str, Any]:
+    """Reply text and token usage of this turn."""
+    last = state["messages"][-1]
+    text = last.text if isinstance(last, AIMessage) else ""
+    usage = getattr(last, "usage_metadata", None) or {}
+    return {
+        "reply": text.strip(),
+        "usage": {
+            "input_tokens": int(usage.get("input_tokens", 0)),
+            "output_tokens": int(usage.get("output_tokens", 0)),
+            "total_tokens": int(usage.get("total_tokens", 0)),
+        },
+    }
+
+
+def build_persona_chat(checkpointer: BaseCheckpointSaver | None = None):
+    builder = StateGraph(PersonaChatState, context_schema=ChatContext)
+    builder.add_node("load_persona", load_persona)
+    builder.add_node(GENERATE_NODE, generate)
+    builder.add_node("finalize", finalize)
+    builder.add_edge(START, "load_persona")
+    builder.add_edge("load_persona", GENERATE_NODE)
+    builder.add_edge(GENERATE_NODE, "finalize")
+    builder.add_edge("finalize", END)
+    return builder.compile(checkpointer=checkpointer, name="persona_chat")
+
+
+# LangGraph Studio / `langgraph dev` entry point (the platform supplies the checkpointer).
+graph = build_persona_chat()

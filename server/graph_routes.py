@@ -1,0 +1,26 @@
+"""Every graph mounted with LangServe at /graphs/<name>."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from langserve import add_routes
+
+ENDPOINTS = ["invoke", "batch", "stream", "stream_log", "stream_events", "input_schema",
+             "output_schema", "config_schema", "config_hashes"]
+
+
+async def _ensure_thread(config: dict[str, Any], request: Request) -> dict[str, Any]:
+    """A checkpointed graph needs a thread; give one-off calls a fresh thread."""
+    configurable = dict(config.get("configurable") or {})
+    configurable.setdefault("thread_id", str(uuid.uuid4()))
+    return {**config, "configurable": configurable}
+
+
+def mount_graphs(app: FastAPI, graphs: dict[str, Any], *, playground: bool) -> None:
+    for name, graph in graphs.items():
+        add_routes(app, graph, path=f"/graphs/{name}", config_keys=["configurable"],
+                   enabled_endpoints=ENDPOINTS + (["playground"] if playground else []),
+                   per_req_config_modifier=_ensure_thread)

@@ -1,0 +1,56 @@
+"""GET /health: database, model and embeddings; 503 when one is down."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from runtime.models import parse_model_name
+
+router = APIRouter()
+
+
+async def _check_database(services) -> tuple[bool, str]:
+    try:
+        async with services.pool.connection(timeout=3) as conn:
+            await conn.execute("SELECT 1")
+        return True, "ok"
+    except Exception as exc:  # any failure means "down"; the detail stays short
+        return False, f"unreachable ({type(exc).__name__})"
+
+
+async def _check_model(services) -> tuple[bool, str]:
+    name = parse_model_name(services.settings.chat_model)
+    if name.provider == "local":
+        server = services.local_llm
+        if server is None:
+            return False, "local model server not started"
+        ok = await asyncio.to_thread(server.healthy)
+        return ok, "ok" if ok else "local model server not answering"
+    return True, f"configured ({name})"
+
+
+async def _check_embeddings(services) -> tuple[bool, str]:
+    if services.embeddings is None:
+        return False, "not loaded"
+    try:
+        vector = await asyncio.to_thread(services.embeddings.embed_query, "health check")
+        return len(vector) == services.settings.embedding_dim, f"ok ({len(vector)} dims)"
+    except Exception as exc:
+        return False, f"failing ({type(exc).__name__})"
+
+
+@router.get("/health", tags=["service"])
+async def health(request: Request) -> JSONResponse:
+    services = request.app.state.services
+    checks: dict[str, Any] = {}
+    for name, check in (("database", _check_database), ("model", _check_model),
+                        ("embeddings", _check_embeddings)):
+        ok, detail = await check(services)
+        checks[name] = {"ok": ok, "detail": detail}
+    healthy = all(c["ok"] for c in checks.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
+                        status_code=200 if healthy else 503)

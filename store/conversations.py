@@ -1,0 +1,45 @@
+"""Conversations (message histories) and their messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+
+async def create_conversation(pool: AsyncConnectionPool, *, conversation_id: str, persona_id: int,
+                              owner_id: str, title: str = "", description: str = "") -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            """INSERT INTO conversations (id, persona_id, owner_id, title, description)
+               VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
+            (conversation_id, persona_id, owner_id, title, description),
+        )
+
+
+async def get_conversation(pool: AsyncConnectionPool, conversation_id: str) -> dict[str, Any] | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT * FROM conversations WHERE id = %s", (conversation_id,))
+        return await cur.fetchone()
+
+
+async def append_messages(pool: AsyncConnectionPool, conversation_id: str,
+                          messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Append (role, content, metadata) rows in order."""
+    async with pool.connection() as conn, conn.transaction():
+        for role, content, metadata in messages:
+            await conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, metadata) VALUES (%s, %s, %s, %s)",
+                (conversation_id, role, content, Jsonb(metadata)),
+            )
+        await conn.execute("UPDATE conversations SET updated_at = now() WHERE id = %s", (conversation_id,))
+
+
+async def list_messages(pool: AsyncConnectionPool, conversation_id: str) -> list[dict[str, Any]]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT role, content, metadata, created_at FROM messages WHERE conversation_id = %s ORDER BY id",
+            (conversation_id,),
+        )
+        return await cur.fetchall()

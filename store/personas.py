@@ -1,0 +1,47 @@
+"""Personas and their immutable versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+
+async def create_persona(pool: AsyncConnectionPool, *, kind: str, name: str, system_prompt: str = "",
+                         description: str = "", owner_id: str | None = None, model: str | None = None,
+                         temperature: float | None = None, attributes: dict[str, Any] | None = None,
+                         style_traits: list[str] | None = None, details: dict[str, Any] | None = None,
+                         refinement_summary: str | None = None, persona_id: int | None = None) -> int:
+    """Insert a persona with version 1; return its id."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            """INSERT INTO personas (id, kind, name, description, owner_id, model, temperature, attributes)
+               VALUES (COALESCE(%s, nextval(pg_get_serial_sequence('personas', 'id'))),
+                       %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+            (persona_id, kind, name, description, owner_id, model, temperature, Jsonb(attributes or {})),
+        )
+        new_id = (await cur.fetchone())["id"]
+        await conn.execute(
+            """INSERT INTO persona_versions (persona_id, version, system_prompt, style_traits,
+                                             refinement_summary, details)
+               VALUES (%s, 1, %s, %s, %s, %s)""",
+            (new_id, system_prompt, Jsonb(style_traits or []), refinement_summary, Jsonb(details or {})),
+        )
+    return new_id
+
+
+async def get_chat_profile(pool: AsyncConnectionPool, persona_id: int,
+                           version: int | None = None) -> dict[str, Any] | None:
+    """What the chat graph needs of a persona: name, kind, prompt, model settings, attributes."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT p.id, p.kind, p.name, p.description, p.model, p.temperature, p.attributes,
+                      v.version, v.system_prompt, v.style_traits
+                 FROM personas p
+                 JOIN persona_versions v
+                   ON v.persona_id = p.id AND v.version = COALESCE(%s, p.current_version)
+                WHERE p.id = %s""",
+            (version, persona_id),
+        )
+        return await cur.fetchone()

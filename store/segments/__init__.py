@@ -1,0 +1,21 @@
+"""Segment twins without a database: synthetic records, clustering, personas, JSON format."""
+
+from store.segments.model import (
+    AGE_BANDS,
+    GENDERS,
+    PERSONA_PATTERN,
+    ClusterSpec,
+    SegmentPersonaSpec,
+    SegmentSet,
+    age_band_of,
+)
+
+__all__ = [
+    "AGE_BANDS",
+    "GENDERS",
+    "PERSONA_PATTERN",
+    "ClusterSpec",
+    "SegmentPersonaSpec",
+    "SegmentSet",
+    "age_band_of",
+]
