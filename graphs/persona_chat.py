@@ -7,7 +7,9 @@ keeps the messages, so memory survives restarts. Tokens stream through
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any
+
+from typing_extensions import NotRequired, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages

@@ -55,6 +55,15 @@ def _die_with_parent() -> None:  # runs in the child before exec
         pass
 
 
+_CHILD_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+
+
+def _child_env() -> dict[str, str]:
+    """llama.cpp's server reads settings such as PORT or MODEL from the environment;
+    pass it only what it needs so our own settings cannot leak into it."""
+    return {k: v for k, v in os.environ.items() if k in _CHILD_ENV_KEEP}
+
+
 class LocalLLMServer:
     def __init__(self, model_path: Path | None = None, *, port: int = 0, threads: int = 2,
                  context: int = 2048, start_timeout: float = 120.0, log_path: Path | None = None):
@@ -83,7 +92,7 @@ class LocalLLMServer:
                "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
                "--n_threads", str(self.threads), "--model_alias", "smollm2"]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_child_env(),
                                       preexec_fn=_die_with_parent if os.name == "posix" else None)
         atexit.register(self.stop)
         self._wait_healthy()

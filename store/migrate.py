@@ -49,7 +49,7 @@ async def apply_migrations(conn: AsyncConnection) -> list[str]:
                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"""
         )
         cur = await conn.execute("SELECT version, checksum FROM schema_migrations")
-        done = {row[0]: row[1] for row in await cur.fetchall()}
+        done = {row[0]: row[1] for row in [tuple(r.values()) if isinstance(r, dict) else r for r in await cur.fetchall()]}
         for migration in available_migrations():
             if migration.version in done:
                 if done[migration.version] != migration.checksum:

@@ -14,6 +14,7 @@ Tokenisation conventions used throughout:
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections import Counter
@@ -73,8 +74,8 @@ _EMOJI = re.compile(
     f"[\U0001F1E6-\U0001F1FF]{{2}}|{_PICTO}{_MODIFIER}(?:\u200D{_PICTO}{_MODIFIER})*"
 )
 
-VOCABULARY_WINDOW = 50
-"""Window of the moving-average type-token ratio (length-independent richness)."""
+VOCABULARY_SAMPLE = 42
+"""Sample size of HD-D, the length- and order-independent vocabulary richness."""
 
 
 class StyleMetrics(BaseModel):
@@ -95,7 +96,9 @@ class StyleMetrics(BaseModel):
     mentions_per_post: float = 0.0
     links_per_post: float = 0.0
     lowercase_start_share: float = Field(
-        0.0, description="share of posts (with a word) whose first word starts lowercase"
+        0.0,
+        description="share of posts whose first word starts lowercase "
+        "(posts opening with a mention, hashtag or link are not counted)",
     )
     all_caps_word_share: float = Field(
         0.0, description="share of words with 2+ letters written entirely in capitals"
@@ -106,7 +109,7 @@ class StyleMetrics(BaseModel):
     mean_sentence_words: float = Field(0.0, description="mean tokens per sentence")
     type_token_ratio: float = Field(0.0, description="distinct words / words, all posts")
     vocabulary_richness: float = Field(
-        0.0, description=f"moving-average type-token ratio, window {VOCABULARY_WINDOW}"
+        0.0, description=f"HD-D: expected type-token ratio of {VOCABULARY_SAMPLE} random words"
     )
     function_word_share: float = Field(0.0, description="share of words that are function words")
     thread_marker_share: float = Field(0.0, description="share of posts with 🧵 or n/ numbering")
@@ -125,27 +128,44 @@ def count_emoji(text: str) -> int:
     return len(_EMOJI.findall(text))
 
 
+def _starts_lowercase(text: str) -> bool | None:
+    """Whether the post's first word starts lowercase; None when there is no
+    word or the post opens with a mention, hashtag or link (reply-style openings
+    say nothing about casing habits)."""
+    head = text.lstrip()
+    if not head or _LINK.match(head) or _MENTION.match(head) or _HASHTAG.match(head):
+        return None
+    words = words_of(head)
+    return words[0][0].islower() if words else None
+
+
 def _sentences(text: str) -> list[str]:
     parts = (p.strip() for p in _SENTENCE_END.split(_LINK.sub(" ", text)))
     return [p for p in parts if p.split()]
 
 
-def _mattr(words: list[str], window: int = VOCABULARY_WINDOW) -> float:
-    """Moving-average type-token ratio; plain TTR when there are fewer words than the window."""
-    if not words:
+def _hdd(words: list[str], sample: int = VOCABULARY_SAMPLE) -> float:
+    """HD-D: expected type-token ratio of a random `sample`-word draw (no replacement).
+
+    Unlike raw TTR it does not fall as more posts are added, and unlike a
+    moving window it does not depend on post order. Plain TTR below `sample` words.
+    """
+    n = len(words)
+    if n == 0:
         return 0.0
-    if len(words) <= window:
-        return len(set(words)) / len(words)
-    counts = Counter(words[:window])
-    total = len(counts)
-    for i in range(window, len(words)):
-        counts[words[i]] += 1
-        old = words[i - window]
-        counts[old] -= 1
-        if counts[old] == 0:
-            del counts[old]
-        total += len(counts)
-    return total / (len(words) - window + 1)
+    counts = Counter(words)
+    if n <= sample:
+        return len(counts) / n
+    log_all = math.lgamma(n + 1) - math.lgamma(sample + 1) - math.lgamma(n - sample + 1)
+    expected = 0.0
+    for f in sorted(counts.values()):
+        if n - f < sample:  # a draw of `sample` words must contain this type
+            expected += 1.0
+            continue
+        log_absent = (math.lgamma(n - f + 1) - math.lgamma(sample + 1)
+                      - math.lgamma(n - f - sample + 1)) - log_all
+        expected += 1.0 - math.exp(log_absent)
+    return expected / sample
 
 
 def _top_words(word_lists: list[list[str]], n: int = 10) -> list[str]:
@@ -184,8 +204,7 @@ def measure_style(posts: list[str]) -> StyleMetrics:
     all_words = [w for ws in word_lists for w in ws]
     lowered = [w.lower() for w in all_words]
 
-    starts = [ws[0] for ws in word_lists if ws]
-    lower_starts = sum(1 for w in starts if w[0].islower())
+    starts = [s for s in map(_starts_lowercase, posts) if s is not None]
     long_words = [w for w in all_words if len(w) >= 2]
     caps = sum(1 for w in long_words if w.isupper())
     sentence_lengths = [float(len(s.split())) for p in posts for s in _sentences(p)]
@@ -205,14 +224,14 @@ def measure_style(posts: list[str]) -> StyleMetrics:
         hashtags_per_post=per_post(lambda p: len(_HASHTAG.findall(p))),
         mentions_per_post=per_post(lambda p: len(_MENTION.findall(p))),
         links_per_post=per_post(lambda p: len(_LINK.findall(p))),
-        lowercase_start_share=lower_starts / len(starts) if starts else 0.0,
+        lowercase_start_share=sum(starts) / len(starts) if starts else 0.0,
         all_caps_word_share=caps / len(long_words) if long_words else 0.0,
         exclamations_per_post=per_post(lambda p: p.count("!")),
         questions_per_post=per_post(lambda p: p.count("?")),
         ellipses_per_post=per_post(lambda p: len(_ELLIPSIS.findall(p))),
         mean_sentence_words=_mean(sentence_lengths),
         type_token_ratio=len(set(lowered)) / len(lowered) if lowered else 0.0,
-        vocabulary_richness=_mattr(lowered),
+        vocabulary_richness=_hdd(lowered),
         function_word_share=(
             sum(1 for w in lowered if w in _FUNCTION_WORD_SET) / len(lowered) if lowered else 0.0
         ),
@@ -277,9 +296,9 @@ TRAIT_RULES: tuple[TraitRule, ...] = (
               lambda m: m.thread_marker_share >= 0.2),
     TraitRule("uses line breaks to structure posts", "line_breaks_per_post >= 1.5",
               lambda m: m.line_breaks_per_post >= 1.5),
-    TraitRule("varied vocabulary", f"vocabulary_richness (MATTR-{VOCABULARY_WINDOW}) >= 0.85",
+    TraitRule("varied vocabulary", f"vocabulary_richness (HD-D, {VOCABULARY_SAMPLE} words) >= 0.85",
               lambda m: m.vocabulary_richness >= 0.85),
-    TraitRule("repetitive vocabulary", f"vocabulary_richness (MATTR-{VOCABULARY_WINDOW}) <= 0.6",
+    TraitRule("repetitive vocabulary", f"vocabulary_richness (HD-D, {VOCABULARY_SAMPLE} words) <= 0.6",
               lambda m: 0 < m.vocabulary_richness <= 0.6),
 )
 

@@ -2,6 +2,8 @@
 
 from store.segments.model import (
     AGE_BANDS,
+    BAND_GENERATION,
+    GENERATION_BANDS,
     GENDERS,
     PERSONA_PATTERN,
     ClusterSpec,
@@ -12,6 +14,8 @@ from store.segments.model import (
 
 __all__ = [
     "AGE_BANDS",
+    "BAND_GENERATION",
+    "GENERATION_BANDS",
     "GENDERS",
     "PERSONA_PATTERN",
     "ClusterSpec",

@@ -61,6 +61,17 @@ PERSONA_PATTERN: tuple[tuple[str, str], ...] = tuple(("Female", b) for b in AGE_
 )
 
 
+# Generation of each age band (ages in 2025; a band goes to the generation most of it
+# belongs to). Shared by the cluster profiles and the query parser.
+GENERATION_BANDS: dict[str, tuple[str, ...]] = {
+    "Gen Z": ("18 - 24",),
+    "Millennials": ("25 - 34", "35 - 44"),
+    "Gen X": ("45 - 54", "55 - 64"),
+    "Boomers": ("65 - 74", "75+"),
+}
+BAND_GENERATION: dict[str, str] = {b: g for g, bands in GENERATION_BANDS.items() for b in bands}
+
+
 def age_band_of(age: int) -> str:
     """The band holding ``age``; ages under 18 are not consumers here."""
     if age < 18:

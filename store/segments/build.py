@@ -1,0 +1,66 @@
+"""Build a :class:`SegmentSet` from consumer records: encode, cluster (KMeans), profile,
+name, and create 15 personas per cluster."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from store.segments.features import encode_features
+from store.segments.model import ClusterSpec, SegmentSet
+from store.segments.naming import name_clusters
+from store.segments.personas import build_personas
+from store.segments.profile import baseline_of, cluster_attributes, cluster_summary
+
+Progress = Callable[[str], None]
+
+N_INIT = 10  # fixed so results do not depend on scikit-learn's default
+
+
+def _cluster(features: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed)
+    labels = model.fit_predict(features)
+    distances = np.linalg.norm(features - model.cluster_centers_[labels], axis=1)
+    return labels, distances
+
+
+def build_segments(
+    records: list[dict[str, Any]],
+    k: int,
+    seed: int = 7,
+    progress: Progress | None = None,
+) -> SegmentSet:
+    """Cluster ``records`` into ``k`` named segments with 15 personas each.
+
+    Deterministic for the same records, ``k`` and ``seed``. Cluster keys run 0..k-1
+    from the youngest cluster (by mean age) to the oldest.
+    """
+    say = progress or (lambda _msg: None)
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    if len(records) < k * 15:
+        raise ValueError(f"{len(records)} records are too few for {k} clusters (need at least {k * 15})")
+    say(f"encoding {len(records)} records")
+    features = encode_features(records)
+    say(f"clustering into {k} clusters (KMeans, n_init={N_INIT}, seed={seed})")
+    labels, distances = _cluster(features, k, seed)
+    groups = [np.flatnonzero(labels == c) for c in range(k)]
+    if any(len(g) == 0 for g in groups):
+        raise ValueError(f"KMeans left an empty cluster; try fewer than {k} clusters")
+    base = baseline_of(records)
+    profiles = [cluster_attributes([records[i] for i in g], base, len(records)) for g in groups]
+    # Stable, readable keys: youngest cluster first.
+    order = sorted(range(k), key=lambda c: (profiles[c]["age_mean"], -profiles[c]["size"], c))
+    profiles = [profiles[c] for c in order]
+    groups = [groups[c] for c in order]
+    names = name_clusters(profiles)
+    clusters: list[ClusterSpec] = []
+    personas = []
+    for key, (name, attrs, members) in enumerate(zip(names, profiles, groups)):
+        say(f"cluster {key + 1}/{k}: {name} ({attrs['size']} records)")
+        clusters.append(ClusterSpec(key=key, name=name, summary=cluster_summary(attrs), attributes=attrs))
+        personas.extend(build_personas(key, [records[i] for i in members], distances[members], seed))
+    say(f"built {len(clusters)} clusters and {len(personas)} personas")
+    return SegmentSet(clusters=clusters, personas=personas)

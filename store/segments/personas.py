@@ -1,0 +1,136 @@
+"""Personas of a cluster: pick a real member record for each slot of the pattern and
+describe it in its own words.
+
+Each slot (gender, age band) takes the cluster member of that gender and band nearest
+to the cluster centre. When the cluster has nobody left there, the nearest member of
+that gender (else anyone) is used and its age is moved into the band; such personas
+carry ``age_adjusted: true``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from store.segments.model import AGE_BAND_LIMITS, BAND_GENERATION, PERSONA_PATTERN, SegmentPersonaSpec
+
+FEMALE_NAMES = (
+    "Olivia", "Emma", "Charlotte", "Amelia", "Sophia", "Mia", "Isabella", "Ava", "Evelyn", "Harper",
+    "Luna", "Camila", "Gianna", "Elizabeth", "Eleanor", "Ella", "Abigail", "Sofia", "Avery", "Scarlett",
+    "Emily", "Aria", "Penelope", "Chloe", "Layla", "Mila", "Nora", "Hazel", "Madison", "Ellie",
+)
+MALE_NAMES = (
+    "Liam", "Noah", "Oliver", "James", "Elijah", "William", "Henry", "Lucas", "Benjamin", "Theodore",
+    "Mateo", "Levi", "Sebastian", "Daniel", "Jack", "Michael", "Alexander", "Owen", "Asher", "Samuel",
+    "Ethan", "Leo", "Jackson", "Mason", "Ezra", "John", "Hudson", "Luca", "Aiden", "Joseph",
+)
+STATE_NAMES = {
+    "NY": "New York", "PA": "Pennsylvania", "MA": "Massachusetts", "NJ": "New Jersey", "CT": "Connecticut",
+    "IL": "Illinois", "OH": "Ohio", "MI": "Michigan", "WI": "Wisconsin", "MN": "Minnesota", "MO": "Missouri",
+    "IN": "Indiana", "IA": "Iowa", "TX": "Texas", "FL": "Florida", "GA": "Georgia", "NC": "North Carolina",
+    "VA": "Virginia", "TN": "Tennessee", "AL": "Alabama", "LA": "Louisiana", "CA": "California",
+    "WA": "Washington", "AZ": "Arizona", "CO": "Colorado", "OR": "Oregon", "NV": "Nevada", "UT": "Utah",
+}
+_HOUSEHOLD_PHRASES = {
+    "Single": "a single-person household",
+    "Couple": "a couple household",
+    "Family with children": "a family household with children",
+    "Single parent": "a single-parent household",
+    "Multi-generational": "a multi-generational household",
+}
+_EDUCATION_PHRASES = {
+    "High school or less": "a high school education",
+    "Some college": "some college education",
+    "Bachelor's degree": "a bachelor's degree",
+    "Graduate degree": "a graduate degree",
+}
+_OLDEST_PERSONA = 89  # ages moved into "75+" stay below this
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _age_in_band(age: int, band: str, record_id: int) -> int:
+    lo, hi = AGE_BAND_LIMITS[band]
+    hi = min(hi, _OLDEST_PERSONA)
+    if lo <= age <= hi:
+        return age
+    return lo + record_id % (hi - lo + 1)  # spread moved ages across the band, deterministically
+
+
+def persona_summary(a: dict[str, Any]) -> str:
+    """Summary written only from the persona's own attributes (its age, its numbers)."""
+    female = a["gender"] == "Female"
+    she, her = ("She", "her") if female else ("He", "his")
+    noun = "woman" if female else "man"
+    ethnicity = a["ethnicity"] if a["ethnicity"] not in ("Other", "Unknown", "") else ""
+    who = " ".join(w for w in (f"A {a['age']}-year-old", ethnicity, noun) if w)
+    place = STATE_NAMES.get(a["state"], a["state"])
+    loans = a["open_auto_loans"]
+    auto = (
+        f"has {loans} open auto loan{'s' if loans != 1 else ''} with ${a['auto_loan_balance']:,} owed"
+        if loans
+        else "has no auto loans"
+    )
+    giving = (
+        f"gives ${a['political_giving']:,} a year to political causes"
+        if a["political_giving"]
+        else "does not give to political causes"
+    )
+    return (
+        f"{who} living in {place} ({a['region']}, {a['country']}), in "
+        f"{_HOUSEHOLD_PHRASES.get(a['household'], a['household'])}, with "
+        f"{_EDUCATION_PHRASES.get(a['education'], a['education'])}. "
+        f"{she} earns {a['income_band']} a year and is in the {_ordinal(a['net_worth_decile'])} "
+        f"net worth decile. {her.capitalize()} credit is {a['credit_tier']} "
+        f"({_ordinal(a['credit_quartile'])} quartile) with {a['credit_usage']} credit usage and a "
+        f"{a['equity_balance']} equity balance. {she} {auto}, spends about "
+        f"${a['discretionary_spend']:,} a year on discretionary purchases, "
+        f"{'owns' if a['homeowner'] else 'rents'} {her} home and {giving}."
+    )
+
+
+def persona_attributes(record: dict[str, Any], band: str) -> dict[str, Any]:
+    age = _age_in_band(record["age"], band, record["record_id"])
+    attrs = dict(record)
+    attrs.update(age=age, age_band=band, generation=BAND_GENERATION[band], age_adjusted=age != record["age"])
+    return attrs
+
+
+def build_personas(
+    cluster_key: int,
+    members: list[dict[str, Any]],
+    distances: np.ndarray,
+    seed: int,
+) -> list[SegmentPersonaSpec]:
+    """The 15 personas of :data:`PERSONA_PATTERN` for one cluster (members sorted by nothing in particular)."""
+    order = sorted(range(len(members)), key=lambda i: (float(distances[i]), members[i]["record_id"]))
+    rng = np.random.default_rng([seed, cluster_key])
+    names = {"Female": list(rng.permutation(FEMALE_NAMES)), "Male": list(rng.permutation(MALE_NAMES))}
+    used: set[int] = set()
+    personas: list[SegmentPersonaSpec] = []
+    for gender, band in PERSONA_PATTERN:
+        lo, hi = AGE_BAND_LIMITS[band]
+        pools = (
+            [i for i in order if members[i]["gender"] == gender and lo <= members[i]["age"] <= hi],
+            [i for i in order if members[i]["gender"] == gender],
+            order,
+        )
+        pick = next((i for pool in pools for i in pool if i not in used), order[0])
+        used.add(pick)
+        record = dict(members[pick], gender=gender)  # only differs when the cluster lacks that gender
+        attrs = persona_attributes(record, band)
+        personas.append(
+            SegmentPersonaSpec(
+                cluster_key=cluster_key,
+                name=str(names[gender].pop(0)),
+                gender=gender,
+                age_band=band,
+                summary=persona_summary(attrs),
+                attributes=attrs,
+            )
+        )
+    return personas
