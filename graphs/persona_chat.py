@@ -1,6 +1,8 @@
 """persona_chat: the chat state machine shared by the three APIs.
 
-load_persona -> generate -> finalize. One checkpointer thread per conversation
+load_persona -> read_attachments -> retrieve -> generate -> finalize.
+Attachment reading lives in `graphs/chat_attachments.py`, document retrieval in
+`graphs/chat_retrieval.py`, web search in `graphs/chat_web.py`. One checkpointer thread per conversation
 keeps the messages, so memory survives restarts. Tokens stream through
 `stream_mode="messages"` (node `generate`), progress through `custom` events.
 """
@@ -20,7 +22,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
+from graphs.chat_attachments import read_attachments
 from graphs.chat_context import ChatContext, resolve_context
+from graphs.chat_retrieval import retrieve_documents
+from graphs.chat_web import search_web
 from prompts import render_prompt
 from runtime.models import make_chat_model
 from runtime.settings import get_settings
@@ -47,6 +52,13 @@ class PersonaChatState(TypedDict):
     persona: NotRequired[PersonaProfile | None]
     system_prompt_override: NotRequired[str | None]
     additional_instructions: NotRequired[str | None]
+    attachments: NotRequired[list[dict[str, Any]]]
+    attachment_parts: NotRequired[list[dict[str, Any]]]
+    use_documents: NotRequired[bool]
+    use_web: NotRequired[bool]
+    collections: NotRequired[list[str] | None]
+    rag: NotRequired[dict[str, Any] | None]
+    rag_hit: NotRequired[dict[str, Any] | None]
     references: NotRequired[list[dict[str, Any]]]
     tool_calls: NotRequired[list[dict[str, Any]]]
     reply: NotRequired[str]
@@ -138,13 +150,31 @@ def finalize(state: PersonaChatState) -> dict[str, Any]:
     }
 
 
+async def retrieve(state: PersonaChatState, config: RunnableConfig) -> dict[str, Any]:
+    """Documents and/or web results, as the persona or the request allows."""
+    references: list[dict[str, Any]] = []
+    tool_calls: list[dict[str, Any]] = []
+    update: dict[str, Any] = {}
+    doc_update = await retrieve_documents(state)
+    web_update = await search_web(state)
+    for part in (doc_update, web_update):
+        references.extend(part.get("references", []))
+        tool_calls.extend(part.get("tool_calls", []))
+        update.update({k: v for k, v in part.items() if k not in ("references", "tool_calls")})
+    return {**update, "references": references, "tool_calls": tool_calls}
+
+
 def build_persona_chat(checkpointer: BaseCheckpointSaver | None = None):
     builder = StateGraph(PersonaChatState, context_schema=ChatContext)
     builder.add_node("load_persona", load_persona)
+    builder.add_node("read_attachments", read_attachments)
+    builder.add_node("retrieve", retrieve)
     builder.add_node(GENERATE_NODE, generate)
     builder.add_node("finalize", finalize)
     builder.add_edge(START, "load_persona")
-    builder.add_edge("load_persona", GENERATE_NODE)
+    builder.add_edge("load_persona", "read_attachments")
+    builder.add_edge("read_attachments", "retrieve")
+    builder.add_edge("retrieve", GENERATE_NODE)
     builder.add_edge(GENERATE_NODE, "finalize")
     builder.add_edge("finalize", END)
     return builder.compile(checkpointer=checkpointer, name="persona_chat")

@@ -26,7 +26,8 @@ overlap the range by at least two years ("25 to 35" is 25 - 34 only); a single a
 30-39 ("early"/"late" halve it); "over 65", "65+", "65 and older" is 65 and up;
 "under 35" is 18-34.
 
-An age band named in the query is a hard filter for personas; every other
+Explicit ages win over age words when a query has both ("a retired man aged 65 to
+74" is 65 - 74 only). An age band named in the query is a hard filter for personas; every other
 constraint only scores clusters.
 """
 
@@ -136,7 +137,7 @@ def _age_range(lo_group: int | None, hi_group: int | None, lo: int = 0, hi: int 
         a = int(m.group(lo_group)) if lo_group else lo
         b = int(m.group(hi_group)) if hi_group else hi
         if 16 <= a <= b <= 120:
-            _add("age_bands", *_bands_for_range(max(a, 18), b))(m, found)
+            _add("explicit_bands", *_bands_for_range(max(a, 18), b))(m, found)
 
     return act
 
@@ -155,7 +156,15 @@ def _decade(m: re.Match[str], found: dict[str, Any]) -> None:
         lo = start + 5
     elif part == "mid":
         lo, hi = start + 3, start + 6
-    _add("age_bands", *_bands_for_range(max(lo, 18), hi))(m, found)
+    _add("explicit_bands", *_bands_for_range(max(lo, 18), hi))(m, found)
+
+
+def _income_amount(m: re.Match[str], found: dict[str, Any]) -> None:
+    """A dollar figure ("$75,001 - $100,000", "$150k+"): the first one sets the income level."""
+    raw = m.group("amount").replace(",", "").replace(" ", "")
+    amount = float(raw[:-1]) * 1000 if raw.endswith("k") else float(raw)
+    level = "high" if amount >= 100_000 else "low" if amount <= 50_000 else "medium"
+    found.setdefault("income", level)
 
 
 def _bands(*bands: str) -> _Action:
@@ -186,7 +195,7 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     # --- life-stage phrases that also say something else
     (r"\bsingle[- ](?:moms?|mothers?)\b", _both(_set("household", "single_parent"), _gender("Female"))),
     (r"\bsingle[- ](?:dads?|fathers?)\b", _both(_set("household", "single_parent"), _gender("Male"))),
-    (r"\b(?:single|lone|solo)[- ]parents?\b|\bsingle[- ]parent(?:ed)? (?:households?|homes?|families)", _set("household", "single_parent")),
+    (r"\braising (?:kids|children|a family) (?:alone|solo|on (?:their|her|his) own)\b|\b(?:single|lone|solo)[- ]parents?\b|\bsingle[- ]parent(?:ed)? (?:households?|homes?|families)", _set("household", "single_parent")),
     (r"\byoung (?:families|parents)\b", _both(_bands(*_MILLENNIAL), _set("household", "family"))),
     (r"\bempty[- ]nesters?\b", _both(_bands("55 - 64", "65 - 74"), _set("household", "couple"))),
     (r"\bcollege[- ]age\b|\b(?:college |university )?students?\b|\bteens?\b|\bteenagers?\b", _bands("18 - 24")),
@@ -230,14 +239,15 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     (r"\b(?:auto|car|vehicle|truck)[- ]?(?:debt|loans?|payments?|balances?|financ\w*|heavy|borrowers?|notes?)\b"
      r"|\bfinanc\w+ (?:cars?|trucks?|vehicles?)\b|\bmultiple (?:cars|vehicles)\b", _set("auto_debt", "high")),
     # --- income
-    (r"\bmiddle[- ](?:income|class)\b|\bmoderate incomes?\b|\baverage incomes?\b", _set("income", "medium")),
-    (r"\bhigh(?:er)?[- ](?:income|earning|earners?|salar(?:y|ies|ied))\b|\baffluent\b|\bsix[- ]figure\b|\bwell[- ](?:off|paid)\b"
+    (r"\bmiddle[- ](?:incomes?|class)\b|\bmoderate incomes?\b|\baverage incomes?\b", _set("income", "medium")),
+    (r"\bhigh(?:er)?[- ](?:incomes?|earning|earners?|salar(?:y|ies|ied))\b|\baffluent\b|\bsix[- ]figure\b|\bwell[- ](?:off|paid)\b"
      r"|\bupper[- ](?:income|middle[- ]class|class)\b|\b(?:top|big) earners\b|\bhigh incomes?\b|\bearn(?:s|ing)? a lot\b",
      _set("income", "high")),
-    (r"\blow(?:er)?[- ](?:income|earning|earners?|wage|paid)\b|\bpaycheck[- ]to[- ]paycheck\b|\bstruggling\b"
+    (r"\blow(?:er)?[- ](?:incomes?|earning|earners?|wages?|paid)\b|\bpaycheck[- ]to[- ]paycheck\b|\bstruggling\b"
      r"|\bworking poor\b|\bmodest (?:incomes?|means)\b|\bfixed[- ]incomes?\b|\btight budgets?\b"
      r"|\b(?:budget[- ]constrained|financially (?:stretched|strained)|stretched thin|cash[- ]strapped)\b|\bpoor\b",
      _set("income", "low")),
+    (r"\$\s?(?P<amount>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?\s?k)\b", _income_amount),
     # --- wealth and equity
     (r"\bhigh[- ]net[- ]worth\b|\bhnw\b|\bwealthy\b|\bwealth\b|\brich\b|\bmillionaires?\b|\basset[- ]rich\b"
      r"|\bwell[- ]to[- ]do\b|\b(?:large|substantial|big) (?:savings|nest eggs?|portfolios?)\b|\binvestors?\b",
@@ -261,8 +271,8 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
      r"|\bdegree[- ]holders?\b|\bbachelor'?s\b|\bgraduates\b|\bwell[- ]educated\b|\beducated\b|\bwhite[- ]collar\b"
      r"|\bprofessionals?\b", _set("education", "college")),
     # --- household
-    (r"\bmarried\b|\bcouples?\b|\bdual[- ]income\b|\bspouses?\b", _set("household", "couple")),
-    (r"\bfamil(?:y|ies)\b|\bparents\b|\bwith (?:kids|children)\b|\bhouseholds? with (?:kids|children)\b", _set("household", "family")),
+    (r"\bfamil(?:y|ies)\b|\bparents\b|\b(?:with|raising|have|having) (?:young )?(?:kids|children)\b", _set("household", "family")),
+    (r"\bmarried\b|\bcouples?\b(?! of)|\bdual[- ]income\b|\bspouses?\b", _set("household", "couple")),
     (r"\bsingles?\b|\bliving alone\b|\bunmarried\b|\bone-person\b|\bsingle-person\b", _set("household", "single")),
     # --- political giving
     (r"\b(?:non[- ]?donors|(?:don'?t|do not|never) (?:donate|give)\b[^.]{0,20}\bpolitic\w*)", _set("political_donor", False)),
@@ -277,8 +287,8 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
      r"|\bpenny[- ]pinch\w*\b|\bsavers?\b|\bcautious spenders?\b|\blow discretionary\b|\bspend (?:little|carefully)\b",
      _set("spending", "low")),
     # --- demographics and geography
-    (r"\b(?:women|woman|females?|ladies|lady|moms?|mothers?|wives|wife|girls?)\b", _gender("Female")),
-    (r"\b(?:men|man|males?|guys?|dads?|fathers?|husbands?|gentlemen|boys?)\b", _gender("Male")),
+    (r"\b(?:women|woman|females?|ladies|lady|moms?|mothers?|wives|wife|girls?|widows?)\b", _gender("Female")),
+    (r"\b(?:men|man|males?|guys?|dads?|fathers?|husbands?|gentlemen|boys?|widowers?)\b", _gender("Male")),
     (r"\bhispanics?\b|\blatin[oax]s?\b", _set("ethnicity", "Hispanic")),
     (r"\bafrican[- ]americans?\b|\bblack\b", _set("ethnicity", "Black")),
     (r"\basian(?:[- ]americans?)?s?\b", _set("ethnicity", "Asian")),
@@ -311,6 +321,10 @@ def parse_constraints(query: str) -> QueryConstraints:
     genders = found.pop("genders", set())
     if len(genders) == 1:  # "men and women" constrains nothing
         found["gender"] = next(iter(genders))
+    # Numbers beat words: in "a retired man aged 65 to 74" the ages are what is meant.
+    explicit = found.pop("explicit_bands", None)
+    if explicit:
+        found["age_bands"] = explicit
     if "age_bands" in found:
         found["age_bands"] = [b for b in AGE_BANDS if b in found["age_bands"]]
     if "credit_tiers" in found:

@@ -18,7 +18,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from runtime.database import make_pool, open_pool, resolve_database_url
 from runtime.embeddings import make_embeddings
-from runtime.errors import ConfigError
 from runtime.local_llm import LocalLLMServer
 from runtime.models import parse_model_name, set_local_base_url
 from runtime.settings import Settings, get_settings
@@ -58,7 +57,7 @@ class Services:
         await self.checkpointer.setup()
         if with_model and parse_model_name(self.settings.chat_model).provider == "local":
             await asyncio.to_thread(self._start_local_llm)
-        if with_embeddings:
+        if with_embeddings and self.embeddings is None:
             self.embeddings = await asyncio.to_thread(
                 make_embeddings, self.settings.embedding_model, self.settings)
         self.started = True
@@ -106,9 +105,6 @@ async def ensure_services() -> Services:
     """The running services; started from the environment when a graph runs outside the server
     (LangGraph Studio, a notebook)."""
     if _current is None:
-        try:
-            await Services.create().start()
-        except ConfigError:
-            raise
+        await Services.create().start()
     assert _current is not None
     return _current

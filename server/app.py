@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Callable
-
 from fastapi import FastAPI
 
 from graphs.persona_chat import build_persona_chat
@@ -12,10 +10,8 @@ from runtime.services import Services
 from runtime.settings import Settings, get_settings
 from server.graph_routes import mount_graphs
 from server.health import router as health_router
-from server.mounts import RestMount, include_mounts
-
-# Each REST adapter registers a factory (settings -> RestMount) here.
-REST_ADAPTERS: list[Callable[[Settings], RestMount]] = []
+from server.mounts import include_mounts
+from server.rest_mounts import rest_mounts
 
 
 def build_graphs(services: Services) -> dict[str, object]:
@@ -41,5 +37,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.state.graphs = build_graphs(services)
     app.include_router(health_router)
     mount_graphs(app, app.state.graphs, playground=settings.dev_mode)
-    include_mounts(app, [factory(settings) for factory in REST_ADAPTERS])
+    include_mounts(app, rest_mounts(settings))
     return app

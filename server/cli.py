@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 from typing import Callable
@@ -60,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(run=_migrate)
+    for module in ("server.twin.cli", "server.studio.cli", "server.ghostwriter.cli"):
+        try:
+            registrar = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        registrar.register(sub)
     for name, help_text, configure, run in EXTRA_COMMANDS:
         extra = sub.add_parser(name, help=help_text)
         configure(extra)

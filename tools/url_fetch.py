@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -42,6 +43,7 @@ _METADATA_ADDRESSES = frozenset(
 )
 _BLOCKED_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?")
 
 
 class FetchError(Exception):
@@ -64,7 +66,9 @@ def address_refusal(ip: IPAddress) -> str | None:
     if ip in _METADATA_ADDRESSES:
         return "a cloud metadata address"
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if ip.ipv4_mapped is not None:  # the socket connects to the IPv4 address itself
+            return address_refusal(ip.ipv4_mapped)
+        embedded = ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if embedded is not None:
             reason = address_refusal(embedded)
             if reason:
@@ -127,6 +131,8 @@ async def _vetted_address(
     if literal is not None:
         addresses: list[IPAddress] = [literal]
     else:
+        if not _HOST_NAME.fullmatch(host):
+            raise FetchError("The URL's host is not valid")
         _refuse_host_name(host)
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
@@ -234,7 +240,9 @@ async def fetch_url(
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
         raise FetchError("The URL is not valid") from None
-    if not parsed.is_absolute_url:
+    if parsed.scheme and parsed.scheme not in ("https", "http"):
+        raise FetchError("Only https URLs can be fetched")
+    if not parsed.is_absolute_url or not parsed.host:
         raise FetchError("The URL is not valid")
     allowed = frozenset(ipaddress.ip_address(a) for a in extra_allowed_addresses)
     try:
@@ -254,7 +262,9 @@ async def fetch_url(
         raise FetchError(f"Fetching the URL took longer than {timeout_s:g} s") from None
     except httpx.TimeoutException:
         raise FetchError(f"Fetching the URL took longer than {timeout_s:g} s") from None
-    except httpx.ConnectError:
+    except httpx.ConnectError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc) or isinstance(exc.__context__, ssl.SSLError):
+            raise FetchError("The host's TLS certificate could not be verified") from None
         raise FetchError("Could not connect to the host") from None
     except (httpx.HTTPError, httpx.InvalidURL):
         raise FetchError("The URL could not be fetched") from None
