@@ -1,13 +1,96 @@
 """persona_chat: document retrieval from the persona's collections (pgvector).
 
-Extension point: the studio issue implements retrieval here.
+The collections come from the persona's rag settings (`attributes["rag"]`, copied
+into state `rag`/`collections` by load_persona); those settings are authoritative,
+so a request cannot widen a persona's collections. Without persona rag settings,
+`collections` from the input is used (callers that own the request, e.g. the
+ghostwriter API, pass the collections they have checked). Retrieved text reaches
+the model only as quoted reference material (the references block).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import HumanMessage
+
+RAG_HIT_FIELDS = ("file_name", "doc_path", "document_string", "euclidean_distance", "cosine_similarity")
+DEFAULT_K = 4
+
+
+def rag_miss() -> dict[str, str]:
+    """The contract's rag_hit when nothing passed the threshold (or no retrieval ran)."""
+    return {**{name: "" for name in RAG_HIT_FIELDS}, "success": "false"}
+
+
+def rag_hit_from(metadata: dict[str, Any], content: str) -> dict[str, str]:
+    return {
+        "file_name": str(metadata.get("file_name", "")),
+        "doc_path": str(metadata.get("doc_path", "")),
+        "document_string": content,
+        "euclidean_distance": f"{float(metadata['euclidean_distance']):.4f}",
+        "cosine_similarity": f"{float(metadata['cosine_similarity']):.4f}",
+        "success": "true",
+    }
+
+
+def rag_settings(state: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """(collections, rag settings) for this turn; the persona's own settings win."""
+    persona = state.get("persona") or {}
+    persona_rag = (persona.get("attributes") or {}).get("rag")
+    if isinstance(persona_rag, dict):
+        return [str(c) for c in persona_rag.get("db_collections") or []], persona_rag
+    rag = state.get("rag") or {}
+    collections = state.get("collections") or rag.get("db_collections") or []
+    return [str(c) for c in collections], rag
+
+
+def _last_question(state: dict[str, Any]) -> str:
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, HumanMessage):
+            return message.text
+    return ""
+
+
+def _progress(text: str) -> None:
+    try:
+        from langgraph.config import get_stream_writer
+
+        get_stream_writer()({"type": "progress", "content": text})
+    except RuntimeError:  # called outside a graph run
+        pass
+
 
 async def retrieve_documents(state: dict[str, Any]) -> dict[str, Any]:
-    """Return {"references": [...], "tool_calls": [...], "rag_hit": {...}} (keys optional)."""
-    return {}
+    """Return {"references": [...], "tool_calls": [...], "rag_hit": {...}}; rag_hit is
+    always set (success "false" without collections) so no earlier turn's hit lingers."""
+    collections, rag = rag_settings(state)
+    question = _last_question(state)
+    if not collections or not question.strip():
+        return {"rag_hit": rag_miss()}
+    from retrievers.documents import DocumentCollectionRetriever
+    from runtime.services import ensure_services
+
+    _progress("Searching documents...")
+    services = await ensure_services()
+    metric = "euclidean" if str(rag.get("query_metric", "cosine")).lower() == "euclidean" else "cosine"
+    retriever = DocumentCollectionRetriever(
+        pool=services.pool, embeddings=services.require_embeddings(), collections=collections,
+        metric=metric, threshold=rag.get("query_threshold"), k=int(rag.get("k") or DEFAULT_K))
+    docs = await retriever.ainvoke(question)
+    references = [{
+        "title": f"{d.metadata['file_name']} ({d.metadata['doc_path']})",
+        "content": d.page_content,
+        "uri": d.metadata["doc_path"],
+        "collection": d.metadata["collection"],
+        "cosine_similarity": d.metadata["cosine_similarity"],
+        "euclidean_distance": d.metadata["euclidean_distance"],
+    } for d in docs]
+    tool_calls = [{
+        "name": "search_documents",
+        "args": {"query": question, "collections": collections, "metric": metric,
+                 "threshold": retriever.effective_threshold},
+        "result": {"hits": len(docs)},
+    }]
+    rag_hit = rag_hit_from(docs[0].metadata, docs[0].page_content) if docs else rag_miss()
+    return {"references": references, "tool_calls": tool_calls, "rag_hit": rag_hit}

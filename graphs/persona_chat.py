@@ -90,7 +90,11 @@ async def load_persona(state: PersonaChatState) -> dict[str, Any]:
         "model": row["model"], "temperature": row["temperature"], "version": row["version"],
         "attributes": row["attributes"] or {},
     }
-    return {"persona": profile, "references": [], "tool_calls": []}
+    update: dict[str, Any] = {"persona": profile, "references": [], "tool_calls": []}
+    rag = profile["attributes"].get("rag")
+    if isinstance(rag, dict):  # a studio persona's rag settings decide its collections
+        update.update(rag=rag, collections=list(rag.get("db_collections") or []))
+    return update
 
 
 def _system_message(state: PersonaChatState, context: ChatContext) -> SystemMessage:

@@ -258,7 +258,7 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
      _set("equity", "high")),
     (r"\b(?:low|little|no|limited) (?:home )?equity\b", _set("equity", "low")),
     # --- housing
-    (r"\bnon[- ]?homeowners?\b|\brenters?\b|\brenting\b|\brent (?:their|an|a|his|her)\b|\btenants?\b"
+    (r"\bnon[- ]?homeowners?\b|\brent(?:s|ers?|ing)?\b|\btenants?\b"
      r"|\bapartment[- ]dwellers?\b|\bdon'?t own (?:a |their )?homes?\b", _set("homeowner", False)),
     (r"\bhome[- ]?owners?\b|\bhome[- ]?ownership\b|\bown(?:s|ing)? (?:a |their |his |her )?(?:own )?homes?\b"
      r"|\bproperty owners?\b|\bmortgages?\b", _set("homeowner", True)),

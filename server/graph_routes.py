@@ -12,10 +12,23 @@ ENDPOINTS = ["invoke", "batch", "stream", "stream_log", "stream_events", "input_
              "output_schema", "config_schema", "config_hashes"]
 
 
+async def _requested_thread(request: Request) -> str | None:
+    """LangServe keeps only the context-schema keys of `configurable`, so the thread id
+    is read from the request body itself."""
+    try:
+        body = await request.json()
+    except Exception:
+        return None
+    config = body.get("config") if isinstance(body, dict) else None
+    configurable = config.get("configurable") if isinstance(config, dict) else None
+    thread = configurable.get("thread_id") if isinstance(configurable, dict) else None
+    return str(thread) if thread else None
+
+
 async def _ensure_thread(config: dict[str, Any], request: Request) -> dict[str, Any]:
-    """A checkpointed graph needs a thread; give one-off calls a fresh thread."""
+    """A checkpointed graph needs a thread; one-off calls get a fresh one."""
     configurable = dict(config.get("configurable") or {})
-    configurable.setdefault("thread_id", str(uuid.uuid4()))
+    configurable["thread_id"] = await _requested_thread(request) or str(uuid.uuid4())
     return {**config, "configurable": configurable}
 
 

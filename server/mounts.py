@@ -34,10 +34,10 @@ def _claims(prefix: str, router: APIRouter) -> set[tuple[str, str]]:
 def check_collisions(app: FastAPI, mounts: list[RestMount]) -> None:
     """Two mounts (or a mount and an app route) claiming one method and path stop start-up."""
     owners: dict[tuple[str, str], str] = {}
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in route.methods:
-                owners[(method, route.path)] = "the service"
+    for path, operations in app.openapi().get("paths", {}).items():
+        for method in operations:
+            owners[(method.upper(), path)] = "the service"
+    app.openapi_schema = None  # rebuilt later with the mounts included
     for mount in mounts:
         for claim in sorted(_claims(normalise_prefix(mount.prefix), mount.router)):
             if claim in owners:

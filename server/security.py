@@ -154,6 +154,7 @@ _ERROR_DETAILS: tuple[tuple[type[Exception], str], ...] = (
     (jwt.InvalidIssuerError, "Invalid token issuer"),
     (jwt.InvalidAlgorithmError, "Unsupported token algorithm"),
     (jwt.InvalidIssuedAtError, "Invalid token issue time"),
+    (jwt.exceptions.InvalidSubjectError, "Invalid token subject"),
     (jwt.DecodeError, "Malformed token"),
 )
 
@@ -164,8 +165,6 @@ def _detail_for(exc: jwt.PyJWTError) -> str:
     for exc_type, detail in _ERROR_DETAILS:
         if isinstance(exc, exc_type):
             return detail
-    if type(exc).__name__ == "InvalidSubjectError":  # PyJWT >= 2.10
-        return "Invalid token subject"
     return "Invalid token"
 
 

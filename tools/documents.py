@@ -8,6 +8,7 @@ splitter keeps rows together). Every refusal is a `DocumentError(status, detail)
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import io
@@ -15,6 +16,7 @@ import re
 from enum import Enum
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
+from typing import Any
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -37,6 +39,7 @@ __all__ = [
     "decode_text",
     "detect_kind",
     "extract_text",
+    "extract_text_async",
     "html_to_text",
     "read_pdf",
 ]
@@ -249,6 +252,13 @@ def extract_text(
     if kind is DocumentKind.csv:
         return csv_to_text(text)
     return text.strip()
+
+
+async def extract_text_async(
+    filename: str | None, content_type: str | None, data: bytes, **limits: Any
+) -> str:
+    """`extract_text` on a worker thread, so the event loop keeps serving meanwhile."""
+    return await asyncio.to_thread(extract_text, filename, content_type, data, **limits)
 
 
 def chunk_text(text: str, *, chunk_size: int = 800, chunk_overlap: int = 100) -> list[str]:

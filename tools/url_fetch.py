@@ -231,8 +231,9 @@ async def fetch_url(
     """The engine behind `fetch_public_url`.
 
     `extra_allowed_addresses` exempts exact IPs from the public-address rule and
-    `verify` may be an SSL context trusting a test CA; both exist only so tests can reach a server on
-    127.0.0.1. Production code calls `fetch_public_url`, which exposes neither.
+    `verify` may be an SSL context trusting a test CA: both exist only so tests
+    can reach a server on 127.0.0.1. Production code calls `fetch_public_url`,
+    which exposes neither.
     """
     if max_bytes <= 0 or timeout_s <= 0:
         raise ValueError("max_bytes and timeout_s must be positive")

@@ -3,8 +3,8 @@ describe it in its own words.
 
 Each slot (gender, age band) takes the cluster member of that gender and band nearest
 to the cluster centre. When the cluster has nobody left there, the nearest member of
-that gender (else anyone) is used and its age is moved into the band; such personas
-carry ``age_adjusted: true``.
+that gender (else anyone) whose age is closest to the band is used, and its age is
+moved into the band; such personas carry ``age_adjusted: true``.
 """
 
 from __future__ import annotations
@@ -53,12 +53,10 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _age_in_band(age: int, band: str, record_id: int) -> int:
+def _age_in_band(age: int, band: str) -> int:
+    """``age`` itself when it is in ``band``, else the nearest age inside it (the smallest move)."""
     lo, hi = AGE_BAND_LIMITS[band]
-    hi = min(hi, _OLDEST_PERSONA)
-    if lo <= age <= hi:
-        return age
-    return lo + record_id % (hi - lo + 1)  # spread moved ages across the band, deterministically
+    return min(max(age, lo), min(hi, _OLDEST_PERSONA))
 
 
 def persona_summary(a: dict[str, Any]) -> str:
@@ -94,7 +92,7 @@ def persona_summary(a: dict[str, Any]) -> str:
 
 
 def persona_attributes(record: dict[str, Any], band: str) -> dict[str, Any]:
-    age = _age_in_band(record["age"], band, record["record_id"])
+    age = _age_in_band(record["age"], band)
     attrs = dict(record)
     attrs.update(age=age, age_band=band, generation=BAND_GENERATION[band], age_adjusted=age != record["age"])
     return attrs
@@ -106,7 +104,8 @@ def build_personas(
     distances: np.ndarray,
     seed: int,
 ) -> list[SegmentPersonaSpec]:
-    """The 15 personas of :data:`PERSONA_PATTERN` for one cluster (members sorted by nothing in particular)."""
+    """The 15 personas of :data:`PERSONA_PATTERN` for one cluster; ``distances[i]`` is
+    member ``i``'s distance to the cluster centre in feature space."""
     order = sorted(range(len(members)), key=lambda i: (float(distances[i]), members[i]["record_id"]))
     rng = np.random.default_rng([seed, cluster_key])
     names = {"Female": list(rng.permutation(FEMALE_NAMES)), "Male": list(rng.permutation(MALE_NAMES))}
@@ -114,10 +113,14 @@ def build_personas(
     personas: list[SegmentPersonaSpec] = []
     for gender, band in PERSONA_PATTERN:
         lo, hi = AGE_BAND_LIMITS[band]
+        # Fallbacks prefer the member whose age needs the smallest move into the band.
+        def years_out(i: int) -> int:
+            return max(lo - members[i]["age"], members[i]["age"] - hi, 0)
+
         pools = (
-            [i for i in order if members[i]["gender"] == gender and lo <= members[i]["age"] <= hi],
-            [i for i in order if members[i]["gender"] == gender],
-            order,
+            [i for i in order if members[i]["gender"] == gender and years_out(i) == 0],
+            sorted((i for i in order if members[i]["gender"] == gender), key=years_out),
+            sorted(order, key=years_out),
         )
         pick = next((i for pool in pools for i in pool if i not in used), order[0])
         used.add(pick)

@@ -1,0 +1,133 @@
+"""Document collections and their embedded chunks (pgvector).
+
+Search: cosine distance `<=>` and euclidean distance `<->` are both computed for
+every hit. A persona's collections are usually small, so by default the search is
+exact over the rows of those collections (a MATERIALIZED CTE filters first, so
+the planner cannot swap in an HNSW scan that would post-filter and miss rows).
+Above `EXACT_SEARCH_MAX_ROWS` rows the HNSW index of the chosen metric is used
+with `hnsw.ef_search` raised and the collection filter applied to its candidates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Sequence
+
+from psycopg_pool import AsyncConnectionPool
+
+Metric = Literal["cosine", "euclidean"]
+EXACT_SEARCH_MAX_ROWS = 50_000
+HNSW_EF_SEARCH = 200
+
+
+def vector_literal(vector: Sequence[float]) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+async def create_collection(pool: AsyncConnectionPool, *, name: str, owner_id: str,
+                            description: str = "") -> bool:
+    """Create a collection; False when the name is taken."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """INSERT INTO document_collections (name, owner_id, description) VALUES (%s, %s, %s)
+               ON CONFLICT (name) DO NOTHING RETURNING name""",
+            (name, owner_id, description),
+        )
+        return await cur.fetchone() is not None
+
+
+async def get_collection(pool: AsyncConnectionPool, name: str) -> dict[str, Any] | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT * FROM document_collections WHERE name = %s", (name,))
+        return await cur.fetchone()
+
+
+async def list_collections(pool: AsyncConnectionPool, owner_id: str | None = None) -> list[dict[str, Any]]:
+    """Collections with document and chunk counts; all of them when owner_id is None."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT c.name, c.owner_id, c.description, c.created_at,
+                      COUNT(DISTINCT d.doc_path) AS documents, COUNT(d.id) AS chunks
+                 FROM document_collections c
+                 LEFT JOIN document_chunks d ON d.collection = c.name
+                WHERE %s::text IS NULL OR c.owner_id = %s
+                GROUP BY c.name ORDER BY c.name""",
+            (owner_id, owner_id),
+        )
+        return await cur.fetchall()
+
+
+async def replace_document(pool: AsyncConnectionPool, *, collection: str, file_name: str, doc_path: str,
+                           chunks: list[str], embeddings: list[list[float]]) -> int:
+    """Store a document's chunks, replacing any earlier upload of the same path; return the count."""
+    if len(chunks) != len(embeddings):
+        raise ValueError("one embedding per chunk")
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s",
+                           (collection, doc_path))
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                """INSERT INTO document_chunks (collection, file_name, doc_path, chunk_index, content, embedding)
+                   VALUES (%s, %s, %s, %s, %s, %s::vector)""",
+                [(collection, file_name, doc_path, i, text, vector_literal(vec))
+                 for i, (text, vec) in enumerate(zip(chunks, embeddings))],
+            )
+    return len(chunks)
+
+
+async def list_documents(pool: AsyncConnectionPool, collection: str) -> list[dict[str, Any]]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT doc_path, MIN(file_name) AS file_name, COUNT(*) AS chunks, MAX(created_at) AS uploaded_at
+                 FROM document_chunks WHERE collection = %s GROUP BY doc_path ORDER BY doc_path""",
+            (collection,),
+        )
+        return await cur.fetchall()
+
+
+async def delete_document(pool: AsyncConnectionPool, collection: str, doc_path: str) -> int:
+    """Delete a document's chunks; return how many rows went."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s",
+                                 (collection, doc_path))
+        return cur.rowcount
+
+
+async def existing_collections(pool: AsyncConnectionPool, names: Sequence[str]) -> dict[str, str]:
+    """{name: owner_id} of the named collections that exist."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT name, owner_id FROM document_collections WHERE name = ANY(%s)",
+                                 (list(names),))
+        return {row["name"]: row["owner_id"] for row in await cur.fetchall()}
+
+
+async def search_chunks(pool: AsyncConnectionPool, *, query_vector: Sequence[float], collections: Sequence[str],
+                        metric: Metric = "cosine", k: int = 4,
+                        exact: bool | None = None) -> list[dict[str, Any]]:
+    """The k nearest chunks in `collections` by `metric`, each with both
+    `cosine_similarity` and `euclidean_distance`. `exact=None` chooses by size."""
+    if not collections or k <= 0:
+        return []
+    order = "<=>" if metric == "cosine" else "<->"
+    q = vector_literal(query_vector)
+    names = list(collections)
+    async with pool.connection() as conn, conn.transaction():
+        if exact is None:
+            cur = await conn.execute("SELECT COUNT(*) AS n FROM document_chunks WHERE collection = ANY(%s)", (names,))
+            exact = (await cur.fetchone())["n"] <= EXACT_SEARCH_MAX_ROWS
+        if exact:
+            sql = f"""WITH rows AS MATERIALIZED (
+                          SELECT id, collection, file_name, doc_path, chunk_index, content, embedding
+                            FROM document_chunks WHERE collection = ANY(%(names)s))
+                      SELECT id, collection, file_name, doc_path, chunk_index, content,
+                             1 - (embedding <=> %(q)s::vector) AS cosine_similarity,
+                             embedding <-> %(q)s::vector AS euclidean_distance
+                        FROM rows ORDER BY embedding {order} %(q)s::vector LIMIT %(k)s"""
+        else:
+            await conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, k)}")
+            sql = f"""SELECT id, collection, file_name, doc_path, chunk_index, content,
+                             1 - (embedding <=> %(q)s::vector) AS cosine_similarity,
+                             embedding <-> %(q)s::vector AS euclidean_distance
+                        FROM document_chunks WHERE collection = ANY(%(names)s)
+                       ORDER BY embedding {order} %(q)s::vector LIMIT %(k)s"""
+        cur = await conn.execute(sql, {"names": names, "q": q, "k": k})
+        return await cur.fetchall()

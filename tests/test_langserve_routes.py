@@ -1,0 +1,48 @@
+"""LangServe invoke and stream of persona_chat on a real uvicorn on 127.0.0.1."""
+
+import json
+
+import httpx
+
+from store.personas import create_persona
+
+
+def _payload(pid: int, text: str, thread: str | None = None) -> dict:
+    configurable = {"model": "fake:scripted"}
+    if thread:
+        configurable["thread_id"] = thread
+    return {"input": {"persona_id": pid, "messages": [{"type": "human", "content": text}]},
+            "config": {"configurable": configurable}}
+
+
+async def test_invoke_and_stream_over_http(services, live_app, script):
+    pid = await create_persona(services.pool, kind="studio", name="Ada", system_prompt="A poet.")
+    script.replies = ["roses are red", "violets are blue"]
+    with live_app() as server:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            invoked = http.post("/graphs/persona_chat/invoke", json=_payload(pid, "a poem", "th-1"))
+            assert invoked.status_code == 200, invoked.text
+            assert invoked.json()["output"]["reply"] == "roses are red"
+
+            events = []
+            with http.stream("POST", "/graphs/persona_chat/stream", json=_payload(pid, "another", "th-1")) as resp:
+                assert resp.status_code == 200
+                for line in resp.iter_lines():
+                    if line.startswith("data: "):
+                        events.append(json.loads(line[6:]))
+            finals = [e["finalize"] for e in events if isinstance(e, dict) and "finalize" in e]
+            assert finals and finals[0]["reply"] == "violets are blue"
+            # the second call continued the same thread: the model saw the first exchange
+            assert [m.content for m in script.calls[1][1:]] == ["a poem", "roses are red", "another"]
+
+            health = http.get("/health")
+            assert health.status_code == 200
+            assert health.json()["checks"]["database"]["ok"] is True
+
+
+async def test_playground_only_in_dev_mode(services, live_app, settings):
+    with live_app() as server:
+        assert httpx.get(f"{server.url}/graphs/persona_chat/playground/", timeout=10).status_code == 404
+    dev = settings.model_copy(update={"dev_mode": True})
+    with live_app(dev) as server:
+        assert httpx.get(f"{server.url}/graphs/persona_chat/playground/", timeout=10).status_code == 200
