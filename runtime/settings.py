@@ -65,6 +65,21 @@ class Settings(BaseSettings):
     x_bearer_token: SecretStr | None = None
     x_api_base_url: str = "https://api.twitter.com"
 
+    # --- ghostwriter (issue 5): per-API-key token budget on /chat (None = unlimited), attachments
+    bo_budget_tokens: int | None = None
+    bo_budget_period: str = "day"  # day | week | month
+    attachment_max_bytes: int = 10_000_000
+    attachment_max_pdf_pages: int = 50
+    attachment_pdf_timeout: float = 20.0
+    attachment_max_pdf_chars: int = 20_000
+    vision_models: str = "openai:gpt-4o*,openai:gpt-4.1*,openai:gpt-5*,google_vertexai:gemini*"
+
+    # --- studio document uploads (issue 4)
+    studio_max_upload_bytes: int = 20_000_000
+    studio_max_pdf_pages: int = 200
+    studio_chunk_size: int = 800
+    studio_chunk_overlap: int = 100
+
     @property
     def database_dir(self) -> Path:
         return self.data_dir / "pg"

@@ -1,0 +1,67 @@
+"""Studio personas (kind 'studio') and their users' message histories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+KIND = "studio"
+
+
+async def list_owned(pool: AsyncConnectionPool, owner_id: str) -> list[dict[str, Any]]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT id, name FROM personas WHERE kind = %s AND owner_id = %s ORDER BY id", (KIND, owner_id))
+        return await cur.fetchall()
+
+
+async def get_studio_persona(pool: AsyncConnectionPool, persona_id: int) -> dict[str, Any] | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT p.*, v.system_prompt FROM personas p
+                 JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version
+                WHERE p.id = %s AND p.kind = %s""", (persona_id, KIND))
+        return await cur.fetchone()
+
+
+async def update_studio_persona(pool: AsyncConnectionPool, persona_id: int, *, fields: dict[str, Any],
+                                system_prompt: str | None = None) -> None:
+    """Apply column updates (name, description, owner_id, model, temperature, attributes);
+    a new system prompt becomes a new immutable version."""
+    allowed = {"name", "description", "owner_id", "model", "temperature", "attributes"}
+    if set(fields) - allowed:
+        raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
+    async with pool.connection() as conn, conn.transaction():
+        if system_prompt is not None:
+            await conn.execute(
+                """INSERT INTO persona_versions (persona_id, version, system_prompt, style_traits, details)
+                   SELECT p.id, p.current_version + 1, %s, v.style_traits, v.details
+                     FROM personas p JOIN persona_versions v
+                       ON v.persona_id = p.id AND v.version = p.current_version
+                    WHERE p.id = %s""", (system_prompt, persona_id))
+            fields = {**fields, "current_version": None}
+        sets, values = [], []
+        for name, value in fields.items():
+            if name == "current_version":
+                sets.append("current_version = current_version + 1")
+                continue
+            sets.append(f"{name} = %s")
+            values.append(Jsonb(value) if name == "attributes" else value)
+        sets.append("updated_at = now()")
+        await conn.execute(f"UPDATE personas SET {', '.join(sets)} WHERE id = %s", (*values, persona_id))
+
+
+async def list_histories(pool: AsyncConnectionPool, persona_id: int, owner_id: str) -> list[dict[str, Any]]:
+    """The owner's conversations with a persona, oldest first, each with its messages."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT c.id, c.title, c.description, c.created_at,
+                      COALESCE(json_agg(json_build_object('role', m.role, 'content', m.content,
+                                                          'created_at', m.created_at) ORDER BY m.id)
+                               FILTER (WHERE m.id IS NOT NULL), '[]'::json) AS messages
+                 FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
+                WHERE c.persona_id = %s AND c.owner_id = %s
+                GROUP BY c.id ORDER BY c.created_at, c.id""", (persona_id, owner_id))
+        return await cur.fetchall()
