@@ -3,7 +3,7 @@
 from langchain_core.messages import AIMessageChunk, HumanMessage
 
 from graphs.chat_context import ChatContext
-from graphs.persona_chat import build_persona_chat
+from graphs.persona_chat import CHAT_DURABILITY, build_persona_chat
 from runtime.services import Services
 from store.personas import create_persona
 
@@ -65,7 +65,7 @@ async def test_memory_survives_a_new_app_instance(services, script, settings):
     pid = await _persona(services)
     graph = build_persona_chat(services.checkpointer)
     await graph.ainvoke({"persona_id": pid, "messages": [HumanMessage("my colour is blue")]},
-                        thread("restart"), context=CTX)
+                        thread("restart"), context=CTX, durability=CHAT_DURABILITY)
     # A second process-like instance: new pool, new checkpointer, same database.
     other = Services.create(settings)
     other.embeddings = services.embeddings
@@ -73,7 +73,7 @@ async def test_memory_survives_a_new_app_instance(services, script, settings):
     try:
         graph2 = build_persona_chat(other.checkpointer)
         await graph2.ainvoke({"persona_id": pid, "messages": [HumanMessage("my colour?")]},
-                             thread("restart"), context=CTX)
+                             thread("restart"), context=CTX, durability=CHAT_DURABILITY)
     finally:
         await other.stop()
     assert [m.content for m in script.calls[1][1:]] == ["my colour is blue", "noted", "my colour?"]

@@ -1,0 +1,345 @@
+"""persona_builder: build or refine an account ghostwriter persona from its posts.
+
+load_posts -> pick_exemplars -> analyse_style -> draft_prompt -> validate -> save.
+
+- Exemplars are sampled with weight `1 + ln(1 + likes + 2*reposts + 3*replies + 0.01*views)`
+  (`tools.engagement`), so high-engagement posts dominate without hiding everyday ones.
+- Style = a structured-output model call (traits, voice, topics) plus measured
+  stylometrics (`tools.stylometrics`); measured traits always come first.
+- Validation generates sample posts with the drafted prompt and scores them against
+  held-out real posts (`tools.style_similarity`): that measured score is `confidence_score`.
+- Refine (mode "refine") analyses the posts newer than the current version's and writes a
+  `refinement_summary` computed from the differences. Batch (`build_persona_batch`) fans
+  out with `Send`, one result per account; a failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+from pydantic import BaseModel, Field, ValidationError
+from typing_extensions import NotRequired, TypedDict
+
+from prompts import render_prompt
+from runtime.models import make_chat_model
+from tools.engagement import pick_exemplars, post_engagement, split_holdout
+from tools.style_similarity import style_similarity
+from tools.stylometrics import StyleMetrics, describe_style, measure_style
+
+EXEMPLARS = 12
+HOLDOUT_FRACTION = 0.2
+SAMPLES = 4
+SEED = 7
+SAMPLE_MAX_TOKENS = 120
+
+
+class BuilderError(Exception):
+    """A persona cannot be built; `status` is the HTTP status the API answers."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass
+class BuilderContext:
+    """`model` is `provider:model`; empty means the server default."""
+
+    model: str = ""
+
+
+class StyleAnalysis(BaseModel):
+    traits: list[str] = Field(default_factory=list)
+    voice: str = ""
+    topics: list[str] = Field(default_factory=list)
+
+
+class BuilderState(TypedDict):
+    account_id: str
+    mode: NotRequired[Literal["create", "refine"]]
+    force: NotRequired[bool]
+    post_limit: NotRequired[int]
+    account: NotRequired[dict[str, Any]]
+    previous: NotRequired[dict[str, Any] | None]
+    posts: NotRequired[list[dict[str, Any]]]
+    new_posts: NotRequired[int]
+    train: NotRequired[list[dict[str, Any]]]
+    heldout: NotRequired[list[dict[str, Any]]]
+    exemplars: NotRequired[list[dict[str, Any]]]
+    metrics: NotRequired[dict[str, Any]]
+    analysis: NotRequired[dict[str, Any]]
+    style_traits: NotRequired[list[str]]
+    system_prompt: NotRequired[str]
+    samples: NotRequired[list[str]]
+    confidence_score: NotRequired[float]
+    version: NotRequired[int]
+    refinement_summary: NotRequired[str]
+    details: NotRequired[dict[str, Any]]
+
+
+def _model_name(runtime: Runtime[BuilderContext] | None) -> str:
+    from runtime.settings import get_settings
+
+    context = getattr(runtime, "context", None)
+    name = getattr(context, "model", "") if context is not None else ""
+    if not name and isinstance(context, dict):
+        name = context.get("model", "")
+    return name or _services_settings().chat_model or get_settings().chat_model
+
+
+def _services_settings():
+    from runtime.services import current_services
+    from runtime.settings import get_settings
+
+    services = current_services()
+    return services.settings if services is not None else get_settings()
+
+
+async def _pool():
+    from runtime.services import ensure_services
+
+    return (await ensure_services()).pool
+
+
+async def load_posts(state: BuilderState) -> dict[str, Any]:
+    from store.accounts import get_account, latest_posts
+    from store.ghostwriter import current_version
+
+    pool = await _pool()
+    account = await get_account(pool, state["account_id"])
+    if account is None:
+        raise BuilderError(404, "Account not found")
+    mode = state.get("mode", "create")
+    previous = await current_version(pool, account["id"])
+    if mode == "create" and previous is not None and not state.get("force"):
+        raise BuilderError(400, "Persona already exists for this account; use force to recreate it")
+    if mode == "refine" and previous is None:
+        raise BuilderError(404, "Persona not found for this account")
+    limit = int(state.get("post_limit") or 100)
+    posts = await latest_posts(pool, account["id"], limit)
+    if not posts:
+        raise BuilderError(400, "No posts found for this account. Sync posts first." if mode == "create"
+                           else "No posts found for this account")
+    new_posts = len(posts)
+    if mode == "refine":
+        after = (previous["details"] or {}).get("latest_post_at")
+        if after:
+            cut = datetime.fromisoformat(after)
+            new_posts = sum(1 for p in posts if p["created_at"] > cut)
+    plain = [{**p, "created_at": p["created_at"].isoformat()} for p in posts]
+    return {"account": dict(account), "previous": _plain_version(previous), "posts": plain,
+            "new_posts": new_posts, "mode": mode}
+
+
+def _plain_version(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"version": row["version"], "style_traits": list(row["style_traits"] or []),
+            "details": dict(row["details"] or {})}
+
+
+def pick(state: BuilderState) -> dict[str, Any]:
+    split = split_holdout(state["posts"], HOLDOUT_FRACTION, SEED)
+    exemplars = pick_exemplars(split.train, EXEMPLARS, SEED)
+    return {"train": split.train, "heldout": split.heldout, "exemplars": exemplars}
+
+
+def _measured_lines(m: StyleMetrics) -> str:
+    return "\n".join([
+        f"- typical length: {m.median_chars:.0f} characters, {m.median_words:.0f} words",
+        f"- emoji per post: {m.emoji_per_post:.2f}; hashtags per post: {m.hashtags_per_post:.2f}; "
+        f"mentions per post: {m.mentions_per_post:.2f}; links per post: {m.links_per_post:.2f}",
+        f"- posts starting lowercase: {m.lowercase_start_share:.0%}; ALL-CAPS words: {m.all_caps_word_share:.0%}",
+        f"- per post: {m.exclamations_per_post:.2f} exclamation marks, {m.questions_per_post:.2f} questions, "
+        f"{m.ellipses_per_post:.2f} ellipses, {m.line_breaks_per_post:.2f} line breaks",
+        f"- mean sentence length: {m.mean_sentence_words:.1f} words; vocabulary richness (HD-D): "
+        f"{m.vocabulary_richness:.2f}",
+        f"- favourite words: {', '.join(m.top_words) or 'none'}",
+    ])
+
+
+def _quoted(posts: list[dict[str, Any]]) -> str:
+    return "\n---\n".join(p["text"] for p in posts)
+
+
+async def analyse_style(state: BuilderState, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
+    metrics = measure_style([p["text"] for p in state["train"] or state["posts"]])
+    previous = state.get("previous")
+    previous_block = render_prompt(
+        "ghostwriter_previous", version=previous["version"],
+        traits="\n".join(f"- {t}" for t in previous["style_traits"])) if previous else ""
+    prompt = render_prompt("ghostwriter_analysis", handle=state["account"]["handle"],
+                           previous_block=previous_block, measured=_measured_lines(metrics),
+                           posts=_quoted(state["exemplars"]))
+    model = make_chat_model(_model_name(runtime), temperature=0.0, max_tokens=400)
+    try:
+        analysis = await model.with_structured_output(StyleAnalysis).ainvoke([HumanMessage(prompt)])
+        if isinstance(analysis, dict):
+            analysis = StyleAnalysis.model_validate(analysis)
+    except (ValidationError, ValueError):
+        analysis = StyleAnalysis()  # the measured traits still stand; nothing is made up
+    measured = describe_style(metrics)
+    extra = [t.strip() for t in analysis.traits if t.strip() and t.strip().lower() not in
+             {m.lower() for m in measured}]
+    return {"metrics": metrics.model_dump(), "analysis": analysis.model_dump(),
+            "style_traits": measured + extra[:8]}
+
+
+def draft_prompt(state: BuilderState) -> dict[str, Any]:
+    account = state["account"]
+    analysis = state["analysis"]
+    metrics = StyleMetrics.model_validate(state["metrics"])
+    text = render_prompt(
+        "ghostwriter_persona", handle=account["handle"], display_name=account.get("display_name") or account["handle"],
+        voice=analysis.get("voice") or "as shown in the examples",
+        traits="\n".join(f"- {t}" for t in state["style_traits"]) or "- as shown in the examples",
+        measured=_measured_lines(metrics),
+        topics=", ".join(analysis.get("topics") or metrics.top_words[:6]) or "as in the examples",
+        examples=_quoted(state["exemplars"]))
+    return {"system_prompt": text}
+
+
+def _sample_topics(state: BuilderState) -> list[str]:
+    topics = [t for t in state["analysis"].get("topics") or [] if t.strip()]
+    topics += StyleMetrics.model_validate(state["metrics"]).top_words
+    topics = topics or ["something on your mind today"]
+    return [topics[i % len(topics)] for i in range(SAMPLES)]
+
+
+async def validate(state: BuilderState, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
+    heldout = [p["text"] for p in state["heldout"]]
+    if not heldout:
+        return {"samples": [], "confidence_score": 0.0}
+    model = make_chat_model(_model_name(runtime), temperature=0.7, max_tokens=SAMPLE_MAX_TOKENS)
+    system = SystemMessage(state["system_prompt"])
+    samples: list[str] = []
+    for topic in _sample_topics(state):
+        reply = await model.ainvoke([system, HumanMessage(render_prompt("ghostwriter_generate", prompt=topic))])
+        if reply.text.strip():
+            samples.append(reply.text.strip())
+    score = style_similarity(samples, heldout).combined if samples else 0.0
+    return {"samples": samples, "confidence_score": round(float(score), 4)}
+
+
+def _summary(state: BuilderState) -> str:
+    previous = state.get("previous")
+    if state.get("mode") != "refine" or previous is None:
+        return "Initial persona creation with engagement context"
+    old, new = set(previous["style_traits"]), set(state["style_traits"])
+    parts = [f"Persona refined with {state['new_posts']} new posts and engagement context"]
+    added, removed = sorted(new - old), sorted(old - new)
+    if added:
+        parts.append("traits added: " + "; ".join(added))
+    if removed:
+        parts.append("traits removed: " + "; ".join(removed))
+    before = previous["details"].get("confidence_score")
+    if before is not None:
+        parts.append(f"confidence {float(before):.2f} -> {state['confidence_score']:.2f}")
+    return ". ".join(parts)
+
+
+async def save(state: BuilderState) -> dict[str, Any]:
+    from store.ghostwriter import save_version
+
+    posts = state["posts"]
+    previous = state.get("previous")
+    cumulative = len(posts)
+    if previous is not None and state.get("mode") == "refine":
+        cumulative = int(previous["details"].get("posts_analyzed", 0)) + int(state["new_posts"])
+    details = {
+        "posts_analyzed_count": len(posts),
+        "posts_analyzed": cumulative,
+        "confidence_score": state["confidence_score"],
+        "engagement_aware": True,
+        "avg_engagement": round(sum(post_engagement(p) for p in posts) / len(posts), 4),
+        "latest_post_at": max(p["created_at"] for p in posts),
+        "heldout_posts": len(state["heldout"]),
+        "samples": state["samples"],
+        "metrics": state["metrics"],
+    }
+    summary = _summary(state)
+    version = await save_version(await _pool(), account=state["account"], system_prompt=state["system_prompt"],
+                                 style_traits=state["style_traits"], refinement_summary=summary, details=details)
+    return {"version": version, "refinement_summary": summary, "details": details}
+
+
+def build_persona_builder():
+    builder = StateGraph(BuilderState, context_schema=BuilderContext)
+    builder.add_node("load_posts", load_posts)
+    builder.add_node("pick_exemplars", pick)
+    builder.add_node("analyse_style", analyse_style)
+    builder.add_node("draft_prompt", draft_prompt)
+    builder.add_node("validate", validate)
+    builder.add_node("save", save)
+    builder.add_edge(START, "load_posts")
+    builder.add_edge("load_posts", "pick_exemplars")
+    builder.add_edge("pick_exemplars", "analyse_style")
+    builder.add_edge("analyse_style", "draft_prompt")
+    builder.add_edge("draft_prompt", "validate")
+    builder.add_edge("validate", "save")
+    builder.add_edge("save", END)
+    return builder.compile(name="persona_builder")
+
+
+# ---------------------------------------------------------------- batch
+
+
+class BatchState(TypedDict):
+    account_ids: list[str]
+    force: NotRequired[bool]
+    post_limit: NotRequired[int]
+    results: Annotated[list[dict[str, Any]], operator.add]
+
+
+class OneAccount(TypedDict):
+    account_id: str
+    force: bool
+    post_limit: int
+
+
+def fan_out(state: BatchState) -> list[Send]:
+    return [Send("build_one", OneAccount(account_id=a, force=bool(state.get("force")),
+                                         post_limit=int(state.get("post_limit") or 100)))
+            for a in state["account_ids"]]
+
+
+_single = None
+
+
+async def build_one(state: OneAccount, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
+    global _single
+    if _single is None:
+        _single = build_persona_builder()
+    try:
+        out = await _single.ainvoke({"account_id": state["account_id"], "mode": "create",
+                                     "force": state["force"], "post_limit": state["post_limit"]},
+                                    context=runtime.context)
+        result = {"account_id": state["account_id"], "success": True, "persona_version": out["version"]}
+    except BuilderError as exc:
+        result = {"account_id": state["account_id"], "success": False,
+                  "error": "No posts found" if exc.detail.startswith("No posts found") else exc.detail}
+    except Exception as exc:  # one account's failure never stops the others
+        result = {"account_id": state["account_id"], "success": False,
+                  "error": f"Persona creation failed ({type(exc).__name__})"}
+    return {"results": [result]}
+
+
+def build_persona_batch():
+    builder = StateGraph(BatchState, context_schema=BuilderContext)
+    builder.add_node("build_one", build_one)
+    builder.add_conditional_edges(START, fan_out, ["build_one"])
+    builder.add_edge("build_one", END)
+    return builder.compile(name="persona_batch")
+
+
+# LangGraph Studio / `langgraph dev` entry points.
+graph = build_persona_builder()
+batch_graph = build_persona_batch()
