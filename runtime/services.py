@@ -55,11 +55,13 @@ class Services:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         await self.checkpointer.setup()
+        # The model server and the embeddings load in parallel: both take seconds.
+        slow_starts = []
         if with_model and parse_model_name(self.settings.chat_model).provider == "local":
-            await asyncio.to_thread(self._start_local_llm)
+            slow_starts.append(asyncio.to_thread(self._start_local_llm))
         if with_embeddings and self.embeddings is None:
-            self.embeddings = await asyncio.to_thread(
-                make_embeddings, self.settings.embedding_model, self.settings)
+            slow_starts.append(asyncio.to_thread(self._load_embeddings))
+        await asyncio.gather(*slow_starts)
         self.started = True
         set_current_services(self)
         return self
@@ -72,6 +74,9 @@ class Services:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         set_local_base_url(server.start())
         self.local_llm = server
+
+    def _load_embeddings(self) -> None:
+        self.embeddings = make_embeddings(self.settings.embedding_model, self.settings)
 
     def require_embeddings(self) -> Embeddings:
         if self.embeddings is None:
