@@ -1,11 +1,11 @@
 """persona_chat: document retrieval from the persona's collections (pgvector).
 
-The collections come from the persona's rag settings (`attributes["rag"]`, copied
-into state `rag`/`collections` by load_persona); those settings are authoritative,
-so a request cannot widen a persona's collections. Without persona rag settings,
-`collections` from the input is used (callers that own the request, e.g. the
-ghostwriter API, pass the collections they have checked). Retrieved text reaches
-the model only as quoted reference material (the references block).
+The collections come only from the rag settings of a persona loaded from the
+database (`attributes["rag"]`, also copied into state `rag`/`collections` by
+load_persona). `collections`/`rag` in a run's input, or an inline persona, are
+ignored: the LangServe routes accept caller-written state, and a caller must not
+be able to point a persona at a collection it was not given. Retrieved text
+reaches the model only as quoted reference material (the references block).
 """
 
 from __future__ import annotations
@@ -38,11 +38,9 @@ def rag_settings(state: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """(collections, rag settings) for this turn; the persona's own settings win."""
     persona = state.get("persona") or {}
     persona_rag = (persona.get("attributes") or {}).get("rag")
-    if isinstance(persona_rag, dict):
-        return [str(c) for c in persona_rag.get("db_collections") or []], persona_rag
-    rag = state.get("rag") or {}
-    collections = state.get("collections") or rag.get("db_collections") or []
-    return [str(c) for c in collections], rag
+    if state.get("persona_id") is None or persona.get("id") is None or not isinstance(persona_rag, dict):
+        return [], {}
+    return [str(c) for c in persona_rag.get("db_collections") or []], persona_rag
 
 
 def _last_question(state: dict[str, Any]) -> str:

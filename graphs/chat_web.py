@@ -1,13 +1,68 @@
 """persona_chat: web search (Tavily) when the request allows it.
 
-Extension point: the ghostwriter issue implements web search here.
+Uses the real tavily-python client; `TAVILY_BASE_URL` points it elsewhere (tests use a
+stub on 127.0.0.1). Results are quoted reference material for the model, never
+instructions, and come back as references {title, uri, preview_url, content}.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+MAX_RESULTS = 5
+MAX_CONTENT_CHARS = 1500
+
+
+def _settings():
+    from runtime.services import current_services
+    from runtime.settings import get_settings
+
+    services = current_services()
+    return services.settings if services is not None else get_settings()
+
+
+def _query(state: dict[str, Any]) -> str:
+    for message in reversed(state.get("messages") or []):
+        if getattr(message, "type", "") == "human":
+            text = message.text if hasattr(message, "text") else str(message.content)
+            return text.strip()[:400]
+    return ""
+
+
+def _progress(text: str) -> None:
+    try:
+        from langgraph.config import get_stream_writer
+
+        get_stream_writer()({"type": "progress", "content": text})
+    except RuntimeError:  # called outside a graph run
+        pass
+
 
 async def search_web(state: dict[str, Any]) -> dict[str, Any]:
     """Return {"references": [...], "tool_calls": [...]} (keys optional)."""
-    return {}
+    if not state.get("use_web"):
+        return {}
+    query = _query(state)
+    settings = _settings()
+    if not query:
+        return {}
+    if settings.tavily_api_key is None:
+        return {"tool_calls": [{"name": "web_search", "args": {"query": query},
+                                "error": "web search is not configured (TAVILY_API_KEY)"}]}
+    from tavily import AsyncTavilyClient
+
+    _progress("Searching the web...")
+    client = AsyncTavilyClient(api_key=settings.tavily_api_key.get_secret_value(),
+                               api_base_url=settings.tavily_base_url)
+    try:
+        answer = await client.search(query, max_results=MAX_RESULTS, timeout=20)
+    except Exception as exc:  # the provider failed: answer without web results
+        return {"tool_calls": [{"name": "web_search", "args": {"query": query},
+                                "error": f"web search failed ({type(exc).__name__})"}]}
+    references = [
+        {"title": str(r.get("title") or r.get("url") or ""), "uri": str(r.get("url") or ""),
+         "preview_url": str(r.get("url") or ""), "content": str(r.get("content") or "")[:MAX_CONTENT_CHARS]}
+        for r in (answer.get("results") or [])[:MAX_RESULTS] if isinstance(r, dict)
+    ]
+    return {"references": references,
+            "tool_calls": [{"name": "web_search", "args": {"query": query}, "result_count": len(references)}]}

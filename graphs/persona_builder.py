@@ -15,6 +15,7 @@ load_posts -> pick_exemplars -> analyse_style -> draft_prompt -> validate -> sav
 
 from __future__ import annotations
 
+import json
 import operator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,7 @@ from pydantic import BaseModel, Field, ValidationError
 from typing_extensions import NotRequired, TypedDict
 
 from prompts import render_prompt
-from runtime.models import make_chat_model
+from runtime.models import make_chat_model, parse_model_name
 from tools.engagement import pick_exemplars, post_engagement, split_holdout
 from tools.style_similarity import style_similarity
 from tools.stylometrics import StyleMetrics, describe_style, measure_style
@@ -120,7 +121,7 @@ async def load_posts(state: BuilderState) -> dict[str, Any]:
     mode = state.get("mode", "create")
     previous = await current_version(pool, account["id"])
     if mode == "create" and previous is not None and not state.get("force"):
-        raise BuilderError(400, "Persona already exists for this account; use force to recreate it")
+        raise BuilderError(400, "Persona already exists for this account. Use force=true to recreate.")
     if mode == "refine" and previous is None:
         raise BuilderError(404, "Persona not found for this account")
     limit = int(state.get("post_limit") or 100)
@@ -170,6 +171,33 @@ def _quoted(posts: list[dict[str, Any]]) -> str:
     return "\n---\n".join(p["text"] for p in posts)
 
 
+def parse_analysis(text: str) -> StyleAnalysis:
+    """The first JSON object in `text` that fits `StyleAnalysis`; empty when there is none."""
+    decoder = json.JSONDecoder()
+    for start in (i for i, ch in enumerate(text) if ch == "{"):
+        try:
+            value, _ = decoder.raw_decode(text[start:])
+            return StyleAnalysis.model_validate(value)
+        except (ValueError, ValidationError):
+            continue
+    return StyleAnalysis()
+
+
+async def _analyse(name: str, prompt: str) -> StyleAnalysis:
+    """Structured output where the provider supports it; the local llama.cpp server gets a plain
+    call whose JSON is parsed (its grammar-constrained JSON mode is too slow for a small CPU model).
+    An unusable answer leaves only the measured traits: nothing is made up."""
+    if parse_model_name(name).provider == "local":
+        reply = await make_chat_model(name, temperature=0.0, max_tokens=200).ainvoke([HumanMessage(prompt)])
+        return parse_analysis(reply.text)
+    model = make_chat_model(name, temperature=0.0, max_tokens=400)
+    try:
+        analysis = await model.with_structured_output(StyleAnalysis).ainvoke([HumanMessage(prompt)])
+    except (ValidationError, ValueError):
+        return StyleAnalysis()
+    return StyleAnalysis.model_validate(analysis) if isinstance(analysis, dict) else analysis
+
+
 async def analyse_style(state: BuilderState, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
     metrics = measure_style([p["text"] for p in state["train"] or state["posts"]])
     previous = state.get("previous")
@@ -179,13 +207,7 @@ async def analyse_style(state: BuilderState, runtime: Runtime[BuilderContext]) -
     prompt = render_prompt("ghostwriter_analysis", handle=state["account"]["handle"],
                            previous_block=previous_block, measured=_measured_lines(metrics),
                            posts=_quoted(state["exemplars"]))
-    model = make_chat_model(_model_name(runtime), temperature=0.0, max_tokens=400)
-    try:
-        analysis = await model.with_structured_output(StyleAnalysis).ainvoke([HumanMessage(prompt)])
-        if isinstance(analysis, dict):
-            analysis = StyleAnalysis.model_validate(analysis)
-    except (ValidationError, ValueError):
-        analysis = StyleAnalysis()  # the measured traits still stand; nothing is made up
+    analysis = await _analyse(_model_name(runtime), prompt)
     measured = describe_style(metrics)
     extra = [t.strip() for t in analysis.traits if t.strip() and t.strip().lower() not in
              {m.lower() for m in measured}]

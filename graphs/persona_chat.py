@@ -22,7 +22,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
-from graphs.chat_attachments import read_attachments
+from graphs.chat_attachments import read_attachments, with_attachment_parts
 from graphs.chat_context import ChatContext, resolve_context
 from graphs.chat_retrieval import retrieve_documents
 from graphs.chat_web import search_web
@@ -122,9 +122,17 @@ def _system_message(state: PersonaChatState, context: ChatContext) -> SystemMess
     return SystemMessage(content=text)
 
 
+def _default_chat_model() -> str:
+    """The running service's configured model (the environment's outside the server)."""
+    from runtime.services import current_services
+
+    services = current_services()
+    return (services.settings if services else get_settings()).chat_model
+
+
 def choose_model(state: PersonaChatState, context: ChatContext) -> tuple[str, float | None]:
     persona = state.get("persona") or {}
-    model = context.model or persona.get("model") or get_settings().chat_model
+    model = context.model or persona.get("model") or _default_chat_model()
     temperature = context.temperature if context.temperature is not None else persona.get("temperature")
     return model, temperature
 
@@ -137,6 +145,7 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext],
     history = trim_messages(state["messages"], strategy="last", token_counter=count_tokens_approximately,
                             max_tokens=HISTORY_TOKEN_BUDGET, start_on="human", include_system=False)
     get_stream_writer()({"type": "progress", "content": "Generating response..."})
+    history = with_attachment_parts(history, state.get("attachment_parts"))
     reply = await model.ainvoke([_system_message(state, context), *history], config)
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))

@@ -60,10 +60,14 @@ class Settings(BaseSettings):
     jwt_ttl_minutes: int = 60
     twin_api_key: SecretStr | None = None
     bo_api_key: SecretStr | None = None
+    graphs_api_key: SecretStr | None = None
 
     # --- X API
     x_bearer_token: SecretStr | None = None
     x_api_base_url: str = "https://api.twitter.com"
+
+    # --- segment twins (issue 3): load the bundled demo clusters on first start
+    twin_demo_autoload: bool = True
 
     # --- ghostwriter (issue 5): per-API-key token budget on /chat (None = unlimited), attachments
     bo_budget_tokens: int | None = None

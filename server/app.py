@@ -5,17 +5,22 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
+from graphs.cluster_router import build_cluster_router
 from graphs.persona_chat import build_persona_chat
+from graphs.persona_builder import build_persona_builder
 from runtime.services import Services
 from runtime.settings import Settings, get_settings
 from server.graph_routes import mount_graphs
 from server.health import router as health_router
 from server.mounts import include_mounts
 from server.rest_mounts import rest_mounts
+from store.twin import ensure_demo_twins
 
 
 def build_graphs(services: Services) -> dict[str, object]:
-    return {"persona_chat": build_persona_chat(checkpointer=services.checkpointer)}
+    return {"persona_chat": build_persona_chat(checkpointer=services.checkpointer),
+            "persona_builder": build_persona_builder(),
+            "cluster_router": build_cluster_router()}
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
@@ -26,6 +31,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await services.start(with_model=start_model, with_embeddings=start_embeddings)
+        await ensure_demo_twins(services)
         try:
             yield
         finally:

@@ -31,6 +31,10 @@ async def _serve(args: argparse.Namespace) -> int:
     services = Services.create(settings)
     try:
         await services.start()
+        from store.twin import ensure_demo_twins
+
+        if await ensure_demo_twins(services):
+            print("Loaded the demo segment twins (first start).", file=sys.stderr, flush=True)
         app = create_app(settings, services=services)
         print(f"Serving on http://{host}:{port} (docs at /docs, health at /health)", file=sys.stderr, flush=True)
         config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, lifespan="on")

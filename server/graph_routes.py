@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from langserve import add_routes
 
 ENDPOINTS = ["invoke", "batch", "stream", "stream_log", "stream_events", "input_schema",
@@ -25,15 +26,31 @@ async def _requested_thread(request: Request) -> str | None:
     return str(thread) if thread else None
 
 
+THREAD_NAMESPACE = "graphs:"
+
+
 async def _ensure_thread(config: dict[str, Any], request: Request) -> dict[str, Any]:
-    """A checkpointed graph needs a thread; one-off calls get a fresh one."""
+    """A checkpointed graph needs a thread; one-off calls get a fresh one. LangServe threads
+    live in their own namespace, so these routes can never read or extend a conversation
+    that belongs to a REST API's user."""
     configurable = dict(config.get("configurable") or {})
-    configurable["thread_id"] = await _requested_thread(request) or str(uuid.uuid4())
+    requested = await _requested_thread(request) or str(uuid.uuid4())
+    configurable["thread_id"] = THREAD_NAMESPACE + requested
     return {**config, "configurable": configurable}
+
+
+def require_graphs_key(request: Request) -> None:
+    """When GRAPHS_API_KEY is set, the LangServe routes need it in X-API-Key."""
+    expected = request.app.state.services.settings.graphs_api_key
+    if expected is None:
+        return
+    given = request.headers.get("x-api-key", "").encode()
+    if not hmac.compare_digest(given, expected.get_secret_value().encode()):
+        raise HTTPException(status_code=403, detail="Invalid or missing X-API-Key for /graphs")
 
 
 def mount_graphs(app: FastAPI, graphs: dict[str, Any], *, playground: bool) -> None:
     for name, graph in graphs.items():
         add_routes(app, graph, path=f"/graphs/{name}", config_keys=["configurable"],
                    enabled_endpoints=ENDPOINTS + (["playground"] if playground else []),
-                   per_req_config_modifier=_ensure_thread)
+                   per_req_config_modifier=_ensure_thread, dependencies=[Depends(require_graphs_key)])

@@ -59,7 +59,7 @@ def _facts(attributes: dict[str, Any]) -> str:
 
 def twin_system_prompt(spec: SegmentPersonaSpec, cluster_name: str, cluster_summary: str) -> str:
     """The twin's version-1 system prompt, rendered from `prompts/twin_persona_system.txt`."""
-    return render_prompt("twin_persona_system", name=spec.name, age_band=spec.age_band,
+    return render_prompt("twin_persona_system", persona_name=spec.name, age_band=spec.age_band,
                          gender=spec.gender.lower(), cluster_name=cluster_name, summary=spec.summary,
                          attributes=_facts(spec.attributes), cluster_summary=cluster_summary)
 

@@ -59,7 +59,7 @@ def script():
 @pytest.fixture
 def settings(fresh_db_url, tmp_path) -> Settings:
     return Settings(_env_file=None, database_url=fresh_db_url, data_dir=tmp_path / "data",
-                    chat_model="fake:scripted", jwt_secret="x" * 48)
+                    chat_model="fake:scripted", jwt_secret="x" * 48, twin_demo_autoload=False)
 
 
 @pytest.fixture

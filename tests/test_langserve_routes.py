@@ -46,3 +46,40 @@ async def test_playground_only_in_dev_mode(services, live_app, settings):
     dev = settings.model_copy(update={"dev_mode": True})
     with live_app(dev) as server:
         assert httpx.get(f"{server.url}/graphs/persona_chat/playground/", timeout=10).status_code == 200
+
+
+async def test_langserve_threads_cannot_reach_rest_conversations(services, live_app, script):
+    """A REST conversation id used as thread_id on /graphs lands in a separate namespace."""
+    from graphs.persona_chat import build_persona_chat
+
+    pid = await create_persona(services.pool, kind="studio", name="Ada", system_prompt="A poet.")
+    graph = build_persona_chat(services.checkpointer)
+    script.replies = ["private reply", "public reply"]
+    from langchain_core.messages import HumanMessage
+
+    from graphs.chat_context import ChatContext
+
+    await graph.ainvoke({"persona_id": pid, "messages": [HumanMessage("my secret is 42")]},
+                        {"configurable": {"thread_id": "history-123"}}, context=ChatContext(model="fake:scripted"))
+    with live_app() as server:
+        resp = httpx.post(f"{server.url}/graphs/persona_chat/invoke",
+                          json=_payload(pid, "what is my secret?", "history-123"), timeout=30)
+    assert resp.status_code == 200
+    assert [m.content for m in script.calls[1][1:]] == ["what is my secret?"]
+    private = await graph.aget_state({"configurable": {"thread_id": "history-123"}})
+    assert [m.content for m in private.values["messages"]] == ["my secret is 42", "private reply"]
+
+
+async def test_graphs_api_key_when_configured(services, live_app, settings, script):
+    from pydantic import SecretStr
+
+    pid = await create_persona(services.pool, kind="studio", name="Ada", system_prompt="A poet.")
+    script.replies = ["hello"]
+    locked = settings.model_copy(update={"graphs_api_key": SecretStr("s3cret-key")})
+    with live_app(locked) as server:
+        url = f"{server.url}/graphs/persona_chat/invoke"
+        assert httpx.post(url, json=_payload(pid, "hi"), timeout=30).status_code == 403
+        wrong = httpx.post(url, json=_payload(pid, "hi"), headers={"X-API-Key": "nope"}, timeout=30)
+        assert wrong.status_code == 403
+        ok = httpx.post(url, json=_payload(pid, "hi"), headers={"X-API-Key": "s3cret-key"}, timeout=30)
+        assert ok.status_code == 200, ok.text

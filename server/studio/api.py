@@ -20,6 +20,7 @@ from langchain_core.messages import HumanMessage
 
 from graphs.chat_context import ChatContext
 from graphs.chat_retrieval import rag_miss
+from graphs.persona_chat import CHAT_DURABILITY
 from runtime.errors import ConfigError
 from server.security import (Role, dummy_verify_password, hash_password, password_needs_rehash,
                              verify_password)
@@ -191,7 +192,8 @@ async def chat(request: Request, persona_id: str, body: ChatRequest, user: AnyUs
     try:
         result = await graph.ainvoke(
             {"messages": [HumanMessage(content)], "persona_id": row["id"], "persona_version": None},
-            config={"configurable": {"thread_id": history_id}}, context=ChatContext())
+            config={"configurable": {"thread_id": history_id}}, context=ChatContext(model=row["model"] or request.app.state.services.settings.chat_model),
+            durability=CHAT_DURABILITY)
     except ConfigError as exc:
         raise HTTPException(503, str(exc)) from None
     rag_hit = result.get("rag_hit") or rag_miss()

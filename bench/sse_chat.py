@@ -1,0 +1,120 @@
+"""Ghostwriter SSE chat overhead: time to first `text_delta` and total stream time at 1 and 32
+concurrent streams, against a bare SSE endpoint streaming the same chunks, in the same run,
+same server (uvicorn on 127.0.0.1), same instant fake model text. Prints p50s and ratios.
+
+    python -m bench.sse_chat [--rounds 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import tempfile
+import time
+from itertools import cycle
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi.responses import StreamingResponse
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from pydantic import SecretStr
+
+from runtime.local_llm import free_port
+from runtime.models import register_chat_provider
+from runtime.services import Services
+from runtime.settings import Settings
+from server.app import create_app
+from store.accounts import upsert_account
+from store.ghostwriter import save_version
+
+KEY = "bench-key"
+REPLY = ("I think AI is a tool, not a replacement. The people who learn to use it well will write better, "
+         "ship faster and still need taste, judgement and a reason to care about the work they put out.")
+CHUNKS = re.split(r"(\s)", REPLY)
+
+
+def instant_model(model: str, **_: object) -> GenericFakeChatModel:
+    return GenericFakeChatModel(messages=cycle([REPLY]))
+
+
+async def bare_stream():
+    for chunk in CHUNKS:
+        if chunk:
+            yield f"data: {json.dumps({'type': 'text_delta', 'content': chunk})}\n\n"
+    done = json.dumps({"response": {"response_text": REPLY, "references": []}, "model": "x"})
+    yield f"data: {json.dumps({'type': 'completed', 'content': done, 'tool_calls': []})}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+async def one_stream(http: httpx.AsyncClient, path: str) -> tuple[float, float]:
+    started = time.perf_counter()
+    first = None
+    async with http.stream("POST", path, headers={"X-API-Key": KEY}, json={"message": "What about AI?"}) as r:
+        async for line in r.aiter_lines():
+            if first is None and '"text_delta"' in line:
+                first = time.perf_counter() - started
+            if line == "data: [DONE]":
+                break
+    return first if first is not None else float("nan"), time.perf_counter() - started
+
+
+async def measure(http: httpx.AsyncClient, path: str, concurrency: int, rounds: int) -> tuple[float, float]:
+    firsts, totals = [], []
+    for _ in range(rounds):
+        results = await asyncio.gather(*(one_stream(http, path) for _ in range(concurrency)))
+        firsts += [r[0] for r in results]
+        totals += [r[1] for r in results]
+    return statistics.median(firsts), statistics.median(totals)
+
+
+async def run(rounds: int) -> None:
+    register_chat_provider("instant", instant_model)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(_env_file=None, database_url=None, data_dir=Path(tmp), chat_model="instant:x",
+                            bo_api_key=SecretStr(KEY), twin_demo_autoload=False, database_pool_max=40)
+        services = Services.create(settings)
+        await services.start(with_model=False, with_embeddings=False)
+        account = await upsert_account(services.pool, account_id="1", handle="bench", display_name="Bench")
+        await save_version(services.pool, account=dict(account), system_prompt="You are @bench.", style_traits=[],
+                           refinement_summary="bench", details={})
+        app = create_app(settings, services=services, start_model=False, start_embeddings=False)
+        app.add_api_route("/bench/bare", lambda: StreamingResponse(bare_stream(), media_type="text/plain"),
+                          methods=["POST"])
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               lifespan="off"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        try:
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits) as http:
+                gw_path = "/ghostwriter/personas/1/chat"
+                await measure(http, gw_path, 4, 2)  # warm-up
+                await measure(http, "/bench/bare", 4, 2)
+                print(f"SSE chat vs bare SSE endpoint, same {len([c for c in CHUNKS if c])} chunks, p50 seconds")
+                for concurrency, n in ((1, rounds), (32, max(2, rounds // 8))):
+                    bare_first, bare_total = await measure(http, "/bench/bare", concurrency, n)
+                    gw_first, gw_total = await measure(http, gw_path, concurrency, n)
+                    print(f"concurrency {concurrency:>2}: first text_delta {gw_first * 1000:8.2f} ms vs "
+                          f"{bare_first * 1000:7.2f} ms (ratio {gw_first / bare_first:5.2f}x); total "
+                          f"{gw_total * 1000:8.2f} ms vs {bare_total * 1000:7.2f} ms "
+                          f"(ratio {gw_total / bare_total:5.2f}x)")
+        finally:
+            server.should_exit = True
+            await task
+            await services.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="ghostwriter SSE chat overhead")
+    parser.add_argument("--rounds", type=int, default=40)
+    asyncio.run(run(parser.parse_args().rounds))
+
+
+if __name__ == "__main__":
+    main()
