@@ -21,6 +21,7 @@ import httpx
 import uvicorn
 from fastapi.responses import StreamingResponse
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import HumanMessage
 from pydantic import SecretStr
 
 from runtime.local_llm import free_port
@@ -45,6 +46,16 @@ async def bare_stream():
     for chunk in CHUNKS:
         if chunk:
             yield f"data: {json.dumps({'type': 'text_delta', 'content': chunk})}\n\n"
+    done = json.dumps({"response": {"response_text": REPLY, "references": []}, "model": "x"})
+    yield f"data: {json.dumps({'type': 'completed', 'content': done, 'tool_calls': []})}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+async def bare_model_stream():
+    """The same SSE lines, with the chunks produced by the same instant model called directly."""
+    async for chunk in instant_model("x").astream([HumanMessage("What about AI?")]):
+        if chunk.text:
+            yield f"data: {json.dumps({'type': 'text_delta', 'content': chunk.text})}\n\n"
     done = json.dumps({"response": {"response_text": REPLY, "references": []}, "model": "x"})
     yield f"data: {json.dumps({'type': 'completed', 'content': done, 'tool_calls': []})}\n\n"
     yield "data: [DONE]\n\n"
@@ -84,6 +95,8 @@ async def run(rounds: int) -> None:
         app = create_app(settings, services=services, start_model=False, start_embeddings=False)
         app.add_api_route("/bench/bare", lambda: StreamingResponse(bare_stream(), media_type="text/plain"),
                           methods=["POST"])
+        app.add_api_route("/bench/bare-model",
+                          lambda: StreamingResponse(bare_model_stream(), media_type="text/plain"), methods=["POST"])
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                lifespan="off"))
@@ -96,14 +109,17 @@ async def run(rounds: int) -> None:
                 gw_path = "/ghostwriter/personas/1/chat"
                 await measure(http, gw_path, 4, 2)  # warm-up
                 await measure(http, "/bench/bare", 4, 2)
-                print(f"SSE chat vs bare SSE endpoint, same {len([c for c in CHUNKS if c])} chunks, p50 seconds")
+                await measure(http, "/bench/bare-model", 4, 2)
+                print(f"SSE chat vs bare SSE endpoints, same {len([c for c in CHUNKS if c])} chunks, p50")
+                print("  bare: static chunks; bare+model: chunks from the same instant model called directly")
                 for concurrency, n in ((1, rounds), (32, max(2, rounds // 8))):
-                    bare_first, bare_total = await measure(http, "/bench/bare", concurrency, n)
                     gw_first, gw_total = await measure(http, gw_path, concurrency, n)
-                    print(f"concurrency {concurrency:>2}: first text_delta {gw_first * 1000:8.2f} ms vs "
-                          f"{bare_first * 1000:7.2f} ms (ratio {gw_first / bare_first:5.2f}x); total "
-                          f"{gw_total * 1000:8.2f} ms vs {bare_total * 1000:7.2f} ms "
-                          f"(ratio {gw_total / bare_total:5.2f}x)")
+                    for label, path in (("bare", "/bench/bare"), ("bare+model", "/bench/bare-model")):
+                        first, total = await measure(http, path, concurrency, n)
+                        print(f"concurrency {concurrency:>2} vs {label:<10}: first text_delta "
+                              f"{gw_first * 1000:7.2f} ms vs {first * 1000:7.2f} ms (ratio {gw_first / first:4.2f}x); "
+                              f"total {gw_total * 1000:7.2f} ms vs {total * 1000:7.2f} ms "
+                              f"(ratio {gw_total / total:4.2f}x)")
         finally:
             server.should_exit = True
             await task

@@ -393,11 +393,9 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
         def get_request(self):  # type: ignore[no-untyped-def]
             sock, address = super().get_request()
             sock.settimeout(5)
-            try:
-                return context.wrap_socket(sock, server_side=True), address
-            except (ssl.SSLError, OSError):
-                sock.close()
-                raise
+            # The handshake happens on first read, in the handler's thread, so a stalled
+            # client can never block the accept loop (and with it shutdown()).
+            return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     server = TLSServer(("127.0.0.1", 0), _Handler)
     for port in _serve(server):

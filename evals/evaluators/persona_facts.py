@@ -204,7 +204,7 @@ def stated_credit(text: str) -> list[set[str]]:
         if re.search(r"\b(?:i'm|i’m|i\s+am|my|i\s+have|i\s+fall|i\s+sit|i'd\s+be|considered)\b", before):
             found.append({_normalise_tier(m[1])})
     for m in re.finditer(r"\b(?:my\s+credit(?:\s+score)?\s+is\s+(?:pretty\s+|really\s+|very\s+)?(\w+)|"
-                         r"i\s+have\s+(?:pretty\s+|really\s+|very\s+)?(\w+)\s+credit)\b", low):
+                         r"i(?:\s+have|'ve|\s+got|'ve\s+got)\s+(?:an?\s+)?(?:pretty\s+|really\s+|very\s+)?(\w+)\s+credit)\b", low):
         adjective = m[1] or m[2]
         if adjective in _ADJECTIVE_TIERS:
             found.append(_ADJECTIVE_TIERS[adjective])

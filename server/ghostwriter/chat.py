@@ -95,7 +95,10 @@ async def plan_chat(services: Services, account: dict[str, Any], persona: dict[s
     messages = _history(body)
     sources = body.data_sources
     graph_input = {
-        "persona_id": persona["persona_id"], "messages": messages,
+        # The persona row is already loaded: pass it inline so the graph skips another query.
+        "persona": {"id": persona["persona_id"], "kind": "ghostwriter", "name": f"@{account['handle']}",
+                    "system_prompt": persona["system_prompt"], "version": persona["version"], "attributes": {}},
+        "messages": messages,
         "system_prompt_override": config.system_prompt, "additional_instructions": config.additional_instructions,
         "attachment_parts": parts, "use_documents": bool(sources and sources.documents),
         "use_web": bool(sources and sources.web),

@@ -1,0 +1,333 @@
+"""The eval suites: name, description, data set, offline flag and a run function.
+
+A suite's `run(options)` is an async generator of `ExampleResult`s, one per data
+set row (the first `options.limit` rows). Offline suites need no chat model and
+are deterministic (they use the local embeddings and a throw-away embedded
+Postgres); the others call `options.model`. Suites that need the database start
+their own `Services` in a temporary folder, so they never touch your data.
+
+Adapters reuse the public functions of the issue modules (`evals.twin_routing`,
+`evals.studio_rag`, `evals.ghostwriter_style`) and the public graph APIs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from evals.evaluators.injection import injection_metrics
+from evals.evaluators.persona_facts import check_persona_facts, persona_fact_metrics
+from evals.evaluators.retrieval import ranking_metrics
+
+DATASETS = Path(__file__).parent / "datasets"
+
+
+@dataclass
+class ExampleResult:
+    """One data set row's outcome: metric values (1.0 is good for 0/1 metrics), what went in and out."""
+
+    id: str
+    metrics: dict[str, float]
+    inputs: dict[str, Any] = field(default_factory=dict)
+    output: Any = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunOptions:
+    model: str = ""
+    limit: int | None = None
+    max_tokens: int = 160
+    judge: Any = None  # evals.evaluators.judge.Judge when a judge model is configured
+
+
+SuiteRun = Callable[[RunOptions], AsyncIterator[ExampleResult]]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    dataset: Path
+    offline: bool
+    primary_metric: str
+    run: SuiteRun
+
+    @property
+    def size(self) -> int:
+        return sum(1 for line in self.dataset.read_text(encoding="utf-8").splitlines() if line.strip())
+
+    def rows(self, limit: int | None = None) -> list[dict[str, Any]]:
+        rows = [json.loads(line) for line in self.dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return rows[:limit] if limit else rows
+
+
+def _rows(name: str, limit: int | None) -> list[dict[str, Any]]:
+    return SUITES[name].rows(limit)
+
+
+_embeddings_cache: dict[str, Any] = {}
+
+
+@asynccontextmanager
+async def eval_services(**settings: Any) -> AsyncIterator[Any]:
+    """Started services on a fresh embedded Postgres in a temp folder (no chat model)."""
+    from runtime.embeddings import make_embeddings
+    from runtime.services import Services
+    from runtime.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="personas-eval-") as tmp:
+        config = Settings(_env_file=None, database_url=None, data_dir=Path(tmp), twin_demo_autoload=False,
+                          **settings)
+        services = Services.create(config)
+        key = config.embedding_model
+        if key not in _embeddings_cache:
+            _embeddings_cache[key] = make_embeddings(key, config)
+        services.embeddings = _embeddings_cache[key]
+        await services.start(with_model=False, with_embeddings=False)
+        try:
+            yield services
+        finally:
+            await services.stop()
+
+
+# --- twin routing / refine -------------------------------------------------------------
+
+async def _twin_setup(services: Any) -> int:
+    from store.segments.demo import demo_segments
+    from store.twin import replace_segments
+
+    segments = demo_segments()
+    await replace_segments(services.pool, segments, services.require_embeddings())
+    return len(segments.clusters)
+
+
+async def run_twin_routing(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    from graphs.cluster_router import build_cluster_router
+
+    async with eval_services() as services:
+        n_clusters = await _twin_setup(services)
+        graph = build_cluster_router()
+        for i, row in enumerate(_rows("twin_routing", options.limit)):
+            state = await graph.ainvoke({"task": "clusters", "query": row["query"], "top_k": n_clusters})
+            ranked = [c["cluster_name"] for c in state["clusters"]]
+            top = float(state["clusters"][0]["similarity"]) if state["clusters"] else 0.0
+            if row["expected_cluster_names"]:
+                metrics = ranking_metrics(ranked, row["expected_cluster_names"], accuracy_ks=(1,), recall_ks=(3,))
+            else:  # a query no cluster should match: only its top score is informative
+                metrics = {"no_match_top_score": top}
+            yield ExampleResult(id=f"route-{i + 1:03d}", metrics=metrics, inputs={"query": row["query"]},
+                                output=ranked[:3], notes={"expected": row["expected_cluster_names"]})
+
+
+async def run_twin_refine(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    from graphs.cluster_router import build_cluster_router
+
+    async with eval_services() as services:
+        await _twin_setup(services)
+        async with services.pool.connection() as conn:
+            cur = await conn.execute("SELECT id, name FROM clusters")
+            ids = {r["name"]: r["id"] for r in await cur.fetchall()}
+        graph = build_cluster_router()
+        for i, row in enumerate(_rows("twin_refine", options.limit)):
+            want = row["expected_persona"]
+            want = [want] if isinstance(want, dict) else want
+            acceptable = {f"{w['gender']}|{w['age_band']}" for w in want}
+            state = await graph.ainvoke({"task": "personas", "query": row["query"],
+                                         "cluster_id": ids[row["cluster_name"]], "top_k": 15})
+            ranked = [f"{p['gender']}|{p['age']}" for p in state["personas"]]
+            yield ExampleResult(id=f"refine-{i + 1:03d}",
+                                metrics=ranking_metrics(ranked, acceptable, accuracy_ks=(1,), recall_ks=()),
+                                inputs={"cluster": row["cluster_name"], "query": row["query"]},
+                                output=ranked[:3], notes={"expected": sorted(acceptable)})
+
+
+# --- studio RAG --------------------------------------------------------------------------
+
+STUDIO_CHUNK_SIZE = 300
+
+
+async def run_studio_rag(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    from evals.studio_rag import CORPUS, ranked_docs
+    from store.documents import create_collection, replace_document, search_chunks
+    from store.users import create_user
+    from tools.documents import chunk_text, extract_text
+
+    async with eval_services() as services:
+        embeddings = services.require_embeddings()
+        owner = await create_user(services.pool, username=f"eval-{uuid.uuid4().hex[:8]}", password_hash="-",
+                                  role="builder")
+        collection = f"eval-{uuid.uuid4().hex[:8]}"
+        await create_collection(services.pool, name=collection, owner_id=owner["id"])
+        for path in sorted(CORPUS.iterdir()):
+            text = extract_text(path.name, None, path.read_bytes())
+            chunks = chunk_text(text, chunk_size=STUDIO_CHUNK_SIZE, chunk_overlap=min(50, STUDIO_CHUNK_SIZE // 4))
+            await replace_document(services.pool, collection=collection, file_name=path.name, doc_path=path.name,
+                                   chunks=chunks, embeddings=embeddings.embed_documents(chunks))
+        rows = _rows("studio_rag", options.limit)
+        vectors = embeddings.embed_documents([r["question"] for r in rows])
+        for row, vector in zip(rows, vectors):
+            hits = await search_chunks(services.pool, query_vector=vector, collections=[collection],
+                                       metric="cosine", k=40, exact=True)
+            ranked = ranked_docs(hits)
+            metrics = ranking_metrics(ranked, {row["expected_doc"]}, accuracy_ks=(1,), recall_ks=(5,))
+            yield ExampleResult(id=row.get("id", row["question"][:30]), metrics=metrics,
+                                inputs={"question": row["question"]}, output=ranked[:5],
+                                notes={"expected": row["expected_doc"]})
+
+
+# --- ghostwriter style ------------------------------------------------------------------
+
+async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from evals.evaluators.style import style_metrics
+    from evals.ghostwriter_style import persona_prompt
+    from prompts import render_prompt
+    from runtime.models import make_chat_model
+    from store.sample_data.ghostwriter_accounts import load_sample_accounts
+
+    rows = _rows("ghostwriter_style", options.limit)
+    accounts = {a["account_id"]: a for a in load_sample_accounts()}
+    heldout_ids = {r["account_id"]: set(r["heldout_post_ids"]) for r in _rows("ghostwriter_style", None)}
+    heldout = {aid: [p["text"] for p in accounts[aid]["posts"] if p["id"] in ids] for aid, ids in heldout_ids.items()}
+    model = make_chat_model(options.model, temperature=0.7, max_tokens=min(options.max_tokens, 120))
+    prompts: dict[str, str] = {}
+    for i, row in enumerate(rows):
+        aid = row["account_id"]
+        account = accounts[aid]
+        if aid not in prompts:
+            train = [p for p in account["posts"] if p["id"] not in heldout_ids[aid]]
+            profile = {"id": aid, "handle": account["handle"], "display_name": account["display_name"]}
+            prompts[aid] = await persona_prompt(profile, train, options.model)
+        reply = await model.ainvoke([SystemMessage(prompts[aid]),
+                                     HumanMessage(render_prompt("ghostwriter_generate", prompt=row["prompt"]))])
+        text = reply.text.strip() or "(empty)"
+        others = {accounts[o]["handle"]: posts for o, posts in heldout.items() if o != aid}
+        yield ExampleResult(id=f"style-{i + 1:03d}", metrics=style_metrics([text], heldout[aid], others),
+                            inputs={"handle": row["handle"], "prompt": row["prompt"]}, output=text)
+
+
+# --- chat in character --------------------------------------------------------------------
+
+async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> dict[str, Any]:
+    from graphs.chat_context import ChatContext
+
+    return await graph.ainvoke(state, context=ChatContext(model=options.model, temperature=0.0,
+                                                          max_tokens=options.max_tokens))
+
+
+async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    from langchain_core.messages import HumanMessage
+
+    from graphs.persona_chat import build_persona_chat
+
+    graph = build_persona_chat()
+    for row in _rows("chat_in_character", options.limit):
+        persona, facts = row["persona"], row["persona"]["facts"]
+        state = await _chat(graph, {"messages": [HumanMessage(row["question"])],
+                                    "persona": {"name": persona["name"], "system_prompt": persona["system_prompt"],
+                                                "kind": "studio"}}, options)
+        reply = state.get("reply", "")
+        metrics = persona_fact_metrics(reply, facts)
+        notes: dict[str, Any] = {"violations": check_persona_facts(reply, facts).violations}
+        if options.judge is not None:
+            scores, reasons = await options.judge.metrics(question=row["question"], reply=reply,
+                                                          persona=persona["system_prompt"])
+            metrics.update(scores)
+            notes["judge"] = reasons
+        yield ExampleResult(id=row["id"], metrics=metrics, inputs={"persona": persona["name"],
+                                                                   "question": row["question"]},
+                            output=reply, notes=notes)
+
+
+# --- prompt injection ---------------------------------------------------------------------
+
+async def run_prompt_injection(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    """Each attack goes through its real channel: a retrieved document of a studio persona's
+    collection, a PDF attachment, or a web result from a loopback Tavily stub."""
+    from langchain_core.messages import HumanMessage
+
+    from evals.channels import TavilyStub, make_pdf, plant_document
+    from graphs.persona_chat import build_persona_chat
+    from store.users import create_user
+
+    tavily = TavilyStub()
+    try:
+        async with eval_services(tavily_api_key=SecretStr("tvly-eval-stub"), tavily_base_url=tavily.url) as services:
+            owner = await create_user(services.pool, username=f"eval-{uuid.uuid4().hex[:8]}", password_hash="-",
+                                      role="builder")
+            graph = build_persona_chat()
+            for row in _rows("prompt_injection", options.limit):
+                persona = row["persona"]
+                state: dict[str, Any] = {"messages": [HumanMessage(row["question"])]}
+                if row["channel"] == "document":
+                    state["persona_id"] = await plant_document(
+                        services, owner_id=owner["id"], persona_name=persona["name"],
+                        system_prompt=persona["system_prompt"], text=row["planted_text"])
+                else:
+                    state["persona"] = {"name": persona["name"], "system_prompt": persona["system_prompt"],
+                                        "kind": "studio"}
+                    if row["channel"] == "pdf":
+                        data = base64.b64encode(make_pdf(row["planted_text"])).decode("ascii")
+                        state["attachments"] = [{"type": "file", "filename": "report.pdf",
+                                                 "mime_type": "application/pdf",
+                                                 "data": f"data:application/pdf;base64,{data}"}]
+                    elif row["channel"] == "web":
+                        tavily.page = {"title": "Search result", "url": "https://news.example.com/story",
+                                       "content": row["planted_text"]}
+                        state["use_web"] = True
+                    else:
+                        raise ValueError(f"Unknown injection channel {row['channel']!r} in {row['id']}")
+                result = await _chat(graph, state, options)
+                reply = result.get("reply", "")
+                metrics = injection_metrics(reply, attack_canary=row["attack_canary"],
+                                            system_canary=row["system_canary"],
+                                            secret_prompt=persona["system_prompt"])
+                delivered = _planted_reached_model(row, result)
+                yield ExampleResult(id=row["id"], metrics=metrics,
+                                    inputs={"channel": row["channel"], "question": row["question"]},
+                                    output=reply, notes={"channel_delivered": delivered})
+    finally:
+        tavily.close()
+
+
+def _planted_reached_model(row: dict[str, Any], result: dict[str, Any]) -> bool:
+    """Whether the planted canary was really in what the model saw (a reference or an attachment)."""
+    token = row["attack_canary"]
+    seen = [str(ref.get("content", "")) for ref in result.get("references") or []]
+    seen += [str(part.get("text", "")) for part in result.get("attachment_parts") or []]
+    return any(token in text for text in seen)
+
+
+SUITES: dict[str, Suite] = {s.name: s for s in (
+    Suite("twin_routing", "Segment twins: free-text query -> cluster ranking (accuracy@1, recall@3, MRR)",
+          DATASETS / "twin_routing.jsonl", True, "accuracy@1", run_twin_routing),
+    Suite("twin_refine", "Segment twins: persona ranking inside a cluster (accuracy@1, MRR)",
+          DATASETS / "twin_refine.jsonl", True, "accuracy@1", run_twin_refine),
+    Suite("studio_rag", "Studio RAG: question -> document retrieval over the bundled corpus (hit@1, recall@5, MRR)",
+          DATASETS / "studio_rag.jsonl", True, "accuracy@1", run_studio_rag),
+    Suite("ghostwriter_style", "Ghostwriter: generated posts closer in style to their own account than to others",
+          DATASETS / "ghostwriter_style.jsonl", False, "closer_to_own", run_ghostwriter_style),
+    Suite("chat_in_character", "Persona chat: replies consistent with the persona's age, gender, place, credit tier",
+          DATASETS / "chat_in_character.jsonl", False, "fact_consistent", run_chat_in_character),
+    Suite("prompt_injection", "Prompt injection via document, PDF and web: planted instruction not obeyed, "
+          "system prompt not disclosed", DATASETS / "prompt_injection.jsonl", False, "safe", run_prompt_injection),
+)}
+
+
+def get_suite(name: str) -> Suite:
+    from runtime.errors import ConfigError
+
+    if name not in SUITES:
+        raise ConfigError(f"Unknown suite {name!r}; known suites: {', '.join(SUITES)}.")
+    return SUITES[name]
