@@ -81,7 +81,7 @@ def bootstrap_interval(values: Sequence[float], *, resamples: int = BOOTSTRAP_RE
     n = len(values)
     if n == 0:
         return 0.0, 0.0
-    if n == 1:
+    if min(values) == max(values):  # constant values: the interval is that value, exactly
         return float(values[0]), float(values[0])
     rng = random.Random(seed)
     means = sorted(math.fsum(rng.choices(values, k=n)) / n for _ in range(resamples))
