@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from graphs.chat_common import emit_progress, last_user_text
 
 RAG_HIT_FIELDS = ("file_name", "doc_path", "document_string", "euclidean_distance", "cosine_similarity")
 DEFAULT_K = 4
@@ -43,33 +43,17 @@ def rag_settings(state: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     return [str(c) for c in persona_rag.get("db_collections") or []], persona_rag
 
 
-def _last_question(state: dict[str, Any]) -> str:
-    for message in reversed(state.get("messages") or []):
-        if isinstance(message, HumanMessage):
-            return message.text
-    return ""
-
-
-def _progress(text: str) -> None:
-    try:
-        from langgraph.config import get_stream_writer
-
-        get_stream_writer()({"type": "progress", "content": text})
-    except RuntimeError:  # called outside a graph run
-        pass
-
-
 async def retrieve_documents(state: dict[str, Any]) -> dict[str, Any]:
     """Return {"references": [...], "tool_calls": [...], "rag_hit": {...}}; rag_hit is
     always set (success "false" without collections) so no earlier turn's hit lingers."""
     collections, rag = rag_settings(state)
-    question = _last_question(state)
+    question = last_user_text(state)
     if not collections or not question.strip():
         return {"rag_hit": rag_miss()}
     from retrievers.documents import DocumentCollectionRetriever
     from runtime.services import ensure_services
 
-    _progress("Searching documents...")
+    emit_progress("Searching documents...")
     services = await ensure_services()
     metric = "euclidean" if str(rag.get("query_metric", "cosine")).lower() == "euclidean" else "cosine"
     retriever = DocumentCollectionRetriever(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphs.chat_common import emit_progress, last_user_text
+
 MAX_RESULTS = 5
 MAX_CONTENT_CHARS = 1500
 
@@ -21,28 +23,11 @@ def _settings():
     return services.settings if services is not None else get_settings()
 
 
-def _query(state: dict[str, Any]) -> str:
-    for message in reversed(state.get("messages") or []):
-        if getattr(message, "type", "") == "human":
-            text = message.text if hasattr(message, "text") else str(message.content)
-            return text.strip()[:400]
-    return ""
-
-
-def _progress(text: str) -> None:
-    try:
-        from langgraph.config import get_stream_writer
-
-        get_stream_writer()({"type": "progress", "content": text})
-    except RuntimeError:  # called outside a graph run
-        pass
-
-
 async def search_web(state: dict[str, Any]) -> dict[str, Any]:
     """Return {"references": [...], "tool_calls": [...]} (keys optional)."""
     if not state.get("use_web"):
         return {}
-    query = _query(state)
+    query = last_user_text(state)[:400]
     settings = _settings()
     if not query:
         return {}
@@ -51,7 +36,7 @@ async def search_web(state: dict[str, Any]) -> dict[str, Any]:
                                 "error": "web search is not configured (TAVILY_API_KEY)"}]}
     from tavily import AsyncTavilyClient
 
-    _progress("Searching the web...")
+    emit_progress("Searching the web...")
     client = AsyncTavilyClient(api_key=settings.tavily_api_key.get_secret_value(),
                                api_base_url=settings.tavily_base_url)
     try:

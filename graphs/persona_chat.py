@@ -17,7 +17,6 @@ from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
@@ -144,7 +143,7 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext],
     model = make_chat_model(model_name, temperature=temperature, max_tokens=context.max_tokens)
     history = trim_messages(state["messages"], strategy="last", token_counter=count_tokens_approximately,
                             max_tokens=HISTORY_TOKEN_BUDGET, start_on="human", include_system=False)
-    get_stream_writer()({"type": "progress", "content": "Generating response..."})
+    emit_progress("Generating response...")
     history = with_attachment_parts(history, state.get("attachment_parts"))
     reply = await model.ainvoke([_system_message(state, context), *history], config)
     if not isinstance(reply, AIMessage):
