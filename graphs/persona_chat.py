@@ -22,6 +22,7 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
 from graphs.chat_attachments import read_attachments, with_attachment_parts
+from graphs.chat_common import emit_progress
 from graphs.chat_context import ChatContext, resolve_context
 from graphs.chat_retrieval import retrieve_documents
 from graphs.chat_web import search_web
