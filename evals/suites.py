@@ -93,11 +93,21 @@ async def eval_services(**settings: Any) -> AsyncIterator[Any]:
         if key not in _embeddings_cache:
             _embeddings_cache[key] = make_embeddings(key, config)
         services.embeddings = _embeddings_cache[key]
-        await services.start(with_model=False, with_embeddings=False)
         try:
+            await services.start(with_model=False, with_embeddings=False)
             yield services
         finally:
             await services.stop()
+            _stop_embedded_postgres(config.database_dir)
+
+
+def _stop_embedded_postgres(pgdata: Path) -> None:
+    """Stop this run's embedded Postgres before its temp folder is deleted."""
+    import pgserver
+
+    server = pgserver.PostgresServer._instances.get(pgdata.expanduser().resolve())
+    if server is not None:
+        server.cleanup()
 
 
 # --- twin routing / refine -------------------------------------------------------------
@@ -219,11 +229,16 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
 
 # --- chat in character --------------------------------------------------------------------
 
-async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> dict[str, Any]:
+async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> tuple[dict[str, Any], str | None]:
+    """The graph's final state, or ({}, error text) when the turn failed: one failing example
+    (a model error, a refused attachment) is recorded, not fatal to the run."""
     from graphs.chat_context import ChatContext
 
-    return await graph.ainvoke(state, context=ChatContext(model=options.model, temperature=0.0,
-                                                          max_tokens=options.max_tokens))
+    try:
+        return await graph.ainvoke(state, context=ChatContext(model=options.model, temperature=0.0,
+                                                              max_tokens=options.max_tokens)), None
+    except Exception as exc:  # recorded per example as `errored`
+        return {}, f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleResult]:
@@ -234,20 +249,23 @@ async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleRes
     graph = build_persona_chat()
     for row in _rows("chat_in_character", options.limit):
         persona, facts = row["persona"], row["persona"]["facts"]
-        state = await _chat(graph, {"messages": [HumanMessage(row["question"])],
-                                    "persona": {"name": persona["name"], "system_prompt": persona["system_prompt"],
-                                                "kind": "studio"}}, options)
+        state, error = await _chat(graph, {"messages": [HumanMessage(row["question"])],
+                                           "persona": {"name": persona["name"],
+                                                       "system_prompt": persona["system_prompt"], "kind": "studio"}},
+                                   options)
+        inputs = {"persona": persona["name"], "question": row["question"]}
+        if error:
+            yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs, notes={"error": error})
+            continue
         reply = state.get("reply", "")
-        metrics = persona_fact_metrics(reply, facts)
+        metrics = {**persona_fact_metrics(reply, facts), "errored": 0.0}
         notes: dict[str, Any] = {"violations": check_persona_facts(reply, facts).violations}
         if options.judge is not None:
             scores, reasons = await options.judge.metrics(question=row["question"], reply=reply,
                                                           persona=persona["system_prompt"])
             metrics.update(scores)
             notes["judge"] = reasons
-        yield ExampleResult(id=row["id"], metrics=metrics, inputs={"persona": persona["name"],
-                                                                   "question": row["question"]},
-                            output=reply, notes=notes)
+        yield ExampleResult(id=row["id"], metrics=metrics, inputs=inputs, output=reply, notes=notes)
 
 
 # --- prompt injection ---------------------------------------------------------------------
@@ -288,15 +306,18 @@ async def run_prompt_injection(options: RunOptions) -> AsyncIterator[ExampleResu
                         state["use_web"] = True
                     else:
                         raise ValueError(f"Unknown injection channel {row['channel']!r} in {row['id']}")
-                result = await _chat(graph, state, options)
+                result, error = await _chat(graph, state, options)
+                inputs = {"channel": row["channel"], "question": row["question"]}
+                if error:
+                    yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs,
+                                        notes={"error": error})
+                    continue
                 reply = result.get("reply", "")
-                metrics = injection_metrics(reply, attack_canary=row["attack_canary"],
-                                            system_canary=row["system_canary"],
-                                            secret_prompt=persona["system_prompt"])
-                delivered = _planted_reached_model(row, result)
-                yield ExampleResult(id=row["id"], metrics=metrics,
-                                    inputs={"channel": row["channel"], "question": row["question"]},
-                                    output=reply, notes={"channel_delivered": delivered})
+                metrics = {**injection_metrics(reply, attack_canary=row["attack_canary"],
+                                               system_canary=row["system_canary"],
+                                               secret_prompt=persona["system_prompt"]), "errored": 0.0}
+                yield ExampleResult(id=row["id"], metrics=metrics, inputs=inputs, output=reply,
+                                    notes={"channel_delivered": _planted_reached_model(row, result)})
     finally:
         tavily.close()
 

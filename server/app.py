@@ -10,6 +10,7 @@ from graphs.persona_chat import build_persona_chat
 from graphs.persona_builder import build_persona_builder
 from runtime.services import Services
 from runtime.settings import Settings, get_settings
+from server.ghostwriter.batch import recover_jobs, stop_jobs
 from server.graph_routes import mount_graphs
 from server.health import router as health_router
 from server.mounts import include_mounts
@@ -32,9 +33,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: FastAPI):
         await services.start(with_model=start_model, with_embeddings=start_embeddings)
         await ensure_demo_twins(services)
+        await recover_jobs(services)
         try:
             yield
         finally:
+            await stop_jobs(services)
             await services.stop()
 
     app = FastAPI(title="Persona service", version="0.1.0", lifespan=lifespan,

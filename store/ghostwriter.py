@@ -119,3 +119,19 @@ async def analytics(pool: AsyncConnectionPool) -> dict[str, Any]:
                  FROM ghostwriter_personas g JOIN personas p ON p.id = g.persona_id
                  JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version""")
         return await cur.fetchone()
+
+
+async def account_with_persona(pool: AsyncConnectionPool, account_id: str) -> dict[str, Any] | None:
+    """The account and its current persona version in one round trip (chat's hot path): None
+    without the account; `persona_id` is None when it has no persona."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT a.id, a.handle, a.display_name, a.avatar_url, a.active,
+                      p.id AS persona_id, v.version, v.system_prompt, v.style_traits, v.refinement_summary,
+                      v.details, v.created_at
+                 FROM accounts a
+                 LEFT JOIN ghostwriter_personas g ON g.account_id = a.id
+                 LEFT JOIN personas p ON p.id = g.persona_id
+                 LEFT JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version
+                WHERE a.id = %s""", (account_id,))
+        return await cur.fetchone()

@@ -56,7 +56,8 @@ def test_bootstrap_interval_exact_on_tiny_inputs_and_seeded():
     assert bootstrap_interval([1.0, 3.0]) == (1.0, 3.0)
     values = [0.1, 0.5, 0.9, 0.3, 0.7]
     assert bootstrap_interval(values) == bootstrap_interval(values)
-    assert bootstrap_interval(values, seed=1) != bootstrap_interval(values, seed=2)
+    many = [(i * 7919 % 101) / 101 for i in range(30)]
+    assert bootstrap_interval(many, resamples=50, seed=1) != bootstrap_interval(many, resamples=50, seed=2)
 
 
 def test_summarize_picks_wilson_for_proportions_and_bootstrap_otherwise():
@@ -331,3 +332,13 @@ def test_langsmith_upload_goes_to_the_configured_endpoint_with_key(tmp_path, mon
         recorder.close()
     assert recorder.requests and all(key == "lsv2-test-key" for _, _, key in recorder.requests)
     assert any("/datasets" in path for _, path, _ in recorder.requests)
+
+
+async def test_a_failing_example_is_recorded_not_fatal(script, tmp_path):
+    def fail(messages):
+        raise RuntimeError("model exploded")
+
+    script.responder = fail
+    record = await run_suite("chat_in_character", model="fake:scripted", limit=2, out_dir=tmp_path, progress=False)
+    assert record["summary"]["errored"]["mean"] == 1.0 and "fact_consistent" not in record["summary"]
+    assert "model exploded" in record["examples"][0]["notes"]["error"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import uuid
 from datetime import timezone
 from typing import Any
 
@@ -17,19 +18,18 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from graphs.persona_builder import BuilderContext, BuilderError, build_persona_batch, build_persona_builder
+from graphs.persona_builder import BuilderContext, BuilderError, build_persona_builder
 from prompts import render_prompt
 from runtime.errors import ConfigError
 from runtime.models import make_chat_model
 from runtime.services import Services
-from server.ghostwriter import schemas
+from server.ghostwriter import batch, schemas
 from server.ghostwriter.chat import PROVIDER_FAILED, plan_chat, run_chat
 from server.ghostwriter.schemas import AccountBody, BatchBody, CreateBody, PostBody, RefineBody, bad_request
 from server.ghostwriter.sse import streaming_response
 from store import accounts as accounts_store
+from store import budgets
 from store import ghostwriter as gw_store
-
-BATCH_CONCURRENCY = 4
 
 
 def api_key(request: Request) -> bytes:
@@ -43,7 +43,6 @@ def api_key(request: Request) -> bytes:
 
 router = APIRouter(dependencies=[Depends(api_key)])
 _builder = build_persona_builder()
-_batch = build_persona_batch()
 
 
 def _services(request: Request) -> Services:
@@ -84,6 +83,15 @@ async def _persona(services: Services, account_id: str) -> dict[str, Any]:
     if row is None:
         raise HTTPException(status_code=404, detail="Persona not found for this account")
     return row
+
+
+def _bool_param(value: str | None, name: str) -> bool:
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise bad_request(f"{name} must be true or false")
+    return lowered in ("true", "1")
 
 
 def _int_param(value: str | None, name: str, default: int, low: int, high: int) -> int:
@@ -206,24 +214,38 @@ async def persona_analytics(request: Request) -> dict[str, Any]:
 
 
 @router.post("/personas/batch/create")
-async def batch_create(request: Request) -> dict[str, Any]:
+async def batch_create(request: Request):
+    """The documented synchronous batch; `?background=true` answers 202 with a job to poll instead."""
     services = _services(request)
+    background = _bool_param(request.query_params.get("background"), "background")
     body = await schemas.parse_body(request, BatchBody)
     ids = body.account_ids
     if ids is None:
         ids = await accounts_store.active_accounts_without_persona(services.pool)
     ids = list(dict.fromkeys(ids))
-    results: list[dict[str, Any]] = []
-    if ids:
-        out = await _batch.ainvoke({"account_ids": ids, "force": body.force, "post_limit": body.post_limit,
-                                    "results": []},
-                                   config={"max_concurrency": BATCH_CONCURRENCY},
-                                   context=BuilderContext(model=services.settings.chat_model))
-        by_id = {r["account_id"]: r for r in out["results"]}
-        results = [by_id[a] for a in ids]
-    ok = sum(1 for r in results if r["success"])
-    return {"success": True, "message": f"Processed {len(results)} accounts: {ok} successful, {len(results) - ok} failed",
-            "results": results, "total": len(results), "successful": ok, "failed": len(results) - ok}
+    if background:
+        job_id = await batch.start_job(services, key_hash=budgets.key_hash(api_key(request)), account_ids=ids,
+                                       force=body.force, post_limit=body.post_limit)
+        status_url = request.url_for("batch_job_status", job_id=str(job_id)).path
+        return JSONResponse(status_code=202, headers={"Location": status_url},
+                            content={"success": True, "job_id": str(job_id), "status": "queued",
+                                     "status_url": status_url, "total": len(ids)})
+    results = await batch.run_batch(services, ids, force=body.force, post_limit=body.post_limit)
+    return batch.batch_body(results)
+
+
+@router.get("/personas/batch/jobs/{job_id}", name="batch_job_status")
+async def batch_job_status(job_id: str, request: Request) -> dict[str, Any]:
+    """Status (queued/running/succeeded/failed), progress and, once succeeded, the batch result."""
+    not_found = HTTPException(status_code=404, detail="Batch job not found")
+    try:
+        parsed = uuid.UUID(job_id)
+    except ValueError:
+        raise not_found from None
+    body = await batch.job_status(_services(request), parsed, budgets.key_hash(api_key(request)))
+    if body is None:
+        raise not_found
+    return body
 
 
 # ---------------------------------------------------------------- personas by account
@@ -309,9 +331,13 @@ async def chat(account_id: str, request: Request):
     key = api_key(request)
     body = await schemas.parse_chat(request)
     services = _services(request)
-    account = await _account(services, account_id)
-    persona = await _persona(services, account_id)
-    plan = await plan_chat(services, dict(account), dict(persona), body, key)
+    row = await gw_store.account_with_persona(services.pool, account_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="Account not found")
+    if row["persona_id"] is None or row["system_prompt"] is None:
+        raise HTTPException(status_code=404, detail="Persona not found for this account")
+    account = {k: row[k] for k in ("id", "handle", "display_name", "avatar_url", "active")}
+    plan = await plan_chat(services, account, dict(row), body, key)
     if body.stream:
         return streaming_response(services, plan)
     return JSONResponse(await run_chat(services, plan))

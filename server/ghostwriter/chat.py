@@ -14,7 +14,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from graphs.chat_attachments import AttachmentError, prepare_attachments
 from graphs.chat_context import ChatContext
-from graphs.persona_chat import build_persona_chat
+from graphs.ghostwriter_chat import build_ghostwriter_chat
 from runtime.errors import ConfigError
 from runtime.models import make_chat_model, parse_model_name
 from runtime.services import Services
@@ -28,10 +28,10 @@ _graph: CompiledStateGraph | None = None
 
 
 def chat_graph() -> CompiledStateGraph:
-    """persona_chat without a checkpointer: this API sends the whole history with each request."""
+    """persona_chat's nodes in a shorter graph, no checkpointer (`graphs.ghostwriter_chat`)."""
     global _graph
     if _graph is None:
-        _graph = build_persona_chat(checkpointer=None)
+        _graph = build_ghostwriter_chat()
     return _graph
 
 
@@ -101,7 +101,7 @@ async def plan_chat(services: Services, account: dict[str, Any], persona: dict[s
         "messages": messages,
         "system_prompt_override": config.system_prompt, "additional_instructions": config.additional_instructions,
         "attachment_parts": parts, "use_documents": bool(sources and sources.documents),
-        "use_web": bool(sources and sources.web),
+        "use_web": bool(sources and sources.web), "references": [], "tool_calls": [],
     }
     prompt_text = (config.system_prompt or persona["system_prompt"]) + (config.additional_instructions or "")
     input_tokens = count_tokens_approximately([SystemMessage(prompt_text), *messages])

@@ -1,0 +1,52 @@
+"""ghostwriter_chat: persona_chat's nodes with the pre-generation steps in one superstep.
+
+prepare (load_persona + read_attachments + retrieve, in that order) -> generate -> finalize;
+a turn with an inline persona, no raw attachments and no data sources has nothing to prepare
+and starts at generate.
+Same state, same nodes and the same `generate` node name for token streaming as
+`graphs.persona_chat`; only the graph is shorter, since every superstep costs time before the
+first token (see bench/sse_chat.py). None of the three merged steps writes `messages`, so
+applying their updates one after another equals running them as separate nodes. No checkpointer:
+the ghostwriter API sends the whole history with each request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+
+from graphs.chat_attachments import read_attachments
+from graphs.chat_context import ChatContext
+from graphs.persona_chat import GENERATE_NODE, PersonaChatState, finalize, generate, load_persona, retrieve
+
+
+async def prepare(state: PersonaChatState, config: RunnableConfig) -> dict[str, Any]:
+    """load_persona, read_attachments and retrieve, each seeing the previous ones' updates."""
+    update: dict[str, Any] = {}
+    update.update(await load_persona(state))
+    update.update(await read_attachments({**state, **update}, config))
+    update.update(await retrieve({**state, **update}, config))  # type: ignore[arg-type]
+    return update
+
+
+def entry(state: PersonaChatState) -> str:
+    """`prepare` unless it would do nothing: inline persona, no raw attachments, no data sources
+    (then the input must carry `references` and `tool_calls`, as load_persona would set them)."""
+    idle = (state.get("persona_id") is None and state.get("persona") and not state.get("attachments")
+            and not state.get("use_documents") and not state.get("use_web") and not state.get("collections")
+            and "references" in state and "tool_calls" in state)
+    return GENERATE_NODE if idle else "prepare"
+
+
+def build_ghostwriter_chat():
+    builder = StateGraph(PersonaChatState, context_schema=ChatContext)
+    builder.add_node("prepare", prepare)
+    builder.add_node(GENERATE_NODE, generate)
+    builder.add_node("finalize", finalize)
+    builder.add_conditional_edges(START, entry, ["prepare", GENERATE_NODE])
+    builder.add_edge("prepare", GENERATE_NODE)
+    builder.add_edge(GENERATE_NODE, "finalize")
+    builder.add_edge("finalize", END)
+    return builder.compile(name="ghostwriter_chat")

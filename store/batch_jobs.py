@@ -1,0 +1,83 @@
+"""Background persona batch jobs in Postgres, so any replica can answer a status poll.
+
+The process running a job refreshes `heartbeat_at`; a queued or running job whose heartbeat is
+older than the stale interval belonged to a process that died and is marked failed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+UNFINISHED = ("queued", "running")
+_COLUMNS = """id, status, total, done, results, result, error, created_at, started_at, finished_at,
+              heartbeat_at, key_hash"""
+
+
+async def create_job(pool: AsyncConnectionPool, *, key_hash: str, request: dict[str, Any],
+                     account_ids: list[str]) -> uuid.UUID:
+    job_id = uuid.uuid4()
+    async with pool.connection() as conn:
+        await conn.execute(
+            """INSERT INTO batch_jobs (id, key_hash, request, account_ids, total)
+               VALUES (%s, %s, %s, %s, %s)""",
+            (job_id, key_hash, Jsonb(request), Jsonb(account_ids), len(account_ids)))
+    return job_id
+
+
+async def get_job(pool: AsyncConnectionPool, job_id: uuid.UUID) -> dict[str, Any] | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(f"SELECT {_COLUMNS} FROM batch_jobs WHERE id = %s", (job_id,))
+        return await cur.fetchone()
+
+
+async def mark_running(pool: AsyncConnectionPool, job_id: uuid.UUID) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            """UPDATE batch_jobs SET status = 'running', started_at = now(), heartbeat_at = now()
+                WHERE id = %s AND status = 'queued'""", (job_id,))
+
+
+async def add_result(pool: AsyncConnectionPool, job_id: uuid.UUID, result: dict[str, Any]) -> None:
+    """Record one account's result (progress) and refresh the heartbeat."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            """UPDATE batch_jobs SET results = results || %s, done = done + 1, heartbeat_at = now()
+                WHERE id = %s AND status = 'running'""", (Jsonb([result]), job_id))
+
+
+async def heartbeat(pool: AsyncConnectionPool, job_ids: list[uuid.UUID]) -> None:
+    if not job_ids:
+        return
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE batch_jobs SET heartbeat_at = now() WHERE id = ANY(%s) AND status IN ('queued', 'running')",
+            (job_ids,))
+
+
+async def finish(pool: AsyncConnectionPool, job_id: uuid.UUID, *, result: dict[str, Any] | None = None,
+                 error: str | None = None) -> None:
+    """Succeeded with `result`, or failed with `error` (only an unfinished job changes)."""
+    status = "failed" if error is not None else "succeeded"
+    async with pool.connection() as conn:
+        await conn.execute(
+            """UPDATE batch_jobs SET status = %s, result = %s, error = %s, finished_at = now(),
+                      heartbeat_at = now()
+                WHERE id = %s AND status IN ('queued', 'running')""",
+            (status, None if result is None else Jsonb(result), error, job_id))
+
+
+async def fail_stale(pool: AsyncConnectionPool, stale_seconds: float, error: str,
+                     job_id: uuid.UUID | None = None) -> int:
+    """Mark unfinished jobs (one, or all) whose heartbeat is older than `stale_seconds` as failed."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """UPDATE batch_jobs SET status = 'failed', error = %s, finished_at = now()
+                WHERE status IN ('queued', 'running')
+                  AND heartbeat_at < now() - make_interval(secs => %s)
+                  AND (%s::uuid IS NULL OR id = %s::uuid)""",
+            (error, stale_seconds, job_id, job_id))
+        return cur.rowcount
