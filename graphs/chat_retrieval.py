@@ -1,11 +1,14 @@
 """persona_chat: document retrieval from the persona's collections (pgvector).
 
-The collections come only from the rag settings of a persona loaded from the
-database (`attributes["rag"]`, also copied into state `rag`/`collections` by
+A studio persona searches only the collections of its rag settings as loaded from
+the database (`attributes["rag"]`, also copied into state `rag`/`collections` by
 load_persona). `collections`/`rag` in a run's input, or an inline persona, are
 ignored: the LangServe routes accept caller-written state, and a caller must not
-be able to point a persona at a collection it was not given. Retrieved text
-reaches the model only as quoted reference material (the references block).
+be able to point a persona at a collection it was not given. A ghostwriter turn
+with `use_documents` (the API's `data_sources.documents`) searches the shared
+collections the operator configured (`GHOSTWRITER_COLLECTIONS`, every collection
+when empty); it never applies to studio or twin personas. Retrieved text reaches
+the model only as quoted reference material (the references block).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def rag_hit_from(metadata: dict[str, Any], content: str) -> dict[str, str]:
 
 
 def rag_settings(state: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """(collections, rag settings) for this turn; the persona's own settings win."""
+    """(collections, rag settings) of a persona loaded from the database; ([], {}) otherwise."""
     persona = state.get("persona") or {}
     persona_rag = (persona.get("attributes") or {}).get("rag")
     if state.get("persona_id") is None or persona.get("id") is None or not isinstance(persona_rag, dict):
@@ -43,18 +46,41 @@ def rag_settings(state: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     return [str(c) for c in persona_rag.get("db_collections") or []], persona_rag
 
 
+def wants_shared_documents(state: dict[str, Any]) -> bool:
+    """A ghostwriter turn that asked for document search (`data_sources.documents`)."""
+    return bool(state.get("use_documents")) and (state.get("persona") or {}).get("kind") == "ghostwriter"
+
+
+def needs_retrieval(state: dict[str, Any]) -> bool:
+    """Whether the retrieve node has anything to do this turn (documents or web)."""
+    return bool(rag_settings(state)[0]) or wants_shared_documents(state) or bool(state.get("use_web"))
+
+
+async def shared_collections(pool: Any, configured: str) -> list[str]:
+    """GHOSTWRITER_COLLECTIONS as a list; every existing collection when it is empty."""
+    names = [name.strip() for name in configured.split(",") if name.strip()]
+    if names:
+        return names
+    from store.documents import list_collections
+
+    return [row["name"] for row in await list_collections(pool)]
+
+
 async def retrieve_documents(state: dict[str, Any]) -> dict[str, Any]:
     """Return {"references": [...], "tool_calls": [...], "rag_hit": {...}}; rag_hit is
     always set (success "false" without collections) so no earlier turn's hit lingers."""
     collections, rag = rag_settings(state)
     question = last_user_text(state)
-    if not collections or not question.strip():
+    shared = not collections and wants_shared_documents(state)
+    if not (collections or shared) or not question.strip():
         return {"rag_hit": rag_miss()}
     from retrievers.documents import DocumentCollectionRetriever
     from runtime.services import ensure_services
 
     emit_progress("Searching documents...")
     services = await ensure_services()
+    if shared:
+        collections = await shared_collections(services.pool, services.settings.ghostwriter_collections)
     metric = "euclidean" if str(rag.get("query_metric", "cosine")).lower() == "euclidean" else "cosine"
     retriever = DocumentCollectionRetriever(
         pool=services.pool, embeddings=services.require_embeddings(), collections=collections,

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     attachment_pdf_timeout: float = 20.0
     attachment_max_pdf_chars: int = 20_000
     vision_models: str = "openai:gpt-4o*,openai:gpt-4.1*,openai:gpt-5*,google_vertexai:gemini*"
+    # document collections that `data_sources.documents` searches (comma-separated; empty = all)
+    ghostwriter_collections: str = ""
 
     # --- studio document uploads (issue 4)
     studio_max_upload_bytes: int = 20_000_000

@@ -363,3 +363,36 @@ async def test_chat_through_the_real_local_model(client, script, local_llm):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["model"] == "smollm2" and body["response"].strip()
+
+
+async def test_documents_data_source_searches_the_shared_collections(client, script, services):
+    from tests.studio_support import upload, user_with_token
+
+    _, builder = await user_with_token(services, client, "bob", "builder")
+    for name, file_name, text in (("brand", "voice.md", "Our brand never uses exclamation marks in posts."),
+                                  ("recipes", "tea.md", "Green tea is steeped at 80 degrees for two minutes.")):
+        assert (await client.post("/studio/collections", headers=builder, json={"name": name})).status_code == 201
+        assert (await upload(client, builder, name, file_name, text)).status_code == 201
+    aid = await _persona(client, script)
+    question = "How long should green tea be steeped?"
+
+    script.replies = ["Two minutes."]
+    r = await client.post(_chat_url(aid), headers=HEADERS, json={
+        "message": question, "stream": False, "data_sources": {"documents": True}})
+    assert r.status_code == 200, r.text
+    call = r.json()["tool_calls"][0]
+    assert call["name"] == "search_documents" and sorted(call["args"]["collections"]) == ["brand", "recipes"]
+    system = script.calls[-1][0].content
+    assert "Green tea is steeped at 80 degrees" in system
+    assert system.index("<<<REFERENCES") < system.index("Green tea is steeped") < system.index("REFERENCES>>>")
+
+    script.replies = ["Two minutes."]  # without the data source nothing is searched
+    r = await client.post(_chat_url(aid), headers=HEADERS, json={"message": question, "stream": False})
+    assert r.json()["tool_calls"] == [] and "Green tea" not in script.calls[-1][0].content
+
+    services.settings.ghostwriter_collections = "brand"  # the operator restricts the shared set
+    script.replies = ["No idea."]
+    r = await client.post(_chat_url(aid), headers=HEADERS, json={
+        "message": question, "stream": False, "data_sources": {"documents": True}})
+    assert r.json()["tool_calls"][0]["args"]["collections"] == ["brand"]
+    assert "Green tea" not in script.calls[-1][0].content
