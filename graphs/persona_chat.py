@@ -1,6 +1,10 @@
 """persona_chat: the chat state machine shared by the three APIs.
 
-load_persona -> read_attachments -> retrieve -> generate -> finalize.
+load_persona -> read_attachments -> retrieve -> generate -> finalize. A turn skips the
+steps it has nothing for (no raw attachments, no collections, documents or web search):
+every superstep costs time before the first token (bench/chat_overhead.py, bench/sse_chat.py).
+load_persona starts each turn by resetting its per-turn outputs (references, tool calls,
+rag_hit), so a skipped step never leaves an earlier turn's results behind.
 Attachment reading lives in `graphs/chat_attachments.py`, document retrieval in
 `graphs/chat_retrieval.py`, web search in `graphs/chat_web.py`. One checkpointer thread per conversation
 keeps the messages, so memory survives restarts. Tokens stream through
@@ -24,7 +28,7 @@ from langgraph.runtime import Runtime
 from graphs.chat_attachments import read_attachments, with_attachment_parts
 from graphs.chat_common import emit_progress
 from graphs.chat_context import ChatContext, resolve_context
-from graphs.chat_retrieval import retrieve_documents
+from graphs.chat_retrieval import needs_retrieval, rag_miss, retrieve_documents
 from graphs.chat_web import search_web
 from prompts import render_prompt
 from runtime.models import make_chat_model
@@ -78,8 +82,9 @@ async def load_persona(state: PersonaChatState) -> dict[str, Any]:
     """Load the persona (and version) from the database on every turn, so edits apply at once;
     without `persona_id`, an inline `persona` from the input is used."""
     persona_id = state.get("persona_id")
+    turn_reset: dict[str, Any] = {"references": [], "tool_calls": [], "rag_hit": rag_miss()}
     if persona_id is None and state.get("persona"):
-        return {"references": [], "tool_calls": []}
+        return turn_reset
     if persona_id is None:
         raise PersonaNotFound("persona_chat needs `persona_id` or an inline `persona`.")
     from runtime.services import ensure_services
@@ -94,7 +99,7 @@ async def load_persona(state: PersonaChatState) -> dict[str, Any]:
         "model": row["model"], "temperature": row["temperature"], "version": row["version"],
         "attributes": row["attributes"] or {},
     }
-    update: dict[str, Any] = {"persona": profile, "references": [], "tool_calls": []}
+    update: dict[str, Any] = {"persona": profile, **turn_reset}
     rag = profile["attributes"].get("rag")
     if isinstance(rag, dict):  # a studio persona's rag settings decide its collections
         update.update(rag=rag, collections=list(rag.get("db_collections") or []))
@@ -181,6 +186,18 @@ async def retrieve(state: PersonaChatState, config: RunnableConfig) -> dict[str,
     return {**update, "references": references, "tool_calls": tool_calls}
 
 
+def after_load_persona(state: PersonaChatState) -> str:
+    """read_attachments when raw attachments came in, else retrieve when there is something to
+    search, else straight to generate."""
+    if state.get("attachments"):
+        return "read_attachments"
+    return after_read_attachments(state)
+
+
+def after_read_attachments(state: PersonaChatState) -> str:
+    return "retrieve" if needs_retrieval(state) else GENERATE_NODE
+
+
 def build_persona_chat(checkpointer: BaseCheckpointSaver | None = None):
     builder = StateGraph(PersonaChatState, context_schema=ChatContext)
     builder.add_node("load_persona", load_persona)
@@ -189,8 +206,9 @@ def build_persona_chat(checkpointer: BaseCheckpointSaver | None = None):
     builder.add_node(GENERATE_NODE, generate)
     builder.add_node("finalize", finalize)
     builder.add_edge(START, "load_persona")
-    builder.add_edge("load_persona", "read_attachments")
-    builder.add_edge("read_attachments", "retrieve")
+    builder.add_conditional_edges("load_persona", after_load_persona,
+                                  ["read_attachments", "retrieve", GENERATE_NODE])
+    builder.add_conditional_edges("read_attachments", after_read_attachments, ["retrieve", GENERATE_NODE])
     builder.add_edge("retrieve", GENERATE_NODE)
     builder.add_edge(GENERATE_NODE, "finalize")
     builder.add_edge("finalize", END)

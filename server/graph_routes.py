@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import uuid
 from typing import Any
 
@@ -39,10 +40,23 @@ async def _ensure_thread(config: dict[str, Any], request: Request) -> dict[str, 
     return {**config, "configurable": configurable}
 
 
+def _from_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def require_graphs_key(request: Request) -> None:
-    """When GRAPHS_API_KEY is set, the LangServe routes need it in X-API-Key."""
+    """When GRAPHS_API_KEY is set, the LangServe routes need it in X-API-Key. Without it they
+    answer only loopback clients: they run any persona (a studio persona's documents
+    included) with no per-user authorization, so they are a developer's and operator's tool."""
     expected = request.app.state.services.settings.graphs_api_key
     if expected is None:
+        if not _from_loopback(request):
+            raise HTTPException(status_code=403, detail="The /graphs routes answer only local clients "
+                                                        "unless GRAPHS_API_KEY is set; send it as X-API-Key.")
         return
     given = request.headers.get("x-api-key", "").encode()
     if not hmac.compare_digest(given, expected.get_secret_value().encode()):

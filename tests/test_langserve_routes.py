@@ -83,3 +83,19 @@ async def test_graphs_api_key_when_configured(services, live_app, settings, scri
         assert wrong.status_code == 403
         ok = httpx.post(url, json=_payload(pid, "hi"), headers={"X-API-Key": "s3cret-key"}, timeout=30)
         assert ok.status_code == 200, ok.text
+
+
+async def test_without_a_key_only_loopback_clients_are_served(services, script):
+    from server.app import create_app
+
+    pid = await create_persona(services.pool, kind="studio", name="Ada", system_prompt="A poet.")
+    script.replies = ["hello", "hello"]
+    app = create_app(services.settings, services=services)
+    async with app.router.lifespan_context(app):
+        for client_host, expected in (("203.0.113.9", 403), ("10.0.0.7", 403), ("127.0.0.1", 200), ("::1", 200)):
+            transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as http:
+                r = await http.post("/graphs/persona_chat/invoke", json=_payload(pid, "hi"))
+            assert r.status_code == expected, (client_host, r.text)
+            if expected == 403:
+                assert "GRAPHS_API_KEY" in r.json()["detail"]

@@ -26,12 +26,40 @@ async def test_nodes_run_in_order_and_reply_is_finalized(services, script):
     async for update in graph.astream({"persona_id": pid, "messages": [HumanMessage("Hi")]},
                                       thread("t-order"), context=CTX, stream_mode="updates"):
         nodes.extend(update.keys())
-    assert nodes == ["load_persona", "read_attachments", "retrieve", "generate", "finalize"]
+    # nothing to attach or search: read_attachments and retrieve are skipped
+    assert nodes == ["load_persona", "generate", "finalize"]
     state = await graph.aget_state(thread("t-order"))
     assert state.values["reply"] == "Hello from Austin"
     assert state.values["persona"]["name"] == "Mason"
+    assert state.values["rag_hit"]["success"] == "false" and state.values["references"] == []
     system_prompt = script.calls[0][0].content
     assert "A 29-year-old from Austin, Texas." in system_prompt and "Mason" in system_prompt
+
+
+async def test_every_step_runs_when_the_turn_has_attachments_and_sources(services, script):
+    script.replies = ["Seen it", "Next one"]
+    graph = build_persona_chat(services.checkpointer)
+    nodes = []
+    import base64
+
+    from tests.test_studio_rag import make_pdf
+
+    pdf = base64.b64encode(make_pdf("Quarterly notes")).decode()
+    note = {"type": "file", "mime_type": "application/pdf", "data": f"data:application/pdf;base64,{pdf}"}
+    async for update in graph.astream({"persona": {"name": "Gwen", "system_prompt": "A writer.", "kind": "ghostwriter"},
+                                       "messages": [HumanMessage("Read this")], "attachments": [note],
+                                       "use_documents": True},
+                                      thread("t-all"), context=CTX, stream_mode="updates"):
+        nodes.extend(update.keys())
+    assert nodes == ["load_persona", "read_attachments", "retrieve", "generate", "finalize"]
+    nodes.clear()
+    async for update in graph.astream({"messages": [HumanMessage("Next")], "attachments": [],
+                                       "use_documents": False},
+                                      thread("t-all"), context=CTX, stream_mode="updates"):
+        nodes.extend(update.keys())
+    assert nodes == ["load_persona", "generate", "finalize"]
+    state = await graph.aget_state(thread("t-all"))
+    assert state.values["references"] == [] and state.values["tool_calls"] == []  # no stale results
 
 
 async def test_tokens_stream_in_order(services, script):
