@@ -23,8 +23,10 @@ async def _serve(args: argparse.Namespace) -> int:
 
     from runtime.services import Services
     from server.app import create_app
+    from server.rest_mounts import check_rest_mounts
 
     settings = get_settings()
+    check_rest_mounts(settings)  # colliding prefixes stop here, before the slow start-up
     host = args.host or settings.host
     port = args.port or settings.port
     print("Starting the database, the model and the embeddings...", file=sys.stderr, flush=True)
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    logging.getLogger("numexpr").setLevel(logging.WARNING)  # "NumExpr defaulting to N threads"
     try:
         result = args.run(args)
         if asyncio.iscoroutine(result):

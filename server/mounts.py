@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
+
+from runtime.errors import ConfigError
+
+try:  # FastAPI 0.16x keeps an included router as one lazy entry in `routes`
+    from fastapi.routing import iter_route_contexts as _flat_routes
+except ImportError:  # pragma: no cover - older FastAPI copies included routes into `routes`
+    def _flat_routes(routes):
+        return iter(routes)
 
 
-class MountCollisionError(RuntimeError):
-    pass
+class MountCollisionError(ConfigError):
+    """Two mounts (or a mount and a service route) claim the same method and path."""
 
 
 @dataclass(frozen=True)
@@ -26,26 +34,60 @@ def normalise_prefix(prefix: str) -> str:
     return "/" + prefix.strip("/")
 
 
-def _claims(prefix: str, router: APIRouter) -> set[tuple[str, str]]:
-    return {(method, prefix + route.path) for route in router.routes if isinstance(route, APIRoute)
-            for method in route.methods}
+_PARAM = re.compile(r"{\s*[^}:\s]*\s*(?::\s*([^}\s]*)\s*)?}")
+
+
+def route_shape(path: str) -> str:
+    """The path with its parameter names dropped, so `/personas/{persona_id}/chat` and
+    `/personas/{account_id}/chat` compare equal. The converter is kept (`{x:path}` matches
+    several segments, `{x}` one); `str` is the default converter."""
+
+    def shape(match: re.Match) -> str:
+        converter = match.group(1)
+        return "{}" if converter in (None, "", "str") else "{:" + converter + "}"
+
+    return _PARAM.sub(shape, path)
+
+
+def _claims(prefix: str, routes) -> dict[tuple[str, str], str]:
+    """(method, path shape) -> the literal path, for every HTTP route (included routers too)."""
+    claims: dict[tuple[str, str], str] = {}
+    for route in _flat_routes(routes):
+        route_path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if route_path is None or not methods:  # websockets, static mounts
+            continue
+        path = prefix + route_path
+        for method in methods:
+            claims.setdefault((method, route_shape(path)), path)
+    return claims
+
+
+def _prefix_setting(name: str) -> str:
+    return f"{name.upper()}_PREFIX"
 
 
 def check_collisions(app: FastAPI, mounts: list[RestMount]) -> None:
-    """Two mounts (or a mount and an app route) claiming one method and path stop start-up."""
-    owners: dict[tuple[str, str], str] = {}
-    for path, operations in app.openapi().get("paths", {}).items():
-        for method in operations:
-            owners[(method.upper(), path)] = "the service"
-    app.openapi_schema = None  # rebuilt later with the mounts included
+    """Two mounts (or a mount and an app route) claiming one method and path stop start-up.
+
+    Paths compare with their parameter names dropped. A static path and a parameter path
+    of the same shape (`/personas/owned`, `/personas/{id}`) are different claims, and the
+    routes of one mount are never compared with each other."""
+    owners: dict[tuple[str, str], tuple[str, str, str | None]] = {
+        claim: ("the service", path, None) for claim, path in _claims("", app.routes).items()
+    }
     for mount in mounts:
-        for claim in sorted(_claims(normalise_prefix(mount.prefix), mount.router)):
-            if claim in owners:
-                raise MountCollisionError(
-                    f"The {mount.name} API and {owners[claim]} both claim {claim[0]} {claim[1]}; "
-                    f"give them different prefixes (e.g. {mount.name.upper()}_PREFIX)."
-                )
-            owners[claim] = f"the {mount.name} API"
+        claims = _claims(normalise_prefix(mount.prefix), mount.router.routes)
+        for claim in sorted(claims):
+            if claim not in owners:
+                continue
+            owner, owner_path, owner_mount = owners[claim]
+            method, path = claim[0], claims[claim]
+            also = f" ({owner} as {owner_path})" if owner_path != path else ""
+            fix = (f"give them different prefixes ({_prefix_setting(owner_mount)} or {_prefix_setting(mount.name)})"
+                   if owner_mount else f"choose another {_prefix_setting(mount.name)}")
+            raise MountCollisionError(f"The {mount.name} API and {owner} both claim {method} {path}{also}; {fix}.")
+        for claim, path in claims.items():
+            owners[claim] = (f"the {mount.name} API", path, mount.name)
 
 
 def include_mounts(app: FastAPI, mounts: list[RestMount]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from runtime.settings import Settings
 from server.ghostwriter.api import router as ghostwriter_router
-from server.mounts import RestMount
+from server.mounts import RestMount, check_collisions
 from server.studio.api import router as studio_router
 from server.twin.api import router as twin_router
 
@@ -15,3 +17,14 @@ def rest_mounts(settings: Settings) -> list[RestMount]:
         RestMount("studio", studio_router, settings.studio_prefix),
         RestMount("ghostwriter", ghostwriter_router, settings.ghostwriter_prefix),
     ]
+
+
+def check_rest_mounts(settings: Settings) -> None:
+    """The mount collision check on its own (the mounts, /health and the docs routes), so
+    `personas serve` stops before the slow start-up; `create_app` checks again with the
+    graph routes included."""
+    from server.health import router as health_router
+
+    app = FastAPI()
+    app.include_router(health_router)
+    check_collisions(app, rest_mounts(settings))

@@ -2,17 +2,20 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from server.app import create_app
-from server.mounts import MountCollisionError, RestMount, include_mounts
+from runtime.errors import ConfigError
+from runtime.settings import Settings
+from server.mounts import MountCollisionError, RestMount, include_mounts, route_shape
+from server.rest_mounts import check_rest_mounts, rest_mounts
 from tests.conftest import app_client
 
 
-def _router(path: str) -> APIRouter:
+def _router(*paths: str, method: str = "GET") -> APIRouter:
     router = APIRouter()
+    for path in paths:
+        def handler() -> dict:
+            return {}
 
-    @router.get(path)
-    def handler() -> dict:
-        return {"path": path}
-
+        router.add_api_route(path, handler, methods=[method])
     return router
 
 
@@ -31,11 +34,81 @@ def test_same_paths_under_different_prefixes_coexist():
     assert {"/studio/personas/list", "/ghostwriter/personas/list"} <= paths
 
 
+def test_paths_differing_only_in_parameter_names_collide():
+    app = FastAPI()
+    with pytest.raises(MountCollisionError) as info:
+        include_mounts(app, [RestMount("studio", _router("/personas/{persona_id}/chat", method="POST"), ""),
+                             RestMount("ghostwriter", _router("/personas/{account_id}/chat", method="POST"), "")])
+    message = str(info.value)
+    assert "The ghostwriter API and the studio API both claim POST /personas/{account_id}/chat" in message
+    assert "(the studio API as /personas/{persona_id}/chat)" in message
+    assert "STUDIO_PREFIX or GHOSTWRITER_PREFIX" in message
+    assert isinstance(info.value, ConfigError)
+
+
+def test_route_shapes():
+    assert route_shape("/personas/{persona_id}/chat") == route_shape("/personas/{ account_id }/chat")
+    assert route_shape("/a/{x:str}") == route_shape("/a/{y}") == "/a/{}"
+    assert route_shape("/docs/{p:path}") == route_shape("/docs/{q:path}") == "/docs/{:path}"
+    assert route_shape("/docs/{p:path}") != route_shape("/docs/{p}")
+    assert route_shape("/personas/owned") != route_shape("/personas/{id}")
+
+
+def test_path_converters_collide_by_shape():
+    app = FastAPI()
+    with pytest.raises(MountCollisionError, match="DELETE /files/{doc:path}"):
+        include_mounts(app, [RestMount("studio", _router("/files/{path:path}", method="DELETE"), ""),
+                             RestMount("ghostwriter", _router("/files/{doc:path}", method="DELETE"), "")])
+
+
+def test_static_and_parameter_paths_are_not_a_collision():
+    # Within one API: a FastAPI pattern (the static route is declared first).
+    app = FastAPI()
+    include_mounts(app, [RestMount("studio", _router("/personas/owned", "/personas/{persona_id}",
+                                                     "/personas/{other}"), "")])
+    # Across APIs: only the same method and the same shape collide.
+    app = FastAPI()
+    include_mounts(app, [RestMount("studio", _router("/personas/owned"), ""),
+                         RestMount("ghostwriter", _router("/personas/{account_id}"), ""),
+                         RestMount("twin", _router("/personas/{account_id}", method="POST"), "")])
+
+
+def test_real_mounts_with_both_prefixes_empty_collide():
+    settings = Settings(_env_file=None, studio_prefix="", ghostwriter_prefix="")
+    with pytest.raises(MountCollisionError) as info:
+        check_rest_mounts(settings)
+    message = str(info.value)
+    assert "ghostwriter API" in message and "studio API" in message
+    assert "POST /personas/{account_id}/chat" in message and "/personas/{persona_id}/chat" in message
+    with pytest.raises(MountCollisionError):
+        include_mounts(FastAPI(), rest_mounts(settings))
+
+
+def test_real_mounts_with_default_prefixes_are_fine():
+    settings = Settings(_env_file=None)
+    check_rest_mounts(settings)
+    app = FastAPI()
+    include_mounts(app, rest_mounts(settings))
+    paths = set(app.openapi()["paths"])
+    assert {"/studio/personas/{persona_id}/chat", "/ghostwriter/personas/{account_id}/chat",
+            "/twin/persona/{persona_id}/chat"} <= paths
+    # One API at the root is fine too.
+    check_rest_mounts(Settings(_env_file=None, ghostwriter_prefix=""))
+
+
 def test_mount_colliding_with_service_route():
     app = FastAPI()
     app.include_router(_router("/health"))
-    with pytest.raises(MountCollisionError, match="the service"):
+    with pytest.raises(MountCollisionError, match="the service both claim GET /health; choose another TWIN_PREFIX"):
         include_mounts(app, [RestMount("twin", _router("/health"), "")])
+
+
+def test_routes_of_included_sub_routers_are_claimed():
+    outer = APIRouter()
+    outer.include_router(_router("/items/{item_id}", method="PUT"), prefix="/v1")
+    with pytest.raises(MountCollisionError, match=r"both claim PUT /api/v1/items/\{id\}"):
+        include_mounts(FastAPI(), [RestMount("studio", outer, "/api"),
+                                   RestMount("ghostwriter", _router("/v1/items/{id}", method="PUT"), "api")])
 
 
 async def test_health_ok_then_503_when_database_down(services):

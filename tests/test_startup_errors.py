@@ -32,3 +32,17 @@ def test_model_name_without_provider(tmp_path):
     assert result.returncode == 2
     assert "is not of the form provider:model" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_colliding_rest_mounts(tmp_path):
+    # The check runs before the database is reached (this URL would fail).
+    result = _serve(tmp_path, STUDIO_PREFIX="", GHOSTWRITER_PREFIX="",
+                    DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("error: The ghostwriter API and the studio API both claim "
+                                "POST /personas/{account_id}/chat")
+    assert "STUDIO_PREFIX or GHOSTWRITER_PREFIX" in errors[0]
+    assert "Starting the database" not in result.stderr
