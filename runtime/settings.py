@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     tavily_base_url: str | None = None
 
     # --- auth
+    # unset: a random secret generated once into `jwt_secret_file` (server/studio/auth.py)
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "persona-service"
     jwt_audience: str = "persona-service-api"
@@ -89,6 +90,11 @@ class Settings(BaseSettings):
     @property
     def database_dir(self) -> Path:
         return self.data_dir / "pg"
+
+    @property
+    def jwt_secret_file(self) -> Path:
+        """Where the generated studio JWT secret is kept when JWT_SECRET is unset (mode 0600)."""
+        return self.data_dir / "jwt-secret"
 
 
 @lru_cache

@@ -18,12 +18,17 @@ from __future__ import annotations
 
 from typing import Any, Literal, Sequence
 
+from psycopg.errors import ForeignKeyViolation
 from psycopg_pool import AsyncConnectionPool
 
 Metric = Literal["cosine", "euclidean"]
 EXACT_SEARCH_MAX_ROWS = 20_000
 HNSW_MIN_SHARE = 0.5
 HNSW_EF_SEARCH = 100
+
+
+class CollectionNotFound(LookupError):
+    """The collection does not exist (any more)."""
 
 
 def vector_literal(vector: Sequence[float]) -> str:
@@ -68,16 +73,19 @@ async def replace_document(pool: AsyncConnectionPool, *, collection: str, file_n
     """Store a document's chunks, replacing any earlier upload of the same path; return the count."""
     if len(chunks) != len(embeddings):
         raise ValueError("one embedding per chunk")
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s",
-                           (collection, doc_path))
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                """INSERT INTO document_chunks (collection, file_name, doc_path, chunk_index, content, embedding)
-                   VALUES (%s, %s, %s, %s, %s, %s::vector)""",
-                [(collection, file_name, doc_path, i, text, vector_literal(vec))
-                 for i, (text, vec) in enumerate(zip(chunks, embeddings))],
-            )
+    try:
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute("DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s",
+                               (collection, doc_path))
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    """INSERT INTO document_chunks (collection, file_name, doc_path, chunk_index, content, embedding)
+                       VALUES (%s, %s, %s, %s, %s, %s::vector)""",
+                    [(collection, file_name, doc_path, i, text, vector_literal(vec))
+                     for i, (text, vec) in enumerate(zip(chunks, embeddings))],
+                )
+    except ForeignKeyViolation:  # the collection was deleted while the upload was embedded
+        raise CollectionNotFound(collection) from None
     return len(chunks)
 
 
@@ -97,6 +105,41 @@ async def delete_document(pool: AsyncConnectionPool, collection: str, doc_path: 
         cur = await conn.execute("DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s",
                                  (collection, doc_path))
         return cur.rowcount
+
+
+class CollectionInUse(Exception):
+    """A persona's rag.db_collections still names the collection."""
+
+    def __init__(self, personas: list[dict[str, Any]]):
+        super().__init__(f"used by {len(personas)} persona(s)")
+        self.personas = personas  # [{"id", "name", "owner_id"}]
+
+
+async def delete_collection(pool: AsyncConnectionPool, name: str) -> dict[str, int] | None:
+    """Delete a collection and (by cascade) its chunks; return {"documents", "chunks"} deleted,
+    None when it does not exist. Raises `CollectionInUse` while any persona's
+    `attributes.rag.db_collections` names it, so no persona is left searching nothing.
+
+    The collection row is locked for the check and the delete (one transaction), so two
+    deletes, or a delete and an upload, do not interleave."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute("SELECT name FROM document_collections WHERE name = %s FOR UPDATE", (name,))
+        if await cur.fetchone() is None:
+            return None
+        cur = await conn.execute(
+            """SELECT id, name, owner_id FROM personas
+                WHERE jsonb_typeof(attributes->'rag'->'db_collections') = 'array'
+                  AND attributes->'rag'->'db_collections' ? %s
+                ORDER BY id""", (name,))
+        users = await cur.fetchall()
+        if users:
+            raise CollectionInUse(users)
+        cur = await conn.execute(
+            """SELECT COUNT(DISTINCT doc_path) AS documents, COUNT(*) AS chunks
+                 FROM document_chunks WHERE collection = %s""", (name,))
+        counts = await cur.fetchone()
+        await conn.execute("DELETE FROM document_collections WHERE name = %s", (name,))
+        return {"documents": int(counts["documents"]), "chunks": int(counts["chunks"])}
 
 
 async def existing_collections(pool: AsyncConnectionPool, names: Sequence[str]) -> dict[str, str]:

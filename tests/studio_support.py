@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from server.security import hash_password
 from store.users import create_user
 
@@ -40,3 +42,18 @@ async def upload(client, headers, collection: str, file_name: str, data: bytes |
     return await client.post(f"/studio/collections/{collection}/documents", headers=headers,
                              files={"file": (file_name, body, content_type)},
                              data={"path": path} if path else None)
+
+
+@asynccontextmanager
+async def extra_app(settings, embeddings, **overrides):
+    """Another app instance (its own services and pool) on the test's database, with settings
+    overrides; yields (app, client). Its lifespan runs, as under uvicorn."""
+    from runtime.services import Services
+    from server.app import create_app
+    from tests.conftest import app_client
+
+    svc = Services.create(settings.model_copy(update=overrides))
+    svc.embeddings = embeddings
+    app = create_app(svc.settings, services=svc, start_model=False, start_embeddings=False)
+    async with app_client(app) as client:
+        yield app, client

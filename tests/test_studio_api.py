@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import stat
 import time
 
 import jwt
 import pytest
+from pydantic import SecretStr
 
 from store.personas import create_persona
-from tests.studio_support import PASSWORD, build, login, make_user, user_with_token
+from tests.studio_support import PASSWORD, build, extra_app, login, make_user, upload, user_with_token
 
 SECRET = "x" * 48  # the settings fixture's jwt_secret
 
@@ -25,13 +28,22 @@ async def test_role_route_method_matrix(services, client, script):
     (admin_id, admin), (builder_id, builder), (user_id, user) = await _three(services, client)
     roles = {"admin": (admin_id, admin), "builder": (builder_id, builder), "user": (user_id, user),
              "anonymous": (admin_id, {})}
+    usernames = {"admin": "ada", "builder": "bob", "user": "uma", "anonymous": "nobody"}
     results: dict[tuple[str, str], int] = {}
     for role, (uid, headers) in roles.items():
         pid = await build(client, admin, uid if role != "anonymous" else admin_id, name=f"P-{role}")
         coll = f"c-{role}"
         if role in ("admin", "builder"):
             assert (await client.post("/studio/collections", headers=headers, json={"name": coll})).status_code == 201
+        # a plain user and an anonymous caller aim at an existing collection (the admin's) and
+        # document, so only the role can be what refuses them
+        own = coll if role in ("admin", "builder") else "c-admin"
+        if role == "user":
+            assert (await upload(client, admin, "c-admin", "kept.md", "kept")).status_code == 201
         calls = {
+            # the token route is open: every account logs in, an unknown one gets 401
+            "POST token": client.post("/studio/auth/token",
+                                      data={"username": usernames[role], "password": PASSWORD}),
             "GET owned": client.get("/studio/personas/owned", headers=headers),
             "POST build": client.post("/studio/personas/build", headers=headers,
                                       json={"persona_name": "New", "creator_id": uid}),
@@ -43,21 +55,33 @@ async def test_role_route_method_matrix(services, client, script):
                                       json={"username": f"new-{role}", "password": PASSWORD, "role": "user"}),
             "POST collections": client.post("/studio/collections", headers=headers, json={"name": f"n-{role}"}),
             "GET collections": client.get("/studio/collections", headers=headers),
-            "GET documents": client.get(f"/studio/collections/{coll if role in ('admin', 'builder') else 'c-admin'}"
-                                        "/documents", headers=headers),
+            "GET documents": client.get(f"/studio/collections/{own}/documents", headers=headers),
+            "POST documents": upload(client, headers, own, "notes.md", "Some notes.", path="dir/notes.md"),
+            "DELETE document": client.delete(f"/studio/collections/{own}/documents/"
+                                             f"{'dir/notes.md' if own == coll else 'kept.md'}", headers=headers),
+            # the collection made by "POST collections" above (the admin's, for those who made none)
+            "DELETE collection": client.delete(
+                f"/studio/collections/{f'n-{role}' if role in ('admin', 'builder') else 'c-admin'}",
+                headers=headers),
         }
         for name, call in calls.items():
             results[(role, name)] = (await call).status_code
     expected = {
+        "POST token": (200, 200, 200),
         "GET owned": (200, 200, 200), "POST build": (200, 200, 403), "PUT build": (200, 200, 403),
         "GET history": (200, 200, 200), "POST chat": (200, 200, 200), "POST users": (201, 403, 403),
         "POST collections": (201, 201, 403), "GET collections": (200, 200, 403),
-        "GET documents": (200, 200, 403),
+        "GET documents": (200, 200, 403), "POST documents": (201, 201, 403),
+        "DELETE document": (200, 200, 403), "DELETE collection": (200, 200, 403),
     }
+    assert {name for _, name in results} == set(expected)
     for name, codes in expected.items():
         got = (results[("admin", name)], results[("builder", name)], results[("user", name)],
                results[("anonymous", name)])
         assert got == (*codes, 401), name
+    # what the refused callers aimed at is still there
+    kept = (await client.get("/studio/collections/c-admin/documents", headers=admin)).json()["documents"]
+    assert [d["doc_path"] for d in kept] == ["kept.md"]
 
 
 async def test_cross_user_personas_histories_and_collections_answer_404(services, client, script):
@@ -142,13 +166,152 @@ async def test_login_refuses_wrong_password_and_unknown_user(services, client):
         assert (r.status_code, r.json()) == (401, {"detail": "Incorrect username or password"})
 
 
-async def test_missing_jwt_secret_is_a_clear_503(services, client):
+async def test_without_jwt_secret_a_generated_secret_in_the_data_dir_is_shared(settings, local_embeddings,
+                                                                              services, caplog):
+    """JWT_SECRET unset: the first start writes a random secret to <data_dir>/jwt-secret (0600),
+    later starts (and other instances on the same data dir) reuse it, so tokens carry over."""
     await make_user(services, "ada", "admin")
+    path = settings.data_dir / "jwt-secret"
+    assert not path.exists()  # the explicit JWT_SECRET of the fixture wins: no file was written
+    caplog.set_level(logging.INFO, logger="server.studio.auth")
+    async with extra_app(settings, local_embeddings, jwt_secret=None) as (_, first), \
+            extra_app(settings, local_embeddings, jwt_secret=None) as (_, second):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        secret = path.read_text().strip()
+        assert len(secret.encode()) >= 64
+        token = await login(first, "ada")
+        assert (await second.get("/studio/personas/owned", headers=token)).status_code == 200
+        assert (await first.get("/studio/personas/owned", headers=await login(second, "ada"))).status_code == 200
+        assert jwt.decode(token["Authorization"][7:], secret, algorithms=["HS256"],
+                          audience="persona-service-api")["sub"]
+    lines = [r.getMessage() for r in caplog.records if "JWT_SECRET is not set" in r.getMessage()]
+    assert len(lines) == 2 and "generated in" in lines[0] and "kept in" in lines[1] and str(path) in lines[0]
+    assert secret not in caplog.text
+    # a restart keeps the secret; an explicit JWT_SECRET still wins over the file
+    async with extra_app(settings, local_embeddings, jwt_secret=None) as (_, again):
+        assert (await again.get("/studio/personas/owned", headers=token)).status_code == 200
+    assert path.read_text().strip() == secret
+    async with extra_app(settings, local_embeddings, jwt_secret=SecretStr("z" * 40)) as (_, explicit):
+        r = await explicit.get("/studio/personas/owned", headers=token)
+        assert r.status_code == 401
+
+
+async def test_weak_or_unavailable_jwt_secret_is_a_clear_503(services, client, tmp_path):
+    await make_user(services, "ada", "admin")
+    services.settings.jwt_secret = SecretStr("too short")
+    r = await client.post("/studio/auth/token", data={"username": "ada", "password": PASSWORD})
+    assert r.status_code == 503 and "32 bytes" in r.json()["detail"]
+    # unset, and the data dir cannot hold the secret file (a regular file is in the way)
+    (tmp_path / "in-the-way").write_text("")
     services.settings.jwt_secret = None
+    services.settings.data_dir = tmp_path / "in-the-way" / "data"
     r = await client.post("/studio/auth/token", data={"username": "ada", "password": PASSWORD})
     assert r.status_code == 503 and "JWT_SECRET" in r.json()["detail"]
+    assert "in-the-way" not in r.text and "Traceback" not in r.text
     r = await client.get("/studio/personas/owned", headers={"Authorization": "Bearer abc"})
     assert r.status_code == 503 and "JWT_SECRET" in r.json()["detail"]
+
+
+async def test_openapi_token_url_follows_the_studio_prefix(settings, local_embeddings, services, client):
+    def token_url(schema: dict) -> str:
+        return schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"]
+
+    assert token_url((await client.get("/openapi.json")).json()) == "/studio/auth/token"
+    await make_user(services, "ada", "admin")
+    async with extra_app(settings, local_embeddings, studio_prefix="/api/v2/studio") as (app, other):
+        url = token_url((await other.get("/openapi.json")).json())
+        assert url == "/api/v2/studio/auth/token" == token_url(app.openapi())
+        # Swagger's Authorize posts the password form there
+        r = await other.post(url, data={"username": "ada", "password": PASSWORD, "grant_type": "password"})
+        assert r.status_code == 200 and r.json()["token_type"] == "bearer"
+
+
+async def _stored_rag(services, pid: str) -> dict:
+    from store.studio import get_studio_persona
+
+    return (await get_studio_persona(services.pool, int(pid)))["attributes"]["rag"]
+
+
+async def test_partial_rag_update_is_checked_against_the_merged_settings(services, client):
+    b_id, builder = await user_with_token(services, client, "bob", "builder")
+    assert (await client.post("/studio/collections", headers=builder, json={"name": "docs"})).status_code == 201
+    pid = await build(client, builder, b_id, rag={"db_collections": ["docs"], "query_metric": "euclidean",
+                                                  "query_threshold": 0.9})
+    # the stored metric is euclidean: a distance of 1.2 is fine, though no metric was given
+    r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": 1.2}})
+    assert (r.status_code, r.json()) == (200, {"message": "Persona updated successfully"})
+    assert await _stored_rag(services, pid) == {"db_collections": ["docs"], "query_metric": "euclidean",
+                                                "query_threshold": 1.2}
+    # switching to cosine while the stored threshold is 1.2 is refused, and nothing changes
+    r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_metric": "cosine"},
+                                                                                  "description": "new"})
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert isinstance(detail, str) and "query_threshold 1.2" in detail and "cosine" in detail
+    assert await _stored_rag(services, pid) == {"db_collections": ["docs"], "query_metric": "euclidean",
+                                                "query_threshold": 1.2}
+    from store.studio import get_studio_persona
+    assert (await get_studio_persona(services.pool, int(pid)))["description"] == ""
+    r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": -0.5}})
+    assert r.status_code == 422 and "euclidean" in r.json()["detail"]
+    # metric and a fitting threshold together, or a null threshold (the metric's default), pass
+    r = await client.put(f"/studio/personas/build/{pid}", headers=builder,
+                         json={"rag": {"query_metric": "cosine", "query_threshold": 0.5}})
+    assert r.status_code == 200
+    assert await _stored_rag(services, pid) == {"db_collections": ["docs"], "query_metric": "cosine",
+                                                "query_threshold": 0.5}
+    r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": 1.2}})
+    assert r.status_code == 422 and "between -1 and 1" in r.json()["detail"]
+    r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": None}})
+    assert r.status_code == 200 and (await _stored_rag(services, pid))["query_threshold"] is None
+    r = await client.put(f"/studio/personas/build/{pid}", headers=builder,
+                         json={"rag": {"query_metric": "euclidean", "query_threshold": 1.2}})
+    assert r.status_code == 200
+    # a persona with no stored rag at all is judged against the cosine default
+    plain = await build(client, builder, b_id, name="Plain")
+    r = await client.put(f"/studio/personas/build/{plain}", headers=builder, json={"rag": {"query_threshold": 1.2}})
+    assert r.status_code == 422
+    # creating still checks the complete settings (the metric defaults to cosine)
+    r = await client.post("/studio/personas/build", headers=builder, json={
+        "persona_name": "X", "creator_id": b_id, "rag": {"query_threshold": 1.2}})
+    assert r.status_code == 422
+    r = await client.post("/studio/personas/build", headers=builder, json={
+        "persona_name": "X", "creator_id": b_id, "rag": {"query_threshold": 1.2, "query_metric": "euclidean"}})
+    assert r.status_code == 200
+
+
+async def test_model_failure_is_a_502_and_leaves_no_trace(services, client, script, caplog):
+    (_, _), (b_id, builder), (_, user) = await _three(services, client)
+    pid = await build(client, builder, b_id)
+
+    def provider_down(messages):
+        raise RuntimeError("upstream said 500 at https://internal.example/v1 key=sk-secret")
+
+    script.responder = provider_down
+    r = await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": "First try"})
+    assert (r.status_code, r.json()) == (502, {"detail": "The model provider failed to answer; try again later."})
+    assert "sk-secret" not in r.text and "internal.example" not in r.text
+    # no history was started by the failed first message, and its chat thread is gone
+    assert (await client.get(f"/studio/personas/{pid}/message_history", headers=user)).json()["messages"] == []
+    async with services.pool.connection() as conn:
+        assert (await (await conn.execute("SELECT COUNT(*) AS n FROM checkpoints")).fetchone())["n"] == 0
+
+    script.responder = lambda messages: "fine"
+    hid = (await client.post(f"/studio/personas/{pid}/chat", headers=user,
+                             json={"content": "Hello"})).json()["message_history_id"]
+    script.responder = provider_down
+    r = await client.post(f"/studio/personas/{pid}/chat", headers=user,
+                          json={"message_history_id": hid, "content": "Doomed question"})
+    assert r.status_code == 502
+    script.responder = lambda messages: "again"
+    r = await client.post(f"/studio/personas/{pid}/chat", headers=user,
+                          json={"message_history_id": hid, "content": "Next question"})
+    assert r.status_code == 200 and r.json()["response"] == "again"
+    # neither the history nor the model's memory of the thread holds the failed turn
+    assert not any("Doomed" in str(m.content) for m in script.calls[-1])
+    history = (await client.get(f"/studio/personas/{pid}/message_history", headers=user)).json()["messages"]
+    assert [(m["role"], m["content"]) for m in history[0]["messages"]] == [
+        ("user", "Hello"), ("assistant", "fine"), ("user", "Next question"), ("assistant", "again")]
 
 
 async def test_build_and_update_validation(services, client):

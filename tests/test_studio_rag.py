@@ -176,6 +176,61 @@ async def test_pdf_upload_reupload_replace_list_and_delete(services, client, scr
     assert (r.status_code, r.json()) == (404, {"detail": "Collection not found"})
 
 
+async def test_delete_collection_refused_while_a_persona_uses_it(services, client, script):
+    import pytest
+
+    from store import documents as docs_store
+
+    script.responder = lambda messages: "answer"
+    b_id, builder, user = await _setup(services, client)  # nature: bees, volcano; kitchen: tea
+    admin_id, admin = await user_with_token(services, client, "ada", "admin")
+    _, other = await user_with_token(services, client, "bea", "builder")
+    pid = await build(client, builder, b_id, rag={"db_collections": ["nature", "kitchen"]})
+
+    # another builder cannot see it, a plain user may not delete, unknown names are 404
+    for headers, name, code in ((other, "nature", 404), (admin, "nope", 404), (user, "nature", 403)):
+        r = await client.delete(f"/studio/collections/{name}", headers=headers)
+        assert r.status_code == code, (name, code)
+        if code == 404:
+            assert r.json() == {"detail": "Collection not found"}
+
+    # in use: 409 naming the persona, nothing deleted; another owner's persona is only counted
+    r = await client.delete("/studio/collections/nature", headers=builder)
+    assert (r.status_code, r.json()) == (409, {"detail": f"Collection 'nature' is still used by persona {pid}: "
+                                                         "remove it from their rag.db_collections first"})
+    admin_pid = await build(client, admin, admin_id, name="Admin's", rag={"db_collections": ["kitchen"]})
+    r = await client.delete("/studio/collections/kitchen", headers=builder)
+    assert (r.status_code, r.json()["detail"]) == (409, f"Collection 'kitchen' is still used by persona {pid} and "
+                                                        "1 persona of other users: remove it from their "
+                                                        "rag.db_collections first")
+    r = await client.delete("/studio/collections/kitchen", headers=admin)
+    assert r.status_code == 409 and f"personas {pid}, {admin_pid}:" in r.json()["detail"]
+    listing = (await client.get("/studio/collections/nature/documents", headers=builder)).json()["documents"]
+    assert sorted(d["doc_path"] for d in listing) == ["bees.md", "volcano.md"]
+
+    # once no persona names it, the collection and its chunks go
+    assert (await client.put(f"/studio/personas/build/{pid}", headers=builder,
+                             json={"rag": {"db_collections": ["kitchen"]}})).status_code == 200
+    r = await client.delete("/studio/collections/nature", headers=builder)
+    assert (r.status_code, r.json()) == (200, {"message": "Collection deleted successfully", "collection": "nature",
+                                               "documents": 2, "chunks": 2})
+    vector = services.require_embeddings().embed_query(QUESTION)
+    assert await search_chunks(services.pool, query_vector=vector, collections=["nature"], k=5) == []
+    assert [c["name"] for c in (await client.get("/studio/collections", headers=builder)).json()["collections"]] == [
+        "kitchen"]
+    r = await client.get("/studio/collections/nature/documents", headers=builder)
+    assert (r.status_code, r.json()) == (404, {"detail": "Collection not found"})
+    assert (await client.delete("/studio/collections/nature", headers=builder)).status_code == 404
+    # the persona still works on what it has left, and the name can be used again
+    r = await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": CORPUS["tea.md"]})
+    assert r.status_code == 200 and r.json()["rag_hit"]["doc_path"] == "tea.md"
+    assert (await client.post("/studio/collections", headers=other, json={"name": "nature"})).status_code == 201
+    # an upload that finishes after its collection was deleted is a 404, not a database error
+    with pytest.raises(docs_store.CollectionNotFound):
+        await docs_store.replace_document(services.pool, collection="gone", file_name="a.md", doc_path="a.md",
+                                          chunks=["text"], embeddings=[vector])
+
+
 async def test_run_input_cannot_widen_a_personas_collections(services, client, script):
     from langchain_core.messages import HumanMessage
 

@@ -2,13 +2,14 @@
 
 Contract routes: GET /personas/owned, POST /personas/build, PUT /personas/build/{id},
 GET /personas/{id}/message_history, POST /personas/{id}/chat. Added routes:
-POST /auth/token, POST /users, and document collections (create, list, upload,
+POST /auth/token, POST /users, and document collections (create, list, delete, upload,
 list documents, delete a document). Objects a caller may not see answer 404.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from pathlib import PurePosixPath
@@ -16,16 +17,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.security import OAuth2PasswordRequestForm
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import HumanMessage, RemoveMessage
 
 from graphs.chat_context import ChatContext
 from graphs.chat_retrieval import rag_miss
-from graphs.persona_chat import CHAT_DURABILITY
+from graphs.persona_chat import CHAT_DURABILITY, PersonaNotFound
 from runtime.errors import ConfigError
 from server.security import (Role, dummy_verify_password, hash_password, password_needs_rehash,
                              verify_password)
-from server.studio.auth import Admin, AnyUser, Builder, CurrentUser, make_token
-from server.studio.schemas import ChatRequest, CollectionCreate, PersonaModel, PersonaUpdate, UserCreate
+from server.studio.auth import (LOGIN_OPERATION_ID, Admin, AnyUser, Builder, CurrentUser, make_token,
+                                studio_lifespan)
+from server.studio.schemas import (ChatRequest, CollectionCreate, PersonaModel, PersonaUpdate, UserCreate,
+                                   threshold_problem)
 from store import documents as docs_store
 from store import studio as studio_store
 from store.conversations import append_messages, create_conversation, get_conversation
@@ -33,12 +36,17 @@ from store.personas import create_persona
 from store.users import UsernameTaken, create_user, get_user, get_user_by_username, update_password_hash
 from tools.documents import DocumentError, chunk_text, extract_text_async
 
-router = APIRouter()
+log = logging.getLogger(__name__)
+
+# The lifespan runs in the app that mounts this router: it points the OpenAPI token URL at the
+# mount's own /auth/token and prepares the JWT signing secret (see server/studio/auth.py).
+router = APIRouter(lifespan=studio_lifespan)
 
 PERSONA_NOT_FOUND = "Persona not found"
 USER_NOT_FOUND = "Invalid user_id: User does not exist"
 HISTORY_NOT_FOUND = "Message history not found"
 COLLECTION_NOT_FOUND = "Collection not found"
+PROVIDER_FAILED = "The model provider failed to answer; try again later."
 MAX_MESSAGE_CHARS = 20_000
 
 
@@ -77,7 +85,8 @@ async def _check_creator(request: Request, user: CurrentUser, creator_id: str) -
 # ---------------------------------------------------------------- auth and users
 
 
-@router.post("/auth/token", summary="Exchange username and password for a bearer token (OAuth2 password flow)")
+@router.post("/auth/token", operation_id=LOGIN_OPERATION_ID,
+             summary="Exchange username and password for a bearer token (OAuth2 password flow)")
 async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, Any]:
     pool = _pool(request)
     user = await get_user_by_username(pool, form.username)
@@ -140,8 +149,13 @@ async def update_persona(request: Request, persona_id: str, body: PersonaUpdate,
     if "rag" in given and body.rag is not None:
         await _check_collections(request, user, body.rag.db_collections)
         old_rag = (row["attributes"] or {}).get("rag") or {}
-        fields["attributes"] = {**(row["attributes"] or {}),
-                                "rag": {**old_rag, **body.rag.model_dump(exclude_unset=True)}}
+        new_rag = {**old_rag, **body.rag.model_dump(exclude_unset=True)}
+        # the range of a threshold depends on the metric: check the merged settings, so a partial
+        # update is judged against the stored metric (or the stored threshold), not a default
+        problem = threshold_problem(new_rag.get("query_metric") or "cosine", new_rag.get("query_threshold"))
+        if problem:
+            raise HTTPException(422, f"Invalid rag settings after the update: {problem}")
+        fields["attributes"] = {**(row["attributes"] or {}), "rag": new_rag}
     prompt = body.system_prompt if "system_prompt" in given else None
     if fields or prompt is not None:
         await studio_store.update_studio_persona(_pool(request), row["id"], fields=fields, system_prompt=prompt)
@@ -172,6 +186,22 @@ def history_title(first_message: str) -> tuple[str, str]:
     return title, description
 
 
+async def _forget_failed_turn(graph: Any, config: dict[str, Any], message_id: str, *, new_history: bool) -> None:
+    """Leave no trace of a failed turn in the thread's memory: a new history's thread (its id
+    was never returned) is deleted; in an existing one the turn's user message is removed, so
+    the next turn does not answer a question the user never got a reply to."""
+    thread_id = config["configurable"]["thread_id"]
+    try:
+        if new_history:
+            await graph.checkpointer.adelete_thread(thread_id)
+            return
+        state = await graph.aget_state(config)
+        if any(getattr(m, "id", None) == message_id for m in state.values.get("messages", [])):
+            await graph.aupdate_state(config, {"messages": [RemoveMessage(id=message_id)]}, as_node="finalize")
+    except Exception:  # the reply to the client is the turn's failure, not this one
+        log.exception("could not remove the failed turn from chat thread %s", thread_id)
+
+
 @router.post("/personas/{persona_id}/chat", summary="Send a message to a persona in one of your histories")
 async def chat(request: Request, persona_id: str, body: ChatRequest, user: AnyUser) -> dict[str, Any]:
     row = await _studio_persona(request, persona_id)
@@ -189,13 +219,24 @@ async def chat(request: Request, persona_id: str, body: ChatRequest, user: AnyUs
     else:
         history_id = uuid.uuid4().hex
     graph = request.app.state.graphs["persona_chat"]
+    question = HumanMessage(content, id=uuid.uuid4().hex)
+    config = {"configurable": {"thread_id": history_id}}
     try:
         result = await graph.ainvoke(
-            {"messages": [HumanMessage(content)], "persona_id": row["id"], "persona_version": None},
-            config={"configurable": {"thread_id": history_id}}, context=ChatContext(model=row["model"] or request.app.state.services.settings.chat_model),
+            {"messages": [question], "persona_id": row["id"], "persona_version": None}, config=config,
+            context=ChatContext(model=row["model"] or request.app.state.services.settings.chat_model),
             durability=CHAT_DURABILITY)
-    except ConfigError as exc:
-        raise HTTPException(503, str(exc)) from None
+    except Exception as exc:
+        # The history rows are written below, only after a reply; the thread's checkpoint is not
+        # (it is saved when a turn ends, failed or not), so the failed turn is taken out of it.
+        await _forget_failed_turn(graph, config, question.id, new_history=not body.message_history_id)
+        if isinstance(exc, ConfigError):
+            raise HTTPException(503, str(exc)) from None
+        if isinstance(exc, PersonaNotFound):  # deleted while the turn ran
+            raise HTTPException(404, PERSONA_NOT_FOUND) from None
+        # the provider (or the way to it) failed: a 502 without internals
+        log.exception("studio chat failed for persona %s", row["id"])
+        raise HTTPException(502, PROVIDER_FAILED) from None
     rag_hit = result.get("rag_hit") or rag_miss()
     reply = result.get("reply", "")
     if not body.message_history_id:
@@ -243,6 +284,29 @@ async def get_collections(request: Request, user: Builder) -> dict[str, Any]:
                              "documents": r["documents"], "chunks": r["chunks"]} for r in rows]}
 
 
+@router.delete("/collections/{name}", summary="Delete a collection and its documents (refused while a persona uses it)")
+async def remove_collection(request: Request, name: str, user: Builder) -> dict[str, Any]:
+    await _collection(request, user, name)
+    try:
+        counts = await docs_store.delete_collection(_pool(request), name)
+    except docs_store.CollectionInUse as exc:
+        raise HTTPException(409, _in_use_detail(name, exc.personas, user)) from None
+    if counts is None:  # deleted concurrently
+        raise HTTPException(404, COLLECTION_NOT_FOUND)
+    return {"message": "Collection deleted successfully", "collection": name, **counts}
+
+
+def _in_use_detail(name: str, personas: list[dict[str, Any]], user: CurrentUser) -> str:
+    """Which personas still name the collection; ids of personas the caller cannot see are only counted."""
+    visible = [str(p["id"]) for p in personas if user.role == Role.admin or p["owner_id"] == user.id]
+    hidden = len(personas) - len(visible)
+    parts = [f"{'persona' if len(visible) == 1 else 'personas'} {', '.join(visible)}"] if visible else []
+    if hidden:
+        parts.append(f"{hidden} {'persona' if hidden == 1 else 'personas'} of other users")
+    return (f"Collection '{name}' is still used by {' and '.join(parts)}: remove it from their "
+            "rag.db_collections first")
+
+
 @router.post("/collections/{name}/documents", status_code=201,
              summary="Upload a PDF, Markdown, text, HTML or CSV file; re-uploading a path replaces it")
 async def upload_document(request: Request, name: str, user: Builder,
@@ -269,8 +333,11 @@ async def upload_document(request: Request, name: str, user: Builder,
         raise HTTPException(400, "The document contains no extractable text")
     embeddings = request.app.state.services.require_embeddings()
     vectors = await asyncio.to_thread(embeddings.embed_documents, chunks)
-    count = await docs_store.replace_document(_pool(request), collection=name, file_name=file_name,
-                                              doc_path=doc_path, chunks=chunks, embeddings=vectors)
+    try:
+        count = await docs_store.replace_document(_pool(request), collection=name, file_name=file_name,
+                                                  doc_path=doc_path, chunks=chunks, embeddings=vectors)
+    except docs_store.CollectionNotFound:  # deleted while the file was being embedded
+        raise HTTPException(404, COLLECTION_NOT_FOUND) from None
     return {"collection": name, "file_name": file_name, "doc_path": doc_path, "chunks": count}
 
 

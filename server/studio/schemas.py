@@ -18,18 +18,34 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RagSettings(Strict):
+def threshold_problem(metric: str, threshold: float | None) -> str | None:
+    """Why `threshold` does not fit `metric`, or None when it does (None = the metric's default)."""
+    if threshold is None:
+        return None
+    if metric == "cosine" and not -1.0 <= threshold <= 1.0:
+        return f"query_threshold {threshold:g} does not fit query_metric cosine: it is a similarity between -1 and 1"
+    if metric == "euclidean" and threshold < 0:
+        return f"query_threshold {threshold:g} does not fit query_metric euclidean: it is a distance >= 0"
+    return None
+
+
+class RagPatch(Strict):
+    """`rag` of a persona update: only the keys given are merged into the stored settings, and
+    the threshold is checked against the *merged* metric (in the API), not a default."""
+
     db_collections: list[str] = Field(default_factory=list, max_length=50)
-    query_threshold: float | None = None
+    query_threshold: float | None = Field(None, allow_inf_nan=False)
     query_metric: Literal["cosine", "euclidean"] = "cosine"
+
+
+class RagSettings(RagPatch):
+    """`rag` of a new persona: complete settings, so the threshold is checked here."""
 
     @model_validator(mode="after")
     def _threshold_range(self) -> "RagSettings":
-        t = self.query_threshold
-        if t is not None and self.query_metric == "cosine" and not -1.0 <= t <= 1.0:
-            raise ValueError("query_threshold for cosine is a similarity between -1 and 1")
-        if t is not None and self.query_metric == "euclidean" and t < 0:
-            raise ValueError("query_threshold for euclidean is a distance >= 0")
+        problem = threshold_problem(self.query_metric, self.query_threshold)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -62,7 +78,7 @@ class PersonaUpdate(Strict):
     system_prompt: str | None = Field(None, max_length=20000)
     model: str | None = None
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    rag: RagSettings | None = None
+    rag: RagPatch | None = None
 
     _model = field_validator("model")(_check_model)
 
