@@ -15,6 +15,7 @@ from server.graph_routes import mount_graphs
 from server.health import router as health_router
 from server.mounts import include_mounts
 from server.rest_mounts import rest_mounts
+from server.validation import install_validation_handler
 from store.twin import ensure_demo_twins
 
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app = FastAPI(title="Persona service", version="0.1.0", lifespan=lifespan,
                   description="Segment twins, studio personas and account ghostwriters on LangGraph.")
     app.state.services = services
+    install_validation_handler(app)
     app.state.graphs = build_graphs(services)
     app.include_router(health_router)
     mount_graphs(app, app.state.graphs, playground=settings.dev_mode)

@@ -1,0 +1,33 @@
+"""NaN and Infinity in a JSON body (Python's json accepts them) get the API's validation error,
+never a 500: the default 422 body echoes the input, which cannot be rendered as JSON."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from runtime.settings import Settings
+from tests.gw_support import API_KEY, HEADERS
+
+
+
+@pytest.fixture
+def settings(fresh_db_url, tmp_path) -> Settings:
+    return Settings(_env_file=None, database_url=fresh_db_url, data_dir=tmp_path / "data",
+                    chat_model="fake:scripted", jwt_secret="x" * 48, twin_demo_autoload=False,
+                    bo_api_key=SecretStr(API_KEY))
+
+
+@pytest.mark.parametrize("method, path, body, headers, status", [
+    ("POST", "/twin/query_clusters", b'{"query": "Millennials", "top_k": NaN}', {}, 422),
+    ("POST", "/twin/query_clusters", b'{"query": "Millennials", "top_k": Infinity}', {}, 422),
+    ("POST", "/twin/persona/1/chat", b'{"message": NaN}', {}, 422),
+    ("POST", "/ghostwriter/personas/acc/chat", b'{"message": "hi", "llm_config": {"temperature": NaN}}',
+     HEADERS, 400),
+    ("POST", "/ghostwriter/personas/acc/generate", b'{"prompt": "hi", "max_tokens": -Infinity}', HEADERS, 400),
+])
+async def test_non_finite_numbers_are_a_validation_error(client, method, path, body, headers, status):
+    r = await client.request(method, path, content=body, headers={"content-type": "application/json", **headers})
+    assert r.status_code == status, r.text
+    detail = r.json()["detail"]
+    assert detail and "Traceback" not in str(detail)
