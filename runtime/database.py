@@ -18,14 +18,18 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
-    """An unopened pool; connections are autocommit with dict rows (the checkpointer needs both)."""
+    """An unopened pool; connections are autocommit with dict rows (the checkpointer needs both).
+    Queries run 5 times on a connection are prepared server-side (psycopg's default), which
+    saves planning on every chat turn's checkpoint and persona reads; off when
+    DATABASE_PREPARED_STATEMENTS=false (PgBouncer before 1.21 in transaction mode)."""
+    prepare_threshold = 5 if settings.database_prepared_statements else None
     return AsyncConnectionPool(
         url,
         open=False,
         min_size=1,
         max_size=settings.database_pool_max,
         timeout=settings.database_connect_timeout,
-        kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row,
+        kwargs={"autocommit": True, "prepare_threshold": prepare_threshold, "row_factory": dict_row,
                 "connect_timeout": max(1, int(settings.database_connect_timeout))},
     )
 

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     database_pool_max: int = 10
     database_connect_timeout: float = 5.0
+    database_prepared_statements: bool = True
 
     # --- models
     chat_model: str = "local:smollm2"
