@@ -20,23 +20,22 @@ from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
-
 from evals.ghostwriter_style_dataset import DATASET_PATH
-from graphs.persona_builder import BuilderContext, analyse_style, draft_prompt
+from graphs.persona_builder import EXEMPLARS, SEED, BuilderContext, analyse_style, draft_prompt
+from graphs.post_writing import voice_examples, write_post
 from tools.engagement import pick_exemplars
-from prompts import render_prompt
 from runtime.models import make_chat_model, parse_model_name, set_local_base_url
 from store.sample_data.ghostwriter_accounts import load_sample_accounts
 from tools.style_similarity import style_similarity
 
 
-async def persona_prompt(account: dict[str, Any], train: list[dict[str, Any]], model: str) -> str:
+async def persona_prompt(account: dict[str, Any], train: list[dict[str, Any]], model: str) -> tuple[str, list[str]]:
+    """The drafted system prompt and the voice examples, as the builder makes them."""
     runtime = SimpleNamespace(context=BuilderContext(model=model))
     state: dict[str, Any] = {"account": account, "posts": train, "train": train, "heldout": [],
-                             "exemplars": pick_exemplars(train, 12, 7), "previous": None}
+                             "exemplars": pick_exemplars(train, EXEMPLARS, SEED), "previous": None}
     state.update(await analyse_style(state, runtime))
-    return draft_prompt(state)["system_prompt"]
+    return draft_prompt(state)["system_prompt"], voice_examples(state["exemplars"])
 
 
 async def run(model_name: str, max_tokens: int, prompts: int = 0) -> dict[str, Any]:
@@ -48,6 +47,7 @@ async def run(model_name: str, max_tokens: int, prompts: int = 0) -> dict[str, A
             by_account[row["account_id"]].append(row)
     heldout: dict[str, list[str]] = {}
     generated: dict[str, list[str]] = {}
+    copies: dict[str, int] = {}  # generated posts that repeat one of the account's posts verbatim
     model = make_chat_model(model_name, temperature=0.7, max_tokens=max_tokens)
     for account_id, account_rows in by_account.items():
         account = accounts[account_id]
@@ -55,13 +55,13 @@ async def run(model_name: str, max_tokens: int, prompts: int = 0) -> dict[str, A
         train = [p for p in account["posts"] if p["id"] not in held_ids]
         heldout[account_id] = [p["text"] for p in account["posts"] if p["id"] in held_ids]
         profile = {"id": account_id, "handle": account["handle"], "display_name": account["display_name"]}
-        system = await persona_prompt(profile, train, model_name)
+        system, examples = await persona_prompt(profile, train, model_name)
         outputs = []
         for row in account_rows:
-            reply = await model.ainvoke([SystemMessage(system),
-                                         HumanMessage(render_prompt("ghostwriter_generate", prompt=row["prompt"]))])
-            outputs.append(reply.text.strip() or "(empty)")
+            outputs.append(await write_post(model, system, examples, row["prompt"]) or "(empty)")
         generated[account_id] = outputs
+        own_posts = {p["text"].strip().lower() for p in account["posts"]}
+        copies[account_id] = sum(1 for text in outputs if text.lower() in own_posts)
     results = []
     for account_id, outputs in generated.items():
         own = style_similarity(outputs, heldout[account_id]).combined
@@ -70,18 +70,21 @@ async def run(model_name: str, max_tokens: int, prompts: int = 0) -> dict[str, A
         best_handle, best = max(others.items(), key=lambda kv: kv[1])
         results.append({"handle": accounts[account_id]["handle"], "own": own,
                         "others_mean": statistics.fmean(others.values()), "best_other": best,
-                        "best_other_handle": best_handle, "closer_to_own": own > best})
+                        "best_other_handle": best_handle, "closer_to_own": own > best,
+                        "verbatim_copies": copies[account_id], "generated": len(outputs)})
     return {"model": model_name, "results": results,
             "closer": sum(r["closer_to_own"] for r in results), "accounts": len(results)}
 
 
 def print_report(report: dict[str, Any]) -> None:
     print(f"ghostwriter style eval, model {report['model']}")
-    print(f"{'account':<16} {'own':>6} {'others':>7} {'best other':>11}  {'(who)':<16} closer")
+    print(f"{'account':<16} {'own':>6} {'others':>7} {'best other':>11}  {'(who)':<16} closer  copies")
     for r in report["results"]:
         print(f"{r['handle']:<16} {r['own']:6.3f} {r['others_mean']:7.3f} {r['best_other']:11.3f}  "
-              f"{r['best_other_handle']:<16} {'yes' if r['closer_to_own'] else 'NO'}")
+              f"{r['best_other_handle']:<16} {'yes' if r['closer_to_own'] else 'NO':<6}  "
+              f"{r['verbatim_copies']}/{r['generated']}")
     print(f"closer to own account than to every other: {report['closer']}/{report['accounts']}")
+    print("copies: generated posts that repeat one of the account's own posts word for word")
 
 
 async def main_async(args: argparse.Namespace) -> int:

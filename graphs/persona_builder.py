@@ -28,6 +28,7 @@ from langgraph.types import Send
 from pydantic import BaseModel, Field, ValidationError
 from typing_extensions import NotRequired, TypedDict
 
+from graphs.post_writing import voice_examples, write_post
 from prompts import render_prompt
 from runtime.models import make_chat_model, parse_model_name
 from tools.engagement import pick_exemplars, post_engagement, split_holdout
@@ -241,12 +242,12 @@ async def validate(state: BuilderState, runtime: Runtime[BuilderContext]) -> dic
     if not heldout:
         return {"samples": [], "confidence_score": 0.0}
     model = make_chat_model(_model_name(runtime), temperature=0.7, max_tokens=SAMPLE_MAX_TOKENS)
-    system = SystemMessage(state["system_prompt"])
+    examples = voice_examples(state["exemplars"])
     samples: list[str] = []
     for topic in _sample_topics(state):
-        reply = await model.ainvoke([system, HumanMessage(render_prompt("ghostwriter_generate", prompt=topic))])
-        if reply.text.strip():
-            samples.append(reply.text.strip())
+        text = await write_post(model, state["system_prompt"], examples, topic)
+        if text:
+            samples.append(text)
     score = style_similarity(samples, heldout).combined if samples else 0.0
     return {"samples": samples, "confidence_score": round(float(score), 4)}
 
@@ -285,6 +286,7 @@ async def save(state: BuilderState) -> dict[str, Any]:
         "latest_post_at": max(p["created_at"] for p in posts),
         "heldout_posts": len(state["heldout"]),
         "samples": state["samples"],
+        "voice_examples": voice_examples(state["exemplars"]),
         "metrics": state["metrics"],
     }
     summary = _summary(state)

@@ -187,8 +187,10 @@ async def test_list_analytics_and_generate(client, script):
                           json={"prompt": "Write about community"})
     assert r.json() == {"success": True, "generated_post": SAMPLE_POST, "account_id": a["account_id"],
                         "handle": a["handle"]}
-    system, user = script.calls[0]
+    system, *shots, user = script.calls[0]
     assert f"@{a['handle']}" in system.content and "Write about community" in user.content
+    examples = [m.content for m in shots if m.type == "ai"]  # the version's voice examples, as earlier turns
+    assert len(examples) == len(shots) // 2 > 0 and all(e in {p["text"] for p in a["posts"]} for e in examples)
     r = await client.post(f"{GW}/personas/{b['account_id']}/generate", headers=HEADERS, json={"prompt": "x"})
     assert r.status_code == 404
 

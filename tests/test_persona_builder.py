@@ -92,3 +92,20 @@ def test_parse_analysis_takes_the_first_fitting_json_object():
     parsed = parse_analysis('Here you go: {"oops": } {"traits": ["dry humour"], "voice": "wry", "topics": []} bye')
     assert parsed.traits == ["dry humour"] and parsed.voice == "wry"
     assert parse_analysis("no json here").traits == []
+
+
+async def test_write_post_never_returns_a_voice_example_verbatim():
+    from itertools import cycle
+
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    from graphs.post_writing import write_post
+
+    examples = ["gm frens 🌙 stack sats", "ngmi if you sell the dip"]
+    copier = GenericFakeChatModel(messages=iter(["GM frens 🌙  stack sats", "new post: wagmi 🚀"]))
+    assert await write_post(copier, "You are @mia.", examples, "bitcoin") == "new post: wagmi 🚀"
+    stubborn = GenericFakeChatModel(messages=cycle(["ngmi if you sell the dip"]))
+    # three copies in a row: the last attempt (no examples) is returned as it is
+    assert await write_post(stubborn, "You are @mia.", examples, "bitcoin") == "ngmi if you sell the dip"
+    original = GenericFakeChatModel(messages=iter(["fresh take"]))
+    assert await write_post(original, "You are @mia.", examples, "bitcoin") == "fresh take"

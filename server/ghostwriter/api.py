@@ -16,10 +16,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
-from langchain_core.messages import HumanMessage, SystemMessage
 
 from graphs.persona_builder import BuilderContext, BuilderError, build_persona_builder
-from prompts import render_prompt
+from graphs.post_writing import write_post
 from runtime.errors import ConfigError
 from runtime.models import make_chat_model
 from runtime.services import Services
@@ -318,11 +317,11 @@ async def generate_post(account_id: str, request: Request) -> dict[str, Any]:
     try:
         model = make_chat_model(services.settings.chat_model, temperature=0.7, max_tokens=body.max_tokens,
                                 settings=services.settings)
-        reply = await model.ainvoke([SystemMessage(persona["system_prompt"]),
-                                     HumanMessage(render_prompt("ghostwriter_generate", prompt=body.prompt))])
+        examples = (persona["details"] or {}).get("voice_examples") or []
+        post = await write_post(model, persona["system_prompt"], examples, body.prompt)
     except Exception:
         raise HTTPException(status_code=502, detail=PROVIDER_FAILED) from None
-    return {"success": True, "generated_post": reply.text.strip(), "account_id": account_id,
+    return {"success": True, "generated_post": post, "account_id": account_id,
             "handle": account["handle"]}
 
 
