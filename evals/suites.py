@@ -198,11 +198,9 @@ async def run_studio_rag(options: RunOptions) -> AsyncIterator[ExampleResult]:
 # --- ghostwriter style ------------------------------------------------------------------
 
 async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleResult]:
-    from langchain_core.messages import HumanMessage, SystemMessage
-
     from evals.evaluators.style import style_metrics
     from evals.ghostwriter_style import persona_prompt
-    from prompts import render_prompt
+    from graphs.post_writing import write_post
     from runtime.models import make_chat_model
     from store.sample_data.ghostwriter_accounts import load_sample_accounts
 
@@ -211,17 +209,16 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
     heldout_ids = {r["account_id"]: set(r["heldout_post_ids"]) for r in _rows("ghostwriter_style", None)}
     heldout = {aid: [p["text"] for p in accounts[aid]["posts"] if p["id"] in ids] for aid, ids in heldout_ids.items()}
     model = make_chat_model(options.model, temperature=0.7, max_tokens=min(options.max_tokens, 120))
-    prompts: dict[str, str] = {}
+    personas: dict[str, tuple[str, list[str]]] = {}  # account id -> (system prompt, voice examples)
     for i, row in enumerate(rows):
         aid = row["account_id"]
         account = accounts[aid]
-        if aid not in prompts:
+        if aid not in personas:
             train = [p for p in account["posts"] if p["id"] not in heldout_ids[aid]]
             profile = {"id": aid, "handle": account["handle"], "display_name": account["display_name"]}
-            prompts[aid] = await persona_prompt(profile, train, options.model)
-        reply = await model.ainvoke([SystemMessage(prompts[aid]),
-                                     HumanMessage(render_prompt("ghostwriter_generate", prompt=row["prompt"]))])
-        text = reply.text.strip() or "(empty)"
+            personas[aid] = await persona_prompt(profile, train, options.model)
+        system, examples = personas[aid]
+        text = await write_post(model, system, examples, row["prompt"]) or "(empty)"
         others = {accounts[o]["handle"]: posts for o, posts in heldout.items() if o != aid}
         yield ExampleResult(id=f"style-{i + 1:03d}", metrics=style_metrics([text], heldout[aid], others),
                             inputs={"handle": row["handle"], "prompt": row["prompt"]}, output=text)
