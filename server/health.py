@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from runtime.models import parse_model_name
 
 router = APIRouter()
+
+OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
+REMOTE_CHECK_SECONDS = 30.0  # a remote provider is asked at most this often; probes in between reuse the answer
+_remote_checks: dict[str, tuple[float, bool, str]] = {}
+
+
+async def _check_openai(settings) -> tuple[bool, str]:
+    """GET <base>/models with the configured key: reachable and the key accepted."""
+    base = (settings.openai_base_url or OPENAI_DEFAULT_BASE).rstrip("/")
+    cached = _remote_checks.get(base)
+    if cached is not None and time.monotonic() - cached[0] < REMOTE_CHECK_SECONDS:
+        return cached[1], cached[2]
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    try:
+        async with httpx.AsyncClient(timeout=3.0) as http:
+            response = await http.get(f"{base}/models", headers={"Authorization": f"Bearer {key}"})
+        ok = response.status_code == 200
+        detail = "ok" if ok else f"provider answered {response.status_code}"
+    except httpx.HTTPError as exc:
+        ok, detail = False, f"provider unreachable ({type(exc).__name__})"
+    _remote_checks[base] = (time.monotonic(), ok, detail)
+    return ok, detail
 
 
 async def _check_database(services) -> tuple[bool, str]:
@@ -30,7 +54,9 @@ async def _check_model(services) -> tuple[bool, str]:
             return False, "local model server not started"
         ok = await asyncio.to_thread(server.healthy)
         return ok, "ok" if ok else "local model server not answering"
-    return True, f"configured ({name})"
+    if name.provider == "openai":
+        return await _check_openai(services.settings)
+    return True, f"configured ({name}; not probed)"
 
 
 async def _check_embeddings(services) -> tuple[bool, str]:

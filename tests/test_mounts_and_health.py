@@ -129,3 +129,61 @@ async def test_openapi_lists_graph_routes(client):
     spec = (await client.get("/openapi.json")).json()
     assert "/graphs/persona_chat/invoke" in spec["paths"]
     assert "/health" in spec["paths"]
+
+
+class _ModelsStub:
+    """A loopback OpenAI-compatible /v1/models that answers `status` and records the key."""
+
+    def __init__(self, status: int) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.keys: list[str] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                stub.keys.append(self.headers.get("Authorization", ""))
+                body = b'{"object": "list", "data": [{"id": "gpt-4.1", "object": "model"}]}'
+                self.send_response(status if self.path == "/v1/models" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_health_probes_an_openai_compatible_model(services):
+    from pydantic import SecretStr
+
+    from runtime.local_llm import free_port
+
+    healthy, rejecting = _ModelsStub(200), _ModelsStub(401)
+    try:
+        cases = [(healthy.url, 200, "ok"), (rejecting.url, 503, "provider answered 401"),
+                 (f"http://127.0.0.1:{free_port()}/v1", 503, "provider unreachable (ConnectError)")]
+        services.settings.chat_model = "openai:gpt-4.1"
+        services.settings.openai_api_key = SecretStr("sk-test")
+        app = create_app(services.settings, services=services, start_model=False, start_embeddings=False)
+        async with app_client(app) as client:
+            for base_url, status, detail in cases:
+                services.settings.openai_base_url = base_url
+                r = await client.get("/health")
+                again = await client.get("/health")  # answered from the 30 s cache
+                assert r.status_code == status, r.text
+                assert r.json()["checks"]["model"] == {"ok": status == 200, "detail": detail}
+                assert again.json() == r.json()
+        assert healthy.keys == ["Bearer sk-test"] and rejecting.keys == ["Bearer sk-test"]
+    finally:
+        healthy.close()
+        rejecting.close()
