@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Sequence
 
+from psycopg import AsyncConnection
 from psycopg.errors import ForeignKeyViolation
 from psycopg_pool import AsyncConnectionPool
 
@@ -140,6 +141,28 @@ async def delete_collection(pool: AsyncConnectionPool, name: str) -> dict[str, i
         counts = await cur.fetchone()
         await conn.execute("DELETE FROM document_collections WHERE name = %s", (name,))
         return {"documents": int(counts["documents"]), "chunks": int(counts["chunks"])}
+
+
+class CollectionsMissing(LookupError):
+    """Collections a persona names were deleted before the persona was saved."""
+
+    def __init__(self, names: Sequence[str]):
+        super().__init__(", ".join(names))
+        self.names = list(names)
+
+
+async def lock_collections(conn: AsyncConnection, names: Sequence[str]) -> None:
+    """Inside a persona write's transaction: share-lock the named collections, so a concurrent
+    `delete_collection` (which takes the row FOR UPDATE) waits for the write and then sees the
+    persona, or the write sees the collection gone (`CollectionsMissing`)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return
+    cur = await conn.execute("SELECT name FROM document_collections WHERE name = ANY(%s) ORDER BY name FOR SHARE",
+                             (wanted,))
+    found = {row["name"] for row in await cur.fetchall()}
+    if missing := [name for name in wanted if name not in found]:
+        raise CollectionsMissing(missing)
 
 
 async def existing_collections(pool: AsyncConnectionPool, names: Sequence[str]) -> dict[str, str]:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+
+from store.documents import lock_collections
 
 
 async def create_persona(pool: AsyncConnectionPool, *, kind: str, name: str, system_prompt: str = "",
                          description: str = "", owner_id: str | None = None, model: str | None = None,
                          temperature: float | None = None, attributes: dict[str, Any] | None = None,
                          style_traits: list[str] | None = None, details: dict[str, Any] | None = None,
-                         refinement_summary: str | None = None, persona_id: int | None = None) -> int:
-    """Insert a persona with version 1; return its id."""
+                         refinement_summary: str | None = None, persona_id: int | None = None,
+                         collections: Sequence[str] = ()) -> int:
+    """Insert a persona with version 1; return its id. `collections` (the document collections it
+    will search) must still exist when it is saved (`store.documents.CollectionsMissing`)."""
     async with pool.connection() as conn, conn.transaction():
+        await lock_collections(conn, collections)
         cur = await conn.execute(
             """INSERT INTO personas (id, kind, name, description, owner_id, model, temperature, attributes)
                VALUES (COALESCE(%s, nextval(pg_get_serial_sequence('personas', 'id'))),

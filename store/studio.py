@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+
+from store.documents import lock_collections
 
 KIND = "studio"
 
@@ -27,13 +30,15 @@ async def get_studio_persona(pool: AsyncConnectionPool, persona_id: int) -> dict
 
 
 async def update_studio_persona(pool: AsyncConnectionPool, persona_id: int, *, fields: dict[str, Any],
-                                system_prompt: str | None = None) -> None:
+                                system_prompt: str | None = None, collections: Sequence[str] = ()) -> None:
     """Apply column updates (name, description, owner_id, model, temperature, attributes);
-    a new system prompt becomes a new immutable version."""
+    a new system prompt becomes a new immutable version. `collections` must still exist when the
+    update is saved (`store.documents.CollectionsMissing`)."""
     allowed = {"name", "description", "owner_id", "model", "temperature", "attributes"}
     if set(fields) - allowed:
         raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
     async with pool.connection() as conn, conn.transaction():
+        await lock_collections(conn, collections)
         if system_prompt is not None:
             await conn.execute(
                 """INSERT INTO persona_versions (persona_id, version, system_prompt, style_traits, details)

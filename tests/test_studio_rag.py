@@ -253,3 +253,33 @@ async def test_run_input_cannot_widen_a_personas_collections(services, client, s
                               {"configurable": {"thread_id": "t-inline"}}, context=ctx)
     assert out["rag_hit"]["success"] == "false"
     assert CORPUS["bees.md"] not in script.calls[-1][0].content
+
+
+async def test_persona_write_racing_a_collection_delete_never_names_a_deleted_collection(services, client, script):
+    """A delete holds the collection row (FOR UPDATE) while a build that already passed the
+    existence check tries to save: the build waits, then sees the collection gone (400)."""
+    import asyncio
+
+    import psycopg
+
+    b_id, builder, _ = await _setup(services, client)
+    async with await psycopg.AsyncConnection.connect(services.database_url) as deleter:
+        async with deleter.transaction():
+            await deleter.execute("SELECT name FROM document_collections WHERE name = 'nature' FOR UPDATE")
+            build_task = asyncio.create_task(client.post(
+                "/studio/personas/build", headers=builder,
+                json={"persona_name": "Racer", "creator_id": b_id, "rag": {"db_collections": ["nature", "kitchen"]}}))
+            for _ in range(400):  # until the build's transaction waits on our row lock
+                cur = await deleter.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+                if (await cur.fetchone())[0]:
+                    break
+                assert not build_task.done(), build_task.result().text
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the build never waited for the collection lock")
+            await deleter.execute("DELETE FROM document_collections WHERE name = 'nature'")
+        r = await build_task
+    assert r.status_code == 400 and r.json() == {"detail": "Unknown collection(s) in rag.db_collections: nature"}
+    owned = (await client.get("/studio/personas/owned", headers=builder)).json()
+    assert "Racer" not in owned.values()

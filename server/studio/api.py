@@ -125,10 +125,14 @@ async def owned_personas(request: Request, user: AnyUser) -> dict[str, str]:
 async def build_persona(request: Request, body: PersonaModel, user: Builder) -> dict[str, Any]:
     await _check_creator(request, user, body.creator_id)
     await _check_collections(request, user, body.rag.db_collections)
-    new_id = await create_persona(
-        _pool(request), kind=studio_store.KIND, name=body.persona_name, description=body.description,
-        system_prompt=body.system_prompt, owner_id=body.creator_id, model=body.model,
-        temperature=body.temperature, attributes={"rag": body.rag.model_dump()})
+    try:
+        new_id = await create_persona(
+            _pool(request), kind=studio_store.KIND, name=body.persona_name, description=body.description,
+            system_prompt=body.system_prompt, owner_id=body.creator_id, model=body.model,
+            temperature=body.temperature, attributes={"rag": body.rag.model_dump()},
+            collections=body.rag.db_collections)
+    except docs_store.CollectionsMissing as exc:  # deleted between the check and the write
+        raise HTTPException(400, f"Unknown collection(s) in rag.db_collections: {', '.join(exc.names)}") from None
     return {"message": "Persona created successfully", "persona_id": str(new_id), "persona_name": body.persona_name}
 
 
@@ -158,7 +162,12 @@ async def update_persona(request: Request, persona_id: str, body: PersonaUpdate,
         fields["attributes"] = {**(row["attributes"] or {}), "rag": new_rag}
     prompt = body.system_prompt if "system_prompt" in given else None
     if fields or prompt is not None:
-        await studio_store.update_studio_persona(_pool(request), row["id"], fields=fields, system_prompt=prompt)
+        rag = (fields.get("attributes") or {}).get("rag") or {}
+        try:
+            await studio_store.update_studio_persona(_pool(request), row["id"], fields=fields, system_prompt=prompt,
+                                                     collections=list(rag.get("db_collections") or []))
+        except docs_store.CollectionsMissing as exc:  # deleted between the check and the write
+            raise HTTPException(400, f"Unknown collection(s) in rag.db_collections: {', '.join(exc.names)}") from None
     return {"message": "Persona updated successfully"}
 
 
