@@ -95,7 +95,9 @@ async def prepare_attachments(attachments: list[dict[str, Any]], model: str, set
 
 
 def with_attachment_parts(messages: list[AnyMessage], parts: list[dict[str, Any]] | None) -> list[AnyMessage]:
-    """The messages with `parts` appended to the last human message."""
+    """The messages with `parts` appended to the last human message. Text-only content stays a
+    plain string (PDF text joined in): servers without multimodal support, llama.cpp's among
+    them, refuse list content; images keep the list form for vision models."""
     if not parts:
         return messages
     for index in range(len(messages) - 1, -1, -1):
@@ -103,7 +105,11 @@ def with_attachment_parts(messages: list[AnyMessage], parts: list[dict[str, Any]
         if isinstance(message, HumanMessage):
             content = message.content if isinstance(message.content, list) else [
                 {"type": "text", "text": message.content}]
-            updated = HumanMessage(content=[*content, *parts], id=message.id)
+            merged: list[Any] = [*content, *parts]
+            if all(isinstance(part, dict) and part.get("type") == "text" for part in merged):
+                updated = HumanMessage(content="".join(part["text"] for part in merged), id=message.id)
+            else:
+                updated = HumanMessage(content=merged, id=message.id)
             return [*messages[:index], updated, *messages[index + 1:]]
     return messages
 
