@@ -61,9 +61,9 @@ async def shared_collections(pool: Any, configured: str) -> list[str]:
     names = [name.strip() for name in configured.split(",") if name.strip()]
     if names:
         return names
-    from store.documents import list_collections
+    from store.documents import collection_names
 
-    return [row["name"] for row in await list_collections(pool)]
+    return await collection_names(pool)
 
 
 async def retrieve_documents(state: dict[str, Any]) -> dict[str, Any]:

@@ -165,6 +165,13 @@ async def lock_collections(conn: AsyncConnection, names: Sequence[str]) -> None:
         raise CollectionsMissing(missing)
 
 
+async def collection_names(pool: AsyncConnectionPool) -> list[str]:
+    """Every collection's name (no counts: cheap enough for a chat turn)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT name FROM document_collections ORDER BY name")
+        return [row["name"] for row in await cur.fetchall()]
+
+
 async def existing_collections(pool: AsyncConnectionPool, names: Sequence[str]) -> dict[str, str]:
     """{name: owner_id} of the named collections that exist."""
     async with pool.connection() as conn:

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import json
 
-from langchain_core.messages import BaseMessage
+from pathlib import Path
+from typing import Any
 
+from langchain_core.messages import BaseMessage
+from pydantic import SecretStr
+
+from runtime.settings import Settings
 from store.sample_data.ghostwriter_accounts import load_sample_accounts
 
 API_KEY = "gw-test-key-0123456789"
 HEADERS = {"X-API-Key": API_KEY}
 SAMPLE_POST = "gm frens 🌙 bitcoin is a whole mood, not financial advice"
+
+
+def ghostwriter_settings(database_url: str, tmp_path: Path, **extra: Any) -> Settings:
+    """Settings for a ghostwriter test: the fresh database, the scripted model, BO_API_KEY set."""
+    return Settings(_env_file=None, database_url=database_url, data_dir=tmp_path / "data",
+                    chat_model="fake:scripted", jwt_secret="x" * 48, twin_demo_autoload=False,
+                    bo_api_key=SecretStr(API_KEY), **extra)
+
+
 ANALYSIS = {"traits": ["playful crypto slang"], "voice": "A cheerful crypto fan.", "topics": ["bitcoin", "memecoins"]}
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -23,6 +20,7 @@ from evals.metrics import (accuracy_at_k, bootstrap_interval, recall_at_k, recip
 from evals.runner import load_run, parse_prompt_overrides, run_suite, save_run
 from prompts import load_prompt, override_prompts
 from runtime.errors import ConfigError
+from tests.stub_server import LoopbackServer, StubHandler
 
 FACTS = {"age_band": "25 - 34", "gender": "Female", "location": "Austin, Texas", "credit_tier": "Near-Prime"}
 
@@ -265,38 +263,25 @@ def test_cli_list_and_compare(tmp_path, capsys):
 
 # --- LangSmith only with a key ----------------------------------------------------------------
 
-class _Recorder:
+class _Recorder(LoopbackServer):
     """A loopback HTTP server that records every request (stands in for the LangSmith API)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, str]] = []
         recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StubHandler):
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
                 recorder.requests.append((self.command, self.path, self.headers.get("x-api-key", "")))
                 body = b"[]" if self.command == "GET" else b"{}"
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json(200, body)
 
             do_GET = do_POST = do_PATCH = do_PUT = _answer
 
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def test_no_langsmith_upload_without_key(script, tmp_path, monkeypatch, capsys):

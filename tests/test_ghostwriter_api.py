@@ -7,7 +7,9 @@ import pytest
 from pydantic import SecretStr
 
 from runtime.settings import Settings
-from tests.gw_support import API_KEY, HEADERS, SAMPLE_POST, add_account, builder_responder, sample_account
+from tests.gw_support import (API_KEY, HEADERS, SAMPLE_POST, add_account, builder_responder,
+                              ghostwriter_settings, sample_account)
+from tests.stub_server import LoopbackServer, StubHandler
 from tools.engagement import split_holdout
 from tools.style_similarity import style_similarity
 
@@ -16,9 +18,7 @@ GW = "/ghostwriter"
 
 @pytest.fixture
 def settings(fresh_db_url, tmp_path) -> Settings:
-    return Settings(_env_file=None, database_url=fresh_db_url, data_dir=tmp_path / "data",
-                    chat_model="fake:scripted", jwt_secret="x" * 48, twin_demo_autoload=False,
-                    bo_api_key=SecretStr(API_KEY))
+    return ghostwriter_settings(fresh_db_url, tmp_path)
 
 
 async def test_every_route_needs_the_api_key(client):
@@ -240,19 +240,17 @@ async def test_cli_load_sample_imports_the_sample_accounts(fresh_db_url, tmp_pat
     assert second.count("0 new posts, 120 updated") == 6
 
 
-class _XStub:
+class _XStub(LoopbackServer):
     """A loopback stand-in for the X API v2 user-timeline endpoint (two pages)."""
 
     def __init__(self) -> None:
         import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import parse_qs, urlparse
 
         self.requests: list[tuple[str, dict, str]] = []
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StubHandler):
             def do_GET(self):  # noqa: N802
                 url = urlparse(self.path)
                 query = parse_qs(url.query)
@@ -262,22 +260,9 @@ class _XStub:
                          "public_metrics": {"like_count": i, "retweet_count": 1, "reply_count": 0,
                                             "impression_count": 100}} for i in ((3, 4) if second else (1, 2))]
                 body = json.dumps({"data": data, "meta": {} if second else {"next_token": "p2"}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json(200, body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 async def test_sync_from_the_x_api_stub(client, services):

@@ -8,22 +8,20 @@ import uuid
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from runtime.settings import Settings
 from server.ghostwriter.batch import INTERRUPTED
 from store import batch_jobs
 from store.budgets import key_hash
-from tests.gw_support import API_KEY, HEADERS, add_account, builder_responder, sample_account
+from tests.gw_support import (API_KEY, HEADERS, add_account, builder_responder, ghostwriter_settings,
+                              sample_account)
 
 GW = "/ghostwriter"
 
 
 @pytest.fixture
 def settings(fresh_db_url, tmp_path) -> Settings:
-    return Settings(_env_file=None, database_url=fresh_db_url, data_dir=tmp_path / "data",
-                    chat_model="fake:scripted", jwt_secret="x" * 48, twin_demo_autoload=False,
-                    bo_api_key=SecretStr(API_KEY))
+    return ghostwriter_settings(fresh_db_url, tmp_path)
 
 
 async def _poll(client, url: str) -> dict:

@@ -7,6 +7,7 @@ from runtime.settings import Settings
 from server.mounts import MountCollisionError, RestMount, include_mounts, route_shape
 from server.rest_mounts import check_rest_mounts, rest_mounts
 from tests.conftest import app_client
+from tests.stub_server import LoopbackServer, StubHandler
 
 
 def _router(*paths: str, method: str = "GET") -> APIRouter:
@@ -131,36 +132,21 @@ async def test_openapi_lists_graph_routes(client):
     assert "/health" in spec["paths"]
 
 
-class _ModelsStub:
+class _ModelsStub(LoopbackServer):
     """A loopback OpenAI-compatible /v1/models that answers `status` and records the key."""
 
     def __init__(self, status: int) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         self.keys: list[str] = []
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StubHandler):
             def do_GET(self):  # noqa: N802
                 stub.keys.append(self.headers.get("Authorization", ""))
                 body = b'{"object": "list", "data": [{"id": "gpt-4.1", "object": "model"}]}'
-                self.send_response(status if self.path == "/v1/models" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json(status if self.path == "/v1/models" else 404, body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url += "/v1"
 
 
 async def test_health_probes_an_openai_compatible_model(services):

@@ -4,18 +4,15 @@ never a 500: the default 422 body echoes the input, which cannot be rendered as 
 from __future__ import annotations
 
 import pytest
-from pydantic import SecretStr
 
 from runtime.settings import Settings
-from tests.gw_support import API_KEY, HEADERS
+from tests.gw_support import HEADERS, ghostwriter_settings
 
 
 
 @pytest.fixture
 def settings(fresh_db_url, tmp_path) -> Settings:
-    return Settings(_env_file=None, database_url=fresh_db_url, data_dir=tmp_path / "data",
-                    chat_model="fake:scripted", jwt_secret="x" * 48, twin_demo_autoload=False,
-                    bo_api_key=SecretStr(API_KEY))
+    return ghostwriter_settings(fresh_db_url, tmp_path)
 
 
 @pytest.mark.parametrize("method, path, body, headers, status", [
