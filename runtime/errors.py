@@ -1,5 +1,33 @@
-"""Errors that stop start-up with one clear sentence instead of a traceback."""
+"""The service's own errors: one short sentence each, safe to show to a caller.
+
+They derive from RuntimeError on purpose: langgraph-api (LangGraph Studio, `langgraph dev`)
+shows a node's exception message only for a few built-in classes (ValueError, TypeError,
+KeyError, RuntimeError, ...) and answers "An internal error occurred" for everything else.
+`status` is the HTTP status the REST adapters answer with.
+"""
+
+from __future__ import annotations
 
 
-class ConfigError(RuntimeError):
-    """A setting is wrong or a required service is unreachable."""
+class ServiceError(RuntimeError):
+    """A request cannot be served; the message says why in one sentence."""
+
+    status: int = 400
+
+    def __init__(self, detail: str, *, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+
+
+class NotFoundError(ServiceError):
+    """A named object does not exist (or the caller may not see it)."""
+
+    status = 404
+
+
+class ConfigError(ServiceError):
+    """A setting is wrong or a required service is unreachable: stops start-up."""
+
+    status = 503
