@@ -106,6 +106,11 @@ def current_services() -> Services | None:
     return _current
 
 
+def current_settings() -> Settings:
+    """The running service's settings; the environment's when no service runs in this process."""
+    return _current.settings if _current is not None else get_settings()
+
+
 async def ensure_services() -> Services:
     """The running services; started from the environment when a graph runs outside the server
     (LangGraph Studio, a notebook)."""
