@@ -59,8 +59,8 @@ async def _bench(args: argparse.Namespace) -> int:
     from runtime.local_llm import free_port
     from runtime.services import Services
     from runtime.settings import Settings
-    from store.segments.demo import demo_segments
-    from store.twin import replace_segments
+    from services.twin.segments.demo import demo_segments
+    from services.twin.segment_import import replace_segments
 
     queries = [r["query"] for r in load_jsonl("twin_routing.jsonl")]
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as tmp:

@@ -25,7 +25,7 @@ from graphs.persona_builder import EXEMPLARS, SEED, BuilderContext, analyse_styl
 from graphs.post_writing import voice_examples, write_post
 from tools.engagement import pick_exemplars
 from runtime.models import make_chat_model, parse_model_name, set_local_base_url
-from store.sample_data.ghostwriter_accounts import load_sample_accounts
+from services.ghostwriter.sample_accounts import load_sample_accounts
 from tools.style_similarity import style_similarity
 
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TypedDict
 
-from store.sample_data.ghostwriter_accounts import SampleAccount, load_sample_accounts
+from services.ghostwriter.sample_accounts import SampleAccount, load_sample_accounts
 from tools.engagement import split_holdout
 
 DATASET_PATH = Path(__file__).parent / "datasets" / "ghostwriter_style.jsonl"

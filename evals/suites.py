@@ -113,8 +113,8 @@ def _stop_embedded_postgres(pgdata: Path) -> None:
 # --- twin routing / refine -------------------------------------------------------------
 
 async def _twin_setup(services: Any) -> int:
-    from store.segments.demo import demo_segments
-    from store.twin import replace_segments
+    from services.twin.segments.demo import demo_segments
+    from services.twin.segment_import import replace_segments
 
     segments = demo_segments()
     await replace_segments(services.pool, segments, services.require_embeddings())
@@ -202,7 +202,7 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
     from evals.ghostwriter_style import persona_prompt
     from graphs.post_writing import write_post
     from runtime.models import make_chat_model
-    from store.sample_data.ghostwriter_accounts import load_sample_accounts
+    from services.ghostwriter.sample_accounts import load_sample_accounts
 
     rows = _rows("ghostwriter_style", options.limit)
     accounts = {a["account_id"]: a for a in load_sample_accounts()}

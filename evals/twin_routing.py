@@ -105,8 +105,8 @@ async def main_async(args: argparse.Namespace) -> int:
     from graphs.cluster_router import build_cluster_router
     from runtime.services import Services
     from runtime.settings import Settings
-    from store.segments.demo import demo_segments
-    from store.twin import replace_segments
+    from services.twin.segments.demo import demo_segments
+    from services.twin.segment_import import replace_segments
 
     with tempfile.TemporaryDirectory(prefix="twin-eval-") as tmp:
         url = os.environ.get("DATABASE_URL")

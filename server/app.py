@@ -16,7 +16,7 @@ from server.health import router as health_router
 from server.mounts import include_mounts
 from server.rest_mounts import rest_mounts
 from server.validation import install_validation_handler
-from store.twin import ensure_demo_twins
+from services.twin.demo import ensure_demo_twins
 
 
 def build_graphs(services: Services) -> dict[str, object]:

@@ -33,7 +33,7 @@ async def _serve(args: argparse.Namespace) -> int:
     services = Services.create(settings)
     try:
         await services.start()
-        from store.twin import ensure_demo_twins
+        from services.twin.demo import ensure_demo_twins
 
         if await ensure_demo_twins(services):
             print("Loaded the demo segment twins (first start).", file=sys.stderr, flush=True)

@@ -1,31 +1,62 @@
 """Segment twins in Postgres: clusters, segment personas (each also a `personas` row of
-kind 'twin' with a rendered system prompt), and chat sessions per (caller, persona).
+kind 'twin' with its version-1 system prompt), and chat sessions per (caller, persona).
 
-`replace_segments` swaps the whole data set in ONE transaction, so a failed import
+`replace_twins` swaps the whole data set in ONE transaction, so a failed import
 leaves the previous clusters and personas in place.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, TypedDict
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
-from prompts import render_prompt
-from retrievers.clusters import vector_literal as _vector
-from store.segments.model import SegmentPersonaSpec, SegmentSet
+from store.types import Pool, vector_literal
 
-log = logging.getLogger(__name__)
+# The values `segment_personas.gender` and `.age_band` hold (gender is a CHECK constraint).
+GENDERS: tuple[str, ...] = ("Female", "Male")
+AGE_BANDS: tuple[str, ...] = ("18 - 24", "25 - 34", "35 - 44", "45 - 54", "55 - 64", "65 - 74", "75+")
 
-Progress = Callable[[str], None]
+# Inclusive age limits of each band; 75+ is capped at 99 for sampling purposes.
+AGE_BAND_LIMITS: dict[str, tuple[int, int]] = {
+    "18 - 24": (18, 24),
+    "25 - 34": (25, 34),
+    "35 - 44": (35, 44),
+    "45 - 54": (45, 54),
+    "55 - 64": (55, 64),
+    "65 - 74": (65, 74),
+    "75+": (75, 99),
+}
 
-# Attributes that are bookkeeping, not facts about the persona.
-_HIDDEN_ATTRIBUTES = {"record_id", "age_adjusted"}
 _REPLACE_LOCK = 0x5E55_0002
+_FIRST_LOAD_LOCK = _REPLACE_LOCK + 1
+
+
+class ClusterInsert(TypedDict):
+    """One cluster to write; `id` is the cluster's key."""
+
+    id: int
+    name: str
+    summary: str
+    attributes: dict[str, Any]
+    embedding: Sequence[float]
+
+
+class TwinInsert(TypedDict):
+    """One segment persona to write, with its version-1 system prompt."""
+
+    cluster_id: int
+    name: str
+    gender: str
+    age_band: str
+    summary: str
+    attributes: dict[str, Any]
+    system_prompt: str
+    embedding: Sequence[float]
 
 
 @dataclass(frozen=True)
@@ -36,49 +67,14 @@ class ImportSummary:
     last_persona_id: int | None
 
 
-def cluster_text(name: str, summary: str) -> str:
-    """What a cluster's embedding is computed from."""
-    return f"{name}. {summary}"
+async def replace_twins(pool: Pool, clusters: Sequence[ClusterInsert], personas: Sequence[TwinInsert]) -> ImportSummary:
+    """Replace all clusters and segment personas, atomically.
 
-
-def persona_text(spec: SegmentPersonaSpec) -> str:
-    """What a segment persona's embedding is computed from."""
-    return f"{spec.gender}, {spec.age_band}. {spec.summary}"
-
-
-def _facts(attributes: dict[str, Any]) -> str:
-    lines = []
-    for key, value in attributes.items():
-        if key in _HIDDEN_ATTRIBUTES or isinstance(value, (dict, list)):
-            continue
-        if isinstance(value, bool):
-            value = "yes" if value else "no"
-        lines.append(f"- {key.replace('_', ' ')}: {value}")
-    return "\n".join(lines)
-
-
-def twin_system_prompt(spec: SegmentPersonaSpec, cluster_name: str, cluster_summary: str) -> str:
-    """The twin's version-1 system prompt, rendered from `prompts/twin_persona_system.txt`."""
-    return render_prompt("twin_persona_system", persona_name=spec.name, age_band=spec.age_band,
-                         gender=spec.gender.lower(), cluster_name=cluster_name, summary=spec.summary,
-                         attributes=_facts(spec.attributes), cluster_summary=cluster_summary)
-
-
-async def replace_segments(pool: AsyncConnectionPool, segments: SegmentSet, embeddings: Any,
-                           progress: Progress | None = None) -> ImportSummary:
-    """Replace all clusters and segment personas with `segments`, atomically.
-
-    Embeddings are computed before the transaction opens; the transaction then locks the
-    tables it rewrites, deletes the old twins, inserts the new ones with explicit ids and
-    moves the personas id sequence past them.
+    The transaction locks the tables it rewrites, deletes the old twins, inserts the new
+    ones with explicit ids and moves the personas id sequence past them. Each persona's
+    `personas` row carries its segment attributes plus gender, age band and cluster.
     """
-    say = progress or (lambda _m: None)
-    say(f"embedding {len(segments.clusters)} clusters")
-    cluster_vectors = await embeddings.aembed_documents([cluster_text(c.name, c.summary) for c in segments.clusters])
-    say(f"embedding {len(segments.personas)} personas")
-    persona_vectors = await embeddings.aembed_documents([persona_text(p) for p in segments.personas])
-    clusters_by_key = {c.key: c for c in segments.clusters}
-    say("writing to the database (one transaction)")
+    names = {c["id"]: c["name"] for c in clusters}
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REPLACE_LOCK,))
         # No other writer may take persona ids while explicit ids are being inserted.
@@ -86,23 +82,23 @@ async def replace_segments(pool: AsyncConnectionPool, segments: SegmentSet, embe
         await conn.execute("DELETE FROM personas WHERE id IN (SELECT persona_id FROM segment_personas)")
         await conn.execute("DELETE FROM clusters")
         cur = await conn.execute("SELECT COALESCE(MAX(id), 0) AS top FROM personas")
-        base = int((await cur.fetchone())["top"])
+        top = await cur.fetchone()
+        base = int(top["top"]) if top is not None else 0
         async with conn.cursor() as cur:
             await cur.executemany(
                 "INSERT INTO clusters (id, name, summary, attributes, embedding) VALUES (%s, %s, %s, %s, %s::vector)",
-                [(c.key, c.name, c.summary, Jsonb(c.attributes), _vector(v))
-                 for c, v in zip(segments.clusters, cluster_vectors)],
+                [(c["id"], c["name"], c["summary"], Jsonb(c["attributes"]), vector_literal(c["embedding"]))
+                 for c in clusters],
             )
             persona_rows, version_rows, segment_rows = [], [], []
-            for offset, (spec, vec) in enumerate(zip(segments.personas, persona_vectors), start=1):
-                pid = base + offset
-                cluster = clusters_by_key[spec.cluster_key]
-                attrs = {**spec.attributes, "gender": spec.gender, "age_band": spec.age_band,
-                         "cluster_id": cluster.key, "cluster_name": cluster.name}
-                persona_rows.append((pid, spec.name, spec.summary, Jsonb(attrs), _vector(vec)))
-                version_rows.append((pid, twin_system_prompt(spec, cluster.name, cluster.summary)))
-                segment_rows.append((pid, spec.cluster_key, spec.name, spec.gender, spec.age_band, spec.summary,
-                                     Jsonb(spec.attributes), _vector(vec)))
+            for pid, twin in enumerate(personas, start=base + 1):
+                vec = vector_literal(twin["embedding"])
+                attrs = {**twin["attributes"], "gender": twin["gender"], "age_band": twin["age_band"],
+                         "cluster_id": twin["cluster_id"], "cluster_name": names[twin["cluster_id"]]}
+                persona_rows.append((pid, twin["name"], twin["summary"], Jsonb(attrs), vec))
+                version_rows.append((pid, twin["system_prompt"]))
+                segment_rows.append((pid, twin["cluster_id"], twin["name"], twin["gender"], twin["age_band"],
+                                     twin["summary"], Jsonb(twin["attributes"]), vec))
             await cur.executemany(
                 """INSERT INTO personas (id, kind, name, description, attributes, embedding)
                    VALUES (%s, 'twin', %s, %s, %s, %s::vector)""", persona_rows)
@@ -115,50 +111,38 @@ async def replace_segments(pool: AsyncConnectionPool, segments: SegmentSet, embe
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s::vector)""", segment_rows)
         await conn.execute(
             "SELECT setval(pg_get_serial_sequence('personas', 'id'), GREATEST((SELECT MAX(id) FROM personas), 1))")
-    n = len(segments.personas)
-    summary = ImportSummary(len(segments.clusters), n, base + 1 if n else None, base + n if n else None)
-    say(f"imported {summary.clusters} clusters and {summary.personas} personas")
-    return summary
+    n = len(personas)
+    return ImportSummary(len(clusters), n, base + 1 if n else None, base + n if n else None)
 
 
-async def count_clusters(pool: AsyncConnectionPool) -> int:
+async def count_clusters(pool: Pool) -> int:
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT count(*) AS n FROM clusters")
-        return int((await cur.fetchone())["n"])
+        row = await cur.fetchone()
+    return int(row["n"]) if row is not None else 0
 
 
-async def ensure_demo_twins(services: Any) -> ImportSummary | None:
-    """Load the bundled demo set when no clusters exist yet (first start); else do nothing.
+@asynccontextmanager
+async def first_load_lock(pool: Pool) -> AsyncIterator[bool]:
+    """Try the first-load lock (a session advisory lock held for the block): True when taken.
 
-    Off when `settings.twin_demo_autoload` is false.
-    """
-    if not getattr(services.settings, "twin_demo_autoload", True):
-        return None
-    if await count_clusters(services.pool) > 0:
-        return None
-    from store.segments.demo import demo_segments
-
-    segments = demo_segments()
-    async with services.pool.connection() as conn:
-        # Replicas starting together: only the first one loads.
-        cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_REPLACE_LOCK + 1,))
-        if not (await cur.fetchone())["ok"]:
-            return None
+    Replicas starting together: only the one that gets it loads."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_FIRST_LOAD_LOCK,))
+        row = await cur.fetchone()
+        if row is None or not row["ok"]:
+            yield False
+            return
         try:
-            if await count_clusters(services.pool) > 0:
-                return None
-            result = await replace_segments(services.pool, segments, services.require_embeddings())
+            yield True
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (_REPLACE_LOCK + 1,))
-    log.info("loaded the demo segment twins: %d clusters, %d personas", result.clusters, result.personas)
-    return result
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_FIRST_LOAD_LOCK,))
 
 
 # ---------------------------------------------------------------- sessions
 
 
-async def resolve_session(pool: AsyncConnectionPool, caller: str, persona_id: int,
-                          session_id: str | None) -> tuple[str, str]:
+async def resolve_session(pool: Pool, caller: str, persona_id: int, session_id: str | None) -> tuple[str, str]:
     """(session_id, thread_id) for a caller's chat with a twin.
 
     A known `session_id` continues that session; an unknown one starts a fresh session under
@@ -187,4 +171,6 @@ async def resolve_session(pool: AsyncConnectionPool, caller: str, persona_id: in
                RETURNING session_id, thread_id""",
             (caller, persona_id, new_session, thread_id))
         row = await cur.fetchone()
-        return row["session_id"], row["thread_id"]
+    if row is None:
+        raise RuntimeError("twin_sessions upsert returned no row")
+    return row["session_id"], row["thread_id"]

@@ -14,8 +14,9 @@ from graphs.cluster_router import (
     greeting_text,
 )
 from store.personas import create_persona, get_chat_profile
-from store.segments.model import SegmentSet
-from store.twin import ensure_demo_twins, replace_segments
+from services.twin.segments.model import SegmentSet
+from services.twin.demo import ensure_demo_twins
+from services.twin.segment_import import replace_segments
 from tests.twin_fixtures import cluster_key, small_segments
 
 

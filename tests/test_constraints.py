@@ -15,8 +15,8 @@ from retrievers.constraints import (
     parse_constraints,
     persona_matches_hard_constraints,
 )
-from store.segments.demo import demo_segments
-from store.segments.model import SegmentSet
+from services.twin.segments.demo import demo_segments
+from services.twin.segments.model import SegmentSet
 
 DATASETS = Path(__file__).resolve().parents[1] / "evals" / "datasets"
 

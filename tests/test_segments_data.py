@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from store.segments.build import build_segments
-from store.segments.demo import DEMO_PATH, build_demo_segments, demo_segments
-from store.segments.model import AGE_BAND_LIMITS, PERSONA_PATTERN, SegmentSet
-from store.segments.naming import TIER_WORDS
-from store.segments.records import (
+from services.twin.segments.build import build_segments
+from services.twin.segments.demo import DEMO_PATH, build_demo_segments, demo_segments
+from services.twin.segments.model import AGE_BAND_LIMITS, PERSONA_PATTERN, SegmentSet
+from services.twin.segments.naming import TIER_WORDS
+from services.twin.segments.records import (
     CREDIT_TIERS,
     INCOME_BANDS,
     OPTIONAL_COLUMNS,
@@ -236,7 +236,7 @@ def test_duplicates_and_bad_json_are_rejected() -> None:
 def test_demo_file_equals_a_fresh_build() -> None:
     fresh = build_demo_segments()
     assert DEMO_PATH.read_text(encoding="utf-8") == fresh.to_json(), (
-        "store/segments/demo_segments.json is stale: run `python -m store.segments.demo`"
+        "services/twin/segments/demo_segments.json is stale: run `python -m services.twin.segments.demo`"
     )
     demo = demo_segments()
     assert demo == fresh

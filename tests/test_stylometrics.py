@@ -18,7 +18,7 @@ from evals.ghostwriter_style_dataset import (
     HOLDOUT_SEED,
     render_dataset,
 )
-from store.sample_data.ghostwriter_accounts import (
+from services.ghostwriter.sample_accounts import (
     SAMPLE_PATH,
     load_sample_accounts,
     render_sample,
@@ -289,7 +289,7 @@ def test_split_holdout() -> None:
 
 def test_sample_json_equals_a_fresh_generation() -> None:
     assert SAMPLE_PATH.read_text(encoding="utf-8") == render_sample(), (
-        "run `python -m store.sample_data.ghostwriter_accounts` to regenerate"
+        "run `python -m services.ghostwriter.sample_accounts` to regenerate"
     )
 
 

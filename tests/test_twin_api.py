@@ -7,8 +7,8 @@ from langchain_core.messages import HumanMessage
 from pydantic import SecretStr
 
 from store.personas import create_persona
-from store.segments.model import SegmentSet
-from store.twin import replace_segments
+from services.twin.segments.model import SegmentSet
+from services.twin.segment_import import replace_segments
 from tests.conftest import app_client
 from tests.twin_fixtures import cluster_key, small_segments
 

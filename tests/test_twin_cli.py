@@ -21,7 +21,7 @@ import runtime.services
 from runtime.services import set_current_services
 from runtime.settings import get_settings
 from server.cli import main
-from store.segments.records import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, generate_records
+from services.twin.segments.records import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, generate_records
 from tests.twin_fixtures import small_segments
 
 N_RECORDS, K = 90, 3  # build_segments needs 15 records per cluster at least

@@ -10,7 +10,7 @@ from runtime.settings import get_settings
 async def load_sample(args: argparse.Namespace) -> int:
     from runtime.services import Services
     from store.accounts import import_posts, upsert_account
-    from store.sample_data.ghostwriter_accounts import load_sample_accounts
+    from services.ghostwriter.sample_accounts import load_sample_accounts
 
     services = Services.create(get_settings())
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runtime.errors import ConfigError
 from runtime.settings import get_settings
-from store.segments.model import SegmentSet
+from services.twin.segments.model import SegmentSet
 
 
 def _say(message: str) -> None:
@@ -29,7 +29,7 @@ def _sentence(message: str, *, capitalise: bool = True) -> str:
 
 async def _store(segments: SegmentSet) -> int:
     from runtime.services import Services
-    from store.twin import replace_segments
+    from services.twin.segment_import import replace_segments
 
     services = Services.create(get_settings())
     try:
@@ -46,8 +46,8 @@ async def _store(segments: SegmentSet) -> int:
 
 
 async def _build(args: argparse.Namespace) -> int:
-    from store.segments.build import build_segments
-    from store.segments.records import load_records
+    from services.twin.segments.build import build_segments
+    from services.twin.segments.records import load_records
 
     path = Path(args.records)
     print(f"Reading {path}...", flush=True)
@@ -93,7 +93,7 @@ async def _import(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from store.segments.demo import demo_segments
+    from services.twin.segments.demo import demo_segments
 
     print("Loading the bundled demo segment set...", flush=True)
     return await _store(demo_segments())

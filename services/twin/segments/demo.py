@@ -1,7 +1,7 @@
 """The bundled demo segment set.
 
 ``demo_segments()`` loads ``demo_segments.json`` (checked in, so start-up needs no
-clustering); ``python -m store.segments.demo`` rebuilds that file from the synthetic
+clustering); ``python -m services.twin.segments.demo`` rebuilds that file from the synthetic
 records. A test rebuilds it in memory and compares, so the file cannot go stale.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from store.segments.build import build_segments
-from store.segments.model import SegmentSet
-from store.segments.records import generate_records
+from services.twin.segments.build import build_segments
+from services.twin.segments.model import SegmentSet
+from services.twin.segments.records import generate_records
 
 DEMO_RECORDS = 6000
 DEMO_SEED = 7

@@ -1,6 +1,6 @@
 """Segment twins without a database: synthetic records, clustering, personas, JSON format."""
 
-from store.segments.model import (
+from services.twin.segments.model import (
     AGE_BANDS,
     BAND_GENERATION,
     GENERATION_BANDS,

@@ -8,11 +8,11 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.cluster import KMeans
 
-from store.segments.features import encode_features
-from store.segments.model import ClusterSpec, SegmentSet
-from store.segments.naming import name_clusters
-from store.segments.personas import build_personas
-from store.segments.profile import baseline_of, cluster_attributes, cluster_summary
+from services.twin.segments.features import encode_features
+from services.twin.segments.model import ClusterSpec, SegmentSet
+from services.twin.segments.naming import name_clusters
+from services.twin.segments.personas import build_personas
+from services.twin.segments.profile import baseline_of, cluster_attributes, cluster_summary
 
 Progress = Callable[[str], None]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
-from store.segments.model import AGE_BANDS, BAND_GENERATION, GENERATION_BANDS, age_band_of
-from store.segments.records import (
+from services.twin.segments.model import AGE_BANDS, BAND_GENERATION, GENERATION_BANDS, age_band_of
+from services.twin.segments.records import (
     CREDIT_TIERS,
     CREDIT_USAGE_LEVELS,
     EDUCATION_LEVELS,

@@ -31,21 +31,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from store.twin import AGE_BAND_LIMITS, AGE_BANDS, GENDERS
+
 FORMAT = "segment-set/v1"
-
-AGE_BANDS: tuple[str, ...] = ("18 - 24", "25 - 34", "35 - 44", "45 - 54", "55 - 64", "65 - 74", "75+")
-GENDERS: tuple[str, ...] = ("Female", "Male")
-
-# Inclusive age limits of each band; 75+ is capped at 99 for sampling purposes.
-AGE_BAND_LIMITS: dict[str, tuple[int, int]] = {
-    "18 - 24": (18, 24),
-    "25 - 34": (25, 34),
-    "35 - 44": (35, 44),
-    "45 - 54": (45, 54),
-    "55 - 64": (55, 64),
-    "65 - 74": (65, 74),
-    "75+": (75, 99),
-}
 
 # The contract's 15 personas per cluster: women in the 7 bands, then men in 8
 # (25 - 34 appears twice for men, as in the contract's example).
@@ -62,7 +50,7 @@ PERSONA_PATTERN: tuple[tuple[str, str], ...] = tuple(("Female", b) for b in AGE_
 
 
 # Generation of each age band (ages in 2025; a band goes to the generation most of it
-# belongs to). Shared by the cluster profiles and the query parser.
+# belongs to).
 GENERATION_BANDS: dict[str, tuple[str, ...]] = {
     "Gen Z": ("18 - 24",),
     "Millennials": ("25 - 34", "35 - 44"),

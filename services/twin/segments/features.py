@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from store.segments.records import (
+from services.twin.segments.records import (
     CREDIT_TIERS,
     CREDIT_USAGE_LEVELS,
     EDUCATION_LEVELS,

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from store.segments.model import AGE_BAND_LIMITS, BAND_GENERATION, PERSONA_PATTERN, SegmentPersonaSpec
+from services.twin.segments.model import AGE_BAND_LIMITS, BAND_GENERATION, PERSONA_PATTERN, SegmentPersonaSpec
 
 FEMALE_NAMES = (
     "Olivia", "Emma", "Charlotte", "Amelia", "Sophia", "Mia", "Isabella", "Ava", "Evelyn", "Harper",

@@ -1,8 +1,8 @@
 """Bundled sample of six synthetic X accounts with clearly distinct writing styles.
 
 Posts are composed from templates and word banks with a seeded `random.Random`,
-so the sample is reproducible: `python -m store.sample_data.ghostwriter_accounts`
-rewrites `ghostwriter_accounts.json`, and a test checks the checked-in file
+so the sample is reproducible: `python -m services.ghostwriter.sample_accounts`
+rewrites `sample_accounts.json`, and a test checks the checked-in file
 equals a fresh generation. All handles, names, teams and links are invented.
 """
 
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypedDict
 
-SAMPLE_PATH = Path(__file__).with_name("ghostwriter_accounts.json")
+SAMPLE_PATH = Path(__file__).with_name("sample_accounts.json")
 POSTS_PER_ACCOUNT = 120
 _START = datetime(2025, 1, 6, 8, 0, tzinfo=timezone.utc)
 
@@ -384,7 +384,7 @@ def generate_sample() -> dict[str, list[SampleAccount]]:
 
 
 def render_sample() -> str:
-    """The exact text of `ghostwriter_accounts.json` for a fresh generation."""
+    """The exact text of `sample_accounts.json` for a fresh generation."""
     return json.dumps(generate_sample(), ensure_ascii=False, indent=1) + "\n"
 
 

@@ -1,0 +1,19 @@
+"""Types shared by the repositories: the pool they take and pgvector's text form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeAlias
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
+from psycopg_pool import AsyncConnectionPool
+
+# The service's pool: autocommit connections whose rows are dicts (runtime.database.make_pool).
+Connection: TypeAlias = AsyncConnection[DictRow]
+Pool: TypeAlias = AsyncConnectionPool[AsyncConnection[DictRow]]
+
+
+def vector_literal(vector: Sequence[float]) -> str:
+    """pgvector's text form, cast with `::vector` in SQL."""
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
