@@ -19,7 +19,7 @@ from pathlib import Path
 
 from runtime.services import Services
 from runtime.settings import Settings
-from store.documents import create_collection, replace_document, search_chunks
+from store.documents import ChunkHit, create_collection, replace_document, search_chunks
 from store.users import create_user
 from tools.documents import chunk_text, extract_text
 
@@ -32,7 +32,7 @@ def load_questions() -> list[dict]:
     return [json.loads(line) for line in DATASET.read_text().splitlines() if line.strip()]
 
 
-def ranked_docs(rows: list[dict]) -> list[str]:
+def ranked_docs(rows: list[ChunkHit]) -> list[str]:
     """Documents in the order of their best chunk."""
     seen: list[str] = []
     for row in rows:

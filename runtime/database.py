@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from psycopg.rows import dict_row
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from runtime.embedded_pg import start_embedded_postgres
@@ -17,7 +18,7 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.database_dir)
 
 
-def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
+def make_pool(url: str, settings: Settings) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """An unopened pool; connections are autocommit with dict rows (the checkpointer needs both).
     Queries run 5 times on a connection are prepared server-side (psycopg's default), which
     saves planning on every chat turn's checkpoint and persona reads; off when
@@ -48,7 +49,7 @@ def describe_url(url: str) -> str:
     return f"{host}:{port}/{db}"
 
 
-async def open_pool(pool: AsyncConnectionPool, url: str, timeout: float) -> None:
+async def open_pool(pool: AsyncConnectionPool[AsyncConnection[DictRow]], url: str, timeout: float) -> None:
     try:
         await pool.open(wait=True, timeout=timeout)
     except Exception as exc:

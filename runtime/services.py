@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from langchain_core.embeddings import Embeddings
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
 from runtime.database import make_pool, open_pool, resolve_database_url
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     database_url: str
-    pool: AsyncConnectionPool
+    pool: AsyncConnectionPool[AsyncConnection[DictRow]]
     checkpointer: AsyncPostgresSaver
     local_llm: LocalLLMServer | None = None
     embeddings: Embeddings | None = None

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
-from psycopg_pool import AsyncConnectionPool
+from store.types import Pool, one_row
 
 ACCOUNT_COLUMNS = "id, handle, display_name, avatar_url, active"
 POST_COLUMNS = "id, account_id, text, created_at, replies, reposts, likes, views"
 
 
-async def upsert_account(pool: AsyncConnectionPool, *, account_id: str, handle: str, display_name: str = "",
-                         avatar_url: str = "", active: bool = True) -> dict[str, Any]:
+class AccountRow(TypedDict):
+    id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+    active: bool
+
+
+class PostRow(TypedDict):
+    id: str
+    account_id: str
+    text: str
+    created_at: datetime
+    replies: int
+    reposts: int
+    likes: int
+    views: int
+
+
+async def upsert_account(pool: Pool, *, account_id: str, handle: str, display_name: str = "",
+                         avatar_url: str = "", active: bool = True) -> AccountRow:
     async with pool.connection() as conn:
         cur = await conn.execute(
             f"""INSERT INTO accounts (id, handle, display_name, avatar_url, active)
@@ -22,16 +42,16 @@ async def upsert_account(pool: AsyncConnectionPool, *, account_id: str, handle: 
                 RETURNING {ACCOUNT_COLUMNS}""",
             (account_id, handle, display_name, avatar_url, active),
         )
-        return await cur.fetchone()
+        return cast(AccountRow, one_row(await cur.fetchone()))
 
 
-async def get_account(pool: AsyncConnectionPool, account_id: str) -> dict[str, Any] | None:
+async def get_account(pool: Pool, account_id: str) -> AccountRow | None:
     async with pool.connection() as conn:
         cur = await conn.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = %s", (account_id,))
-        return await cur.fetchone()
+        return cast("AccountRow | None", await cur.fetchone())
 
 
-async def active_accounts_without_persona(pool: AsyncConnectionPool) -> list[str]:
+async def active_accounts_without_persona(pool: Pool) -> list[str]:
     async with pool.connection() as conn:
         cur = await conn.execute(
             """SELECT a.id FROM accounts a LEFT JOIN ghostwriter_personas g ON g.account_id = a.id
@@ -39,8 +59,7 @@ async def active_accounts_without_persona(pool: AsyncConnectionPool) -> list[str
         return [row["id"] for row in await cur.fetchall()]
 
 
-async def import_posts(pool: AsyncConnectionPool, account_id: str,
-                       posts: list[dict[str, Any]]) -> tuple[int, int]:
+async def import_posts(pool: Pool, account_id: str, posts: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
     """Insert new posts and refresh the engagement counts of known ones; (inserted, updated).
 
     A post id that already belongs to another account is left untouched (not counted)."""
@@ -66,8 +85,7 @@ async def import_posts(pool: AsyncConnectionPool, account_id: str,
     return inserted, updated
 
 
-async def latest_posts(pool: AsyncConnectionPool, account_id: str, limit: int,
-                       after: datetime | None = None) -> list[dict[str, Any]]:
+async def latest_posts(pool: Pool, account_id: str, limit: int, after: datetime | None = None) -> list[PostRow]:
     """The newest `limit` posts (optionally only those after `after`), oldest first."""
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -76,11 +94,11 @@ async def latest_posts(pool: AsyncConnectionPool, account_id: str, limit: int,
                  ORDER BY created_at DESC, id DESC LIMIT %s""",
             (account_id, after, after, limit),
         )
-        rows = await cur.fetchall()
+        rows = cast(list[PostRow], await cur.fetchall())
     return list(reversed(rows))
 
 
-async def count_posts(pool: AsyncConnectionPool, account_id: str) -> int:
+async def count_posts(pool: Pool, account_id: str) -> int:
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT count(*) AS n FROM posts WHERE account_id = %s", (account_id,))
-        return int((await cur.fetchone())["n"])
+        return int(one_row(await cur.fetchone())["n"])

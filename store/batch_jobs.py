@@ -7,18 +7,36 @@ older than the stale interval belonged to a process that died and is marked fail
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+
+from store.types import Pool
 
 UNFINISHED = ("queued", "running")
 _COLUMNS = """id, status, total, done, results, result, error, created_at, started_at, finished_at,
               heartbeat_at, key_hash"""
 
 
-async def create_job(pool: AsyncConnectionPool, *, key_hash: str, request: dict[str, Any],
-                     account_ids: list[str]) -> uuid.UUID:
+class BatchJobRow(TypedDict):
+    id: uuid.UUID
+    status: str
+    total: int
+    done: int
+    results: list[dict[str, Any]]
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime
+    key_hash: str
+
+
+async def create_job(pool: Pool, *, key_hash: str, request: Mapping[str, Any],
+                     account_ids: Sequence[str]) -> uuid.UUID:
     job_id = uuid.uuid4()
     async with pool.connection() as conn:
         await conn.execute(
@@ -28,20 +46,20 @@ async def create_job(pool: AsyncConnectionPool, *, key_hash: str, request: dict[
     return job_id
 
 
-async def get_job(pool: AsyncConnectionPool, job_id: uuid.UUID) -> dict[str, Any] | None:
+async def get_job(pool: Pool, job_id: uuid.UUID) -> BatchJobRow | None:
     async with pool.connection() as conn:
         cur = await conn.execute(f"SELECT {_COLUMNS} FROM batch_jobs WHERE id = %s", (job_id,))
-        return await cur.fetchone()
+        return cast("BatchJobRow | None", await cur.fetchone())
 
 
-async def mark_running(pool: AsyncConnectionPool, job_id: uuid.UUID) -> None:
+async def mark_running(pool: Pool, job_id: uuid.UUID) -> None:
     async with pool.connection() as conn:
         await conn.execute(
             """UPDATE batch_jobs SET status = 'running', started_at = now(), heartbeat_at = now()
                 WHERE id = %s AND status = 'queued'""", (job_id,))
 
 
-async def add_result(pool: AsyncConnectionPool, job_id: uuid.UUID, result: dict[str, Any]) -> None:
+async def add_result(pool: Pool, job_id: uuid.UUID, result: Mapping[str, Any]) -> None:
     """Record one account's result (progress) and refresh the heartbeat."""
     async with pool.connection() as conn:
         await conn.execute(
@@ -49,7 +67,7 @@ async def add_result(pool: AsyncConnectionPool, job_id: uuid.UUID, result: dict[
                 WHERE id = %s AND status = 'running'""", (Jsonb([result]), job_id))
 
 
-async def heartbeat(pool: AsyncConnectionPool, job_ids: list[uuid.UUID]) -> None:
+async def heartbeat(pool: Pool, job_ids: list[uuid.UUID]) -> None:
     if not job_ids:
         return
     async with pool.connection() as conn:
@@ -58,7 +76,7 @@ async def heartbeat(pool: AsyncConnectionPool, job_ids: list[uuid.UUID]) -> None
             (job_ids,))
 
 
-async def finish(pool: AsyncConnectionPool, job_id: uuid.UUID, *, result: dict[str, Any] | None = None,
+async def finish(pool: Pool, job_id: uuid.UUID, *, result: Mapping[str, Any] | None = None,
                  error: str | None = None) -> None:
     """Succeeded with `result`, or failed with `error` (only an unfinished job changes)."""
     status = "failed" if error is not None else "succeeded"
@@ -70,7 +88,7 @@ async def finish(pool: AsyncConnectionPool, job_id: uuid.UUID, *, result: dict[s
             (status, None if result is None else Jsonb(result), error, job_id))
 
 
-async def fail_stale(pool: AsyncConnectionPool, stale_seconds: float, error: str,
+async def fail_stale(pool: Pool, stale_seconds: float, error: str,
                      job_id: uuid.UUID | None = None) -> int:
     """Mark unfinished jobs (one, or all) whose heartbeat is older than `stale_seconds` as failed."""
     async with pool.connection() as conn:

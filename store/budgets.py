@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from psycopg_pool import AsyncConnectionPool
+from store.types import Pool
 
 PERIODS = ("day", "week", "month")
 
@@ -18,7 +18,7 @@ def key_hash(api_key: bytes) -> str:
     return hashlib.sha256(api_key).hexdigest()
 
 
-async def reserve(pool: AsyncConnectionPool, key: str, period: str, limit: int, amount: int) -> bool:
+async def reserve(pool: Pool, key: str, period: str, limit: int, amount: int) -> bool:
     """Atomically add `amount` to this period's usage if it stays within `limit`."""
     if period not in PERIODS:
         raise ValueError(f"budget period must be one of {PERIODS}")
@@ -33,7 +33,7 @@ async def reserve(pool: AsyncConnectionPool, key: str, period: str, limit: int, 
         return await cur.fetchone() is not None
 
 
-async def settle(pool: AsyncConnectionPool, key: str, period: str, reserved: int, used: int) -> None:
+async def settle(pool: Pool, key: str, period: str, reserved: int, used: int) -> None:
     """Replace a reservation by the real usage (never charging more than was reserved)."""
     refund = reserved - min(used, reserved)
     if refund <= 0:
@@ -44,7 +44,7 @@ async def settle(pool: AsyncConnectionPool, key: str, period: str, reserved: int
                 WHERE key_hash = %s AND period_start = date_trunc(%s, now())""", (refund, key, period))
 
 
-async def used_tokens(pool: AsyncConnectionPool, key: str, period: str) -> int:
+async def used_tokens(pool: Pool, key: str, period: str) -> int:
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT used_tokens FROM api_budgets WHERE key_hash = %s AND period_start = date_trunc(%s, now())",

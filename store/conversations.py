@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+
+from store.types import Pool
 
 
-async def create_conversation(pool: AsyncConnectionPool, *, conversation_id: str, persona_id: int,
+class ConversationRow(TypedDict):
+    id: str
+    persona_id: int
+    owner_id: str
+    title: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageRow(TypedDict):
+    role: str
+    content: str
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+async def create_conversation(pool: Pool, *, conversation_id: str, persona_id: int,
                               owner_id: str, title: str = "", description: str = "") -> None:
     async with pool.connection() as conn:
         await conn.execute(
@@ -18,14 +38,14 @@ async def create_conversation(pool: AsyncConnectionPool, *, conversation_id: str
         )
 
 
-async def get_conversation(pool: AsyncConnectionPool, conversation_id: str) -> dict[str, Any] | None:
+async def get_conversation(pool: Pool, conversation_id: str) -> ConversationRow | None:
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT * FROM conversations WHERE id = %s", (conversation_id,))
-        return await cur.fetchone()
+        return cast("ConversationRow | None", await cur.fetchone())
 
 
-async def append_messages(pool: AsyncConnectionPool, conversation_id: str,
-                          messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+async def append_messages(pool: Pool, conversation_id: str,
+                          messages: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
     """Append (role, content, metadata) rows in order."""
     async with pool.connection() as conn, conn.transaction():
         for role, content, metadata in messages:
@@ -36,10 +56,10 @@ async def append_messages(pool: AsyncConnectionPool, conversation_id: str,
         await conn.execute("UPDATE conversations SET updated_at = now() WHERE id = %s", (conversation_id,))
 
 
-async def list_messages(pool: AsyncConnectionPool, conversation_id: str) -> list[dict[str, Any]]:
+async def list_messages(pool: Pool, conversation_id: str) -> list[MessageRow]:
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT role, content, metadata, created_at FROM messages WHERE conversation_id = %s ORDER BY id",
             (conversation_id,),
         )
-        return await cur.fetchall()
+        return cast(list[MessageRow], await cur.fetchall())

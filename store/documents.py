@@ -16,11 +16,13 @@ fewer than k rows or miss the best ones. Therefore:
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal, TypedDict, cast
 
-from psycopg import AsyncConnection
 from psycopg.errors import ForeignKeyViolation
-from psycopg_pool import AsyncConnectionPool
+
+from store.types import Connection, Pool, one_row, vector_literal
 
 Metric = Literal["cosine", "euclidean"]
 EXACT_SEARCH_MAX_ROWS = 20_000
@@ -32,11 +34,50 @@ class CollectionNotFound(LookupError):
     """The collection does not exist (any more)."""
 
 
-def vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+class CollectionRow(TypedDict):
+    name: str
+    owner_id: str
+    description: str
+    created_at: datetime
 
 
-async def create_collection(pool: AsyncConnectionPool, *, name: str, owner_id: str,
+class CollectionSummaryRow(CollectionRow):
+    documents: int
+    chunks: int
+
+
+class DocumentRow(TypedDict):
+    doc_path: str
+    file_name: str
+    chunks: int
+    uploaded_at: datetime
+
+
+class CollectionUserRow(TypedDict):
+    """A persona whose rag.db_collections names a collection."""
+
+    id: int
+    name: str
+    owner_id: str | None
+
+
+class DeletedCounts(TypedDict):
+    documents: int
+    chunks: int
+
+
+class ChunkHit(TypedDict):
+    id: int
+    collection: str
+    file_name: str
+    doc_path: str
+    chunk_index: int
+    content: str
+    cosine_similarity: float
+    euclidean_distance: float
+
+
+async def create_collection(pool: Pool, *, name: str, owner_id: str,
                             description: str = "") -> bool:
     """Create a collection; False when the name is taken."""
     async with pool.connection() as conn:
@@ -48,13 +89,13 @@ async def create_collection(pool: AsyncConnectionPool, *, name: str, owner_id: s
         return await cur.fetchone() is not None
 
 
-async def get_collection(pool: AsyncConnectionPool, name: str) -> dict[str, Any] | None:
+async def get_collection(pool: Pool, name: str) -> CollectionRow | None:
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT * FROM document_collections WHERE name = %s", (name,))
-        return await cur.fetchone()
+        return cast("CollectionRow | None", await cur.fetchone())
 
 
-async def list_collections(pool: AsyncConnectionPool, owner_id: str | None = None) -> list[dict[str, Any]]:
+async def list_collections(pool: Pool, owner_id: str | None = None) -> list[CollectionSummaryRow]:
     """Collections with document and chunk counts; all of them when owner_id is None."""
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -66,11 +107,11 @@ async def list_collections(pool: AsyncConnectionPool, owner_id: str | None = Non
                 GROUP BY c.name ORDER BY c.name""",
             (owner_id, owner_id),
         )
-        return await cur.fetchall()
+        return cast(list[CollectionSummaryRow], await cur.fetchall())
 
 
-async def replace_document(pool: AsyncConnectionPool, *, collection: str, file_name: str, doc_path: str,
-                           chunks: list[str], embeddings: list[list[float]]) -> int:
+async def replace_document(pool: Pool, *, collection: str, file_name: str, doc_path: str,
+                           chunks: Sequence[str], embeddings: Sequence[Sequence[float]]) -> int:
     """Store a document's chunks, replacing any earlier upload of the same path; return the count."""
     if len(chunks) != len(embeddings):
         raise ValueError("one embedding per chunk")
@@ -83,24 +124,24 @@ async def replace_document(pool: AsyncConnectionPool, *, collection: str, file_n
                     """INSERT INTO document_chunks (collection, file_name, doc_path, chunk_index, content, embedding)
                        VALUES (%s, %s, %s, %s, %s, %s::vector)""",
                     [(collection, file_name, doc_path, i, text, vector_literal(vec))
-                     for i, (text, vec) in enumerate(zip(chunks, embeddings))],
+                     for i, (text, vec) in enumerate(zip(chunks, embeddings, strict=True))],
                 )
     except ForeignKeyViolation:  # the collection was deleted while the upload was embedded
         raise CollectionNotFound(collection) from None
     return len(chunks)
 
 
-async def list_documents(pool: AsyncConnectionPool, collection: str) -> list[dict[str, Any]]:
+async def list_documents(pool: Pool, collection: str) -> list[DocumentRow]:
     async with pool.connection() as conn:
         cur = await conn.execute(
             """SELECT doc_path, MIN(file_name) AS file_name, COUNT(*) AS chunks, MAX(created_at) AS uploaded_at
                  FROM document_chunks WHERE collection = %s GROUP BY doc_path ORDER BY doc_path""",
             (collection,),
         )
-        return await cur.fetchall()
+        return cast(list[DocumentRow], await cur.fetchall())
 
 
-async def delete_document(pool: AsyncConnectionPool, collection: str, doc_path: str) -> int:
+async def delete_document(pool: Pool, collection: str, doc_path: str) -> int:
     """Delete a document's chunks; return how many rows went."""
     async with pool.connection() as conn:
         cur = await conn.execute("DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s",
@@ -111,12 +152,12 @@ async def delete_document(pool: AsyncConnectionPool, collection: str, doc_path: 
 class CollectionInUse(Exception):
     """A persona's rag.db_collections still names the collection."""
 
-    def __init__(self, personas: list[dict[str, Any]]):
+    def __init__(self, personas: list[CollectionUserRow]):
         super().__init__(f"used by {len(personas)} persona(s)")
         self.personas = personas  # [{"id", "name", "owner_id"}]
 
 
-async def delete_collection(pool: AsyncConnectionPool, name: str) -> dict[str, int] | None:
+async def delete_collection(pool: Pool, name: str) -> DeletedCounts | None:
     """Delete a collection and (by cascade) its chunks; return {"documents", "chunks"} deleted,
     None when it does not exist. Raises `CollectionInUse` while any persona's
     `attributes.rag.db_collections` names it, so no persona is left searching nothing.
@@ -132,13 +173,13 @@ async def delete_collection(pool: AsyncConnectionPool, name: str) -> dict[str, i
                 WHERE jsonb_typeof(attributes->'rag'->'db_collections') = 'array'
                   AND attributes->'rag'->'db_collections' ? %s
                 ORDER BY id""", (name,))
-        users = await cur.fetchall()
+        users = cast(list[CollectionUserRow], await cur.fetchall())
         if users:
             raise CollectionInUse(users)
         cur = await conn.execute(
             """SELECT COUNT(DISTINCT doc_path) AS documents, COUNT(*) AS chunks
                  FROM document_chunks WHERE collection = %s""", (name,))
-        counts = await cur.fetchone()
+        counts = one_row(await cur.fetchone())
         await conn.execute("DELETE FROM document_collections WHERE name = %s", (name,))
         return {"documents": int(counts["documents"]), "chunks": int(counts["chunks"])}
 
@@ -151,7 +192,7 @@ class CollectionsMissing(LookupError):
         self.names = list(names)
 
 
-async def lock_collections(conn: AsyncConnection, names: Sequence[str]) -> None:
+async def lock_collections(conn: Connection, names: Sequence[str]) -> None:
     """Inside a persona write's transaction: share-lock the named collections, so a concurrent
     `delete_collection` (which takes the row FOR UPDATE) waits for the write and then sees the
     persona, or the write sees the collection gone (`CollectionsMissing`)."""
@@ -165,14 +206,14 @@ async def lock_collections(conn: AsyncConnection, names: Sequence[str]) -> None:
         raise CollectionsMissing(missing)
 
 
-async def collection_names(pool: AsyncConnectionPool) -> list[str]:
+async def collection_names(pool: Pool) -> list[str]:
     """Every collection's name (no counts: cheap enough for a chat turn)."""
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT name FROM document_collections ORDER BY name")
         return [row["name"] for row in await cur.fetchall()]
 
 
-async def existing_collections(pool: AsyncConnectionPool, names: Sequence[str]) -> dict[str, str]:
+async def existing_collections(pool: Pool, names: Sequence[str]) -> dict[str, str]:
     """{name: owner_id} of the named collections that exist."""
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT name, owner_id FROM document_collections WHERE name = ANY(%s)",
@@ -180,9 +221,9 @@ async def existing_collections(pool: AsyncConnectionPool, names: Sequence[str]) 
         return {row["name"]: row["owner_id"] for row in await cur.fetchall()}
 
 
-async def search_chunks(pool: AsyncConnectionPool, *, query_vector: Sequence[float], collections: Sequence[str],
+async def search_chunks(pool: Pool, *, query_vector: Sequence[float], collections: Sequence[str],
                         metric: Metric = "cosine", k: int = 4, exact: bool | None = None,
-                        ef_search: int = HNSW_EF_SEARCH) -> list[dict[str, Any]]:
+                        ef_search: int = HNSW_EF_SEARCH) -> list[ChunkHit]:
     """The k nearest chunks in `collections` by `metric`, each with both
     `cosine_similarity` and `euclidean_distance`. `exact=None` chooses by size."""
     if not collections or k <= 0:
@@ -196,7 +237,7 @@ async def search_chunks(pool: AsyncConnectionPool, *, query_vector: Sequence[flo
                 """SELECT (SELECT COUNT(*) FROM document_chunks WHERE collection = ANY(%s)) AS n,
                           (SELECT GREATEST(reltuples, 0) FROM pg_class
                             WHERE oid = 'document_chunks'::regclass) AS total""", (names,))
-            sizes = await cur.fetchone()
+            sizes = one_row(await cur.fetchone())
             exact = sizes["n"] <= EXACT_SEARCH_MAX_ROWS or sizes["n"] < HNSW_MIN_SHARE * sizes["total"]
         if exact:
             sql = f"""SELECT id, collection, file_name, doc_path, chunk_index, content,
@@ -212,4 +253,4 @@ async def search_chunks(pool: AsyncConnectionPool, *, query_vector: Sequence[flo
                         FROM document_chunks WHERE collection = ANY(%(names)s)
                        ORDER BY embedding {order} %(q)s::vector LIMIT %(k)s"""
         cur = await conn.execute(sql, {"names": names, "q": q, "k": k})
-        return await cur.fetchall()
+        return cast(list[ChunkHit], await cur.fetchall())

@@ -7,18 +7,66 @@ latest_post_at (the newest post analysed, so refine knows what is new).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
 from store.personas import create_persona
+from store.types import Pool, one_row
 
 _VERSION_SELECT = """SELECT v.version, v.system_prompt, v.style_traits, v.refinement_summary, v.details,
                             v.created_at"""
 
 
-async def persona_id_for(pool: AsyncConnectionPool, account_id: str) -> int | None:
+class VersionRow(TypedDict):
+    version: int
+    system_prompt: str
+    style_traits: list[str]
+    refinement_summary: str | None
+    details: dict[str, Any]
+    created_at: datetime
+
+
+class CurrentVersionRow(VersionRow):
+    persona_id: int
+
+
+class GhostwriterListRow(TypedDict):
+    account_id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+    persona_version: int
+    details: dict[str, Any]
+
+
+class AnalyticsRow(TypedDict):
+    total_accounts: int
+    accounts_with_personas: int
+    avg_version: float | None
+    avg_posts: float | None
+
+
+class AccountPersonaRow(TypedDict):
+    """An account and its current persona version; the persona fields are None without a persona."""
+
+    id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+    active: bool
+    persona_id: int | None
+    version: int | None
+    system_prompt: str | None
+    style_traits: list[str] | None
+    refinement_summary: str | None
+    details: dict[str, Any] | None
+    created_at: datetime | None
+
+
+async def persona_id_for(pool: Pool, account_id: str) -> int | None:
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT persona_id FROM ghostwriter_personas WHERE account_id = %s",
                                  (account_id,))
@@ -26,8 +74,8 @@ async def persona_id_for(pool: AsyncConnectionPool, account_id: str) -> int | No
     return None if row is None else int(row["persona_id"])
 
 
-async def save_version(pool: AsyncConnectionPool, *, account: dict[str, Any], system_prompt: str,
-                       style_traits: list[str], refinement_summary: str, details: dict[str, Any]) -> int:
+async def save_version(pool: Pool, *, account: Mapping[str, Any], system_prompt: str,
+                       style_traits: Sequence[str], refinement_summary: str, details: Mapping[str, Any]) -> int:
     """Store a new immutable version and make it current (creating the persona on first use);
     returns the version number."""
     persona_id = await persona_id_for(pool, account["id"])
@@ -50,7 +98,7 @@ async def save_version(pool: AsyncConnectionPool, *, account: dict[str, Any], sy
         await cur.fetchone()
         cur = await conn.execute(
             "SELECT COALESCE(max(version), 0) + 1 AS v FROM persona_versions WHERE persona_id = %s", (persona_id,))
-        version = int((await cur.fetchone())["v"])
+        version = int(one_row(await cur.fetchone())["v"])
         await conn.execute(
             """INSERT INTO persona_versions (persona_id, version, system_prompt, style_traits,
                                              refinement_summary, details) VALUES (%s, %s, %s, %s, %s, %s)""",
@@ -60,32 +108,32 @@ async def save_version(pool: AsyncConnectionPool, *, account: dict[str, Any], sy
     return version
 
 
-async def current_version(pool: AsyncConnectionPool, account_id: str) -> dict[str, Any] | None:
+async def current_version(pool: Pool, account_id: str) -> CurrentVersionRow | None:
     async with pool.connection() as conn:
         cur = await conn.execute(
             f"""{_VERSION_SELECT}, p.id AS persona_id
                   FROM ghostwriter_personas g JOIN personas p ON p.id = g.persona_id
                   JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version
                  WHERE g.account_id = %s""", (account_id,))
-        return await cur.fetchone()
+        return cast("CurrentVersionRow | None", await cur.fetchone())
 
 
-async def history(pool: AsyncConnectionPool, account_id: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+async def history(pool: Pool, account_id: str, limit: int) -> tuple[list[VersionRow], int]:
     """The newest `limit` versions (newest first) and the total number of versions."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             f"""{_VERSION_SELECT} FROM ghostwriter_personas g
                   JOIN persona_versions v ON v.persona_id = g.persona_id
                  WHERE g.account_id = %s ORDER BY v.version DESC LIMIT %s""", (account_id, limit))
-        rows = await cur.fetchall()
+        rows = cast(list[VersionRow], await cur.fetchall())
         cur = await conn.execute(
             """SELECT count(*) AS n FROM ghostwriter_personas g
                  JOIN persona_versions v ON v.persona_id = g.persona_id WHERE g.account_id = %s""", (account_id,))
-        total = int((await cur.fetchone())["n"])
+        total = int(one_row(await cur.fetchone())["n"])
     return rows, total
 
 
-async def rollback(pool: AsyncConnectionPool, account_id: str, version: int) -> bool:
+async def rollback(pool: Pool, account_id: str, version: int) -> bool:
     """Make `version` current again (history is kept); False when there is no such version."""
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -97,7 +145,7 @@ async def rollback(pool: AsyncConnectionPool, account_id: str, version: int) -> 
         return await cur.fetchone() is not None
 
 
-async def list_personas(pool: AsyncConnectionPool) -> list[dict[str, Any]]:
+async def list_personas(pool: Pool) -> list[GhostwriterListRow]:
     async with pool.connection() as conn:
         cur = await conn.execute(
             """SELECT a.id AS account_id, a.handle, a.display_name, a.avatar_url,
@@ -106,10 +154,10 @@ async def list_personas(pool: AsyncConnectionPool) -> list[dict[str, Any]]:
                  JOIN personas p ON p.id = g.persona_id
                  JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version
                 ORDER BY a.handle, a.id""")
-        return await cur.fetchall()
+        return cast(list[GhostwriterListRow], await cur.fetchall())
 
 
-async def analytics(pool: AsyncConnectionPool) -> dict[str, Any]:
+async def analytics(pool: Pool) -> AnalyticsRow:
     async with pool.connection() as conn:
         cur = await conn.execute(
             """SELECT (SELECT count(*) FROM accounts) AS total_accounts,
@@ -118,10 +166,10 @@ async def analytics(pool: AsyncConnectionPool) -> dict[str, Any]:
                       avg(COALESCE((v.details->>'posts_analyzed')::float, 0)) AS avg_posts
                  FROM ghostwriter_personas g JOIN personas p ON p.id = g.persona_id
                  JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version""")
-        return await cur.fetchone()
+        return cast(AnalyticsRow, one_row(await cur.fetchone()))
 
 
-async def account_with_persona(pool: AsyncConnectionPool, account_id: str) -> dict[str, Any] | None:
+async def account_with_persona(pool: Pool, account_id: str) -> AccountPersonaRow | None:
     """The account and its current persona version in one round trip (chat's hot path): None
     without the account; `persona_id` is None when it has no persona."""
     async with pool.connection() as conn:
@@ -134,4 +182,4 @@ async def account_with_persona(pool: AsyncConnectionPool, account_id: str) -> di
                  LEFT JOIN personas p ON p.id = g.persona_id
                  LEFT JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version
                 WHERE a.id = %s""", (account_id,))
-        return await cur.fetchone()
+        return cast("AccountPersonaRow | None", await cur.fetchone())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from psycopg import AsyncConnection
 
@@ -32,11 +33,11 @@ class MigrationError(RuntimeError):
 
 def available_migrations() -> list[Migration]:
     folder = resources.files("store") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [Migration(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 
-async def apply_migrations(conn: AsyncConnection) -> list[str]:
+async def apply_migrations(conn: AsyncConnection[Any]) -> list[str]:
     """Apply pending migrations; return the versions applied by this call."""
     applied_now: list[str] = []
     await conn.set_autocommit(True)

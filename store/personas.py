@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict, cast
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
 from store.documents import lock_collections
+from store.types import Pool, one_row
 
 
-async def create_persona(pool: AsyncConnectionPool, *, kind: str, name: str, system_prompt: str = "",
+class ChatProfileRow(TypedDict):
+    """What the chat graph needs of a persona version."""
+
+    id: int
+    kind: str
+    name: str
+    description: str
+    model: str | None
+    temperature: float | None
+    attributes: dict[str, Any]
+    version: int
+    system_prompt: str
+    style_traits: list[str]
+
+
+async def create_persona(pool: Pool, *, kind: str, name: str, system_prompt: str = "",
                          description: str = "", owner_id: str | None = None, model: str | None = None,
-                         temperature: float | None = None, attributes: dict[str, Any] | None = None,
-                         style_traits: list[str] | None = None, details: dict[str, Any] | None = None,
+                         temperature: float | None = None, attributes: Mapping[str, Any] | None = None,
+                         style_traits: Sequence[str] | None = None, details: Mapping[str, Any] | None = None,
                          refinement_summary: str | None = None, persona_id: int | None = None,
                          collections: Sequence[str] = ()) -> int:
     """Insert a persona with version 1; return its id. `collections` (the document collections it
@@ -27,7 +42,7 @@ async def create_persona(pool: AsyncConnectionPool, *, kind: str, name: str, sys
                        %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
             (persona_id, kind, name, description, owner_id, model, temperature, Jsonb(attributes or {})),
         )
-        new_id = (await cur.fetchone())["id"]
+        new_id: int = one_row(await cur.fetchone())["id"]
         await conn.execute(
             """INSERT INTO persona_versions (persona_id, version, system_prompt, style_traits,
                                              refinement_summary, details)
@@ -37,8 +52,7 @@ async def create_persona(pool: AsyncConnectionPool, *, kind: str, name: str, sys
     return new_id
 
 
-async def get_chat_profile(pool: AsyncConnectionPool, persona_id: int,
-                           version: int | None = None) -> dict[str, Any] | None:
+async def get_chat_profile(pool: Pool, persona_id: int, version: int | None = None) -> ChatProfileRow | None:
     """What the chat graph needs of a persona: name, kind, prompt, model settings, attributes."""
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -50,4 +64,4 @@ async def get_chat_profile(pool: AsyncConnectionPool, persona_id: int,
                 WHERE p.id = %s""",
             (version, persona_id),
         )
-        return await cur.fetchone()
+        return cast("ChatProfileRow | None", await cur.fetchone())

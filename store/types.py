@@ -17,3 +17,10 @@ Pool: TypeAlias = AsyncConnectionPool[AsyncConnection[DictRow]]
 def vector_literal(vector: Sequence[float]) -> str:
     """pgvector's text form, cast with `::vector` in SQL."""
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+def one_row(row: DictRow | None) -> DictRow:
+    """The row of a query that always returns one (an aggregate, an upsert's RETURNING)."""
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row

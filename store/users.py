@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import TypedDict, cast
 
 from psycopg.errors import UniqueViolation
-from psycopg_pool import AsyncConnectionPool
+
+from store.types import Pool, one_row
 
 ROLES = ("admin", "builder", "user")
+
+
+class UserRow(TypedDict):
+    id: str
+    username: str
+    role: str
+    created_at: datetime
+
+
+class UserWithHashRow(UserRow):
+    password_hash: str
 
 
 class UsernameTaken(ValueError):
     pass
 
 
-async def create_user(pool: AsyncConnectionPool, *, username: str, password_hash: str, role: str,
-                      user_id: str | None = None) -> dict[str, Any]:
+async def create_user(pool: Pool, *, username: str, password_hash: str, role: str,
+                      user_id: str | None = None) -> UserRow:
     """Insert a user; raises UsernameTaken when the username exists."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -28,24 +41,24 @@ async def create_user(pool: AsyncConnectionPool, *, username: str, password_hash
                    RETURNING id, username, role, created_at""",
                 (new_id, username, password_hash, role),
             )
-            return await cur.fetchone()
+            return cast(UserRow, one_row(await cur.fetchone()))
     except UniqueViolation:
         raise UsernameTaken(f"The username {username!r} is taken") from None
 
 
-async def get_user(pool: AsyncConnectionPool, user_id: str) -> dict[str, Any] | None:
+async def get_user(pool: Pool, user_id: str) -> UserRow | None:
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT id, username, role, created_at FROM users WHERE id = %s", (user_id,))
-        return await cur.fetchone()
+        return cast("UserRow | None", await cur.fetchone())
 
 
-async def get_user_by_username(pool: AsyncConnectionPool, username: str) -> dict[str, Any] | None:
+async def get_user_by_username(pool: Pool, username: str) -> UserWithHashRow | None:
     """The user row including `password_hash` (for login only)."""
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT * FROM users WHERE username = %s", (username,))
-        return await cur.fetchone()
+        return cast("UserWithHashRow | None", await cur.fetchone())
 
 
-async def update_password_hash(pool: AsyncConnectionPool, user_id: str, password_hash: str) -> None:
+async def update_password_hash(pool: Pool, user_id: str, password_hash: str) -> None:
     async with pool.connection() as conn:
         await conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))

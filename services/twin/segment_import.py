@@ -60,9 +60,9 @@ async def replace_segments(pool: Pool, segments: SegmentSet, embeddings: Embeddi
     persona_vectors = await embeddings.aembed_documents([persona_text(p) for p in segments.personas])
     clusters_by_key = {c.key: c for c in segments.clusters}
     clusters = [ClusterInsert(id=c.key, name=c.name, summary=c.summary, attributes=c.attributes, embedding=v)
-                for c, v in zip(segments.clusters, cluster_vectors)]
+                for c, v in zip(segments.clusters, cluster_vectors, strict=True)]
     twins = []
-    for spec, vec in zip(segments.personas, persona_vectors):
+    for spec, vec in zip(segments.personas, persona_vectors, strict=True):
         cluster = clusters_by_key[spec.cluster_key]
         twins.append(TwinInsert(cluster_id=spec.cluster_key, name=spec.name, gender=spec.gender,
                                 age_band=spec.age_band, summary=spec.summary, attributes=spec.attributes,

@@ -3,8 +3,8 @@
 from services.twin.segments.model import (
     AGE_BANDS,
     BAND_GENERATION,
-    GENERATION_BANDS,
     GENDERS,
+    GENERATION_BANDS,
     PERSONA_PATTERN,
     ClusterSpec,
     SegmentPersonaSpec,

@@ -3,7 +3,8 @@ name, and create 15 personas per cluster."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -58,7 +59,7 @@ def build_segments(
     names = name_clusters(profiles)
     clusters: list[ClusterSpec] = []
     personas = []
-    for key, (name, attrs, members) in enumerate(zip(names, profiles, groups)):
+    for key, (name, attrs, members) in enumerate(zip(names, profiles, groups, strict=True)):
         say(f"cluster {key + 1}/{k}: {name} ({attrs['size']} records)")
         clusters.append(ClusterSpec(key=key, name=name, summary=cluster_summary(attrs), attributes=attrs))
         personas.extend(build_personas(key, [records[i] for i in members], distances[members], seed))

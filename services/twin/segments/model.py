@@ -108,7 +108,7 @@ class SegmentSet:
         return json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "SegmentSet":
+    def from_json(cls, text: str) -> SegmentSet:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -116,7 +116,7 @@ class SegmentSet:
         return cls.from_dict(data)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "SegmentSet":
+    def from_dict(cls, data: Any) -> SegmentSet:
         if not isinstance(data, dict):
             raise ValueError("segment set must be a JSON object with 'clusters' and 'personas'")
         fmt = data.get("format", FORMAT)

@@ -9,9 +9,11 @@ the cluster's next-best trait, so names are unique.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import mean, pstdev
-from typing import Any, Callable
+from typing import Any
+
 
 def _log(index: float) -> float:
     # Indices are ratios to the table mean: compare them on a log scale so that

@@ -114,7 +114,7 @@ def build_personas(
     for gender, band in PERSONA_PATTERN:
         lo, hi = AGE_BAND_LIMITS[band]
         # Fallbacks prefer the member whose age needs the smallest move into the band.
-        def years_out(i: int) -> int:
+        def years_out(i: int, lo: int = lo, hi: int = hi) -> int:
             return max(lo - members[i]["age"], members[i]["age"] - hi, 0)
 
         pools = (
