@@ -17,8 +17,9 @@ from pathlib import Path
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from graphs.chat_context import ChatContext
-from graphs.persona_chat import CHAT_DURABILITY, build_persona_chat
+from graphs.persona_chat.context import ChatContext
+from graphs.persona_chat.graph import build_persona_chat
+from graphs.persona_chat.nodes import CHAT_DURABILITY
 from runtime.models import register_chat_provider
 from runtime.services import Services
 from runtime.settings import Settings

@@ -50,14 +50,14 @@ async def test_playground_only_in_dev_mode(services, live_app, settings):
 
 async def test_langserve_threads_cannot_reach_rest_conversations(services, live_app, script):
     """A REST conversation id used as thread_id on /graphs lands in a separate namespace."""
-    from graphs.persona_chat import build_persona_chat
+    from graphs.persona_chat.graph import build_persona_chat
 
     pid = await create_persona(services.pool, kind="studio", name="Ada", system_prompt="A poet.")
     graph = build_persona_chat(services.checkpointer)
     script.replies = ["private reply", "public reply"]
     from langchain_core.messages import HumanMessage
 
-    from graphs.chat_context import ChatContext
+    from graphs.persona_chat.context import ChatContext
 
     await graph.ainvoke({"persona_id": pid, "messages": [HumanMessage("my secret is 42")]},
                         {"configurable": {"thread_id": "history-123"}}, context=ChatContext(model="fake:scripted"))

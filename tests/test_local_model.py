@@ -1,9 +1,9 @@
 """persona_chat through the real local model (llama.cpp + SmolLM2) over the OpenAI protocol."""
 
-from langchain_core.messages import AIMessageChunk, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 
-from graphs.chat_context import ChatContext
-from graphs.persona_chat import build_persona_chat
+from graphs.persona_chat.context import ChatContext
+from graphs.persona_chat.graph import build_persona_chat
 
 
 async def test_local_model_replies_and_streams(services, local_llm):
@@ -24,3 +24,20 @@ async def test_local_model_replies_and_streams(services, local_llm):
     assert len(chunks) > 3
     assert "".join(chunks).strip() == reply
     assert state.values["model"] == "local:smollm2"
+    # llama.cpp sends no usage in streams: the model's own tokenizer counts the turn instead
+    usage = state.values["usage"]
+    assert usage["source"] == "tokenizer"
+    assert usage["output_tokens"] > 3 and usage["input_tokens"] > 10
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+async def test_usage_is_approximate_when_nothing_counts_it(services, script):
+    """A provider without usage and without a tokenizer endpoint: an estimate, labelled so."""
+    graph = build_persona_chat(services.checkpointer)
+    script.replies = [AIMessage("a reply of several words")]  # no usage_metadata
+    state = await graph.ainvoke({"persona": {"name": "Ada", "system_prompt": "A poet."},
+                                 "messages": [HumanMessage("hello there")]},
+                                {"configurable": {"thread_id": "usage-approx"}}, context=ChatContext(model="fake:scripted"))
+    usage = state["usage"]
+    assert usage["source"] == "approximate"
+    assert usage["output_tokens"] > 0 and usage["input_tokens"] > 0

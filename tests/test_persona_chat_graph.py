@@ -2,8 +2,9 @@
 
 from langchain_core.messages import AIMessageChunk, HumanMessage
 
-from graphs.chat_context import ChatContext
-from graphs.persona_chat import CHAT_DURABILITY, build_persona_chat
+from graphs.persona_chat.context import ChatContext
+from graphs.persona_chat.graph import build_persona_chat
+from graphs.persona_chat.nodes import CHAT_DURABILITY
 from runtime.services import Services
 from store.personas import create_persona
 
@@ -111,7 +112,7 @@ async def test_unknown_persona_fails_clearly(services, script):
     graph = build_persona_chat(services.checkpointer)
     import pytest
 
-    from graphs.persona_chat import PersonaNotFound
+    from graphs.persona_chat.nodes import PersonaNotFound
 
     with pytest.raises(PersonaNotFound, match="Persona 999999 not found"):
         await graph.ainvoke({"persona_id": 999999, "messages": [HumanMessage("hi")]}, thread("x"), context=CTX)

@@ -234,8 +234,8 @@ async def test_delete_collection_refused_while_a_persona_uses_it(services, clien
 async def test_run_input_cannot_widen_a_personas_collections(services, client, script):
     from langchain_core.messages import HumanMessage
 
-    from graphs.chat_context import ChatContext
-    from graphs.persona_chat import build_persona_chat
+    from graphs.persona_chat.context import ChatContext
+    from graphs.persona_chat.graph import build_persona_chat
 
     script.responder = lambda messages: "answer"
     b_id, builder, _ = await _setup(services, client)

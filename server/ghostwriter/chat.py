@@ -12,9 +12,9 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langchain_core.messages.utils import count_tokens_approximately
 from langgraph.graph.state import CompiledStateGraph
 
-from graphs.chat_attachments import AttachmentError, prepare_attachments
-from graphs.chat_context import ChatContext
-from graphs.ghostwriter_chat import build_ghostwriter_chat
+from tools.attachments import AttachmentError, prepare_attachments
+from graphs.persona_chat.context import ChatContext
+from graphs.ghostwriter_chat.graph import graph as ghostwriter_chat_graph
 from runtime.errors import ConfigError
 from runtime.models import make_chat_model, parse_model_name
 from runtime.services import Services
@@ -24,15 +24,9 @@ from store import budgets
 BUDGET_EXCEEDED = {"error": "budget_exceeded", "message": "Budget limit exceeded"}
 PROVIDER_FAILED = "The model provider failed to generate a response"
 
-_graph: CompiledStateGraph | None = None
-
-
 def chat_graph() -> CompiledStateGraph:
     """persona_chat's nodes in a shorter graph, no checkpointer (`graphs.ghostwriter_chat`)."""
-    global _graph
-    if _graph is None:
-        _graph = build_ghostwriter_chat()
-    return _graph
+    return ghostwriter_chat_graph
 
 
 def resolve_model(config: LLMConfig, default: str) -> str:

@@ -17,7 +17,7 @@ import anyio
 from fastapi.responses import StreamingResponse
 from langchain_core.messages import AIMessageChunk
 
-from graphs.persona_chat import GENERATE_NODE
+from graphs.persona_chat.nodes import GENERATE_NODE
 from runtime.services import Services
 from server.ghostwriter.chat import PROVIDER_FAILED, ChatPlan, chat_graph, public_references, settle, usage_of
 

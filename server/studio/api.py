@@ -19,9 +19,9 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.security import OAuth2PasswordRequestForm
 from langchain_core.messages import HumanMessage, RemoveMessage
 
-from graphs.chat_context import ChatContext
-from graphs.chat_retrieval import rag_miss
-from graphs.persona_chat import CHAT_DURABILITY, PersonaNotFound
+from graphs.persona_chat.context import ChatContext
+from graphs.persona_chat.retrieval import rag_miss
+from graphs.persona_chat.nodes import CHAT_DURABILITY, PersonaNotFound
 from runtime.errors import ConfigError
 from server.security import (Role, dummy_verify_password, hash_password, password_needs_rehash,
                              verify_password)

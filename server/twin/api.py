@@ -17,9 +17,9 @@ from fastapi.security import APIKeyHeader
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from graphs.chat_context import ChatContext
+from graphs.persona_chat.context import ChatContext
 from graphs.cluster_router import ClusterNotFound, TwinPersonaNotFound
-from retrievers.clusters import cluster_personas, get_cluster, get_segment_persona
+from store.clusters import cluster_personas, get_cluster, get_segment_persona
 from store.twin import resolve_session
 
 log = logging.getLogger(__name__)

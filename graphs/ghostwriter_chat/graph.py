@@ -16,18 +16,20 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 
-from graphs.chat_attachments import read_attachments
-from graphs.chat_context import ChatContext
-from graphs.persona_chat import GENERATE_NODE, PersonaChatState, finalize, generate, load_persona, retrieve
+from graphs.persona_chat.context import ChatContext
+from graphs.persona_chat.nodes import GENERATE_NODE, finalize, generate, load_persona, read_attachments, retrieve
+from graphs.persona_chat.state import PersonaChatState
 
 
-async def prepare(state: PersonaChatState, config: RunnableConfig) -> dict[str, Any]:
+async def prepare(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
     """load_persona, read_attachments and retrieve, each seeing the previous ones' updates."""
     update: dict[str, Any] = {}
     update.update(await load_persona(state))
-    update.update(await read_attachments({**state, **update}, config))
-    update.update(await retrieve({**state, **update}, config))  # type: ignore[arg-type]
+    update.update(await read_attachments({**state, **update}, runtime, config))  # type: ignore[typeddict-item]
+    update.update(await retrieve({**state, **update}, config))  # type: ignore[typeddict-item]
     return update
 
 
@@ -40,7 +42,7 @@ def entry(state: PersonaChatState) -> str:
     return GENERATE_NODE if idle else "prepare"
 
 
-def build_ghostwriter_chat():
+def build_ghostwriter_chat() -> CompiledStateGraph:
     builder = StateGraph(PersonaChatState, context_schema=ChatContext)
     builder.add_node("prepare", prepare)
     builder.add_node(GENERATE_NODE, generate)
@@ -50,3 +52,6 @@ def build_ghostwriter_chat():
     builder.add_edge(GENERATE_NODE, "finalize")
     builder.add_edge("finalize", END)
     return builder.compile(name="ghostwriter_chat")
+
+
+graph = build_ghostwriter_chat()

@@ -1,4 +1,4 @@
-"""persona_chat node: read the request's attachments (images, PDFs).
+"""Attachment reading (images, PDFs) as a LangChain tool.
 
 Images (base64 data URLs, or https URLs fetched safely) become image content parts
 for vision-capable models; a model without vision gets an `AttachmentError` (400).
@@ -14,20 +14,21 @@ import fnmatch
 import re
 from typing import Any
 
-from langchain_core.messages import AnyMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import tool
+from pydantic import BaseModel, Field
+
+from runtime.errors import ServiceError
+from runtime.services import current_settings
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,(?P<data>.*)$", re.DOTALL)
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
-class AttachmentError(Exception):
+class AttachmentError(ServiceError):
     """An attachment that cannot be used; `status` is the HTTP status, `detail` is safe to show."""
 
     def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+        super().__init__(detail, status=status)
 
 
 def supports_vision(model: str, patterns: str) -> bool:
@@ -94,38 +95,13 @@ async def prepare_attachments(attachments: list[dict[str, Any]], model: str, set
     return parts
 
 
-def with_attachment_parts(messages: list[AnyMessage], parts: list[dict[str, Any]] | None) -> list[AnyMessage]:
-    """The messages with `parts` appended to the last human message. Text-only content stays a
-    plain string (PDF text joined in): servers without multimodal support, llama.cpp's among
-    them, refuse list content; images keep the list form for vision models."""
-    if not parts:
-        return messages
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if isinstance(message, HumanMessage):
-            content = message.content if isinstance(message.content, list) else [
-                {"type": "text", "text": message.content}]
-            merged: list[Any] = [*content, *parts]
-            if all(isinstance(part, dict) and part.get("type") == "text" for part in merged):
-                updated = HumanMessage(content="".join(part["text"] for part in merged), id=message.id)
-            else:
-                updated = HumanMessage(content=merged, id=message.id)
-            return [*messages[:index], updated, *messages[index + 1:]]
-    return messages
+class AttachmentsInput(BaseModel):
+    attachments: list[dict[str, Any]] = Field(description="[{type: image|file, data, filename?, mime_type?}]")
+    model: str = Field(description="provider:model that will read the parts (images need a vision model)")
 
 
-async def read_attachments(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-    """Parts already prepared by the API are kept; raw `attachments` are read here."""
-    attachments = state.get("attachments") or []
-    if not attachments:
-        return {"attachment_parts": state.get("attachment_parts") or []}
-    from graphs.chat_context import resolve_context
-    from runtime.services import current_services
-    from runtime.settings import get_settings
-
-    services = current_services()
-    settings = services.settings if services is not None else get_settings()
-    context = resolve_context(None, config)
-    persona = state.get("persona") or {}
-    model = context.model or persona.get("model") or settings.chat_model
-    return {"attachment_parts": await prepare_attachments(attachments, model, settings)}
+@tool("read_attachments", args_schema=AttachmentsInput)
+async def read_attachments(attachments: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+    """Read images and PDFs into content parts for the user's message; raises AttachmentError
+    (a short message and an HTTP status) on anything it refuses."""
+    return await prepare_attachments(attachments, model, current_settings())

@@ -1,4 +1,4 @@
-"""persona_chat: document retrieval from the persona's collections (pgvector).
+"""persona_chat's retrieval policy: which collections a turn may search, and the contract's rag_hit.
 
 A studio persona searches only the collections of its rag settings as loaded from
 the database (`attributes["rag"]`, also copied into state `rag`/`collections` by
@@ -8,17 +8,41 @@ be able to point a persona at a collection it was not given. A ghostwriter turn
 with `use_documents` (the API's `data_sources.documents`) searches the shared
 collections the operator configured (`GHOSTWRITER_COLLECTIONS`, every collection
 when empty); it never applies to studio or twin personas. Retrieved text reaches
-the model only as quoted reference material (the references block).
+the model only as quoted reference material (the references block). The searching itself
+is done by the `search_documents` and `web_search` tools.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from graphs.chat_common import emit_progress, last_user_text
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+
+from runtime.services import current_settings, ensure_services
+from store.documents import collection_names
+from tools.document_search import DEFAULT_K, search_documents
+from tools.web_search import web_search
 
 RAG_HIT_FIELDS = ("file_name", "doc_path", "document_string", "euclidean_distance", "cosine_similarity")
-DEFAULT_K = 4
+
+
+def last_user_text(state: Mapping[str, Any]) -> str:
+    """The latest human message of the conversation ("" when there is none)."""
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, HumanMessage):
+            return message.text.strip()
+    return ""
+
+
+def emit_progress(text: str) -> None:
+    """A `custom` progress event ("Searching documents..."); a no-op outside a graph run."""
+    try:
+        get_stream_writer()({"type": "progress", "content": text})
+    except RuntimeError:
+        pass
 
 
 def rag_miss() -> dict[str, str]:
@@ -37,7 +61,7 @@ def rag_hit_from(metadata: dict[str, Any], content: str) -> dict[str, str]:
     }
 
 
-def rag_settings(state: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+def rag_settings(state: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """(collections, rag settings) of a persona loaded from the database; ([], {}) otherwise."""
     persona = state.get("persona") or {}
     persona_rag = (persona.get("attributes") or {}).get("rag")
@@ -46,12 +70,12 @@ def rag_settings(state: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     return [str(c) for c in persona_rag.get("db_collections") or []], persona_rag
 
 
-def wants_shared_documents(state: dict[str, Any]) -> bool:
+def wants_shared_documents(state: Mapping[str, Any]) -> bool:
     """A ghostwriter turn that asked for document search (`data_sources.documents`)."""
     return bool(state.get("use_documents")) and (state.get("persona") or {}).get("kind") == "ghostwriter"
 
 
-def needs_retrieval(state: dict[str, Any]) -> bool:
+def needs_retrieval(state: Mapping[str, Any]) -> bool:
     """Whether the retrieve node has anything to do this turn (documents or web)."""
     return bool(rag_settings(state)[0]) or wants_shared_documents(state) or bool(state.get("use_web"))
 
@@ -61,12 +85,10 @@ async def shared_collections(pool: Any, configured: str) -> list[str]:
     names = [name.strip() for name in configured.split(",") if name.strip()]
     if names:
         return names
-    from store.documents import collection_names
-
     return await collection_names(pool)
 
 
-async def retrieve_documents(state: dict[str, Any]) -> dict[str, Any]:
+async def retrieve_documents(state: Mapping[str, Any], config: RunnableConfig | None = None) -> dict[str, Any]:
     """Return {"references": [...], "tool_calls": [...], "rag_hit": {...}}; rag_hit is
     always set (success "false" without collections) so no earlier turn's hit lingers."""
     collections, rag = rag_settings(state)
@@ -74,31 +96,44 @@ async def retrieve_documents(state: dict[str, Any]) -> dict[str, Any]:
     shared = not collections and wants_shared_documents(state)
     if not (collections or shared) or not question.strip():
         return {"rag_hit": rag_miss()}
-    from retrievers.documents import DocumentCollectionRetriever
-    from runtime.services import ensure_services
-
     emit_progress("Searching documents...")
-    services = await ensure_services()
     if shared:
+        services = await ensure_services()
         collections = await shared_collections(services.pool, services.settings.ghostwriter_collections)
     metric = "euclidean" if str(rag.get("query_metric", "cosine")).lower() == "euclidean" else "cosine"
-    retriever = DocumentCollectionRetriever(
-        pool=services.pool, embeddings=services.require_embeddings(), collections=collections,
-        metric=metric, threshold=rag.get("query_threshold"), k=int(rag.get("k") or DEFAULT_K))
-    docs = await retriever.ainvoke(question)
+    args = {"query": question, "collections": collections, "metric": metric,
+            "threshold": rag.get("query_threshold"), "k": int(rag.get("k") or DEFAULT_K)}
+    found = await search_documents.ainvoke(args, config)
+    hits = found["hits"]
     references = [{
-        "title": f"{d.metadata['file_name']} ({d.metadata['doc_path']})",
-        "content": d.page_content,
-        "uri": d.metadata["doc_path"],
-        "collection": d.metadata["collection"],
-        "cosine_similarity": d.metadata["cosine_similarity"],
-        "euclidean_distance": d.metadata["euclidean_distance"],
-    } for d in docs]
+        "title": f"{h['file_name']} ({h['doc_path']})",
+        "content": h["content"],
+        "uri": h["doc_path"],
+        "collection": h["collection"],
+        "cosine_similarity": h["cosine_similarity"],
+        "euclidean_distance": h["euclidean_distance"],
+    } for h in hits]
     tool_calls = [{
         "name": "search_documents",
-        "args": {"query": question, "collections": collections, "metric": metric,
-                 "threshold": retriever.effective_threshold},
-        "result": {"hits": len(docs)},
+        "args": {"query": question, "collections": collections, "metric": metric, "threshold": found["threshold"]},
+        "result": {"hits": len(hits)},
     }]
-    rag_hit = rag_hit_from(docs[0].metadata, docs[0].page_content) if docs else rag_miss()
+    rag_hit = rag_hit_from(hits[0], hits[0]["content"]) if hits else rag_miss()
     return {"references": references, "tool_calls": tool_calls, "rag_hit": rag_hit}
+
+
+async def search_the_web(state: Mapping[str, Any], config: RunnableConfig | None = None) -> dict[str, Any]:
+    """Web results for the latest user message when the turn allows web search:
+    {"references": [...], "tool_calls": [...]} (keys optional)."""
+    if not state.get("use_web"):
+        return {}
+    query = last_user_text(state)[:400]
+    if not query:
+        return {}
+    if current_settings().tavily_api_key is not None:  # no progress for a search that cannot run
+        emit_progress("Searching the web...")
+    found = await web_search.ainvoke({"query": query}, config)
+    if found.get("error"):
+        return {"tool_calls": [{"name": "web_search", "args": {"query": query}, "error": found["error"]}]}
+    return {"references": found["results"],
+            "tool_calls": [{"name": "web_search", "args": {"query": query}, "result_count": len(found["results"])}]}

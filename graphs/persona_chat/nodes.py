@@ -1,0 +1,173 @@
+"""persona_chat's nodes: load_persona -> read_attachments -> retrieve -> generate -> finalize.
+
+load_persona starts each turn by resetting its per-turn outputs (references, tool calls,
+rag_hit), so a step the graph skips never leaves an earlier turn's results behind. Reading
+attachments, searching documents and searching the web are LangChain tools (`tools/`), so
+they show in traces; this module decides when and with what they are called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages.utils import count_tokens_approximately, trim_messages
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+
+from graphs.persona_chat.context import ChatContext, resolve_context
+from graphs.persona_chat.retrieval import emit_progress, rag_miss, retrieve_documents, search_the_web
+from graphs.persona_chat.state import PersonaChatState, PersonaProfile, Usage
+from prompts import render_prompt
+from runtime.errors import NotFoundError
+from runtime.models import local_base_url, make_chat_model, parse_model_name
+from runtime.services import current_settings, ensure_services
+from runtime.token_count import count_tokens_with_model
+from store.personas import get_chat_profile
+from tools.attachments import read_attachments as read_attachments_tool
+
+HISTORY_TOKEN_BUDGET = 1200
+# Pass as `durability=` when running a turn: one checkpoint write when the turn ends
+# instead of one per node (halves the per-turn overhead, see bench/chat_overhead.py);
+# a turn that crashes midway is simply not remembered.
+CHAT_DURABILITY = "exit"
+GENERATE_NODE = "generate"
+
+
+class PersonaNotFound(NotFoundError):
+    """The persona named by `persona_id` does not exist (or no persona was given)."""
+
+
+async def load_persona(state: PersonaChatState) -> dict[str, Any]:
+    """Load the persona (and version) from the database on every turn, so edits apply at once;
+    without `persona_id`, an inline `persona` from the input is used."""
+    persona_id = state.get("persona_id")
+    turn_reset: dict[str, Any] = {"references": [], "tool_calls": [], "rag_hit": rag_miss()}
+    if persona_id is None and state.get("persona"):
+        return turn_reset
+    if persona_id is None:
+        raise PersonaNotFound("persona_chat needs `persona_id` or an inline `persona`.")
+    services = await ensure_services()
+    row = await get_chat_profile(services.pool, int(persona_id), state.get("persona_version"))
+    if row is None:
+        raise PersonaNotFound(f"Persona {persona_id} not found.")
+    profile: PersonaProfile = {
+        "id": row["id"], "kind": row["kind"], "name": row["name"], "system_prompt": row["system_prompt"],
+        "model": row["model"], "temperature": row["temperature"], "version": row["version"],
+        "attributes": row["attributes"] or {},
+    }
+    update: dict[str, Any] = {"persona": profile, **turn_reset}
+    rag = profile["attributes"].get("rag")
+    if isinstance(rag, dict):  # a studio persona's rag settings decide its collections
+        update.update(rag=rag, collections=list(rag.get("db_collections") or []))
+    return update
+
+
+def _system_message(state: PersonaChatState, context: ChatContext) -> SystemMessage:
+    persona = state.get("persona") or {}
+    style = context.communication_style
+    instructions = state.get("additional_instructions")
+    references = state.get("references") or []
+    reference_text = "\n\n".join(
+        f"[{i}] {ref.get('title', '')}\n{ref.get('content', '')}" for i, ref in enumerate(references, 1)
+    )
+    text = render_prompt(
+        "persona_chat_system",
+        persona_name=persona.get("name", "the persona"),
+        persona_prompt=state.get("system_prompt_override") or persona.get("system_prompt", ""),
+        style_block=render_prompt("persona_chat_style", style=style) if style else "",
+        instructions_block=render_prompt("persona_chat_instructions", instructions=instructions)
+        if instructions else "",
+        references_block=render_prompt("persona_chat_references", references=reference_text)
+        if reference_text else "",
+    )
+    return SystemMessage(content=text)
+
+
+def choose_model(state: PersonaChatState, context: ChatContext) -> tuple[str, float | None]:
+    persona = state.get("persona") or {}
+    model = context.model or persona.get("model") or current_settings().chat_model
+    temperature = context.temperature if context.temperature is not None else persona.get("temperature")
+    return model, temperature
+
+
+async def read_attachments(state: PersonaChatState, runtime: Runtime[ChatContext],
+                           config: RunnableConfig) -> dict[str, Any]:
+    """Parts already prepared by an API are kept; raw `attachments` are read by the tool."""
+    attachments = state.get("attachments") or []
+    if not attachments:
+        return {"attachment_parts": state.get("attachment_parts") or []}
+    model, _ = choose_model(state, resolve_context(runtime.context, config))
+    parts = await read_attachments_tool.ainvoke({"attachments": list(attachments), "model": model}, config)
+    return {"attachment_parts": parts}
+
+
+async def retrieve(state: PersonaChatState, config: RunnableConfig) -> dict[str, Any]:
+    """Documents and/or web results, as the persona or the request allows."""
+    references: list[dict[str, Any]] = []
+    tool_calls: list[dict[str, Any]] = []
+    update: dict[str, Any] = {}
+    for part in (await retrieve_documents(state, config), await search_the_web(state, config)):
+        references.extend(part.get("references", []))
+        tool_calls.extend(part.get("tool_calls", []))
+        update.update({k: v for k, v in part.items() if k not in ("references", "tool_calls")})
+    return {**update, "references": references, "tool_calls": tool_calls}
+
+
+def with_attachment_parts(messages: list[AnyMessage], parts: list[dict[str, Any]] | None) -> list[AnyMessage]:
+    """The messages with `parts` appended to the last human message. Text-only content stays a
+    plain string (PDF text joined in): servers without multimodal support, llama.cpp's among
+    them, refuse list content; images keep the list form for vision models."""
+    if not parts:
+        return messages
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if isinstance(message, HumanMessage):
+            content = message.content if isinstance(message.content, list) else [
+                {"type": "text", "text": message.content}]
+            merged: list[Any] = [*content, *parts]
+            if all(isinstance(part, dict) and part.get("type") == "text" for part in merged):
+                updated = HumanMessage(content="".join(part["text"] for part in merged), id=message.id)
+            else:
+                updated = HumanMessage(content=merged, id=message.id)
+            return [*messages[:index], updated, *messages[index + 1:]]
+    return messages
+
+
+
+async def generate(state: PersonaChatState, runtime: Runtime[ChatContext],
+                   config: RunnableConfig) -> dict[str, Any]:
+    context = resolve_context(runtime.context, config)
+    model_name, temperature = choose_model(state, context)
+    if parse_model_name(model_name).provider == "local" and local_base_url() is None:
+        await ensure_services()  # a graph run outside the service (Studio) starts the local model here
+    model = make_chat_model(model_name, temperature=temperature, max_tokens=context.max_tokens)
+    history = trim_messages(state["messages"], strategy="last", token_counter=count_tokens_approximately,
+                            max_tokens=HISTORY_TOKEN_BUDGET, start_on="human", include_system=False)
+    emit_progress("Generating response...")
+    prompt: list[BaseMessage] = [_system_message(state, context),
+                                 *with_attachment_parts(history, state.get("attachment_parts"))]
+    reply = await model.ainvoke(prompt, config)
+    if not isinstance(reply, AIMessage):
+        reply = AIMessage(content=str(reply.content))
+    return {"messages": [reply], "model": model_name, "usage": await _usage(model_name, prompt, reply)}
+
+
+async def _usage(model_name: str, prompt: list[BaseMessage], reply: AIMessage) -> Usage:
+    """The provider's usage; counted when it reports none (llama.cpp sends none when streaming)."""
+    reported = reply.usage_metadata or {}
+    input_tokens, output_tokens = int(reported.get("input_tokens", 0)), int(reported.get("output_tokens", 0))
+    if input_tokens or output_tokens:
+        return {"input_tokens": input_tokens, "output_tokens": output_tokens,
+                "total_tokens": int(reported.get("total_tokens", 0)) or input_tokens + output_tokens,
+                "source": "provider"}
+    counted = await count_tokens_with_model(model_name, prompt, reply)
+    return {"input_tokens": counted.input_tokens, "output_tokens": counted.output_tokens,
+            "total_tokens": counted.input_tokens + counted.output_tokens, "source": counted.source}
+
+
+def finalize(state: PersonaChatState) -> dict[str, Any]:
+    """The reply text of this turn (usage was recorded by generate)."""
+    last = state["messages"][-1]
+    text = last.text if isinstance(last, AIMessage) else ""
+    return {"reply": text.strip()}

@@ -1,0 +1,90 @@
+"""persona_chat's schemas: what a caller sets (input), what a turn returns (output), and the
+internal state the nodes share. Studio's input form shows only `PersonaChatInput`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from typing_extensions import NotRequired, TypedDict
+
+
+class PersonaProfile(TypedDict, total=False):
+    """A persona as the chat sees it: loaded from the database, or given inline."""
+
+    id: int | None
+    kind: str
+    name: str
+    system_prompt: str
+    model: str | None
+    temperature: float | None
+    version: int | None
+    attributes: dict[str, Any]
+
+
+class Attachment(TypedDict, total=False):
+    """An image or PDF for this turn: `data` is a base64 data URL or an https URL."""
+
+    type: Literal["image", "file"]
+    data: str
+    filename: str
+    mime_type: str
+
+
+class Reference(TypedDict, total=False):
+    """A retrieved document chunk or web result, quoted to the model as reference material."""
+
+    title: str
+    content: str
+    uri: str
+    preview_url: str
+    collection: str
+    cosine_similarity: float
+    euclidean_distance: float
+
+
+class Usage(TypedDict):
+    """Tokens of this turn; `source` says how they were counted: "provider" (reported by the
+    model's API), "tokenizer" (the model's own tokenizer) or "approximate"."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    source: str
+
+
+class PersonaChatInput(TypedDict):
+    """One turn: the new user message plus who answers (a stored `persona_id`, or an inline `persona`)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    persona_id: NotRequired[int | None]
+    persona_version: NotRequired[int | None]
+    persona: NotRequired[PersonaProfile | None]
+    system_prompt_override: NotRequired[str | None]
+    additional_instructions: NotRequired[str | None]
+    attachments: NotRequired[list[Attachment]]
+    use_documents: NotRequired[bool]
+    use_web: NotRequired[bool]
+
+
+class PersonaChatOutput(TypedDict):
+    """The conversation and this turn's reply, references, rag hit, tool-call log and usage."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    reply: NotRequired[str]
+    references: NotRequired[list[Reference]]
+    tool_calls: NotRequired[list[dict[str, Any]]]
+    rag_hit: NotRequired[dict[str, str] | None]
+    model: NotRequired[str]
+    usage: NotRequired[Usage]
+
+
+class PersonaChatState(PersonaChatInput, PersonaChatOutput):
+    """Everything the nodes share. `attachment_parts` are model content parts read from the
+    attachments (an API may pass them prepared); `collections` and `rag` are the loaded
+    persona's own document settings, never a caller's."""
+
+    attachment_parts: NotRequired[list[dict[str, Any]]]
+    collections: NotRequired[list[str] | None]
+    rag: NotRequired[dict[str, Any] | None]
