@@ -8,14 +8,17 @@ KeyError, RuntimeError, ...) and answers "An internal error occurred" for everyt
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ServiceError(RuntimeError):
     """A request cannot be served; the message says why in one sentence."""
 
     status: int = 400
 
-    def __init__(self, detail: str, *, status: int | None = None) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str | dict[str, Any], *, status: int | None = None) -> None:
+        # A contract's structured detail ({"error": ..., "message": ...}) keeps its sentence as the message.
+        super().__init__(detail if isinstance(detail, str) else str(detail.get("message", detail)))
         self.detail = detail
         if status is not None:
             self.status = status

@@ -5,9 +5,9 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
-from graphs.cluster_router import build_cluster_router
-from graphs.persona_chat import build_persona_chat
-from graphs.persona_builder import build_persona_builder
+from graphs.cluster_router.graph import graph as cluster_router
+from graphs.persona_chat.graph import build_persona_chat
+from graphs.persona_builder.graph import graph as persona_builder
 from runtime.services import Services
 from runtime.settings import Settings, get_settings
 from server.ghostwriter.batch import recover_jobs, stop_jobs
@@ -15,14 +15,15 @@ from server.graph_routes import mount_graphs
 from server.health import router as health_router
 from server.mounts import include_mounts
 from server.rest_mounts import rest_mounts
+from server.errors import install_error_handlers
 from server.validation import install_validation_handler
 from services.twin.demo import ensure_demo_twins
 
 
 def build_graphs(services: Services) -> dict[str, object]:
     return {"persona_chat": build_persona_chat(checkpointer=services.checkpointer),
-            "persona_builder": build_persona_builder(),
-            "cluster_router": build_cluster_router()}
+            "persona_builder": persona_builder,
+            "cluster_router": cluster_router}
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                   description="Segment twins, studio personas and account ghostwriters on LangGraph.")
     app.state.services = services
     install_validation_handler(app)
+    install_error_handlers(app)
     app.state.graphs = build_graphs(services)
     app.include_router(health_router)
     mount_graphs(app, app.state.graphs, playground=settings.dev_mode)
