@@ -55,7 +55,7 @@ async def _bench(args: argparse.Namespace) -> int:
     import httpx
 
     from evals.twin_routing import load_jsonl
-    from retrievers.clusters import search_clusters
+    from store.clusters import search_clusters
     from runtime.local_llm import free_port
     from runtime.services import Services
     from runtime.settings import Settings

@@ -21,8 +21,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from evals.ghostwriter_style_dataset import DATASET_PATH
-from graphs.persona_builder import EXEMPLARS, SEED, BuilderContext, analyse_style, draft_prompt
-from graphs.post_writing import voice_examples, write_post
+from graphs.persona_builder.context import BuilderContext
+from graphs.persona_builder.nodes import EXEMPLARS, SEED, analyse_style, draft_prompt
+from graphs.persona_builder.post_writing import voice_examples, write_post
 from tools.engagement import pick_exemplars
 from runtime.models import make_chat_model, parse_model_name, set_local_base_url
 from services.ghostwriter.sample_accounts import load_sample_accounts

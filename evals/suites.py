@@ -200,7 +200,7 @@ async def run_studio_rag(options: RunOptions) -> AsyncIterator[ExampleResult]:
 async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleResult]:
     from evals.evaluators.style import style_metrics
     from evals.ghostwriter_style import persona_prompt
-    from graphs.post_writing import write_post
+    from graphs.persona_builder.post_writing import write_post
     from runtime.models import make_chat_model
     from services.ghostwriter.sample_accounts import load_sample_accounts
 
@@ -229,7 +229,7 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
 async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> tuple[dict[str, Any], str | None]:
     """The graph's final state, or ({}, error text) when the turn failed: one failing example
     (a model error, a refused attachment) is recorded, not fatal to the run."""
-    from graphs.chat_context import ChatContext
+    from graphs.persona_chat.context import ChatContext
 
     try:
         return await graph.ainvoke(state, context=ChatContext(model=options.model, temperature=0.0,
@@ -241,7 +241,7 @@ async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> tuple
 async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleResult]:
     from langchain_core.messages import HumanMessage
 
-    from graphs.persona_chat import build_persona_chat
+    from graphs.persona_chat.graph import build_persona_chat
 
     graph = build_persona_chat()
     for row in _rows("chat_in_character", options.limit):
@@ -273,7 +273,7 @@ async def run_prompt_injection(options: RunOptions) -> AsyncIterator[ExampleResu
     from langchain_core.messages import HumanMessage
 
     from evals.channels import TavilyStub, make_pdf, plant_document
-    from graphs.persona_chat import build_persona_chat
+    from graphs.persona_chat.graph import build_persona_chat
     from store.users import create_user
 
     tavily = TavilyStub()

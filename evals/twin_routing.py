@@ -70,9 +70,9 @@ async def run_routing(graph: Any, n_clusters: int, embedding_weight: float | Non
             "match_top": statistics.mean(match_top) if match_top else 0.0, "no_match_n": len(no_match_top)}
 
 
-async def run_refine(graph: Any, pool: Any) -> dict[str, Metrics]:
+async def run_refine(graph: Any, pool: Any, embeddings: Any) -> dict[str, Metrics]:
     """Top-1 persona is acceptable: embedding similarity alone vs hard filter + similarity."""
-    from retrievers.clusters import cluster_personas
+    from store.clusters import scored_cluster_personas
 
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT id, name FROM clusters")
@@ -86,7 +86,7 @@ async def run_refine(graph: Any, pool: Any) -> dict[str, Metrics]:
         state = await graph.ainvoke({"task": "personas", "query": row["query"], "cluster_id": cluster_id,
                                      "top_k": 15})
         hyb.append([f"{p['gender']}|{p['age']}" for p in state["personas"]])
-        everyone = await cluster_personas(pool, cluster_id, state["query_vector"])
+        everyone = await scored_cluster_personas(pool, cluster_id, await embeddings.aembed_query(row["query"]))
         everyone.sort(key=lambda p: (-p["similarity"], p["persona_id"]))
         emb.append([f"{p['gender']}|{p['age_band']}" for p in everyone])
         expected.append(acceptable)
@@ -119,7 +119,7 @@ async def main_async(args: argparse.Namespace) -> int:
             await replace_segments(services.pool, segments, services.require_embeddings())
             graph = build_cluster_router()
             routing = await run_routing(graph, len(segments.clusters), args.embedding_weight)
-            refine = await run_refine(graph, services.pool)
+            refine = await run_refine(graph, services.pool, services.require_embeddings())
         finally:
             await services.stop()
     print(_table("Cluster routing, twin_routing.jsonl", routing))

@@ -1,65 +1,48 @@
-"""pgvector look-ups for segment twins: clusters and the personas inside a cluster.
+"""A LangChain retriever over the segment clusters in pgvector.
 
-Similarity is cosine similarity (1 - cosine distance), clamped to [0, 1].
+Each Document is one cluster: its summary as the text; id, name, measured attributes and
+cosine similarity (clamped to [0, 1]) in the metadata; nearest first.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
 
-
-def vector_literal(vector: Sequence[float]) -> str:
-    """pgvector's text form, cast with `::vector` in SQL."""
-    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
-
-
-def clamp_similarity(value: float | None) -> float:
-    return max(0.0, min(1.0, float(value or 0.0)))
+from store.clusters import ClusterMatchRow, search_clusters
 
 
-async def search_clusters(pool: AsyncConnectionPool, vector: Sequence[float], limit: int = 50) -> list[dict[str, Any]]:
-    """The `limit` clusters nearest to `vector` (HNSW), best first, with `similarity`."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            """SELECT id, name, summary, attributes, 1 - (embedding <=> %s::vector) AS similarity
-                 FROM clusters ORDER BY embedding <=> %s::vector, id LIMIT %s""",
-            (vector_literal(vector), vector_literal(vector), limit),
-        )
-        rows = await cur.fetchall()
-    return [{**r, "similarity": clamp_similarity(r["similarity"])} for r in rows]
+def cluster_document(row: ClusterMatchRow) -> Document:
+    return Document(page_content=row["summary"], metadata={
+        "cluster_id": row["id"], "cluster_name": row["name"], "attributes": row["attributes"] or {},
+        "similarity": row["similarity"],
+    })
 
 
-async def get_cluster(pool: AsyncConnectionPool, cluster_id: int) -> dict[str, Any] | None:
-    async with pool.connection() as conn:
-        cur = await conn.execute("SELECT id, name, summary, attributes FROM clusters WHERE id = %s", (cluster_id,))
-        return await cur.fetchone()
+class ClusterRetriever(BaseRetriever):
+    """The `k` clusters nearest to a query, best first."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
-async def cluster_personas(pool: AsyncConnectionPool, cluster_id: int,
-                           vector: Sequence[float] | None = None) -> list[dict[str, Any]]:
-    """All personas of a cluster in id order; with `vector`, each carries its `similarity`."""
-    async with pool.connection() as conn:
-        if vector is None:
-            cur = await conn.execute(
-                """SELECT persona_id, cluster_id, name, gender, age_band, summary, attributes
-                     FROM segment_personas WHERE cluster_id = %s ORDER BY persona_id""", (cluster_id,))
-            return await cur.fetchall()
-        cur = await conn.execute(
-            """SELECT persona_id, cluster_id, name, gender, age_band, summary, attributes,
-                      1 - (embedding <=> %s::vector) AS similarity
-                 FROM segment_personas WHERE cluster_id = %s ORDER BY persona_id""", (vector_literal(vector), cluster_id))
-        rows = await cur.fetchall()
-    return [{**r, "similarity": clamp_similarity(r["similarity"])} for r in rows]
+    pool: Any
+    embeddings: Embeddings
+    k: int = 50
 
+    async def asearch_by_vector(self, vector: Sequence[float]) -> list[Document]:
+        """The same search for a query that is already embedded (the router embeds once and
+        reuses the vector to rank personas)."""
+        return [cluster_document(row) for row in await search_clusters(self.pool, vector, limit=self.k)]
 
-async def get_segment_persona(pool: AsyncConnectionPool, persona_id: int) -> dict[str, Any] | None:
-    """A segment persona with its cluster's name, or None."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            """SELECT s.persona_id, s.cluster_id, s.name, s.gender, s.age_band, s.summary, s.attributes,
-                      c.name AS cluster_name
-                 FROM segment_personas s JOIN clusters c ON c.id = s.cluster_id
-                WHERE s.persona_id = %s""", (persona_id,))
-        return await cur.fetchone()
+    async def _aget_relevant_documents(self, query: str, *,
+                                       run_manager: AsyncCallbackManagerForRetrieverRun) -> list[Document]:
+        return await self.asearch_by_vector(await self.embeddings.aembed_query(query))
+
+    def _get_relevant_documents(self, query: str, *,
+                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        raise NotImplementedError("ClusterRetriever is async-only; use ainvoke().")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retrievers.constraints import (
+from graphs.cluster_router.constraints import (
     NEUTRAL_SCORE,
     QueryConstraints,
     constraint_breakdown,

@@ -99,7 +99,7 @@ async def test_write_post_never_returns_a_voice_example_verbatim():
 
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
-    from graphs.post_writing import write_post
+    from graphs.persona_builder.post_writing import write_post
 
     examples = ["gm frens 🌙 stack sats", "ngmi if you sell the dip"]
     copier = GenericFakeChatModel(messages=iter(["GM frens 🌙  stack sats", "new post: wagmi 🚀"]))

@@ -17,8 +17,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from graphs.persona_builder import BuilderContext, BuilderError, build_persona_builder
-from graphs.post_writing import write_post
+from graphs.persona_builder import BuilderContext, BuilderError
+from graphs.persona_builder.graph import graph as persona_builder
+from graphs.persona_builder.post_writing import write_post
 from runtime.errors import ConfigError
 from runtime.models import make_chat_model
 from runtime.services import Services
@@ -41,7 +42,6 @@ def api_key(request: Request) -> bytes:
 
 
 router = APIRouter(dependencies=[Depends(api_key)])
-_builder = build_persona_builder()
 
 
 def _services(request: Request) -> Services:
@@ -107,7 +107,7 @@ def _int_param(value: str | None, name: str, default: int, low: int, high: int) 
 
 async def _build(services: Services, **state: Any) -> dict[str, Any]:
     try:
-        return await _builder.ainvoke(state, context=BuilderContext(model=services.settings.chat_model))
+        return await persona_builder.ainvoke(state, context=BuilderContext(model=services.settings.chat_model))
     except BuilderError as exc:
         raise HTTPException(status_code=exc.status, detail=exc.detail) from None
     except ConfigError as exc:

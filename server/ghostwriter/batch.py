@@ -17,7 +17,8 @@ from datetime import timezone
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from graphs.persona_builder import BuilderContext, build_persona_batch
+from graphs.persona_builder import BuilderContext
+from graphs.persona_builder.graph import batch_graph
 from runtime.services import Services
 from store import batch_jobs
 
@@ -29,7 +30,6 @@ STALE_SECONDS = 30.0
 INTERRUPTED = "The job was interrupted by a server restart before it finished; submit the batch again."
 FAILED = "The batch job failed unexpectedly; submit the batch again."
 
-_batch = build_persona_batch()
 _tasks: dict[uuid.UUID, tuple[Services, asyncio.Task[None]]] = {}
 
 OnResult = Callable[[dict[str, Any]], Awaitable[None]]
@@ -41,11 +41,11 @@ async def run_batch(services: Services, account_ids: list[str], *, force: bool, 
     if not account_ids:
         return []
     by_id: dict[str, dict[str, Any]] = {}
-    async for update in _batch.astream({"account_ids": account_ids, "force": force, "post_limit": post_limit,
-                                        "results": []},
-                                       config={"max_concurrency": BATCH_CONCURRENCY},
-                                       context=BuilderContext(model=services.settings.chat_model),
-                                       stream_mode="updates"):
+    async for update in batch_graph.astream({"account_ids": account_ids, "force": force, "post_limit": post_limit,
+                                             "results": []},
+                                            config={"max_concurrency": BATCH_CONCURRENCY},
+                                            context=BuilderContext(model=services.settings.chat_model),
+                                            stream_mode="updates"):
         for node_update in update.values():
             for result in (node_update or {}).get("results", []):
                 by_id[result["account_id"]] = result

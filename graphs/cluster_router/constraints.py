@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from store.segments.model import AGE_BAND_LIMITS, AGE_BANDS
+from store.twin import AGE_BAND_LIMITS, AGE_BANDS
 
 Level = Literal["high", "medium", "low"]
 
@@ -386,13 +387,17 @@ def constraint_breakdown(c: QueryConstraints, a: dict[str, Any]) -> dict[str, fl
             lambda: _share_score(sum(a["credit_tier_shares"].get(t, 0.0) for t in c.credit_tiers), 0.6),
             "credit_tier_shares")
     if c.income:
-        put("income", lambda: _ratio_score(a["income_index"], c.income, 2.0), "income_index")
+        income = c.income
+        put("income", lambda: _ratio_score(a["income_index"], income, 2.0), "income_index")
     if c.wealth:
-        put("wealth", lambda: _ratio_score(a["net_worth_index"], c.wealth, 1.6), "net_worth_index")
+        wealth = c.wealth
+        put("wealth", lambda: _ratio_score(a["net_worth_index"], wealth, 1.6), "net_worth_index")
     if c.auto_debt:
-        put("auto_debt", lambda: _ratio_score(a["auto_debt_index"], c.auto_debt, 2.5), "auto_debt_index")
+        auto_debt = c.auto_debt
+        put("auto_debt", lambda: _ratio_score(a["auto_debt_index"], auto_debt, 2.5), "auto_debt_index")
     if c.spending:
-        put("spending", lambda: _ratio_score(a["spend_index"], c.spending, 2.0), "spend_index")
+        spending = c.spending
+        put("spending", lambda: _ratio_score(a["spend_index"], spending, 2.0), "spend_index")
     if c.political_donor is not None:
         want = "high" if c.political_donor else "low"
         put("political_donor", lambda: _ratio_score(a["political_donor_index"], want, 2.0), "political_donor_index")

@@ -1,6 +1,4 @@
-"""persona_builder: build or refine an account ghostwriter persona from its posts.
-
-load_posts -> pick_exemplars -> analyse_style -> draft_prompt -> validate -> save.
+"""persona_builder's nodes: load_posts -> pick_exemplars -> analyse_style -> draft_prompt -> validate -> save.
 
 - Exemplars are sampled with weight `1 + ln(1 + likes + 2*reposts + 3*replies + 0.01*views)`
   (`tools.engagement`), so high-engagement posts dominate without hiding everyday ones.
@@ -9,28 +7,33 @@ load_posts -> pick_exemplars -> analyse_style -> draft_prompt -> validate -> sav
 - Validation generates sample posts with the drafted prompt and scores them against
   held-out real posts (`tools.style_similarity`): that measured score is `confidence_score`.
 - Refine (mode "refine") analyses the posts newer than the current version's and writes a
-  `refinement_summary` computed from the differences. Batch (`build_persona_batch`) fans
-  out with `Send`, one result per account; a failure never stops the others.
+  `refinement_summary` computed from the differences. The batch's `build_one` runs the whole
+  graph for one account; a failure never stops the others.
 """
 
 from __future__ import annotations
 
 import json
-import operator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from langchain_core.messages import HumanMessage
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 from pydantic import BaseModel, Field, ValidationError
-from typing_extensions import NotRequired, TypedDict
 
-from graphs.post_writing import voice_examples, write_post
+from graphs.persona_builder.context import BuilderContext
+from graphs.persona_builder.post_writing import voice_examples, write_post
+from graphs.persona_builder.state import BatchState, BuilderState, OneAccount
 from prompts import render_prompt
+from runtime.errors import ServiceError
 from runtime.models import make_chat_model, parse_model_name
+from runtime.services import current_services, ensure_services
+from runtime.settings import Settings, get_settings
+from store.accounts import get_account, latest_posts
+from store.ghostwriter import current_version, save_version
 from tools.engagement import pick_exemplars, post_engagement, split_holdout
 from tools.style_similarity import style_similarity
 from tools.stylometrics import StyleMetrics, describe_style, measure_style
@@ -42,20 +45,8 @@ SEED = 7
 SAMPLE_MAX_TOKENS = 120
 
 
-class BuilderError(Exception):
-    """A persona cannot be built; `status` is the HTTP status the API answers."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
-@dataclass
-class BuilderContext:
-    """`model` is `provider:model`; empty means the server default."""
-
-    model: str = ""
+class BuilderError(ServiceError):
+    """A persona cannot be built; `status` is the HTTP status the API answers (400 unless given)."""
 
 
 class StyleAnalysis(BaseModel):
@@ -64,74 +55,41 @@ class StyleAnalysis(BaseModel):
     topics: list[str] = Field(default_factory=list)
 
 
-class BuilderState(TypedDict):
-    account_id: str
-    mode: NotRequired[Literal["create", "refine"]]
-    force: NotRequired[bool]
-    post_limit: NotRequired[int]
-    account: NotRequired[dict[str, Any]]
-    previous: NotRequired[dict[str, Any] | None]
-    posts: NotRequired[list[dict[str, Any]]]
-    new_posts: NotRequired[int]
-    train: NotRequired[list[dict[str, Any]]]
-    heldout: NotRequired[list[dict[str, Any]]]
-    exemplars: NotRequired[list[dict[str, Any]]]
-    metrics: NotRequired[dict[str, Any]]
-    analysis: NotRequired[dict[str, Any]]
-    style_traits: NotRequired[list[str]]
-    system_prompt: NotRequired[str]
-    samples: NotRequired[list[str]]
-    confidence_score: NotRequired[float]
-    version: NotRequired[int]
-    refinement_summary: NotRequired[str]
-    details: NotRequired[dict[str, Any]]
-
-
-def _model_name(runtime: Runtime[BuilderContext] | None) -> str:
-    from runtime.settings import get_settings
-
-    context = getattr(runtime, "context", None)
-    name = getattr(context, "model", "") if context is not None else ""
-    if not name and isinstance(context, dict):
-        name = context.get("model", "")
-    return name or _services_settings().chat_model or get_settings().chat_model
-
-
-def _services_settings():
-    from runtime.services import current_services
-    from runtime.settings import get_settings
-
+def _settings() -> Settings:
     services = current_services()
     return services.settings if services is not None else get_settings()
 
 
-async def _pool():
-    from runtime.services import ensure_services
+def _model_name(runtime: Runtime[BuilderContext] | None) -> str:
+    context: Any = getattr(runtime, "context", None)
+    name = getattr(context, "model", "") if context is not None else ""
+    if not name and isinstance(context, dict):
+        name = context.get("model", "")
+    return name or _settings().chat_model or get_settings().chat_model
 
+
+async def _pool() -> Any:
     return (await ensure_services()).pool
 
 
 async def load_posts(state: BuilderState) -> dict[str, Any]:
-    from store.accounts import get_account, latest_posts
-    from store.ghostwriter import current_version
-
     pool = await _pool()
     account = await get_account(pool, state["account_id"])
     if account is None:
-        raise BuilderError(404, "Account not found")
+        raise BuilderError("Account not found", status=404)
     mode = state.get("mode", "create")
     previous = await current_version(pool, account["id"])
     if mode == "create" and previous is not None and not state.get("force"):
-        raise BuilderError(400, "Persona already exists for this account. Use force=true to recreate.")
+        raise BuilderError("Persona already exists for this account. Use force=true to recreate.")
     if mode == "refine" and previous is None:
-        raise BuilderError(404, "Persona not found for this account")
+        raise BuilderError("Persona not found for this account", status=404)
     limit = int(state.get("post_limit") or 100)
     posts = await latest_posts(pool, account["id"], limit)
     if not posts:
-        raise BuilderError(400, "No posts found for this account. Sync posts first." if mode == "create"
+        raise BuilderError("No posts found for this account. Sync posts first." if mode == "create"
                            else "No posts found for this account")
     new_posts = len(posts)
-    if mode == "refine":
+    if mode == "refine" and previous is not None:
         after = (previous["details"] or {}).get("latest_post_at")
         if after:
             cut = datetime.fromisoformat(after)
@@ -141,7 +99,7 @@ async def load_posts(state: BuilderState) -> dict[str, Any]:
             "new_posts": new_posts, "mode": mode}
 
 
-def _plain_version(row: dict[str, Any] | None) -> dict[str, Any] | None:
+def _plain_version(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
     return {"version": row["version"], "style_traits": list(row["style_traits"] or []),
@@ -196,7 +154,7 @@ async def _analyse(name: str, prompt: str) -> StyleAnalysis:
         analysis = await model.with_structured_output(StyleAnalysis).ainvoke([HumanMessage(prompt)])
     except (ValidationError, ValueError):
         return StyleAnalysis()
-    return StyleAnalysis.model_validate(analysis) if isinstance(analysis, dict) else analysis
+    return analysis if isinstance(analysis, StyleAnalysis) else StyleAnalysis.model_validate(analysis)
 
 
 async def analyse_style(state: BuilderState, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
@@ -270,8 +228,6 @@ def _summary(state: BuilderState) -> str:
 
 
 async def save(state: BuilderState) -> dict[str, Any]:
-    from store.ghostwriter import save_version
-
     posts = state["posts"]
     previous = state.get("previous")
     cumulative = len(posts)
@@ -295,38 +251,7 @@ async def save(state: BuilderState) -> dict[str, Any]:
     return {"version": version, "refinement_summary": summary, "details": details}
 
 
-def build_persona_builder():
-    builder = StateGraph(BuilderState, context_schema=BuilderContext)
-    builder.add_node("load_posts", load_posts)
-    builder.add_node("pick_exemplars", pick)
-    builder.add_node("analyse_style", analyse_style)
-    builder.add_node("draft_prompt", draft_prompt)
-    builder.add_node("validate", validate)
-    builder.add_node("save", save)
-    builder.add_edge(START, "load_posts")
-    builder.add_edge("load_posts", "pick_exemplars")
-    builder.add_edge("pick_exemplars", "analyse_style")
-    builder.add_edge("analyse_style", "draft_prompt")
-    builder.add_edge("draft_prompt", "validate")
-    builder.add_edge("validate", "save")
-    builder.add_edge("save", END)
-    return builder.compile(name="persona_builder")
-
-
 # ---------------------------------------------------------------- batch
-
-
-class BatchState(TypedDict):
-    account_ids: list[str]
-    force: NotRequired[bool]
-    post_limit: NotRequired[int]
-    results: Annotated[list[dict[str, Any]], operator.add]
-
-
-class OneAccount(TypedDict):
-    account_id: str
-    force: bool
-    post_limit: int
 
 
 def fan_out(state: BatchState) -> list[Send]:
@@ -335,35 +260,21 @@ def fan_out(state: BatchState) -> list[Send]:
             for a in state["account_ids"]]
 
 
-_single = None
+def build_one_node(single: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """The batch's node: runs `single` (the compiled persona_builder) for one account."""
 
+    async def build_one(state: OneAccount, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
+        try:
+            out = await single.ainvoke({"account_id": state["account_id"], "mode": "create",
+                                        "force": state["force"], "post_limit": state["post_limit"]},
+                                       context=runtime.context)
+            result = {"account_id": state["account_id"], "success": True, "persona_version": out["version"]}
+        except BuilderError as exc:
+            result = {"account_id": state["account_id"], "success": False,
+                      "error": "No posts found" if exc.detail.startswith("No posts found") else exc.detail}
+        except Exception as exc:  # one account's failure never stops the others
+            result = {"account_id": state["account_id"], "success": False,
+                      "error": f"Persona creation failed ({type(exc).__name__})"}
+        return {"results": [result]}
 
-async def build_one(state: OneAccount, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
-    global _single
-    if _single is None:
-        _single = build_persona_builder()
-    try:
-        out = await _single.ainvoke({"account_id": state["account_id"], "mode": "create",
-                                     "force": state["force"], "post_limit": state["post_limit"]},
-                                    context=runtime.context)
-        result = {"account_id": state["account_id"], "success": True, "persona_version": out["version"]}
-    except BuilderError as exc:
-        result = {"account_id": state["account_id"], "success": False,
-                  "error": "No posts found" if exc.detail.startswith("No posts found") else exc.detail}
-    except Exception as exc:  # one account's failure never stops the others
-        result = {"account_id": state["account_id"], "success": False,
-                  "error": f"Persona creation failed ({type(exc).__name__})"}
-    return {"results": [result]}
-
-
-def build_persona_batch():
-    builder = StateGraph(BatchState, context_schema=BuilderContext)
-    builder.add_node("build_one", build_one)
-    builder.add_conditional_edges(START, fan_out, ["build_one"])
-    builder.add_edge("build_one", END)
-    return builder.compile(name="persona_batch")
-
-
-# LangGraph Studio / `langgraph dev` entry points.
-graph = build_persona_builder()
-batch_graph = build_persona_batch()
+    return build_one

@@ -1,0 +1,83 @@
+"""What persona_builder (and its batch form) take, keep and return.
+
+`BuilderInput` is what a caller sets (LangGraph Studio shows only these fields),
+`BuilderOutput` what a run returns (the saved version), `BuilderState` everything the nodes
+pass along: the posts, the train/held-out split, exemplars, measured metrics, samples.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal
+
+from typing_extensions import NotRequired, TypedDict
+
+
+class BuilderInput(TypedDict):
+    """The account to build a persona for.
+
+    `mode`: "create" (default; fails when a persona exists unless `force`) or "refine" (a new
+    version from the posts newer than the current one's). `post_limit`: the newest posts to
+    read, 100 by default.
+    """
+
+    account_id: str
+    mode: NotRequired[Literal["create", "refine"]]
+    force: NotRequired[bool]
+    post_limit: NotRequired[int]
+
+
+class BuilderOutput(TypedDict):
+    """The saved persona version: prompt, traits, measured confidence, summary and details."""
+
+    version: NotRequired[int]
+    system_prompt: NotRequired[str]
+    style_traits: NotRequired[list[str]]
+    confidence_score: NotRequired[float]
+    refinement_summary: NotRequired[str]
+    details: NotRequired[dict[str, Any]]
+
+
+class BuilderState(BuilderInput):
+    account: NotRequired[dict[str, Any]]
+    previous: NotRequired[dict[str, Any] | None]
+    posts: NotRequired[list[dict[str, Any]]]
+    new_posts: NotRequired[int]
+    train: NotRequired[list[dict[str, Any]]]
+    heldout: NotRequired[list[dict[str, Any]]]
+    exemplars: NotRequired[list[dict[str, Any]]]
+    metrics: NotRequired[dict[str, Any]]
+    analysis: NotRequired[dict[str, Any]]
+    style_traits: NotRequired[list[str]]
+    system_prompt: NotRequired[str]
+    samples: NotRequired[list[str]]
+    confidence_score: NotRequired[float]
+    version: NotRequired[int]
+    refinement_summary: NotRequired[str]
+    details: NotRequired[dict[str, Any]]
+
+
+class BatchInput(TypedDict):
+    """Accounts to create personas for, each as `BuilderInput` with mode "create"."""
+
+    account_ids: list[str]
+    force: NotRequired[bool]
+    post_limit: NotRequired[int]
+
+
+class BatchOutput(TypedDict):
+    """One result per account: `success` with `persona_version`, or `error`."""
+
+    results: Annotated[list[dict[str, Any]], operator.add]
+
+
+class BatchState(BatchInput):
+    results: Annotated[list[dict[str, Any]], operator.add]
+
+
+class OneAccount(TypedDict):
+    """What the batch sends to each `build_one` run."""
+
+    account_id: str
+    force: bool
+    post_limit: int
