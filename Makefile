@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup bench clean
+.PHONY: run test lint setup studio bench clean
 
 run: $(STAMP)
 	$(BIN)/personas serve
@@ -27,6 +27,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[local,test]"
 	touch $(STAMP)
+
+# LangGraph Studio: the dev server on http://127.0.0.1:2024 with the embedded defaults.
+# The `studio` extra is installed on top of the project with the installed versions as
+# constraints (resolving everything at once takes many minutes); only the packages the dev
+# server needs newer or older (sse-starlette, grpcio, protobuf) may move.
+STUDIO_STAMP := $(VENV)/.studio-installed
+STUDIO_MOVES := sse-starlette|grpcio|grpcio-[a-z-]+|protobuf
+
+studio: $(STUDIO_STAMP)
+	$(BIN)/langgraph dev --no-browser
+
+$(STUDIO_STAMP): $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -viE '^($(STUDIO_MOVES))==' > $(VENV)/studio-constraints.txt
+	$(BIN)/python -m pip install -q -c $(VENV)/studio-constraints.txt -e ".[studio]"
+	touch $(STUDIO_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.chat_overhead
