@@ -1,4 +1,4 @@
-"""Database URL resolution and the async psycopg pool."""
+"""The async psycopg pool (the URL is DATABASE_URL or the embedded server's: `runtime.services`)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from runtime.embedded_pg import start_embedded_postgres
 from runtime.errors import ConfigError
 from runtime.settings import Settings
-
-
-def resolve_database_url(settings: Settings) -> str:
-    """DATABASE_URL when set, else the embedded server's URL (started on demand)."""
-    if settings.database_url:
-        return settings.database_url
-    return start_embedded_postgres(settings.database_dir)
 
 
 def make_pool(url: str, settings: Settings) -> AsyncConnectionPool[AsyncConnection[DictRow]]:

@@ -1,16 +1,25 @@
 """The process's shared services: settings, database pool, checkpointer, models.
 
-`Services.create` does the cheap, synchronous part (it needs the database URL,
-so it starts the embedded Postgres when no DATABASE_URL is set); `start` opens
-the pool, applies migrations, prepares the checkpointer and starts the local
-model. Graphs find the running services through `current_services()`.
+Graph nodes get them with `await ensure_services()`. In the server they are the ones its
+composition root created and started; anywhere else (LangGraph Studio's dev server, a notebook,
+a script running a graph) the first call starts them from the environment: the database (the
+embedded Postgres unless DATABASE_URL is set), the migrations, the checkpointer tables, the local
+model server when the configured chat model is `local:...`, and the embeddings.
+
+Nothing here blocks the event loop: the embedded Postgres, reading the migration files, the model
+server and loading the embeddings run in threads (`langgraph dev` raises on a blocking call in a
+node). `stop` releases everything, the embedded Postgres included, so a dev server that reloads
+or a service that gets SIGTERM leaves no database server behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 from langchain_core.embeddings import Embeddings
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -18,13 +27,24 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
-from runtime.database import make_pool, open_pool, resolve_database_url
+from runtime.database import make_pool, open_pool
+from runtime.embedded_pg import start_embedded_postgres, stop_embedded_postgres
 from runtime.embeddings import make_embeddings
 from runtime.local_llm import LocalLLMServer
-from runtime.models import parse_model_name, set_local_base_url
+from runtime.migrations import apply_migrations, load_migrations
+from runtime.models import local_base_url, parse_model_name, set_local_base_url
 from runtime.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
 log = logging.getLogger(__name__)
+
+# The schema's SQL files, named as data (`package:folder`): the runner reads them without this
+# layer importing the store that owns them.
+DEFAULT_MIGRATIONS = "store:migrations"
+
+Migrations = Union[str, Path, "Traversable"]  # a folder of SQL files, or `package:folder`
 
 
 @dataclass
@@ -36,44 +56,84 @@ class Services:
     local_llm: LocalLLMServer | None = None
     embeddings: Embeddings | None = None
     started: bool = False
+    migrations: Migrations = DEFAULT_MIGRATIONS
+    # the embedded Postgres's data folder when these services started it (released by `stop`)
+    embedded_pg_dir: Path | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
-    def create(cls, settings: Settings | None = None) -> "Services":
+    def create(cls, settings: Settings | None = None, *, migrations: Migrations = DEFAULT_MIGRATIONS) -> Services:
+        """Services for `settings` (the environment's by default), not started yet. Starts the
+        embedded Postgres when no DATABASE_URL is set, so it blocks: call it at start-up, or use
+        `acreate` on a running event loop. Must run where an event loop runs (the checkpointer
+        binds to it)."""
         settings = settings or get_settings()
         parse_model_name(settings.chat_model)  # unknown model names stop start-up here
-        url = resolve_database_url(settings)
+        embedded = None if settings.database_url else settings.database_dir
+        url = settings.database_url or start_embedded_postgres(settings.database_dir)
+        return cls._assemble(settings, url, embedded, migrations)
+
+    @classmethod
+    async def acreate(cls, settings: Settings | None = None, *,
+                      migrations: Migrations = DEFAULT_MIGRATIONS) -> Services:
+        """`create` without blocking the event loop: settings and the embedded Postgres in threads."""
+        if settings is None:
+            settings = await asyncio.to_thread(get_settings)
+        parse_model_name(settings.chat_model)
+        embedded = None if settings.database_url else settings.database_dir
+        if settings.database_url:
+            url = settings.database_url
+        else:
+            url = await asyncio.to_thread(start_embedded_postgres, settings.database_dir)
+        return cls._assemble(settings, url, embedded, migrations)
+
+    @classmethod
+    def _assemble(cls, settings: Settings, url: str, embedded: Path | None, migrations: Migrations) -> Services:
         pool = make_pool(url, settings)
-        return cls(settings=settings, database_url=url, pool=pool, checkpointer=AsyncPostgresSaver(pool))
+        return cls(settings=settings, database_url=url, pool=pool, checkpointer=AsyncPostgresSaver(pool),
+                   migrations=migrations, embedded_pg_dir=embedded)
 
-    async def start(self, *, with_model: bool = True, with_embeddings: bool = True) -> "Services":
-        from store.migrate import apply_migrations
+    def needs_local_model(self) -> bool:
+        """The configured chat model runs on the local llama.cpp server, and none answers yet."""
+        return parse_model_name(self.settings.chat_model).provider == "local" and local_base_url() is None
 
-        if self.started:
-            return self
-        await open_pool(self.pool, self.database_url, self.settings.database_connect_timeout)
-        async with self.pool.connection() as conn:
-            applied = await apply_migrations(conn)
-        if applied:
-            log.info("applied migrations: %s", ", ".join(applied))
-        await self.checkpointer.setup()
-        # The model server and the embeddings load in parallel: both take seconds.
+    @property
+    def ready(self) -> bool:
+        """Started, with the model server (when the chat model is local) and the embeddings."""
+        return self.started and self.embeddings is not None and not self.needs_local_model()
+
+    async def start(self, *, with_model: bool = True, with_embeddings: bool = True) -> Services:
+        """Open the pool, apply the migrations, set up the checkpointer; then start the local
+        model server (when the chat model is local) and load the embeddings, in parallel."""
+        async with self._lock:
+            if not self.started:
+                await open_pool(self.pool, self.database_url, self.settings.database_connect_timeout)
+                migrations = await asyncio.to_thread(load_migrations, self.migrations)
+                async with self.pool.connection() as conn:
+                    applied = await apply_migrations(conn, migrations)
+                if applied:
+                    log.info("applied migrations: %s", ", ".join(applied))
+                await self.checkpointer.setup()
+                self.started = True
+            await self._start_models(with_model=with_model, with_embeddings=with_embeddings)
+        set_current_services(self)
+        return self
+
+    async def _start_models(self, *, with_model: bool, with_embeddings: bool) -> None:
+        # The model server and the embeddings both take seconds: they load side by side.
         slow_starts = []
-        if with_model and parse_model_name(self.settings.chat_model).provider == "local":
+        if with_model and self.local_llm is None and self.needs_local_model():
             slow_starts.append(asyncio.to_thread(self._start_local_llm))
         if with_embeddings and self.embeddings is None:
             slow_starts.append(asyncio.to_thread(self._load_embeddings))
         await asyncio.gather(*slow_starts)
-        self.started = True
-        set_current_services(self)
-        return self
 
     def _start_local_llm(self) -> None:
         s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
         server = LocalLLMServer(s.local_llm_model_path, port=s.local_llm_port, threads=s.local_llm_threads,
                                 context=s.local_llm_context, start_timeout=s.local_llm_start_timeout,
                                 log_path=s.data_dir / "local-llm.log")
-        s.data_dir.mkdir(parents=True, exist_ok=True)
         set_local_base_url(server.start())
         self.local_llm = server
 
@@ -81,22 +141,31 @@ class Services:
         self.embeddings = make_embeddings(self.settings.embedding_model, self.settings)
 
     def require_embeddings(self) -> Embeddings:
+        """The embeddings, loaded here when nothing loaded them yet (blocking: on an event loop,
+        `await ensure_services()` first, which loads them in a thread)."""
         if self.embeddings is None:
-            self.embeddings = make_embeddings(self.settings.embedding_model, self.settings)
+            self._load_embeddings()
+        assert self.embeddings is not None
         return self.embeddings
 
     async def stop(self) -> None:
+        """Stop the model server, close the pool and release the embedded Postgres (it stops
+        when no other process uses it). Safe to call twice."""
         if self.local_llm is not None:
             await asyncio.to_thread(self.local_llm.stop)
             set_local_base_url(None)
             self.local_llm = None
         await self.pool.close()
         self.started = False
+        if self.embedded_pg_dir is not None:
+            data_dir, self.embedded_pg_dir = self.embedded_pg_dir, None
+            await asyncio.to_thread(stop_embedded_postgres, data_dir)
         if current_services() is self:
             set_current_services(None)
 
 
 _current: Services | None = None
+_start_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def set_current_services(services: Services | None) -> None:
@@ -114,9 +183,27 @@ def current_settings() -> Settings:
 
 
 async def ensure_services() -> Services:
-    """The running services; started from the environment when a graph runs outside the server
-    (LangGraph Studio, a notebook)."""
-    if _current is None:
-        await Services.create().start()
-    assert _current is not None
-    return _current
+    """The running services, ready for a graph node: the pool open, the model server up when
+    the chat model is local, the embeddings loaded. Outside the server (LangGraph Studio, a
+    notebook) the first call creates and starts them from the environment; concurrent first
+    calls wait for the same start. Never blocks the event loop."""
+    services = _current
+    if services is not None and services.ready:
+        return services
+    loop = asyncio.get_running_loop()
+    lock = _start_locks.setdefault(loop, asyncio.Lock())
+    async with lock:
+        services = _current
+        if services is None:
+            services = await Services.acreate()
+        if not services.ready:
+            await services.start()
+        set_current_services(services)
+    return services
+
+
+async def stop_current_services() -> None:
+    """Stop the services `ensure_services` started (the dev server's shutdown calls this)."""
+    services = _current
+    if services is not None:
+        await services.stop()
