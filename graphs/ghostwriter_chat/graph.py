@@ -42,10 +42,12 @@ def entry(state: PersonaChatState) -> str:
     return GENERATE_NODE if idle else "prepare"
 
 
-def build_ghostwriter_chat() -> CompiledStateGraph:
+def build_ghostwriter_chat() -> CompiledStateGraph[PersonaChatState, ChatContext, PersonaChatState, PersonaChatState]:
+    # langgraph types nodes taking (state, config) or (state, runtime), not both; ours need both
+    # (config carries the callbacks that stream tokens on Python 3.10).
     builder = StateGraph(PersonaChatState, context_schema=ChatContext)
-    builder.add_node("prepare", prepare)
-    builder.add_node(GENERATE_NODE, generate)
+    builder.add_node("prepare", prepare)  # type: ignore[arg-type, call-overload, unused-ignore]
+    builder.add_node(GENERATE_NODE, generate)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("finalize", finalize)
     builder.add_conditional_edges(START, entry, ["prepare", GENERATE_NODE])
     builder.add_edge("prepare", GENERATE_NODE)

@@ -8,9 +8,10 @@ they show in traces; this module decides when and with what they are called.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
@@ -114,12 +115,12 @@ async def retrieve(state: PersonaChatState, config: RunnableConfig) -> dict[str,
     return {**update, "references": references, "tool_calls": tool_calls}
 
 
-def with_attachment_parts(messages: list[AnyMessage], parts: list[dict[str, Any]] | None) -> list[AnyMessage]:
+def with_attachment_parts(messages: Sequence[BaseMessage], parts: list[dict[str, Any]] | None) -> list[BaseMessage]:
     """The messages with `parts` appended to the last human message. Text-only content stays a
     plain string (PDF text joined in): servers without multimodal support, llama.cpp's among
     them, refuse list content; images keep the list form for vision models."""
     if not parts:
-        return messages
+        return list(messages)
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
         if isinstance(message, HumanMessage):
@@ -131,7 +132,7 @@ def with_attachment_parts(messages: list[AnyMessage], parts: list[dict[str, Any]
             else:
                 updated = HumanMessage(content=merged, id=message.id)
             return [*messages[:index], updated, *messages[index + 1:]]
-    return messages
+    return list(messages)
 
 
 
@@ -155,7 +156,7 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext],
 
 async def _usage(model_name: str, prompt: list[BaseMessage], reply: AIMessage) -> Usage:
     """The provider's usage; counted when it reports none (llama.cpp sends none when streaming)."""
-    reported = reply.usage_metadata or {}
+    reported: Mapping[str, Any] = reply.usage_metadata or {}
     input_tokens, output_tokens = int(reported.get("input_tokens", 0)), int(reported.get("output_tokens", 0))
     if input_tokens or output_tokens:
         return {"input_tokens": input_tokens, "output_tokens": output_tokens,
