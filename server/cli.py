@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import importlib
 import logging
+import signal
 import sys
+import threading
 from typing import Callable
 
 from runtime.errors import ConfigError
@@ -16,6 +18,10 @@ log = logging.getLogger("personas")
 
 # Later issues register sub-commands here: (name, help, configure(parser), run(args) -> int).
 EXTRA_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable]] = []
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -29,8 +35,12 @@ async def _serve(args: argparse.Namespace) -> int:
     check_rest_mounts(settings)  # colliding prefixes stop here, before the slow start-up
     host = args.host or settings.host
     port = args.port or settings.port
+    # SIGTERM ends the service as Ctrl-C does, so `finally` stops the services and the embedded
+    # Postgres (uvicorn handles it while serving, then raises it again after its own shutdown).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     print("Starting the database, the model and the embeddings...", file=sys.stderr, flush=True)
-    services = Services.create(settings)
+    services = await Services.acreate(settings)
     try:
         await services.start()
         from services.twin.demo import ensure_demo_twins
