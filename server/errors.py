@@ -32,7 +32,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return JSONResponse(status_code=exc.status, content={"detail": exc.detail})
+    # an error may carry headers its status calls for (a 401's WWW-Authenticate challenge)
+    return JSONResponse(status_code=exc.status, content={"detail": exc.detail}, headers=getattr(exc, "headers", None))
 
 
 def install_error_handlers(app: FastAPI) -> None:

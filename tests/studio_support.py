@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from server.security import hash_password
+from services.studio.security import hash_password
 from store.users import create_user
 
 PASSWORD = "correct horse battery"

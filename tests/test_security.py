@@ -1,4 +1,4 @@
-"""Password hashing and JWT verification (server/security.py)."""
+"""Password hashing and JWT verification (services/studio/security.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from server.security import (
+from services.studio.security import (
     AuthError,
     InvalidTokenError,
     Role,

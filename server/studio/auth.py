@@ -21,19 +21,26 @@ import logging
 import os
 import secrets
 import stat
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from runtime.settings import Settings
 from server.mounts import normalise_prefix
-from server.security import (MIN_SECRET_BYTES, InvalidTokenError, Role, WeakSecretError, issue_token,
-                             verify_token)
-from store.users import get_user
+from services.studio.access import CurrentUser
+from services.studio.security import (
+    MIN_SECRET_BYTES,
+    InvalidTokenError,
+    Role,
+    WeakSecretError,
+    issue_token,
+    verify_token,
+)
+from services.studio.users import token_user
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +52,6 @@ bearer = OAuth2PasswordBearer(tokenUrl=DEFAULT_TOKEN_URL, auto_error=False)
 SECRET_FILE_BYTES = 64
 NO_SECRET = ("The studio API has no usable JWT signing secret: set JWT_SECRET (at least 32 bytes) "
              "or let the server write its secret file in DATA_DIR")
-
-
-@dataclass(frozen=True)
-class CurrentUser:
-    id: str
-    username: str
-    role: Role
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -198,10 +198,10 @@ async def current_user(request: Request, token: Annotated[str | None, Depends(be
         raise _unauthorized(exc.detail) from None
     except WeakSecretError as exc:
         raise HTTPException(503, str(exc)) from None
-    user = await get_user(request.app.state.services.pool, claims.subject)
+    user = await token_user(request.app.state.services.pool, claims.subject)
     if user is None:
         raise _unauthorized("The token's user no longer exists")
-    return CurrentUser(id=user["id"], username=user["username"], role=Role(user["role"]))
+    return user
 
 
 def require_roles(*roles: Role) -> Callable:

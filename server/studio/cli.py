@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import Any
 
 from runtime.errors import ConfigError
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     users = subparsers.add_parser("users", help="manage studio users")
     sub = users.add_subparsers(dest="users_command", required=True)
     create = sub.add_parser("create", help="create a user (e.g. the first admin)")
@@ -39,8 +40,7 @@ async def run_create(args: argparse.Namespace) -> int:
     from runtime.services import Services
     from runtime.settings import get_settings
     from server.studio.schemas import USERNAME
-    from server.security import hash_password
-    from store.users import UsernameTaken, create_user
+    from services.studio.users import UsernameInUse, add_user
 
     if not USERNAME.match(args.username):
         raise ConfigError("The username must be 3-64 letters, digits or _ . @ -.")
@@ -49,9 +49,8 @@ async def run_create(args: argparse.Namespace) -> int:
     try:
         await services.start(with_model=False, with_embeddings=False)
         try:
-            row = await create_user(services.pool, username=args.username, password_hash=hash_password(password),
-                                    role=args.role)
-        except UsernameTaken:
+            row = await add_user(services.pool, username=args.username, password=password, role=args.role)
+        except UsernameInUse:
             raise ConfigError(f"The username {args.username!r} already exists.") from None
     finally:
         await services.stop()

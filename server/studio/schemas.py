@@ -1,14 +1,18 @@
-"""Request bodies of the studio API. Unknown fields (owner_id, id, ...) are refused with 422."""
+"""Request and response bodies of the studio API. Unknown request fields (owner_id, id, ...)
+are refused with 422; each request model turns itself into its service's input."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from datetime import datetime
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runtime.errors import ConfigError
 from runtime.models import parse_model_name
+from services.studio.personas import NewPersona, PersonaChanges
+from services.studio.rag import threshold_problem
 
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
@@ -16,17 +20,6 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def threshold_problem(metric: str, threshold: float | None) -> str | None:
-    """Why `threshold` does not fit `metric`, or None when it does (None = the metric's default)."""
-    if threshold is None:
-        return None
-    if metric == "cosine" and not -1.0 <= threshold <= 1.0:
-        return f"query_threshold {threshold:g} does not fit query_metric cosine: it is a similarity between -1 and 1"
-    if metric == "euclidean" and threshold < 0:
-        return f"query_threshold {threshold:g} does not fit query_metric euclidean: it is a distance >= 0"
-    return None
 
 
 class RagPatch(Strict):
@@ -42,7 +35,7 @@ class RagSettings(RagPatch):
     """`rag` of a new persona: complete settings, so the threshold is checked here."""
 
     @model_validator(mode="after")
-    def _threshold_range(self) -> "RagSettings":
+    def _threshold_range(self) -> RagSettings:
         problem = threshold_problem(self.query_metric, self.query_threshold)
         if problem:
             raise ValueError(problem)
@@ -70,6 +63,11 @@ class PersonaModel(Strict):
 
     _model = field_validator("model")(_check_model)
 
+    def new_persona(self) -> NewPersona:
+        return NewPersona(name=self.persona_name, creator_id=self.creator_id, description=self.description,
+                          system_prompt=self.system_prompt, model=self.model, temperature=self.temperature,
+                          rag=self.rag.model_dump())
+
 
 class PersonaUpdate(Strict):
     persona_name: str | None = Field(None, min_length=1, max_length=200)
@@ -83,11 +81,15 @@ class PersonaUpdate(Strict):
     _model = field_validator("model")(_check_model)
 
     @model_validator(mode="after")
-    def _no_null_required(self) -> "PersonaUpdate":
+    def _no_null_required(self) -> PersonaUpdate:
         for name in ("persona_name", "creator_id", "description", "system_prompt", "rag"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
+
+    def changes(self) -> PersonaChanges:
+        """Only the fields the request gave (and of `rag`, only the keys it gave)."""
+        return cast(PersonaChanges, self.model_dump(exclude_unset=True))
 
 
 class ChatRequest(Strict):
@@ -118,3 +120,117 @@ class CollectionCreate(Strict):
         if not COLLECTION_NAME.match(value):
             raise ValueError("name must be 1-64 letters, digits, _ . - and start with a letter or digit")
         return value
+
+
+# ---------------------------------------------------------------- responses
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    user_id: str
+    role: str
+    expires_in: int = Field(description="seconds until the token expires")
+
+
+class UserCreated(BaseModel):
+    id: str
+    username: str
+    role: str
+
+
+class Message(BaseModel):
+    message: str
+
+
+class PersonaCreated(Message):
+    persona_id: str
+    persona_name: str
+
+
+class HistoryMessage(BaseModel):
+    role: str
+    content: str
+    created_at: str
+
+
+class History(BaseModel):
+    id: str
+    title: str
+    description: str
+    messages: list[HistoryMessage]
+    created_at: str
+
+
+class MessageHistory(BaseModel):
+    persona_id: str
+    messages: list[History]
+
+
+class RagHit(BaseModel):
+    """The best document chunk the reply drew on; every field "" and success "false" on a miss."""
+
+    file_name: str
+    doc_path: str
+    document_string: str
+    euclidean_distance: str
+    cosine_similarity: str
+    success: str
+
+
+class ChatReply(BaseModel):
+    persona_id: str
+    message_history_id: str
+    response: str
+    rag_hit: RagHit
+
+
+class CollectionCreated(BaseModel):
+    name: str
+    description: str
+    owner_id: str
+
+
+class CollectionSummary(CollectionCreated):
+    documents: int
+    chunks: int
+
+
+class Collections(BaseModel):
+    collections: list[CollectionSummary]
+
+
+class CollectionDeleted(Message):
+    collection: str
+    documents: int
+    chunks: int
+
+
+class DocumentStored(BaseModel):
+    collection: str
+    file_name: str
+    doc_path: str
+    chunks: int
+
+
+class DocumentSummary(BaseModel):
+    doc_path: str
+    file_name: str
+    chunks: int
+    uploaded_at: str
+
+
+class Documents(BaseModel):
+    collection: str
+    documents: list[DocumentSummary]
+
+
+class DocumentDeleted(Message):
+    collection: str
+    doc_path: str
+    chunks: int
+
+
+def utc_text(value: datetime) -> str:
+    """A timestamp as ISO 8601 with a Z for UTC, as the contract's examples write it."""
+    return value.isoformat().replace("+00:00", "Z")

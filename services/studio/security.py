@@ -105,8 +105,8 @@ def password_needs_rehash(password_hash: str) -> bool:
 def secret_bytes(secret: Secret) -> bytes:
     """The secret as bytes, refusing secrets shorter than 32 bytes (RFC 7518 3.2)."""
     if hasattr(secret, "get_secret_value"):
-        secret = secret.get_secret_value()  # type: ignore[union-attr]
-    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)  # type: ignore[arg-type]
+        secret = secret.get_secret_value()
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if len(raw) < MIN_SECRET_BYTES:
         raise WeakSecretError(
             f"The JWT secret must be at least {MIN_SECRET_BYTES} bytes long "
