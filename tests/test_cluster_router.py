@@ -130,3 +130,19 @@ async def test_demo_autoload_is_a_no_op_when_disabled_or_when_clusters_exist(ser
     services.settings = services.settings.model_copy(update={"twin_demo_autoload": True})
     assert await ensure_demo_twins(services) is None  # clusters exist: the small set stays
     assert await _count(services.pool, "SELECT count(*) AS n FROM clusters") == 3
+
+
+async def test_cluster_retriever_returns_nearest_clusters_as_documents(services, twins: SegmentSet):
+    from retrievers.clusters import ClusterRetriever
+
+    retriever = ClusterRetriever(pool=services.pool, embeddings=services.embeddings, k=2)
+    query = "Millennials with high auto debt and sub-prime credit."
+    docs = await retriever.ainvoke(query)
+    assert len(docs) == 2
+    assert docs[0].metadata["cluster_name"] == "Sub-Prime Auto-Heavy Millennials"
+    assert docs[0].metadata["similarity"] >= docs[1].metadata["similarity"]
+    assert docs[0].metadata["attributes"] and docs[0].page_content
+    state = await build_cluster_router().ainvoke({"task": "clusters", "query": query, "top_k": 3},
+                                                 context=RouterContext(embedding_weight=1.0))
+    by_embedding = sorted(state["clusters"], key=lambda c: (-c["embedding_similarity"], c["cluster_id"]))
+    assert [d.metadata["cluster_id"] for d in docs] == [c["cluster_id"] for c in by_embedding[:2]]

@@ -270,8 +270,9 @@ def build_one_node(single: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[.
                                        context=runtime.context)
             result = {"account_id": state["account_id"], "success": True, "persona_version": out["version"]}
         except BuilderError as exc:
+            detail = str(exc)
             result = {"account_id": state["account_id"], "success": False,
-                      "error": "No posts found" if exc.detail.startswith("No posts found") else exc.detail}
+                      "error": "No posts found" if detail.startswith("No posts found") else detail}
         except Exception as exc:  # one account's failure never stops the others
             result = {"account_id": state["account_id"], "success": False,
                       "error": f"Persona creation failed ({type(exc).__name__})"}
