@@ -13,10 +13,10 @@ from graphs.cluster_router import (
     build_cluster_router,
     greeting_text,
 )
-from store.personas import create_persona, get_chat_profile
-from services.twin.segments.model import SegmentSet
 from services.twin.demo import ensure_demo_twins
 from services.twin.segment_import import replace_segments
+from services.twin.segments.model import SegmentSet
+from store.personas import create_persona, get_chat_profile
 from tests.twin_fixtures import cluster_key, small_segments
 
 
