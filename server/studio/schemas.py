@@ -24,7 +24,7 @@ class Strict(BaseModel):
 
 class RagPatch(Strict):
     """`rag` of a persona update: only the keys given are merged into the stored settings, and
-    the threshold is checked against the *merged* metric (in the API), not a default."""
+    the threshold is checked against the *merged* metric (`services.studio.rag.merge_rag`), not a default."""
 
     db_collections: list[str] = Field(default_factory=list, max_length=50)
     query_threshold: float | None = Field(None, allow_inf_nan=False)
