@@ -16,10 +16,12 @@ from pathlib import Path
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
 
 from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.graph import build_persona_chat
 from graphs.persona_chat.nodes import CHAT_DURABILITY
+from graphs.persona_chat.state import PersonaChatInput
 from runtime.models import register_chat_provider
 from runtime.services import Services
 from runtime.settings import Settings
@@ -51,9 +53,9 @@ async def run(turns: int) -> None:
             prompt = [SystemMessage("You are Mason."), HumanMessage("Where do you live?")]
 
             async def graph_turn(i: int) -> None:
-                config = {"configurable": {"thread_id": f"bench-{i % 50}"}}
-                await graph.ainvoke({"persona_id": pid, "messages": [HumanMessage("Where do you live?")]},
-                                    config, context=context, durability=CHAT_DURABILITY)
+                config: RunnableConfig = {"configurable": {"thread_id": f"bench-{i % 50}"}}
+                turn: PersonaChatInput = {"persona_id": pid, "messages": [HumanMessage("Where do you live?")]}
+                await graph.ainvoke(turn, config, context=context, durability=CHAT_DURABILITY)
 
             async def direct_turn(i: int) -> None:
                 await model.ainvoke(prompt)

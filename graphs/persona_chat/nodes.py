@@ -9,7 +9,7 @@ they show in traces; this module decides when and with what they are called.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
@@ -31,7 +31,7 @@ HISTORY_TOKEN_BUDGET = 1200
 # Pass as `durability=` when running a turn: one checkpoint write when the turn ends
 # instead of one per node (halves the per-turn overhead, see bench/chat_overhead.py);
 # a turn that crashes midway is simply not remembered.
-CHAT_DURABILITY = "exit"
+CHAT_DURABILITY: Final = "exit"
 GENERATE_NODE = "generate"
 
 

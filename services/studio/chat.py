@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.messages import HumanMessage, RemoveMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Durability
 
 from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.nodes import CHAT_DURABILITY, PersonaNotFound
@@ -65,7 +64,7 @@ async def chat_turn(pool: Pool, settings: Settings, graph: ChatGraph, user: Curr
     try:
         result = await graph.ainvoke(
             {"messages": [question], "persona_id": row["id"], "persona_version": None}, config=config,
-            context=ChatContext(model=row["model"] or settings.chat_model), durability=cast(Durability, CHAT_DURABILITY))
+            context=ChatContext(model=row["model"] or settings.chat_model), durability=CHAT_DURABILITY)
     except Exception as exc:
         await forget_failed_turn(graph, config, question.id or "", new_history=history.new)
         if isinstance(exc, ConfigError):
