@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pgvector.psycopg import register_vector_async
@@ -75,7 +76,8 @@ async def load(services: Services, collection: str, owner: str, vectors: np.ndar
     return build_s
 
 
-async def timed(services, query: np.ndarray, collection: str, metric: str, exact: bool, ef: int):
+async def timed(services, query: np.ndarray, collection: str, metric: Literal["cosine", "euclidean"],
+                exact: bool, ef: int):
     started = time.perf_counter()
     rows = await search_chunks(services.pool, query_vector=query.tolist(), collections=[collection],
                                metric=metric, k=5, exact=exact, ef_search=ef)

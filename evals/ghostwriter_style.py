@@ -17,25 +17,31 @@ import asyncio
 import json
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
+
+from langgraph.runtime import Runtime
 
 from evals.ghostwriter_style_dataset import DATASET_PATH
 from graphs.persona_builder.context import BuilderContext
 from graphs.persona_builder.nodes import EXEMPLARS, SEED, analyse_style, draft_prompt
 from graphs.persona_builder.post_writing import voice_examples, write_post
-from tools.engagement import pick_exemplars
+from graphs.persona_builder.state import BuilderState
 from runtime.models import make_chat_model, parse_model_name, set_local_base_url
 from services.ghostwriter.sample_accounts import load_sample_accounts
+from tools.engagement import pick_exemplars
 from tools.style_similarity import style_similarity
 
 
-async def persona_prompt(account: dict[str, Any], train: list[dict[str, Any]], model: str) -> tuple[str, list[str]]:
+async def persona_prompt(account: Mapping[str, Any], train: Sequence[Mapping[str, Any]],
+                         model: str) -> tuple[str, list[str]]:
     """The drafted system prompt and the voice examples, as the builder makes them."""
-    runtime = SimpleNamespace(context=BuilderContext(model=model))
-    state: dict[str, Any] = {"account": account, "posts": train, "train": train, "heldout": [],
-                             "exemplars": pick_exemplars(train, EXEMPLARS, SEED), "previous": None}
-    state.update(await analyse_style(state, runtime))
+    runtime = cast(Runtime[BuilderContext], SimpleNamespace(context=BuilderContext(model=model)))
+    posts = [dict(p) for p in train]
+    state = cast(BuilderState, {"account": dict(account), "posts": posts, "train": posts, "heldout": [],
+                                "exemplars": pick_exemplars(posts, EXEMPLARS, SEED), "previous": None})
+    state.update(await analyse_style(state, runtime))  # type: ignore[typeddict-item]
     return draft_prompt(state)["system_prompt"], voice_examples(state["exemplars"])
 
 
