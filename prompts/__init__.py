@@ -11,10 +11,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
 
 # Prompt texts that replace files of this folder for the current context only
 # (the eval runner's `--prompt NAME=FILE`); tasks started inside inherit them.
-_overrides: ContextVar[Mapping[str, str]] = ContextVar("prompt_overrides", default={})
+_NO_OVERRIDES: Mapping[str, str] = MappingProxyType({})
+_overrides: ContextVar[Mapping[str, str]] = ContextVar("prompt_overrides", default=_NO_OVERRIDES)
 
 
 @contextmanager
