@@ -5,26 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import json
 import sys
 from pathlib import Path
 
-from runtime.errors import ConfigError
 from runtime.settings import get_settings
 from services.twin.segments.model import SegmentSet
 
 
 def _say(message: str) -> None:
     print(f"  {message}", flush=True)
-
-
-def _sentence(message: str, *, capitalise: bool = True) -> str:
-    """A library message ("record file x.csv is missing ...") as one sentence for the CLI."""
-    message = message.strip()
-    if capitalise and message[:1].islower():
-        message = message[0].upper() + message[1:]
-    return message if message.endswith((".", "!", "?")) else message + "."
 
 
 async def _store(segments: SegmentSet) -> int:
@@ -46,48 +35,23 @@ async def _store(segments: SegmentSet) -> int:
 
 
 async def _build(args: argparse.Namespace) -> int:
-    from services.twin.segments.build import build_segments
-    from services.twin.segments.records import load_records
+    from services.twin.segment_files import build_from_records, write_segment_set
 
     path = Path(args.records)
     print(f"Reading {path}...", flush=True)
-    try:
-        records = load_records(path)
-        _say(f"{len(records)} records")
-        segments = await asyncio.to_thread(build_segments, records, args.clusters, args.seed, _say)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
-    except ValueError as exc:  # missing columns, a bad value (row and column named), too few records
-        raise ConfigError(_sentence(str(exc))) from None
-    except csv.Error as exc:  # e.g. a field over the csv module's size limit
-        raise ConfigError(_sentence(f"{path.name} is not a readable CSV file: {exc}", capitalise=False)) from None
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    segments = await build_from_records(path, args.clusters, args.seed, _say)
     if args.out:
-        try:
-            Path(args.out).write_text(segments.to_json(), encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"Cannot write {args.out}: {exc.strerror or exc}.") from None
+        await asyncio.to_thread(write_segment_set, segments, args.out)
         _say(f"wrote {args.out}")
     return await _store(segments)
 
 
 async def _import(args: argparse.Namespace) -> int:
+    from services.twin.segment_files import read_segment_set
+
     path = Path(args.file)
     print(f"Reading {path}...", flush=True)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                          f"column {exc.colno}).") from None
-    try:
-        segments = SegmentSet.from_dict(data)
-    except ValueError as exc:
-        raise ConfigError(_sentence(f"{path.name} is not a valid segment set: {exc}", capitalise=False)) from None
+    segments = await asyncio.to_thread(read_segment_set, path)
     _say(f"{len(segments.clusters)} clusters, {len(segments.personas)} personas")
     return await _store(segments)
 

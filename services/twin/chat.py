@@ -1,0 +1,55 @@
+"""One chat turn with a segment twin through the persona_chat graph.
+
+A caller's conversations with a twin are sessions (`store.twin.resolve_session`): each maps to
+one checkpointer thread, so the graph's memory carries the conversation from turn to turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.graph.state import CompiledStateGraph
+
+from graphs.cluster_router.nodes import TwinPersonaNotFound
+from graphs.persona_chat.context import ChatContext
+from graphs.persona_chat.state import PersonaChatInput, PersonaChatOutput, PersonaChatState
+from runtime.errors import ServiceError
+from runtime.settings import Settings
+from store.clusters import get_segment_persona
+from store.twin import resolve_session
+from store.types import Pool
+
+log = logging.getLogger(__name__)
+
+ChatGraph = CompiledStateGraph[PersonaChatState, ChatContext, PersonaChatInput, PersonaChatOutput]
+
+MODEL_FAILED = "The chat model failed to answer; try again later."
+
+
+@dataclass(frozen=True)
+class TwinReply:
+    persona_id: int
+    reply: str
+    session_id: str
+
+
+async def chat_turn(pool: Pool, settings: Settings, graph: ChatGraph, caller: str, persona_id: int,
+                    message: str, session_id: str | None) -> TwinReply:
+    """Answer `message` as the twin in the caller's session `session_id` (None: the caller's
+    latest session with this twin, or a new one), with the service's chat model."""
+    if await get_segment_persona(pool, persona_id) is None:  # a studio or ghostwriter persona is no twin: 404 too
+        raise TwinPersonaNotFound(f"Persona {persona_id} not found")
+    session, thread_id = await resolve_session(pool, caller, persona_id, session_id)
+    config: Any = {"configurable": {"thread_id": thread_id}, "run_id": uuid.uuid4()}
+    turn: PersonaChatInput = {"messages": [HumanMessage(content=message)], "persona_id": persona_id}
+    try:
+        state = await graph.ainvoke(turn, config=config, context=ChatContext(model=settings.chat_model))
+    except Exception:
+        # the provider (or the way to it) failed: a 502 that names no internals
+        log.exception("twin chat failed for persona %s", persona_id)
+        raise ServiceError(MODEL_FAILED, status=502) from None
+    return TwinReply(persona_id=persona_id, reply=state.get("reply", ""), session_id=session)
