@@ -1,82 +1,32 @@
-"""GET /health: database, model and embeddings; 503 when one is down."""
+"""GET /health: database, model and embeddings (`services.health`); 503 when one is down."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any
+from typing import Literal
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from runtime.models import parse_model_name
+from services.health import check_health
 
 router = APIRouter()
 
-OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
-REMOTE_CHECK_SECONDS = 30.0  # a remote provider is asked at most this often; probes in between reuse the answer
-_remote_checks: dict[str, tuple[float, bool, str]] = {}
+
+class CheckOut(BaseModel):
+    ok: bool
+    detail: str
 
 
-async def _check_openai(settings) -> tuple[bool, str]:
-    """GET <base>/models with the configured key: reachable and the key accepted."""
-    base = (settings.openai_base_url or OPENAI_DEFAULT_BASE).rstrip("/")
-    cached = _remote_checks.get(base)
-    if cached is not None and time.monotonic() - cached[0] < REMOTE_CHECK_SECONDS:
-        return cached[1], cached[2]
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-    try:
-        async with httpx.AsyncClient(timeout=3.0) as http:
-            response = await http.get(f"{base}/models", headers={"Authorization": f"Bearer {key}"})
-        ok = response.status_code == 200
-        detail = "ok" if ok else f"provider answered {response.status_code}"
-    except httpx.HTTPError as exc:
-        ok, detail = False, f"provider unreachable ({type(exc).__name__})"
-    _remote_checks[base] = (time.monotonic(), ok, detail)
-    return ok, detail
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, CheckOut]
 
 
-async def _check_database(services) -> tuple[bool, str]:
-    try:
-        async with services.pool.connection(timeout=3) as conn:
-            await conn.execute("SELECT 1")
-        return True, "ok"
-    except Exception as exc:  # any failure means "down"; the detail stays short
-        return False, f"unreachable ({type(exc).__name__})"
-
-
-async def _check_model(services) -> tuple[bool, str]:
-    name = parse_model_name(services.settings.chat_model)
-    if name.provider == "local":
-        server = services.local_llm
-        if server is None:
-            return False, "local model server not started"
-        ok = await asyncio.to_thread(server.healthy)
-        return ok, "ok" if ok else "local model server not answering"
-    if name.provider == "openai":
-        return await _check_openai(services.settings)
-    return True, f"configured ({name}; not probed)"
-
-
-async def _check_embeddings(services) -> tuple[bool, str]:
-    if services.embeddings is None:
-        return False, "not loaded"
-    try:
-        vector = await asyncio.to_thread(services.embeddings.embed_query, "health check")
-        return len(vector) == services.settings.embedding_dim, f"ok ({len(vector)} dims)"
-    except Exception as exc:
-        return False, f"failing ({type(exc).__name__})"
-
-
-@router.get("/health", tags=["service"])
+@router.get("/health", tags=["service"], response_model=HealthOut,
+            responses={503: {"model": HealthOut, "description": "A required service is down (status 'degraded')"}})
 async def health(request: Request) -> JSONResponse:
-    services = request.app.state.services
-    checks: dict[str, Any] = {}
-    for name, check in (("database", _check_database), ("model", _check_model),
-                        ("embeddings", _check_embeddings)):
-        ok, detail = await check(services)
-        checks[name] = {"ok": ok, "detail": detail}
-    healthy = all(c["ok"] for c in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
-                        status_code=200 if healthy else 503)
+    report = await check_health(request.app.state.services)
+    body = HealthOut(status="ok" if report.ok else "degraded",
+                     checks={name: CheckOut(ok=c.ok, detail=c.detail) for name, c in report.checks.items()})
+    return JSONResponse(body.model_dump(), status_code=200 if report.ok else 503)
