@@ -11,6 +11,7 @@ from graphs.persona_builder.graph import graph as persona_builder
 from runtime.services import Services
 from runtime.settings import Settings, get_settings
 from server.ghostwriter.batch import recover_jobs, stop_jobs
+from server.docs import install_docs
 from server.graph_routes import mount_graphs
 from server.health import router as health_router
 from server.mounts import include_mounts
@@ -42,8 +43,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             await stop_jobs(services)
             await services.stop()
 
-    app = FastAPI(title="Persona service", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Persona service", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Segment twins, studio personas and account ghostwriters on LangGraph.")
+    install_docs(app)  # /docs and /redoc from packaged assets: they work offline
     app.state.services = services
     install_validation_handler(app)
     install_error_handlers(app)

@@ -1,0 +1,177 @@
+"""The embedded Postgres stops with whatever started it: the services, the LangGraph dev server
+(on stop and on reload) and `personas serve` on SIGTERM; handles of processes that died without
+cleaning up are pruned, so they no longer keep the server alive."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from runtime.embedded_pg import PIDS_FILE, handle_pids, postgres_pid
+from runtime.local_llm import free_port
+from runtime.services import Services, current_services, ensure_services, stop_current_services
+from runtime.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _embedded_settings(tmp_path: Path) -> Settings:
+    return Settings(_env_file=None, database_url=None, data_dir=tmp_path / "data", chat_model="openai:gpt-4.1",
+                    openai_api_key="unused", twin_demo_autoload=False)
+
+
+async def test_stopping_the_services_stops_the_embedded_postgres_and_prunes_dead_handles(tmp_path, local_embeddings):
+    settings = _embedded_settings(tmp_path)
+    services = await Services.acreate(settings)
+    services.embeddings = local_embeddings
+    await services.start(with_model=False)
+    pg_dir = settings.database_dir.resolve()
+    assert postgres_pid(pg_dir) is not None
+    # a process that was killed while it used the server (a reloaded dev server) left its pid behind
+    dead = _dead_pid()
+    (pg_dir / PIDS_FILE).write_text(json.dumps([dead, *handle_pids(pg_dir)]))
+    await services.stop()
+    assert postgres_pid(pg_dir) is None, "the embedded Postgres outlived the services that started it"
+    assert handle_pids(pg_dir) == []
+    await services.stop()  # twice is fine
+
+    again = await Services.acreate(settings)  # and it starts again in the same process
+    try:
+        await again.start(with_model=False, with_embeddings=False)
+        assert postgres_pid(pg_dir) is not None and handle_pids(pg_dir) == [os.getpid()]
+    finally:
+        await again.stop()
+    assert postgres_pid(pg_dir) is None
+
+
+async def test_two_users_in_one_process_share_the_server_until_the_last_stops(tmp_path):
+    settings = _embedded_settings(tmp_path)
+    first, second = await Services.acreate(settings), await Services.acreate(settings)
+    pg_dir = settings.database_dir.resolve()
+    try:
+        await first.start(with_model=False, with_embeddings=False)
+        await second.start(with_model=False, with_embeddings=False)
+        await first.stop()
+        assert postgres_pid(pg_dir) is not None
+        async with second.pool.connection() as conn:
+            assert (await (await conn.execute("SELECT 1 AS one")).fetchone())["one"] == 1
+    finally:
+        await first.stop()
+        await second.stop()
+    assert postgres_pid(pg_dir) is None
+
+
+async def test_the_dev_server_lifespan_stops_the_services_the_graphs_started(tmp_path, monkeypatch, local_embeddings):
+    from server.langgraph_app import app
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHAT_MODEL", "openai:gpt-4.1")
+    monkeypatch.setenv("OPENAI_API_KEY", "unused")
+    monkeypatch.setattr("runtime.services.make_embeddings", lambda name, settings: local_embeddings)
+    get_settings.cache_clear()
+    try:
+        async with app.router.lifespan_context(app):
+            services = await ensure_services()  # what a graph's first node does
+            assert services.embeddings is local_embeddings
+            pg_dir = services.embedded_pg_dir
+            assert pg_dir is not None and postgres_pid(pg_dir) is not None
+        assert current_services() is None
+        assert postgres_pid(pg_dir) is None
+    finally:
+        await stop_current_services()
+        get_settings.cache_clear()
+
+
+def _wait_for(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            errors = proc.stderr.read()[-2000:] if proc.stderr else ""
+            raise AssertionError(f"the server exited with {proc.returncode}: {errors}")
+        try:
+            httpx.get(url, timeout=5)  # any answer: the server is up (/health may say "degraded")
+            return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _service_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return {**env, "DATA_DIR": str(tmp_path / "data"), "TWIN_DEMO_AUTOLOAD": "false", **extra}
+
+
+def test_personas_serve_stops_the_embedded_postgres_on_sigterm(tmp_path):
+    port = free_port()
+    env = _service_env(tmp_path, CHAT_MODEL="openai:gpt-4.1", OPENAI_API_KEY="unused", PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    pg_dir = (tmp_path / "data" / "pg").resolve()
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/health", proc)
+        assert postgres_pid(pg_dir) is not None
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+    assert postgres_pid(pg_dir) is None, "the embedded Postgres outlived `personas serve`"
+    assert handle_pids(pg_dir) == []
+
+
+LANGGRAPH = shutil.which("langgraph", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(LANGGRAPH is None, reason="the studio extra is not installed (make studio installs it)")
+def test_langgraph_dev_runs_a_graph_and_leaves_nothing_running(tmp_path):
+    """The real dev server, blockbuster on: persona_chat with an inline persona on the local model
+    starts everything from the graph; stopping the server stops the database and the model server."""
+    import psutil
+
+    port = free_port()
+    env = _service_env(tmp_path, CHAT_MODEL="local:smollm2")
+    proc = subprocess.Popen([LANGGRAPH, "dev", "--no-browser", "--no-reload", "--port", str(port)],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    pg_dir = (tmp_path / "data" / "pg").resolve()
+    try:
+        _wait_for(f"{base}/ok", proc)
+        with httpx.Client(base_url=base, timeout=300) as client:
+            thread = client.post("/threads", json={}).json()["thread_id"]
+            body = {"assistant_id": "persona_chat", "context": {"max_tokens": 8, "temperature": 0.0},
+                    "input": {"persona": {"name": "Gwen", "system_prompt": "A novelist from Leeds."},
+                              "messages": [{"type": "human", "content": "Say hello."}]}}
+            out = client.post(f"/threads/{thread}/runs/wait", json=body).json()
+        assert out.get("reply", "").strip(), out
+        assert postgres_pid(pg_dir) is not None
+        llama = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                 if "llama_cpp.server" in " ".join(p.cmdline())]
+        assert llama
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert postgres_pid(pg_dir) is None, "the embedded Postgres outlived `langgraph dev`"
+    assert handle_pids(pg_dir) == []
+    _gone, alive = psutil.wait_procs(llama, timeout=15)
+    assert alive == []
