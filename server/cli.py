@@ -1,4 +1,5 @@
-"""The `personas` command line: serve, migrate (later issues add more commands)."""
+"""The `personas` command line: serve, migrate, and the sub-commands of each API (`server.<api>.cli`)
+and of the evals."""
 
 from __future__ import annotations
 
@@ -9,15 +10,11 @@ import logging
 import signal
 import sys
 import threading
-from typing import Callable
 
 from runtime.errors import ConfigError
 from runtime.settings import get_settings
 
 log = logging.getLogger("personas")
-
-# Later issues register sub-commands here: (name, help, configure(parser), run(args) -> int).
-EXTRA_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable]] = []
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -59,7 +56,7 @@ async def _serve(args: argparse.Namespace) -> int:
 async def _migrate(args: argparse.Namespace) -> int:
     from runtime.services import Services
 
-    services = Services.create(get_settings())
+    services = await Services.acreate(get_settings())
     try:
         await services.start(with_model=False, with_embeddings=False)
         print("Migrations are up to date.")
@@ -78,17 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(run=_migrate)
     for module in ("server.twin.cli", "server.studio.cli", "server.ghostwriter.cli", "evals.cli"):
-        try:
-            registrar = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        registrar.register(sub)
-    for name, help_text, configure, run in EXTRA_COMMANDS:
-        extra = sub.add_parser(name, help=help_text)
-        configure(extra)
-        extra.set_defaults(run=run)
+        importlib.import_module(module).register(sub)
     return parser
 
 

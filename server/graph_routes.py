@@ -9,9 +9,10 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from langserve import add_routes
+from langserve.server import EndpointName
 
-ENDPOINTS = ["invoke", "batch", "stream", "stream_log", "stream_events", "input_schema",
-             "output_schema", "config_schema", "config_hashes"]
+ENDPOINTS: list[EndpointName] = ["invoke", "batch", "stream", "stream_log", "stream_events", "input_schema",
+                                 "output_schema", "config_schema", "config_hashes"]
 
 
 async def _requested_thread(request: Request) -> str | None:
@@ -64,7 +65,7 @@ def require_graphs_key(request: Request) -> None:
 
 
 def mount_graphs(app: FastAPI, graphs: dict[str, Any], *, playground: bool) -> None:
+    endpoints = [*ENDPOINTS, "playground"] if playground else ENDPOINTS
     for name, graph in graphs.items():
-        add_routes(app, graph, path=f"/graphs/{name}", config_keys=["configurable"],
-                   enabled_endpoints=ENDPOINTS + (["playground"] if playground else []),
+        add_routes(app, graph, path=f"/graphs/{name}", config_keys=["configurable"], enabled_endpoints=endpoints,
                    per_req_config_modifier=_ensure_thread, dependencies=[Depends(require_graphs_key)])

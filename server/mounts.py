@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
 from runtime.errors import ConfigError
 
-try:  # FastAPI 0.16x keeps an included router as one lazy entry in `routes`
-    from fastapi.routing import iter_route_contexts as _flat_routes
-except ImportError:  # pragma: no cover - older FastAPI copies included routes into `routes`
-    def _flat_routes(routes):
+
+def _flat_routes(routes: Sequence[Any]) -> Iterator[Any]:
+    """Every route, those of included routers too."""
+    try:  # FastAPI 0.16x keeps an included router as one lazy entry in `routes`
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI copies included routes into `routes`
         return iter(routes)
+    return iter_route_contexts(routes)
 
 
 class MountCollisionError(ConfigError):

@@ -20,7 +20,7 @@ async def _store(segments: SegmentSet) -> int:
     from runtime.services import Services
     from services.twin.segment_import import replace_segments
 
-    services = Services.create(get_settings())
+    services = await Services.acreate(get_settings())
     try:
         _say("starting the database and the embeddings")
         await services.start(with_model=False, with_embeddings=True)
