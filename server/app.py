@@ -10,7 +10,7 @@ from graphs.persona_chat.graph import build_persona_chat
 from graphs.persona_builder.graph import graph as persona_builder
 from runtime.services import Services
 from runtime.settings import Settings, get_settings
-from server.ghostwriter.batch import recover_jobs, stop_jobs
+from services.ghostwriter.batch import recover_jobs, stop_jobs
 from server.docs import install_docs
 from server.graph_routes import mount_graphs
 from server.health import router as health_router

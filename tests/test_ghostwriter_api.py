@@ -286,3 +286,38 @@ async def test_sync_from_the_x_api_stub(client, services):
     assert path == f"/2/users/{account['account_id']}/tweets" and auth == "Bearer x-bearer"
     assert query["tweet.fields"] == ["created_at,public_metrics"]
     assert stub.requests[1][1]["pagination_token"] == ["p2"]
+
+
+async def test_openapi_shows_the_request_bodies_and_the_api_key_scheme(client):
+    spec = (await client.get("/openapi.json")).json()
+    operations = {(method.upper(), path): op for path, ops in spec["paths"].items() if path.startswith(GW)
+                  for method, op in ops.items()}
+    schemes = spec["components"]["securitySchemes"]
+    for op in operations.values():  # every route: the X-API-Key header scheme that checks BO_API_KEY
+        [requirement] = op["security"]
+        [name] = requirement
+        assert schemes[name]["type"] == "apiKey" and schemes[name]["in"] == "header"
+        assert schemes[name]["name"] == "X-API-Key" and "BO_API_KEY" in schemes[name]["description"]
+        assert "403" in op["responses"]
+
+    def body(method: str, path: str) -> dict:
+        content = operations[(method, GW + path)]["requestBody"]["content"]
+        ref = content["application/json"]["schema"]["$ref"]
+        return spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+    chat = body("POST", "/personas/{account_id}/chat")
+    assert chat["required"] == ["message"]
+    assert {"message", "conversation_history", "attachments", "max_tokens", "stream", "llm_config", "data_sources",
+            "include_debug"} <= set(chat["properties"])
+    assert chat["properties"]["max_tokens"]["default"] == 500 and chat["properties"]["stream"]["default"] is True
+    create = body("POST", "/personas/{account_id}/create")
+    assert create["properties"]["post_limit"]["default"] == 100 and create["properties"]["force"]["default"] is False
+    assert "post_limit" in body("POST", "/personas/{account_id}/refine")["properties"]
+    assert body("POST", "/personas/{account_id}/generate")["required"] == ["prompt"]
+    assert "account_ids" in body("POST", "/personas/batch/create")["properties"]
+    assert body("POST", "/accounts")["required"] == ["id", "handle"]
+    posts = operations[("POST", GW + "/accounts/{account_id}/posts")]["requestBody"]["content"]
+    assert {"application/json", "text/csv"} <= set(posts)
+    responses = operations[("POST", GW + "/personas/{account_id}/chat")]["responses"]
+    assert {"200", "400", "403", "404", "429"} <= set(responses)
+    assert "202" in operations[("POST", GW + "/personas/batch/create")]["responses"]

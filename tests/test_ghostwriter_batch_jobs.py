@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from runtime.settings import Settings
-from server.ghostwriter.batch import INTERRUPTED
+from services.ghostwriter.batch import INTERRUPTED
 from store import batch_jobs
 from store.budgets import key_hash
 from tests.gw_support import (API_KEY, HEADERS, add_account, builder_responder, ghostwriter_settings,

@@ -9,8 +9,8 @@ from runtime.settings import get_settings
 
 async def load_sample(args: argparse.Namespace) -> int:
     from runtime.services import Services
-    from store.accounts import import_posts, upsert_account
     from services.ghostwriter.sample_accounts import load_sample_accounts
+    from store.accounts import import_posts, upsert_account
 
     services = Services.create(get_settings())
     try:

@@ -1,40 +1,124 @@
-"""Request bodies of the ghostwriter API and their validation (400 {"detail": ...} on bad input)."""
+"""Typed requests and responses of the ghostwriter API, field by field as the contract documents them.
+
+Requests ignore unknown fields. The contract's own rules ("message is required", the
+additional_instructions limit, "prompt is required") are validators whose sentence is the whole
+400 detail; every other problem reads `<field>: <message>` (see `server.ghostwriter.route`).
+"""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from typing import Any, Literal, TypeVar
+from datetime import timezone
+from typing import Annotated, Any, Literal
 
-from fastapi import HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+
+from services.ghostwriter.accounts import Post
+from services.ghostwriter.chat import ChatReply, ChatRequest
+from services.ghostwriter.errors import rule
+from services.ghostwriter.personas import Analytics
+from store.accounts import AccountRow
+from store.batch_jobs import BatchJobRow
+from store.ghostwriter import CurrentVersionRow, GhostwriterListRow, VersionRow
 
 MAX_INSTRUCTIONS = 2000
-M = TypeVar("M", bound=BaseModel)
+POST_LIMIT = Field(default=100, ge=1, le=1000, description="How many of the newest posts to analyse.")
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# ---------------------------------------------------------------- path and query values
+
+
+def _integer(name: str, low: int | None = None, high: int | None = None) -> BeforeValidator:
+    """A path or query integer with the API's own wording ("limit must be an integer")."""
+
+    def check(value: Any) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise rule(f"{name} must be an integer") from None
+        if low is not None and high is not None and not low <= number <= high:
+            raise rule(f"{name} must be between {low} and {high}")
+        return number
+
+    return BeforeValidator(check)
+
+
+def _flag(name: str) -> BeforeValidator:
+    """A query flag: true, false, 1 or 0 (any case)."""
+
+    def check(value: Any) -> bool:
+        lowered = str(value).strip().lower()
+        if lowered not in ("true", "false", "1", "0"):
+            raise rule(f"{name} must be true or false")
+        return lowered in ("true", "1")
+
+    return BeforeValidator(check)
+
+
+HistoryLimit = Annotated[int, _integer("limit", 1, 1000)]
+SyncLimit = Annotated[int, _integer("limit", 1, 3200)]
+Version = Annotated[int, _integer("version")]
+Background = Annotated[bool, _flag("background")]
+
+
+# ---------------------------------------------------------------- requests
+
+
+class AccountBody(_Body):
+    id: str = Field(min_length=1, max_length=64, description="The X account id.")
+    handle: str = Field(min_length=1, max_length=64, description="The X handle (a leading @ is dropped).")
+    display_name: str = ""
+    avatar_url: str = ""
+    active: bool = Field(default=True, description="Inactive accounts are left out of a batch without ids.")
+
+    @field_validator("handle")
+    @classmethod
+    def _strip_at(cls, value: str) -> str:
+        return value.lstrip("@")
+
+
+def posts_request_body(max_posts: int) -> dict[str, Any]:
+    """The OpenAPI request body of a post import (the route reads JSON or CSV itself)."""
+    post = Post.model_json_schema()
+    posts = {"type": "array", "items": post, "maxItems": max_posts}
+    return {"required": True, "content": {
+        "application/json": {"schema": {"oneOf": [
+            {"type": "object", "properties": {"posts": posts}, "required": ["posts"]}, posts]}},
+        "text/csv": {"schema": {"type": "string", "description": "A header naming at least id, text and "
+                                                                 "created_at, then one post per line."}}}}
+
+
 class CreateBody(_Body):
-    force: bool = False
-    post_limit: int = Field(100, ge=1, le=1000)
+    force: bool = Field(default=False, description="Recreate even if a persona exists (adds a version).")
+    post_limit: int = POST_LIMIT
 
 
 class RefineBody(_Body):
-    post_limit: int = Field(100, ge=1, le=1000)
+    post_limit: int = POST_LIMIT
 
 
 class BatchBody(_Body):
-    account_ids: list[str] | None = None
-    force: bool = False
-    post_limit: int = Field(100, ge=1, le=1000)
+    account_ids: list[str] | None = Field(
+        default=None, description="Accounts to process; null: every active account without a persona.")
+    force: bool = Field(default=False, description="Recreate existing personas.")
+    post_limit: int = POST_LIMIT
 
 
 class GenerateBody(_Body):
-    prompt: str | None = None
-    max_tokens: int = Field(280, ge=1, le=4000)
+    # Required, but checked after the other fields (so its sentence is the contract's own).
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"required": ["prompt"]})
+
+    prompt: Annotated[str | None, WithJsonSchema({"type": "string", "description": "Topic or direction."})] = None
+    max_tokens: int = Field(default=280, ge=1, le=4000, description="Maximum tokens of the post.")
+
+    @model_validator(mode="after")
+    def _prompt_required(self) -> GenerateBody:
+        if self.prompt is None or not self.prompt.strip():
+            raise rule("prompt is required")
+        return self
 
 
 class HistoryItem(_Body):
@@ -43,118 +127,309 @@ class HistoryItem(_Body):
 
 
 class Attachment(_Body):
-    type: Literal["image", "file"]
-    data: str = Field(min_length=1)
+    type: Literal["image", "file"] = Field(description='"image", or "file" for a PDF.')
+    data: str = Field(min_length=1, description="A base64 data URL or an https URL.")
     mime_type: str | None = None
     filename: str | None = None
 
 
 class LLMConfig(_Body):
-    provider: str | None = None
-    model: str | None = None
-    temperature: float = Field(0.2, ge=0.0, le=1.0)
-    communication_style: Literal["academic", "professional", "balanced", "friendly", "casual"] | None = None
-    system_prompt: str | None = None
-    additional_instructions: str | None = None
+    provider: str | None = Field(default=None, description='For example "openai" or "vertex"; null: the server\'s.')
+    model: str | None = Field(default=None, description='For example "gpt-4.1"; null: the server\'s.')
+    temperature: float = Field(default=0.2, ge=0.0, le=1.0)
+    communication_style: Literal["academic", "professional", "balanced", "friendly", "casual"] | None = Field(
+        default=None, description="A style for this reply; null: the persona's natural style.")
+    system_prompt: str | None = Field(default=None, description="Replaces the persona's system prompt.")
+    additional_instructions: str | None = Field(default=None, description="Extra instructions (max 2000 chars).")
 
 
 class DataSources(_Body):
-    documents: bool = False
-    web: bool = False
+    documents: bool = Field(default=False, description="Search the shared document collections.")
+    web: bool = Field(default=False, description="Search the web.")
 
 
 class ChatBody(_Body):
-    message: str | None = None
+    message: str = Field(description="The user's message.")
     conversation_history: list[HistoryItem] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
-    max_tokens: int = Field(500, ge=1, le=8000)
-    stream: bool = True
+    max_tokens: int = Field(default=500, ge=1, le=8000)
+    stream: bool = Field(default=True, description="Server-sent events (text/plain) instead of one JSON body.")
     llm_config: LLMConfig | None = Field(default_factory=LLMConfig)
-    data_sources: DataSources | None = None
-    include_debug: bool = True
+    data_sources: DataSources | None = Field(default=None, description="Retrieval; null: none.")
+    include_debug: bool = Field(default=True, description="Include the retrieval tool calls.")
 
-
-class AccountBody(_Body):
-    id: str = Field(min_length=1, max_length=64)
-    handle: str = Field(min_length=1, max_length=64)
-    display_name: str = ""
-    avatar_url: str = ""
-    active: bool = True
-
-    @field_validator("handle")
+    @model_validator(mode="before")
     @classmethod
-    def _strip_at(cls, value: str) -> str:
-        return value.lstrip("@")
+    def _documented_rules(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            message = data.get("message")
+            if message is None or (isinstance(message, str) and not message.strip()):
+                raise rule("message is required")
+            config = data.get("llm_config")
+            if isinstance(config, dict):
+                extra = config.get("additional_instructions")
+                if isinstance(extra, str) and len(extra) > MAX_INSTRUCTIONS:
+                    raise rule(f"additional_instructions exceeds {MAX_INSTRUCTIONS} character limit")
+        return data
+
+    def to_request(self) -> ChatRequest:
+        config = self.llm_config or LLMConfig()
+        sources = self.data_sources
+        return ChatRequest(
+            message=self.message, history=[(item.role, item.content) for item in self.conversation_history],
+            attachments=[a.model_dump() for a in self.attachments], max_tokens=self.max_tokens,
+            provider=config.provider, model=config.model, temperature=config.temperature,
+            communication_style=config.communication_style, system_prompt=config.system_prompt,
+            additional_instructions=config.additional_instructions,
+            use_documents=bool(sources and sources.documents), use_web=bool(sources and sources.web))
 
 
-class PostBody(_Body):
-    id: str = Field(min_length=1, max_length=64)
-    text: str = Field(min_length=1)
-    created_at: datetime
-    replies: int = Field(0, ge=0)
-    reposts: int = Field(0, ge=0)
-    likes: int = Field(0, ge=0)
-    views: int = Field(0, ge=0)
+# ---------------------------------------------------------------- responses
 
-    @field_validator("created_at")
+
+def iso(value: Any) -> str | None:
+    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AccountOut(BaseModel):
+    id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+    active: bool
+
+
+class AccountSaved(BaseModel):
+    success: bool
+    account: AccountOut
+
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must include a timezone (e.g. 2025-01-15T10:30:00Z)")
-        return value
+    def of(cls, row: AccountRow) -> AccountSaved:
+        return cls(success=True, account=AccountOut.model_validate(dict(row)))
 
 
-def bad_request(detail: str) -> HTTPException:
-    return HTTPException(status_code=400, detail=detail)
+class PostsImported(BaseModel):
+    success: bool
+    account_id: str
+    received: int
+    inserted: int
+    updated: int
 
 
-def describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}"
+class PersonaSummary(BaseModel):
+    account_id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+    persona_version: int
+    posts_analyzed: int
 
 
-async def read_json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("Request body must be valid JSON") from None
+class PersonaList(BaseModel):
+    personas: list[PersonaSummary]
+    total: int
+
+    @classmethod
+    def of(cls, rows: list[GhostwriterListRow]) -> PersonaList:
+        personas = [PersonaSummary(account_id=r["account_id"], handle=r["handle"], display_name=r["display_name"],
+                                   avatar_url=r["avatar_url"], persona_version=int(r["persona_version"] or 1),
+                                   posts_analyzed=int((r["details"] or {}).get("posts_analyzed", 0)))
+                    for r in rows]
+        return cls(personas=personas, total=len(personas))
 
 
-def validate(model: type[M], data: Any) -> M:
-    if not isinstance(data, dict):
-        raise bad_request("Request body must be a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise bad_request(describe(exc)) from None
+class PersonaAnalytics(BaseModel):
+    total_accounts: int
+    accounts_with_personas: int
+    coverage_percentage: float
+    avg_persona_version: float
+    avg_posts_analyzed: float
+
+    @classmethod
+    def of(cls, stats: Analytics) -> PersonaAnalytics:
+        return cls(total_accounts=stats.total_accounts, accounts_with_personas=stats.accounts_with_personas,
+                   coverage_percentage=stats.coverage_percentage, avg_persona_version=stats.avg_persona_version,
+                   avg_posts_analyzed=stats.avg_posts_analyzed)
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
-    return validate(model, await read_json(request))
+class Persona(BaseModel):
+    """A persona version as the contract shows it, with its documented defaults."""
+
+    system_prompt: str
+    version: int
+    posts_analyzed: int = Field(description="Posts analysed, cumulative over the versions.")
+    posts_analyzed_count: int = Field(description="Posts analysed for this version.")
+    confidence_score: float = Field(description="Style similarity of generated samples to held-out posts (0-1).")
+    style_traits: list[str]
+    refinement_summary: str | None
+    engagement_aware: bool
+    avg_engagement: float
+    created_at: str | None
+
+    @classmethod
+    def of(cls, row: CurrentVersionRow) -> Persona:
+        details = row["details"] or {}
+        return cls(system_prompt=row["system_prompt"], version=row["version"],
+                   posts_analyzed=int(details.get("posts_analyzed", 0)),
+                   posts_analyzed_count=int(details.get("posts_analyzed_count", 0)),
+                   confidence_score=float(details.get("confidence_score", 0.0)),
+                   style_traits=list(row["style_traits"] or []), refinement_summary=row["refinement_summary"],
+                   engagement_aware=bool(details.get("engagement_aware", True)),
+                   avg_engagement=float(details.get("avg_engagement", 0.0)), created_at=iso(row["created_at"]))
 
 
-async def parse_chat(request: Request) -> ChatBody:
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise bad_request("Request body must be a JSON object")
-    message = data.get("message")
-    if message is None or (isinstance(message, str) and not message.strip()):
-        raise bad_request("message is required")
-    config = data.get("llm_config")
-    if isinstance(config, dict):
-        extra = config.get("additional_instructions")
-        if isinstance(extra, str) and len(extra) > MAX_INSTRUCTIONS:
-            raise bad_request(f"additional_instructions exceeds {MAX_INSTRUCTIONS} character limit")
-    return validate(ChatBody, data)
+class PersonaOut(BaseModel):
+    persona: Persona
 
 
-async def parse_generate(request: Request) -> GenerateBody:
-    body = await parse_body(request, GenerateBody)
-    if body.prompt is None or not body.prompt.strip():
-        raise bad_request("prompt is required")
-    return body
+class CreatedPersona(BaseModel):
+    version: int
+    system_prompt: str
+    posts_analyzed_count: int
+    confidence_score: float
+    style_traits: list[str]
+    refinement_summary: str | None
+    engagement_aware: bool
+    avg_engagement: float
+
+
+class PersonaCreated(BaseModel):
+    success: bool
+    persona: CreatedPersona
+
+    @classmethod
+    def of(cls, row: CurrentVersionRow) -> PersonaCreated:
+        return cls(success=True, persona=CreatedPersona.model_validate(Persona.of(row).model_dump()))
+
+
+class RefinedPersona(BaseModel):
+    version: int
+    system_prompt: str
+    posts_analyzed_count: int
+    confidence_score: float
+    refinement_summary: str | None
+
+
+class PersonaRefined(BaseModel):
+    success: bool
+    persona: RefinedPersona
+
+    @classmethod
+    def of(cls, row: CurrentVersionRow) -> PersonaRefined:
+        return cls(success=True, persona=RefinedPersona.model_validate(Persona.of(row).model_dump()))
+
+
+class HistoryVersion(BaseModel):
+    version: int
+    system_prompt: str
+    posts_analyzed_count: int
+    refinement_summary: str | None
+    confidence_score: float
+    created_at: str | None
+
+
+class PersonaHistory(BaseModel):
+    account_id: str
+    versions: list[HistoryVersion]
+    total_versions: int
+
+    @classmethod
+    def of(cls, account_id: str, rows: list[VersionRow], total: int) -> PersonaHistory:
+        versions = [HistoryVersion(version=r["version"], system_prompt=r["system_prompt"],
+                                   posts_analyzed_count=int((r["details"] or {}).get("posts_analyzed_count", 0)),
+                                   refinement_summary=r["refinement_summary"],
+                                   confidence_score=float((r["details"] or {}).get("confidence_score", 0.0)),
+                                   created_at=iso(r["created_at"])) for r in rows]
+        return cls(account_id=account_id, versions=versions, total_versions=total)
+
+
+class RolledBack(BaseModel):
+    success: bool
+    message: str
+    persona: Persona
+
+
+class GeneratedPostOut(BaseModel):
+    success: bool
+    generated_post: str
+    account_id: str
+    handle: str
+
+
+class ChatResponse(BaseModel):
+    """The non-streaming reply (`stream: false`); `tool_calls` only with `include_debug`."""
+
+    success: bool
+    response: str
+    account_id: str
+    handle: str
+    model: str
+    generation_time: float = Field(description="Seconds.")
+    tool_calls: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def of(cls, account_id: str, handle: str, reply: ChatReply, include_debug: bool) -> ChatResponse:
+        body = cls(success=True, response=reply.text, account_id=account_id, handle=handle, model=reply.model,
+                   generation_time=reply.generation_time)
+        if include_debug:
+            body.tool_calls = reply.tool_calls
+        return body
+
+
+class BatchSucceeded(BaseModel):
+    account_id: str
+    success: Literal[True]
+    persona_version: int
+
+
+class BatchFailed(BaseModel):
+    account_id: str
+    success: Literal[False]
+    error: str
+
+
+class BatchResult(BaseModel):
+    success: bool
+    message: str
+    results: list[BatchSucceeded | BatchFailed]
+    total: int
+    successful: int
+    failed: int
+
+    @classmethod
+    def of(cls, summary: dict[str, Any]) -> BatchResult:
+        return cls.model_validate(summary)
+
+
+class BatchAccepted(BaseModel):
+    """`?background=true`: the job to poll at `status_url` (also the Location header)."""
+
+    success: bool
+    job_id: str
+    status: Literal["queued"]
+    status_url: str
+    total: int
+
+
+class JobProgress(BaseModel):
+    done: int
+    total: int
+
+
+class BatchJob(BaseModel):
+    job_id: str
+    status: str = Field(description="queued, running, succeeded or failed.")
+    progress: JobProgress
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    result: dict[str, Any] | None = Field(description="Once succeeded: the body the synchronous call answers.")
+
+    @classmethod
+    def of(cls, row: BatchJobRow) -> BatchJob:
+        return cls(job_id=str(row["id"]), status=row["status"],
+                   progress=JobProgress(done=int(row["done"]), total=int(row["total"])),
+                   created_at=iso(row["created_at"]), started_at=iso(row["started_at"]),
+                   finished_at=iso(row["finished_at"]), error=row["error"], result=row["result"])
+

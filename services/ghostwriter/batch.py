@@ -13,14 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import timezone
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphs.persona_builder import BuilderContext
 from graphs.persona_builder.graph import batch_graph
+from graphs.persona_builder.state import BatchInput
+from runtime.errors import NotFoundError
 from runtime.services import Services
+from store import accounts as accounts_store
 from store import batch_jobs
+from store.batch_jobs import BatchJobRow
+from store.budgets import key_hash
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 30.0
 INTERRUPTED = "The job was interrupted by a server restart before it finished; submit the batch again."
 FAILED = "The batch job failed unexpectedly; submit the batch again."
+JOB_NOT_FOUND = "Batch job not found"
 
 _tasks: dict[uuid.UUID, tuple[Services, asyncio.Task[None]]] = {}
 
@@ -41,9 +46,8 @@ async def run_batch(services: Services, account_ids: list[str], *, force: bool, 
     if not account_ids:
         return []
     by_id: dict[str, dict[str, Any]] = {}
-    async for update in batch_graph.astream({"account_ids": account_ids, "force": force, "post_limit": post_limit,
-                                             "results": []},
-                                            config={"max_concurrency": BATCH_CONCURRENCY},
+    batch = BatchInput(account_ids=account_ids, force=force, post_limit=post_limit)
+    async for update in batch_graph.astream(batch, config={"max_concurrency": BATCH_CONCURRENCY},
                                             context=BuilderContext(model=services.settings.chat_model),
                                             stream_mode="updates"):
         for node_update in update.values():
@@ -54,8 +58,8 @@ async def run_batch(services: Services, account_ids: list[str], *, force: bool, 
     return [by_id[a] for a in account_ids]
 
 
-def batch_body(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The documented response body of POST /personas/batch/create."""
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The batch's outcome: per-account results and counts (the body of POST /personas/batch/create)."""
     ok = sum(1 for r in results if r["success"])
     return {"success": True, "message": f"Processed {len(results)} accounts: {ok} successful, "
                                         f"{len(results) - ok} failed",
@@ -79,7 +83,7 @@ async def _run_job(services: Services, job_id: uuid.UUID, account_ids: list[str]
         await batch_jobs.mark_running(pool, job_id)
         results = await run_batch(services, account_ids, force=force, post_limit=post_limit,
                                   on_result=lambda r: batch_jobs.add_result(pool, job_id, r))
-        await batch_jobs.finish(pool, job_id, result=batch_body(results))
+        await batch_jobs.finish(pool, job_id, result=summary(results))
     except asyncio.CancelledError:
         await asyncio.shield(batch_jobs.finish(pool, job_id, error=INTERRUPTED))
         raise
@@ -91,34 +95,43 @@ async def _run_job(services: Services, job_id: uuid.UUID, account_ids: list[str]
         _tasks.pop(job_id, None)
 
 
-async def start_job(services: Services, *, key_hash: str, account_ids: list[str], force: bool,
-                    post_limit: int) -> uuid.UUID:
-    """Store a queued job and start it in this process."""
-    job_id = await batch_jobs.create_job(services.pool, key_hash=key_hash, account_ids=account_ids,
+async def _accounts(services: Services, account_ids: list[str] | None) -> list[str]:
+    """The accounts to build, each once: the given ids, else every active account without a persona."""
+    ids = account_ids if account_ids is not None else await accounts_store.active_accounts_without_persona(
+        services.pool)
+    return list(dict.fromkeys(ids))
+
+
+async def create_personas(services: Services, account_ids: list[str] | None, *, force: bool,
+                          post_limit: int) -> dict[str, Any]:
+    """Build every account's persona now; one account's failure never stops the others."""
+    ids = await _accounts(services, account_ids)
+    return summary(await run_batch(services, ids, force=force, post_limit=post_limit))
+
+
+async def submit_job(services: Services, api_key: bytes, account_ids: list[str] | None, *, force: bool,
+                     post_limit: int) -> tuple[uuid.UUID, int]:
+    """Store a queued job for the accounts and start it in this process; (job id, accounts)."""
+    ids = await _accounts(services, account_ids)
+    job_id = await batch_jobs.create_job(services.pool, key_hash=key_hash(api_key), account_ids=ids,
                                          request={"force": force, "post_limit": post_limit})
-    task = asyncio.create_task(_run_job(services, job_id, account_ids, force, post_limit),
-                               name=f"persona-batch-{job_id}")
+    task = asyncio.create_task(_run_job(services, job_id, ids, force, post_limit), name=f"persona-batch-{job_id}")
     _tasks[job_id] = (services, task)
-    return job_id
+    return job_id, len(ids)
 
 
-async def job_status(services: Services, job_id: uuid.UUID, key_hash: str) -> dict[str, Any] | None:
-    """The poll body, or None when there is no such job for this API key."""
-    if job_id not in _tasks:  # run elsewhere, or by a process that may have died
-        await batch_jobs.fail_stale(services.pool, STALE_SECONDS, INTERRUPTED, job_id)
-    row = await batch_jobs.get_job(services.pool, job_id)
-    if row is None or row["key_hash"] != key_hash:
-        return None
-    body: dict[str, Any] = {"job_id": str(row["id"]), "status": row["status"],
-                            "progress": {"done": int(row["done"]), "total": int(row["total"])},
-                            "created_at": _iso(row["created_at"]), "started_at": _iso(row["started_at"]),
-                            "finished_at": _iso(row["finished_at"]), "error": row["error"],
-                            "result": row["result"]}
-    return body
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+async def job_status(services: Services, job_id: str, api_key: bytes) -> BatchJobRow:
+    """The job's row; 404 when there is no such job for this API key."""
+    try:
+        parsed = uuid.UUID(job_id)
+    except ValueError:
+        raise NotFoundError(JOB_NOT_FOUND) from None
+    if parsed not in _tasks:  # run elsewhere, or by a process that may have died
+        await batch_jobs.fail_stale(services.pool, STALE_SECONDS, INTERRUPTED, parsed)
+    row = await batch_jobs.get_job(services.pool, parsed)
+    if row is None or row["key_hash"] != key_hash(api_key):
+        raise NotFoundError(JOB_NOT_FOUND)
+    return row
 
 
 async def recover_jobs(services: Services) -> int:

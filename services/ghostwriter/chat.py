@@ -1,0 +1,214 @@
+"""Chat with an account persona: one turn through the `ghostwriter_chat` graph.
+
+`start_chat` checks everything that can fail before generation starts (account, persona, model,
+attachments) and reserves the worst case of the key's budget; the returned `ChatTurn` runs once,
+as a whole (`run`) or as events while the model writes (`stream`), and settles the budget to the
+tokens used however it ends: reply, provider error or a client that went away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+import anyio
+from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages.utils import count_tokens_approximately
+
+from graphs.ghostwriter_chat.graph import graph as ghostwriter_chat
+from graphs.persona_chat.context import ChatContext
+from graphs.persona_chat.nodes import GENERATE_NODE
+from graphs.persona_chat.state import PersonaChatState
+from runtime.errors import ConfigError, NotFoundError, ServiceError
+from runtime.models import make_chat_model, parse_model_name
+from runtime.services import Services
+from services.ghostwriter import budget
+from services.ghostwriter.errors import ACCOUNT_NOT_FOUND, PERSONA_NOT_FOUND, PROVIDER_FAILED
+from store import ghostwriter as gw_store
+from tools.attachments import prepare_attachments
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One turn as the caller asks for it; empty `provider` and `model` use the server's model."""
+
+    message: str
+    history: Sequence[tuple[Literal["user", "assistant"], str]] = ()
+    attachments: Sequence[Mapping[str, Any]] = ()
+    max_tokens: int = 500
+    provider: str | None = None
+    model: str | None = None
+    temperature: float = 0.2
+    communication_style: str | None = None
+    system_prompt: str | None = None
+    additional_instructions: str | None = None
+    use_documents: bool = False
+    use_web: bool = False
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    text: str
+    model: str
+    references: list[dict[str, str]]
+    tool_calls: list[dict[str, Any]]
+    generation_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """`progress` (a retrieval step), `text` (a chunk of the reply as the model writes it),
+    `completed` (with the reply) or `error` (a sentence safe to show)."""
+
+    kind: Literal["progress", "text", "completed", "error"]
+    text: str = ""
+    reply: ChatReply | None = None
+
+
+def resolve_model(provider: str | None, model: str | None, default: str) -> str:
+    """`provider:model` from the request; empty fields use the server default."""
+    if not provider and not model:
+        return default
+    base = parse_model_name(default)
+    if model and ":" in model and not provider:
+        name = model
+    elif provider and not model:
+        if parse_model_name(f"{provider}:x").provider != base.provider:
+            raise ServiceError("llm_config.model is required when llm_config.provider is not the server default")
+        name = default
+    else:
+        name = f"{provider or base.provider}:{model}"
+    try:
+        return str(parse_model_name(name))
+    except ConfigError as exc:
+        raise ServiceError(str(exc)) from None
+
+
+def public_references(state: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [{"title": r.get("title", ""), "uri": r.get("uri", ""), "preview_url": r.get("preview_url", "")}
+            for r in state.get("references") or []]
+
+
+@dataclass
+class ChatTurn:
+    services: Services
+    account_id: str
+    handle: str
+    graph_input: PersonaChatState
+    context: ChatContext
+    model_name: str
+    input_tokens: int
+    reservation: budget.Reservation | None = field(default=None)
+
+    @property
+    def model(self) -> str:
+        """The model's name without its provider, as the contract shows it."""
+        return parse_model_name(self.model_name).model
+
+    def tokens_used(self, state: Mapping[str, Any] | None, streamed_text: str = "") -> int:
+        """The provider's reported usage, else an approximate count of prompt and reply."""
+        usage = (state or {}).get("usage") or {}
+        total = int(usage.get("total_tokens") or 0) or int(usage.get("input_tokens") or 0) + int(
+            usage.get("output_tokens") or 0)
+        if total:
+            return total
+        reply = (state or {}).get("reply") or streamed_text
+        return self.input_tokens + (count_tokens_approximately([AIMessage(reply)]) if reply else 0)
+
+    async def run(self) -> ChatReply:
+        """The whole reply; a provider failure is a 502 without internals."""
+        started = time.perf_counter()
+        state: dict[str, Any] | None = None
+        try:
+            state = dict(await ghostwriter_chat.ainvoke(self.graph_input, context=self.context))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            raise ServiceError(PROVIDER_FAILED, status=502) from None
+        finally:
+            await asyncio.shield(budget.settle(self.services, self.reservation, self.tokens_used(state)))
+        return ChatReply(text=state.get("reply", ""), model=self.model, references=public_references(state),
+                         tool_calls=state.get("tool_calls") or [],
+                         generation_time=round(time.perf_counter() - started, 3))
+
+    async def stream(self) -> AsyncGenerator[ChatEvent, None]:
+        """Progress and reply chunks as they happen, then `completed` (or one `error`). Closing the
+        iterator cancels the graph run and the model call."""
+        state: dict[str, Any] = {}
+        streamed: list[str] = []
+        try:
+            async for part in ghostwriter_chat.astream(self.graph_input, context=self.context,
+                                                       stream_mode=["messages", "custom", "updates"]):
+                mode, chunk = cast(tuple[str, Any], part)
+                if mode == "messages":
+                    message, meta = chunk
+                    if isinstance(message, AIMessageChunk) and meta.get("langgraph_node") == GENERATE_NODE:
+                        text = message.text
+                        if text:
+                            streamed.append(text)
+                            yield ChatEvent("text", text)
+                elif mode == "custom":
+                    if isinstance(chunk, dict) and chunk.get("content"):
+                        yield ChatEvent("progress", str(chunk["content"]))
+                elif mode == "updates":
+                    for update in chunk.values():
+                        if isinstance(update, dict):
+                            state.update(update)
+            yield ChatEvent("completed", reply=ChatReply(
+                text=state.get("reply", "".join(streamed).strip()), model=self.model,
+                references=public_references(state), tool_calls=state.get("tool_calls") or []))
+        except Exception:
+            log.exception("ghostwriter chat stream failed")
+            yield ChatEvent("error", PROVIDER_FAILED)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await budget.settle(self.services, self.reservation, self.tokens_used(state, "".join(streamed)))
+
+
+def _messages(request: ChatRequest) -> list[AnyMessage]:
+    history: list[AnyMessage] = [HumanMessage(content) if role == "user" else AIMessage(content)
+                                 for role, content in request.history]
+    return [*history, HumanMessage(request.message)]
+
+
+async def start_chat(services: Services, account_id: str, request: ChatRequest, api_key: bytes) -> ChatTurn:
+    """A turn ready to run: 404 without the account or its persona, 400 for a model or attachment
+    that cannot be used, 429 when the key's budget cannot cover the prompt plus `max_tokens`."""
+    settings = services.settings
+    row = await gw_store.account_with_persona(services.pool, account_id)
+    if row is None:
+        raise NotFoundError(ACCOUNT_NOT_FOUND)
+    if row["persona_id"] is None or row["system_prompt"] is None:
+        raise NotFoundError(PERSONA_NOT_FOUND)
+    model_name = resolve_model(request.provider, request.model, settings.chat_model)
+    try:
+        make_chat_model(model_name, temperature=request.temperature, max_tokens=request.max_tokens,
+                        settings=settings)
+    except ConfigError as exc:
+        raise ServiceError(str(exc)) from None
+    parts = await prepare_attachments([dict(a) for a in request.attachments], model_name, settings)
+    messages = _messages(request)
+    graph_input: PersonaChatState = {
+        # The persona row is already loaded: pass it inline so the graph skips another query.
+        "persona": {"id": row["persona_id"], "kind": "ghostwriter", "name": f"@{row['handle']}",
+                    "system_prompt": row["system_prompt"], "version": row["version"], "attributes": {}},
+        "messages": messages,
+        "system_prompt_override": request.system_prompt, "additional_instructions": request.additional_instructions,
+        "attachment_parts": parts, "use_documents": request.use_documents, "use_web": request.use_web,
+        "references": [], "tool_calls": [],
+    }
+    prompt_text = (request.system_prompt or row["system_prompt"]) + (request.additional_instructions or "")
+    input_tokens = count_tokens_approximately([SystemMessage(prompt_text), *messages])
+    turn = ChatTurn(services=services, account_id=row["id"], handle=row["handle"], graph_input=graph_input,
+                    context=ChatContext(model=model_name, temperature=request.temperature,
+                                        max_tokens=request.max_tokens,
+                                        communication_style=request.communication_style),
+                    model_name=model_name, input_tokens=input_tokens)
+    turn.reservation = await budget.reserve(services, api_key, input_tokens + request.max_tokens)
+    return turn
