@@ -204,12 +204,20 @@ async def test_a_fresh_studio_starts_the_local_model_from_the_graph(cold, monkey
     try:
         chat = load_graph("persona_chat").copy(update={"checkpointer": InMemorySaver()})
         inline = {"name": "Gwen", "system_prompt": "A novelist from Leeds.", "kind": "studio"}
-        with studio_blockbuster():
-            out = await chat.ainvoke({"persona": inline, "messages": [HumanMessage("Say hello.")]},
-                                     thread("local"), context={"max_tokens": 8, "temperature": 0.0})
+        tokens: list[Any] = []
+        out: dict[str, Any] = {}
+        with studio_blockbuster():  # streamed as Studio streams a run: messages and values
+            async for mode, chunk in chat.astream({"persona": inline, "messages": [HumanMessage("Say hello.")]},
+                                                  thread("local"), context={"max_tokens": 8, "temperature": 0.0},
+                                                  stream_mode=["messages", "values"]):
+                if mode == "messages":
+                    tokens.append(chunk)
+                else:
+                    out = chunk
         services = current_services()
         assert services is not None and services.local_llm is not None
-        assert out["reply"].strip() and out["model"] == "local:smollm2"
+        assert tokens and out["reply"].strip() and out["model"] == "local:smollm2"
+        assert out["usage"]["output_tokens"] > 0
     finally:
         await stop_current_services()
         get_settings.cache_clear()
