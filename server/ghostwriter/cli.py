@@ -9,17 +9,13 @@ from runtime.settings import get_settings
 
 async def load_sample(args: argparse.Namespace) -> int:
     from runtime.services import Services
-    from services.ghostwriter.sample_accounts import load_sample_accounts
-    from store.accounts import import_posts, upsert_account
+    from services.ghostwriter.accounts import import_sample_accounts
 
     services = Services.create(get_settings())
     try:
         await services.start(with_model=False, with_embeddings=False)
-        for account in load_sample_accounts():
-            await upsert_account(services.pool, account_id=account["account_id"], handle=account["handle"],
-                                 display_name=account["display_name"], avatar_url=account["avatar_url"])
-            inserted, updated = await import_posts(services.pool, account["account_id"], list(account["posts"]))
-            print(f"@{account['handle']} ({account['account_id']}): {inserted} new posts, {updated} updated")
+        async for done in import_sample_accounts(services):
+            print(f"@{done.handle} ({done.account_id}): {done.inserted} new posts, {done.updated} updated")
     finally:
         await services.stop()
     return 0

@@ -1,8 +1,10 @@
-"""Tracked X accounts and their posts: save an account, import posts, sync them from the X API."""
+"""Tracked X accounts and their posts: save an account, import posts, sync them from the X API,
+load the bundled sample accounts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from runtime.errors import NotFoundError, ServiceError
 from runtime.services import Services
 from services.ghostwriter.errors import ACCOUNT_NOT_FOUND, describe
+from services.ghostwriter.sample_accounts import load_sample_accounts
 from store import accounts as accounts_store
 from store.accounts import AccountRow
 from store.types import Pool
@@ -41,6 +44,14 @@ class Post(BaseModel):
 @dataclass(frozen=True)
 class ImportResult:
     received: int
+    inserted: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class SampleImport:
+    account_id: str
+    handle: str
     inserted: int
     updated: int
 
@@ -88,3 +99,14 @@ async def sync_posts(services: Services, account_id: str, limit: int) -> ImportR
         except ValidationError as exc:
             raise ServiceError(describe(exc.errors())) from None
     return await _save_posts(services.pool, account_id, posts)
+
+
+async def import_sample_accounts(services: Services) -> AsyncIterator[SampleImport]:
+    """Save the bundled synthetic accounts and their posts (idempotent), one account at a time."""
+    for account in await asyncio.to_thread(load_sample_accounts):
+        await accounts_store.upsert_account(services.pool, account_id=account["account_id"], handle=account["handle"],
+                                            display_name=account["display_name"], avatar_url=account["avatar_url"])
+        inserted, updated = await accounts_store.import_posts(services.pool, account["account_id"],
+                                                              list(account["posts"]))
+        yield SampleImport(account_id=account["account_id"], handle=account["handle"], inserted=inserted,
+                           updated=updated)
