@@ -7,8 +7,6 @@ TWIN_API_KEY is set every route needs a matching `X-API-Key` header (`server.twi
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Path, Request
 
 from runtime.services import Services
@@ -35,13 +33,17 @@ def _services(request: Request) -> Services:
     return request.app.state.services
 
 
-def _graph(request: Request, name: str) -> Any:
-    return request.app.state.graphs[name]
+def _router_graph(request: Request) -> routing.RouterGraph:
+    return request.app.state.graphs["cluster_router"]
+
+
+def _chat_graph(request: Request) -> twin_chat.ChatGraph:
+    return request.app.state.graphs["persona_chat"]
 
 
 @router.post("/query_clusters", response_model=list[ClusterOut], responses=error_responses(*KEYED))
 async def query_clusters(body: QueryClustersRequest, request: Request) -> list[ClusterOut]:
-    clusters = await routing.find_clusters(_graph(request, "cluster_router"), body.query, body.top_k)
+    clusters = await routing.find_clusters(_router_graph(request), body.query, body.top_k)
     return [ClusterOut.of(c) for c in clusters]
 
 
@@ -55,7 +57,7 @@ async def list_cluster_personas(request: Request, cluster_id: int = Path(...)) -
              responses=error_responses(*KEYED, 404))
 async def refine_personas(body: RefinePersonasRequest, request: Request,
                           cluster_id: int = Path(...)) -> list[PersonaOut]:
-    personas = await routing.refine_personas(_services(request).pool, _graph(request, "cluster_router"),
+    personas = await routing.refine_personas(_services(request).pool, _router_graph(request),
                                              cluster_id, body.query, body.top_k)
     return [PersonaOut.of_match(p) for p in personas]
 
@@ -63,7 +65,7 @@ async def refine_personas(body: RefinePersonasRequest, request: Request,
 @router.get("/persona/{persona_id}/start_chat", response_model=StartChatOut,
             responses=error_responses(*KEYED, 404))
 async def start_chat(request: Request, persona_id: int = Path(...)) -> StartChatOut:
-    return StartChatOut.of(await routing.greet(_graph(request, "cluster_router"), persona_id))
+    return StartChatOut.of(await routing.greet(_router_graph(request), persona_id))
 
 
 @router.post("/persona/{persona_id}/chat", response_model=ChatOut, response_model_exclude_none=True,
@@ -71,6 +73,6 @@ async def start_chat(request: Request, persona_id: int = Path(...)) -> StartChat
 async def chat(body: TwinChatRequest, request: Request, persona_id: int = Path(...),
                caller: str = Depends(caller_id)) -> ChatOut:
     services = _services(request)
-    turn = await twin_chat.chat_turn(services.pool, services.settings, _graph(request, "persona_chat"), caller,
+    turn = await twin_chat.chat_turn(services.pool, services.settings, _chat_graph(request), caller,
                                      persona_id, body.message, body.session_id)
     return ChatOut(persona_id=turn.persona_id, reply=turn.reply, session_id=turn.session_id)
