@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -39,3 +42,19 @@ async def test_swagger_ui_loads_the_service_openapi_and_its_oauth2_redirect(clie
     assert "/docs" not in spec["paths"] and "/docs-assets" not in str(spec["paths"])
     js = await client.get("/docs-assets/swagger-ui-bundle.js")
     assert "javascript" in js.headers["content-type"] and len(js.content) > 100_000
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on this machine")
+@pytest.mark.parametrize(("page", "rendered"), [("/docs", 'class="opblock'), ("/redoc", "api-content")])
+async def test_docs_render_in_a_headless_browser(live_app, tmp_path, page, rendered):
+    """The pages render from the service alone (this machine has no route to a CDN)."""
+    assert CHROMIUM is not None
+    with live_app() as server:
+        result = await asyncio.to_thread(
+            subprocess.run, [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}",
+                             "--virtual-time-budget=15000", "--dump-dom", f"{server.url}{page}"],
+            capture_output=True, text=True, timeout=120)
+    assert rendered in result.stdout and "Persona service" in result.stdout
