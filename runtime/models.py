@@ -87,7 +87,8 @@ def _build_local(model: str, *, temperature, max_tokens, settings: Settings) -> 
 
     url = _local_base_url
     if url is None:
-        raise ConfigError("The local model server is not running; start the service with `personas serve`.")
+        raise ConfigError("The local model server is not running: start the service with `personas serve`, "
+                          "or await `runtime.services.ensure_services()` before building the model.")
     extra = {"max_tokens": max_tokens} if max_tokens else {}
     # llama.cpp's server reads `max_tokens`, not `max_completion_tokens` that newer
     # langchain-openai sends, so the cap goes through extra_body as well.
