@@ -227,13 +227,14 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
 # --- chat in character --------------------------------------------------------------------
 
 async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> tuple[dict[str, Any], str | None]:
-    """The graph's final state, or ({}, error text) when the turn failed: one failing example
+    """The graph's whole final state (internal keys such as `attachment_parts` included, so an eval
+    can see what reached the model), or ({}, error text) when the turn failed: one failing example
     (a model error, a refused attachment) is recorded, not fatal to the run."""
     from graphs.persona_chat.context import ChatContext
 
+    context = ChatContext(model=options.model, temperature=0.0, max_tokens=options.max_tokens)
     try:
-        return await graph.ainvoke(state, context=ChatContext(model=options.model, temperature=0.0,
-                                                              max_tokens=options.max_tokens)), None
+        return await graph.ainvoke(state, context=context, output_keys=list(graph.stream_channels_list)), None
     except Exception as exc:  # recorded per example as `errored`
         return {}, f"{type(exc).__name__}: {str(exc)[:300]}"
 
