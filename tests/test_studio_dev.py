@@ -76,26 +76,39 @@ async def test_two_users_in_one_process_share_the_server_until_the_last_stops(tm
     assert postgres_pid(pg_dir) is None
 
 
-async def test_the_dev_server_lifespan_stops_the_services_the_graphs_started(tmp_path, monkeypatch, local_embeddings):
-    from server.langgraph_app import app
-
+@pytest.fixture
+async def fresh_environment(tmp_path, monkeypatch, local_embeddings):
+    """A process whose services start from the environment: no DATABASE_URL, so the embedded Postgres."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CHAT_MODEL", "openai:gpt-4.1")
     monkeypatch.setenv("OPENAI_API_KEY", "unused")
     monkeypatch.setattr("runtime.services.make_embeddings", lambda name, settings: local_embeddings)
     get_settings.cache_clear()
-    try:
-        async with app.router.lifespan_context(app):
-            services = await ensure_services()  # what a graph's first node does
-            assert services.embeddings is local_embeddings
-            pg_dir = services.embedded_pg_dir
-            assert pg_dir is not None and postgres_pid(pg_dir) is not None
-        assert current_services() is None
-        assert postgres_pid(pg_dir) is None
-    finally:
-        await stop_current_services()
-        get_settings.cache_clear()
+    await stop_current_services()
+    yield
+    await stop_current_services()
+    get_settings.cache_clear()
+
+
+async def test_concurrent_first_calls_start_the_services_once(fresh_environment):
+    import asyncio
+
+    first, second, third = await asyncio.gather(ensure_services(), ensure_services(), ensure_services())
+    assert first is second is third is current_services()
+    assert first.ready and handle_pids(first.embedded_pg_dir) == [os.getpid()]
+
+
+async def test_the_dev_server_lifespan_stops_the_services_the_graphs_started(fresh_environment, local_embeddings):
+    from server.langgraph_app import app
+
+    async with app.router.lifespan_context(app):
+        services = await ensure_services()  # what a graph's first node does
+        assert services.embeddings is local_embeddings
+        pg_dir = services.embedded_pg_dir
+        assert pg_dir is not None and postgres_pid(pg_dir) is not None
+    assert current_services() is None
+    assert postgres_pid(pg_dir) is None
 
 
 def _wait_for(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
