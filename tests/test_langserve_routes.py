@@ -99,3 +99,12 @@ async def test_without_a_key_only_loopback_clients_are_served(services, script):
             assert r.status_code == expected, (client_host, r.text)
             if expected == 403:
                 assert "GRAPHS_API_KEY" in r.json()["detail"]
+
+
+async def test_service_errors_reach_langserve_clients_as_one_sentence(services, live_app, script):
+    """Our own errors keep their status and short message on /graphs/<name>/invoke (LangServe's
+    stream endpoints send their own generic error event instead, by design)."""
+    with live_app() as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        missing = http.post("/graphs/persona_chat/invoke", json=_payload(987654, "hi"))
+        assert missing.status_code == 404
+        assert missing.json() == {"detail": "Persona 987654 not found."}
