@@ -3,13 +3,15 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STUDIO_STAMP := $(VENV)/.studio-installed
 
 .PHONY: run test lint setup studio bench clean
 
 run: $(STAMP)
 	$(BIN)/personas serve
 
-test: $(STAMP)
+# The tests include a run under the LangGraph dev server, so they need the studio extra too.
+test: $(STUDIO_STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -32,7 +34,6 @@ $(STAMP): pyproject.toml
 # The `studio` extra is installed on top of the project with the installed versions as
 # constraints (resolving everything at once takes many minutes); only the packages the dev
 # server needs newer or older (sse-starlette, grpcio, protobuf) may move.
-STUDIO_STAMP := $(VENV)/.studio-installed
 STUDIO_MOVES := sse-starlette|grpcio|grpcio-[a-z-]+|protobuf
 
 studio: $(STUDIO_STAMP)

@@ -77,8 +77,10 @@ async def run(turns: int) -> None:
         print(f"{name:14}{percentile(samples, 0.5):10.2f}{percentile(samples, 0.99):10.2f}")
     base, graph_ = results["direct model"], results["graph turn"]
     added = statistics.median(graph_) - statistics.median(base)
-    print(f"ratio graph/direct p50: {percentile(graph_, 0.5) / percentile(base, 0.5):.1f}x; "
-          f"added overhead p50: {added:.2f} ms per turn (target < 10 ms)")
+    print(
+        f"ratio graph/direct p50: {percentile(graph_, 0.5) / percentile(base, 0.5):.1f}x; "
+        f"added overhead p50: {added:.2f} ms per turn (target < 10 ms)"
+    )
 
 
 def main() -> None:

@@ -38,8 +38,9 @@ INDEXES = {
 }
 
 
-def clustered_vectors(n: int, *, clusters: int, spread: float, rng: np.random.Generator,
-                      centers: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def clustered_vectors(
+    n: int, *, clusters: int, spread: float, rng: np.random.Generator, centers: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors scattered around `clusters` random centres; returns (vectors, centres)."""
     if centers is None:
         centers = rng.normal(size=(clusters, DIM)).astype(np.float32)
@@ -55,14 +56,17 @@ async def load(services: Services, collection: str, owner: str, vectors: np.ndar
     index, opclass = INDEXES[metric]
     async with services.pool.connection() as conn:
         await register_vector_async(conn)
-        await conn.execute("INSERT INTO users (id, username, password_hash, role) VALUES (%s, %s, '-', 'builder')",
-                           (owner, owner))
+        await conn.execute(
+            "INSERT INTO users (id, username, password_hash, role) VALUES (%s, %s, '-', 'builder')", (owner, owner)
+        )
         await conn.execute("INSERT INTO document_collections (name, owner_id) VALUES (%s, %s)", (collection, owner))
         for name, _ in INDEXES.values():
             await conn.execute(f"DROP INDEX IF EXISTS {name}")
         async with conn.cursor() as cur:
-            async with cur.copy("COPY document_chunks (collection, file_name, doc_path, chunk_index, content, "
-                                "embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            async with cur.copy(
+                "COPY document_chunks (collection, file_name, doc_path, chunk_index, content, "
+                "embedding) FROM STDIN WITH (FORMAT BINARY)"
+            ) as copy:
                 copy.set_types(["text", "text", "text", "int4", "text", "vector"])
                 for i, vec in enumerate(vectors):
                     doc = f"doc-{i // 10}.md"
@@ -76,11 +80,19 @@ async def load(services: Services, collection: str, owner: str, vectors: np.ndar
     return build_s
 
 
-async def timed(services, query: np.ndarray, collection: str, metric: Literal["cosine", "euclidean"],
-                exact: bool, ef: int):
+async def timed(
+    services, query: np.ndarray, collection: str, metric: Literal["cosine", "euclidean"], exact: bool, ef: int
+):
     started = time.perf_counter()
-    rows = await search_chunks(services.pool, query_vector=query.tolist(), collections=[collection],
-                               metric=metric, k=5, exact=exact, ef_search=ef)
+    rows = await search_chunks(
+        services.pool,
+        query_vector=query.tolist(),
+        collections=[collection],
+        metric=metric,
+        k=5,
+        exact=exact,
+        ef_search=ef,
+    )
     return time.perf_counter() - started, [r["id"] for r in rows]
 
 
@@ -91,7 +103,9 @@ async def uses_index(services, query: np.ndarray, collection: str, metric: str) 
     async with services.pool.connection() as conn:
         cur = await conn.execute(
             f"EXPLAIN SELECT id FROM document_chunks WHERE collection = ANY(%s) "
-            f"ORDER BY embedding {op} %s::vector LIMIT 5", ([collection], literal))
+            f"ORDER BY embedding {op} %s::vector LIMIT 5",
+            ([collection], literal),
+        )
         plan = " ".join(str(next(iter(row.values()))) for row in await cur.fetchall())
     return INDEXES[metric][0] in plan
 
@@ -99,17 +113,20 @@ async def uses_index(services, query: np.ndarray, collection: str, metric: str) 
 async def run(args, data_dir: Path) -> None:
     rng = np.random.default_rng(args.seed)
     vectors, centers = clustered_vectors(args.rows, clusters=args.clusters, spread=args.spread, rng=rng)
-    queries, _ = clustered_vectors(args.queries, clusters=args.clusters, spread=args.spread, rng=rng,
-                                   centers=centers)
+    queries, _ = clustered_vectors(args.queries, clusters=args.clusters, spread=args.spread, rng=rng, centers=centers)
     services = Services.create(Settings(data_dir=data_dir, database_url=None))
     await services.start(with_model=False, with_embeddings=False)
     collection, owner = f"bench-{uuid.uuid4().hex[:8]}", f"bench-{uuid.uuid4().hex[:8]}"
     try:
         started = time.perf_counter()
         build_s = await load(services, collection, owner, vectors, args.metric)
-        print(f"{args.rows} chunks x {DIM}-d in {args.clusters} clusters loaded in "
-              f"{time.perf_counter() - started - build_s:.1f} s; HNSW ({args.metric}) built in {build_s:.1f} s")
-        print(f"planner uses the HNSW index for the indexed query: {await uses_index(services, queries[0], collection, args.metric)}")
+        print(
+            f"{args.rows} chunks x {DIM}-d in {args.clusters} clusters loaded in "
+            f"{time.perf_counter() - started - build_s:.1f} s; HNSW ({args.metric}) built in {build_s:.1f} s"
+        )
+        print(
+            f"planner uses the HNSW index for the indexed query: {await uses_index(services, queries[0], collection, args.metric)}"
+        )
         for q in queries[:3]:  # warm the caches
             await timed(services, q, collection, args.metric, True, 0)
             await timed(services, q, collection, args.metric, False, 40)

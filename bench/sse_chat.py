@@ -33,8 +33,10 @@ from store.accounts import upsert_account
 from store.ghostwriter import save_version
 
 KEY = "bench-key"
-REPLY = ("I think AI is a tool, not a replacement. The people who learn to use it well will write better, "
-         "ship faster and still need taste, judgement and a reason to care about the work they put out.")
+REPLY = (
+    "I think AI is a tool, not a replacement. The people who learn to use it well will write better, "
+    "ship faster and still need taste, judgement and a reason to care about the work they put out."
+)
 CHUNKS = re.split(r"(\s)", REPLY)
 
 
@@ -85,23 +87,39 @@ async def measure(http: httpx.AsyncClient, path: str, concurrency: int, rounds: 
 async def run(rounds: int) -> None:
     register_chat_provider("instant", instant_model)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, database_url=None, data_dir=Path(tmp), chat_model="instant:x",
-                            bo_api_key=SecretStr(KEY), twin_demo_autoload=False, database_pool_max=40)
+        settings = Settings(
+            _env_file=None,
+            database_url=None,
+            data_dir=Path(tmp),
+            chat_model="instant:x",
+            bo_api_key=SecretStr(KEY),
+            twin_demo_autoload=False,
+            database_pool_max=40,
+        )
         services = Services.create(settings)
         await services.start(with_model=False, with_embeddings=False)
         account = await upsert_account(services.pool, account_id="1", handle="bench", display_name="Bench")
-        await save_version(services.pool, account=dict(account), system_prompt="You are @bench.", style_traits=[],
-                           refinement_summary="bench", details={})
+        await save_version(
+            services.pool,
+            account=dict(account),
+            system_prompt="You are @bench.",
+            style_traits=[],
+            refinement_summary="bench",
+            details={},
+        )
         app = create_app(settings, services=services, start_model=False, start_embeddings=False)
-        app.add_api_route("/bench/bare", lambda: StreamingResponse(bare_stream(), media_type="text/plain"),
-                          methods=["POST"])
-        app.add_api_route("/bench/bare-model",
-                          lambda: StreamingResponse(bare_model_stream(), media_type="text/plain"), methods=["POST"])
+        app.add_api_route(
+            "/bench/bare", lambda: StreamingResponse(bare_stream(), media_type="text/plain"), methods=["POST"]
+        )
+        app.add_api_route(
+            "/bench/bare-model",
+            lambda: StreamingResponse(bare_model_stream(), media_type="text/plain"),
+            methods=["POST"],
+        )
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off"))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
         task = asyncio.create_task(server.serve())
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
             await asyncio.sleep(0.01)
         try:
             limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
@@ -116,10 +134,12 @@ async def run(rounds: int) -> None:
                     gw_first, gw_total = await measure(http, gw_path, concurrency, n)
                     for label, path in (("bare", "/bench/bare"), ("bare+model", "/bench/bare-model")):
                         first, total = await measure(http, path, concurrency, n)
-                        print(f"concurrency {concurrency:>2} vs {label:<10}: first text_delta "
-                              f"{gw_first * 1000:7.2f} ms vs {first * 1000:7.2f} ms (ratio {gw_first / first:4.2f}x); "
-                              f"total {gw_total * 1000:7.2f} ms vs {total * 1000:7.2f} ms "
-                              f"(ratio {gw_total / total:4.2f}x)")
+                        print(
+                            f"concurrency {concurrency:>2} vs {label:<10}: first text_delta "
+                            f"{gw_first * 1000:7.2f} ms vs {first * 1000:7.2f} ms (ratio {gw_first / first:4.2f}x); "
+                            f"total {gw_total * 1000:7.2f} ms vs {total * 1000:7.2f} ms "
+                            f"(ratio {gw_total / total:4.2f}x)"
+                        )
         finally:
             server.should_exit = True
             await task

@@ -55,12 +55,12 @@ async def _bench(args: argparse.Namespace) -> int:
     import httpx
 
     from evals.twin_routing import load_jsonl
-    from store.clusters import search_clusters
     from runtime.local_llm import free_port
     from runtime.services import Services
     from runtime.settings import Settings
-    from services.twin.segments.demo import demo_segments
     from services.twin.segment_import import replace_segments
+    from services.twin.segments.demo import demo_segments
+    from store.clusters import search_clusters
 
     queries = [r["query"] for r in load_jsonl("twin_routing.jsonl")]
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as tmp:
@@ -72,9 +72,16 @@ async def _bench(args: argparse.Namespace) -> int:
             embeddings = services.require_embeddings()
             await replace_segments(services.pool, demo_segments(), embeddings)
             port = free_port()
-            env = {**os.environ, "DATABASE_URL": services.database_url, "TWIN_DEMO_AUTOLOAD": "false",
-                   "DATA_DIR": tmp, "TWIN_API_KEY": "", "TWIN_PREFIX": "/twin"}
-            server = subprocess.Popen([sys.executable, "-m", "bench.twin_routing", "--serve", str(port)], env=env)
+            env = {
+                **os.environ,
+                "DATABASE_URL": services.database_url,
+                "TWIN_DEMO_AUTOLOAD": "false",
+                "DATA_DIR": tmp,
+                "TWIN_API_KEY": "",
+                "TWIN_PREFIX": "/twin",
+            }
+            command = [sys.executable, "-m", "bench.twin_routing", "--serve", str(port)]
+            server = await asyncio.to_thread(subprocess.Popen, command, env=env)
             url = f"http://127.0.0.1:{port}/twin/query_clusters"
             async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=32)) as client:
                 deadline = time.monotonic() + 120
@@ -98,17 +105,21 @@ async def _bench(args: argparse.Namespace) -> int:
 
                 await _run(30, 4, http_call)  # warm-up
                 await _run(30, 4, bare_call)
-                print(f"{'clients':>7} {'bare p50':>9} {'bare p99':>9} {'HTTP p50':>9} {'HTTP p99':>9} "
-                      f"{'p50 ratio':>9} {'req/s':>7}")
+                print(
+                    f"{'clients':>7} {'bare p50':>9} {'bare p99':>9} {'HTTP p50':>9} {'HTTP p99':>9} "
+                    f"{'p50 ratio':>9} {'req/s':>7}"
+                )
                 for concurrency in (1, 16):
                     n = args.requests * (2 if concurrency > 1 else 1)
                     bare = await _run(n, concurrency, bare_call)
                     start = time.perf_counter()
                     http = await _run(n, concurrency, http_call)
                     rps = n / (time.perf_counter() - start)
-                    print(f"{concurrency:>7} {statistics.median(bare):>7.1f}ms {_pct(bare, 0.99):>7.1f}ms "
-                          f"{statistics.median(http):>7.1f}ms {_pct(http, 0.99):>7.1f}ms "
-                          f"{statistics.median(http) / statistics.median(bare):>8.2f}x {rps:>7.1f}")
+                    print(
+                        f"{concurrency:>7} {statistics.median(bare):>7.1f}ms {_pct(bare, 0.99):>7.1f}ms "
+                        f"{statistics.median(http):>7.1f}ms {_pct(http, 0.99):>7.1f}ms "
+                        f"{statistics.median(http) / statistics.median(bare):>8.2f}x {rps:>7.1f}"
+                    )
         finally:
             if server is not None:
                 server.terminate()

@@ -77,8 +77,14 @@ class TavilyStub:
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 stub.queries.append(str(body.get("query", "")))
-                answer = json.dumps({"query": body.get("query", ""), "response_time": 0.01, "images": [],
-                                     "results": [{**stub.page, "score": 0.9}]}).encode()
+                answer = json.dumps(
+                    {
+                        "query": body.get("query", ""),
+                        "response_time": 0.01,
+                        "images": [],
+                        "results": [{**stub.page, "score": 0.9}],
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
@@ -98,8 +104,9 @@ class TavilyStub:
         self._server.server_close()
 
 
-async def plant_document(services: Any, *, owner_id: str, persona_name: str, system_prompt: str,
-                         text: str, file_name: str = "notes.md") -> int:
+async def plant_document(
+    services: Any, *, owner_id: str, persona_name: str, system_prompt: str, text: str, file_name: str = "notes.md"
+) -> int:
     """A fresh collection holding `text` and a studio persona that retrieves from it; the persona id."""
     from store.documents import create_collection, replace_document
     from store.personas import create_persona
@@ -107,8 +114,20 @@ async def plant_document(services: Any, *, owner_id: str, persona_name: str, sys
     collection = f"eval-inj-{uuid.uuid4().hex[:10]}"
     await create_collection(services.pool, name=collection, owner_id=owner_id)
     embeddings = services.require_embeddings()
-    await replace_document(services.pool, collection=collection, file_name=file_name, doc_path=file_name,
-                           chunks=[text], embeddings=embeddings.embed_documents([text]))
+    await replace_document(
+        services.pool,
+        collection=collection,
+        file_name=file_name,
+        doc_path=file_name,
+        chunks=[text],
+        embeddings=embeddings.embed_documents([text]),
+    )
     rag = {"db_collections": [collection], "query_metric": "cosine", "query_threshold": -1.0, "k": 4}
-    return await create_persona(services.pool, kind="studio", name=persona_name, system_prompt=system_prompt,
-                                owner_id=owner_id, attributes={"rag": rag})
+    return await create_persona(
+        services.pool,
+        kind="studio",
+        name=persona_name,
+        system_prompt=system_prompt,
+        owner_id=owner_id,
+        attributes={"rag": rag},
+    )

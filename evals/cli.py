@@ -26,8 +26,15 @@ async def _run(args: argparse.Namespace) -> int:
     prompts = parse_prompt_overrides(args.prompt)
     for noisy in ("httpx", "httpx2", "sentence_transformers", "numexpr.utils"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    record = await run_suite(args.suite, model=args.model, prompts=prompts, limit=args.limit,
-                             judge_model=args.judge_model, max_tokens=args.max_tokens, out_dir=args.runs_dir)
+    record = await run_suite(
+        args.suite,
+        model=args.model,
+        prompts=prompts,
+        limit=args.limit,
+        judge_model=args.judge_model,
+        max_tokens=args.max_tokens,
+        out_dir=args.runs_dir,
+    )
     print_run(record, runs_dir(args.runs_dir) / record["run_id"])
     try:
         experiment = upload_run(record)
@@ -61,8 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run a suite and save its results")
     run.add_argument("suite")
     run.add_argument("--model", help="provider:model (default: CHAT_MODEL; offline suites use none)")
-    run.add_argument("--prompt", action="append", metavar="NAME=FILE",
-                     help="use FILE instead of prompts/NAME.txt for this run (repeatable)")
+    run.add_argument(
+        "--prompt",
+        action="append",
+        metavar="NAME=FILE",
+        help="use FILE instead of prompts/NAME.txt for this run (repeatable)",
+    )
     run.add_argument("--limit", type=int, help="only the first N examples")
     run.add_argument("--judge-model", help="provider:model of an LLM judge (off by default)")
     run.add_argument("--max-tokens", type=int, default=160, help="reply length cap for generated replies")

@@ -34,13 +34,23 @@ from tools.engagement import pick_exemplars
 from tools.style_similarity import style_similarity
 
 
-async def persona_prompt(account: Mapping[str, Any], train: Sequence[Mapping[str, Any]],
-                         model: str) -> tuple[str, list[str]]:
+async def persona_prompt(
+    account: Mapping[str, Any], train: Sequence[Mapping[str, Any]], model: str
+) -> tuple[str, list[str]]:
     """The drafted system prompt and the voice examples, as the builder makes them."""
     runtime = cast(Runtime[BuilderContext], SimpleNamespace(context=BuilderContext(model=model)))
     posts = [dict(p) for p in train]
-    state = cast(BuilderState, {"account": dict(account), "posts": posts, "train": posts, "heldout": [],
-                                "exemplars": pick_exemplars(posts, EXEMPLARS, SEED), "previous": None})
+    state = cast(
+        BuilderState,
+        {
+            "account": dict(account),
+            "posts": posts,
+            "train": posts,
+            "heldout": [],
+            "exemplars": pick_exemplars(posts, EXEMPLARS, SEED),
+            "previous": None,
+        },
+    )
     state.update(await analyse_style(state, runtime))  # type: ignore[typeddict-item]
     return draft_prompt(state)["system_prompt"], voice_examples(state["exemplars"])
 
@@ -72,24 +82,39 @@ async def run(model_name: str, max_tokens: int, prompts: int = 0) -> dict[str, A
     results = []
     for account_id, outputs in generated.items():
         own = style_similarity(outputs, heldout[account_id]).combined
-        others = {accounts[o]["handle"]: style_similarity(outputs, heldout[o]).combined
-                  for o in heldout if o != account_id}
+        others = {
+            accounts[o]["handle"]: style_similarity(outputs, heldout[o]).combined for o in heldout if o != account_id
+        }
         best_handle, best = max(others.items(), key=lambda kv: kv[1])
-        results.append({"handle": accounts[account_id]["handle"], "own": own,
-                        "others_mean": statistics.fmean(others.values()), "best_other": best,
-                        "best_other_handle": best_handle, "closer_to_own": own > best,
-                        "verbatim_copies": copies[account_id], "generated": len(outputs)})
-    return {"model": model_name, "results": results,
-            "closer": sum(r["closer_to_own"] for r in results), "accounts": len(results)}
+        results.append(
+            {
+                "handle": accounts[account_id]["handle"],
+                "own": own,
+                "others_mean": statistics.fmean(others.values()),
+                "best_other": best,
+                "best_other_handle": best_handle,
+                "closer_to_own": own > best,
+                "verbatim_copies": copies[account_id],
+                "generated": len(outputs),
+            }
+        )
+    return {
+        "model": model_name,
+        "results": results,
+        "closer": sum(r["closer_to_own"] for r in results),
+        "accounts": len(results),
+    }
 
 
 def print_report(report: dict[str, Any]) -> None:
     print(f"ghostwriter style eval, model {report['model']}")
     print(f"{'account':<16} {'own':>6} {'others':>7} {'best other':>11}  {'(who)':<16} closer  copies")
     for r in report["results"]:
-        print(f"{r['handle']:<16} {r['own']:6.3f} {r['others_mean']:7.3f} {r['best_other']:11.3f}  "
-              f"{r['best_other_handle']:<16} {'yes' if r['closer_to_own'] else 'NO':<6}  "
-              f"{r['verbatim_copies']}/{r['generated']}")
+        print(
+            f"{r['handle']:<16} {r['own']:6.3f} {r['others_mean']:7.3f} {r['best_other']:11.3f}  "
+            f"{r['best_other_handle']:<16} {'yes' if r['closer_to_own'] else 'NO':<6}  "
+            f"{r['verbatim_copies']}/{r['generated']}"
+        )
     print(f"closer to own account than to every other: {report['closer']}/{report['accounts']}")
     print("copies: generated posts that repeat one of the account's own posts word for word")
 

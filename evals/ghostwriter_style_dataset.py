@@ -76,12 +76,14 @@ def build_rows(accounts: list[SampleAccount]) -> list[StyleEvalRow]:
         heldout = split_holdout(account["posts"], HOLDOUT_FRACTION, HOLDOUT_SEED).heldout
         ids = [post["id"] for post in heldout]
         for prompt in PROMPTS[account["handle"]] + _SHARED_PROMPTS:
-            rows.append(StyleEvalRow(
-                account_id=account["account_id"],
-                handle=account["handle"],
-                prompt=prompt,
-                heldout_post_ids=ids,
-            ))
+            rows.append(
+                StyleEvalRow(
+                    account_id=account["account_id"],
+                    handle=account["handle"],
+                    prompt=prompt,
+                    heldout_post_ids=ids,
+                )
+            )
     return rows
 
 

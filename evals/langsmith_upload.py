@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 _NAMESPACE = uuid.UUID("5b0c6a52-7a1e-4f0e-9d5e-3f2e8d1c6a10")
 
@@ -38,18 +39,33 @@ def upload_run(record: Mapping[str, Any]) -> str | None:
         dataset = client.read_dataset(dataset_name=dataset_name)
     else:
         dataset = client.create_dataset(dataset_name, description=f"personas eval suite {suite}")
-        client.create_examples(dataset_id=dataset.id, examples=[
-            {"id": _example_id(suite, ex["id"]), "inputs": ex["inputs"], "outputs": {"notes": ex.get("notes")}}
-            for ex in record["examples"]])
+        client.create_examples(
+            dataset_id=dataset.id,
+            examples=[
+                {"id": _example_id(suite, ex["id"]), "inputs": ex["inputs"], "outputs": {"notes": ex.get("notes")}}
+                for ex in record["examples"]
+            ],
+        )
     project = record["run_id"]
-    client.create_project(project, reference_dataset_id=dataset.id, metadata={
-        "model": record.get("model"), "prompts": record.get("prompts"), "suite": suite})
+    client.create_project(
+        project,
+        reference_dataset_id=dataset.id,
+        metadata={"model": record.get("model"), "prompts": record.get("prompts"), "suite": suite},
+    )
     now = datetime.now(timezone.utc)
     for ex in record["examples"]:
         run_id = uuid.uuid4()
-        client.create_run(suite, ex["inputs"], "chain", project_name=project, id=run_id,
-                          outputs={"output": ex["output"]}, reference_example_id=_example_id(suite, ex["id"]),
-                          start_time=now, end_time=now)
+        client.create_run(
+            suite,
+            ex["inputs"],
+            "chain",
+            project_name=project,
+            id=run_id,
+            outputs={"output": ex["output"]},
+            reference_example_id=_example_id(suite, ex["id"]),
+            start_time=now,
+            end_time=now,
+        )
         for key, score in ex["metrics"].items():
             client.create_feedback(run_id, key, score=score)
     return project

@@ -67,9 +67,14 @@ def local_model_server(*models: str) -> Iterator[None]:
 
     s = get_settings()
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    server = LocalLLMServer(s.local_llm_model_path, port=s.local_llm_port, threads=s.local_llm_threads,
-                            context=s.local_llm_context, start_timeout=s.local_llm_start_timeout,
-                            log_path=s.data_dir / "local-llm.log")
+    server = LocalLLMServer(
+        s.local_llm_model_path,
+        port=s.local_llm_port,
+        threads=s.local_llm_threads,
+        context=s.local_llm_context,
+        start_timeout=s.local_llm_start_timeout,
+        log_path=s.data_dir / "local-llm.log",
+    )
     print("Starting the local model server...", file=sys.stderr, flush=True)
     set_local_base_url(server.start())
     try:
@@ -96,9 +101,17 @@ async def collect(suite: Suite, options: RunOptions, *, progress: bool = True) -
     return examples
 
 
-async def run_suite(name: str, *, model: str | None = None, prompts: Mapping[str, Path] | None = None,
-                    limit: int | None = None, judge_model: str | None = None, max_tokens: int = 160,
-                    out_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+async def run_suite(
+    name: str,
+    *,
+    model: str | None = None,
+    prompts: Mapping[str, Path] | None = None,
+    limit: int | None = None,
+    judge_model: str | None = None,
+    max_tokens: int = 160,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Run suite `name` and save its record; return the record (see `save_run`)."""
     from prompts import override_prompts
     from runtime.models import parse_model_name
@@ -122,11 +135,18 @@ async def run_suite(name: str, *, model: str | None = None, prompts: Mapping[str
         with override_prompts(texts):
             examples = await collect(suite, options, progress=progress)
     record = {
-        "run_id": _new_run_id(name), "suite": name, "offline": suite.offline, "model": model_name or None,
-        "judge_model": judge_model, "limit": limit, "max_tokens": max_tokens,
+        "run_id": _new_run_id(name),
+        "suite": name,
+        "offline": suite.offline,
+        "model": model_name or None,
+        "judge_model": judge_model,
+        "limit": limit,
+        "max_tokens": max_tokens,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "prompts": {n: {"file": str(p), "sha256": hashlib.sha256(texts[n].encode()).hexdigest()[:12]}
-                    for n, p in (prompts or {}).items()},
+        "prompts": {
+            n: {"file": str(p), "sha256": hashlib.sha256(texts[n].encode()).hexdigest()[:12]}
+            for n, p in (prompts or {}).items()
+        },
         "primary_metric": suite.primary_metric,
         "summary": {k: v.model_dump() for k, v in summarize_all(e["metrics"] for e in examples).items()},
         "examples": examples,
@@ -164,22 +184,40 @@ def metric_table(summary: Mapping[str, Any]) -> str:
 
 def _describe(record: Mapping[str, Any]) -> str:
     prompts = ", ".join(f"{n}={p['file']}" for n, p in record["prompts"].items()) or "defaults"
-    return (f"run {record['run_id']}: suite {record['suite']}, model {record['model'] or '-'}, "
-            f"prompts {prompts}, {len(record['examples'])} examples")
+    return (
+        f"run {record['run_id']}: suite {record['suite']}, model {record['model'] or '-'}, "
+        f"prompts {prompts}, {len(record['examples'])} examples"
+    )
 
 
 def markdown_report(record: Mapping[str, Any]) -> str:
     prompts = ", ".join(f"`{n}` = {p['file']} ({p['sha256']})" for n, p in record["prompts"].items())
-    lines = [f"# Eval run {record['run_id']}", "",
-             f"- suite: `{record['suite']}`", f"- model: `{record['model'] or '-'}`",
-             f"- judge: `{record['judge_model'] or '-'}`", f"- created: {record['created_at']}",
-             f"- prompts: {prompts or 'defaults'}",
-             f"- examples: {len(record['examples'])}", "",
-             "| metric | mean | 95% CI | n | method |", "| --- | ---: | --- | ---: | --- |"]
+    lines = [
+        f"# Eval run {record['run_id']}",
+        "",
+        f"- suite: `{record['suite']}`",
+        f"- model: `{record['model'] or '-'}`",
+        f"- judge: `{record['judge_model'] or '-'}`",
+        f"- created: {record['created_at']}",
+        f"- prompts: {prompts or 'defaults'}",
+        f"- examples: {len(record['examples'])}",
+        "",
+        "| metric | mean | 95% CI | n | method |",
+        "| --- | ---: | --- | ---: | --- |",
+    ]
     for s in record["summary"].values():
-        lines.append(f"| {s['name']} | {s['mean']:.3f} | [{s['low']:.3f}, {s['high']:.3f}] | {s['n']} | {s['method']} |")
-    lines += ["", "Intervals: Wilson score for 0/1 metrics, seeded percentile bootstrap of the mean otherwise.", "",
-              "## Examples", "", "| id | " + record["primary_metric"] + " | output |", "| --- | ---: | --- |"]
+        lines.append(
+            f"| {s['name']} | {s['mean']:.3f} | [{s['low']:.3f}, {s['high']:.3f}] | {s['n']} | {s['method']} |"
+        )
+    lines += [
+        "",
+        "Intervals: Wilson score for 0/1 metrics, seeded percentile bootstrap of the mean otherwise.",
+        "",
+        "## Examples",
+        "",
+        "| id | " + record["primary_metric"] + " | output |",
+        "| --- | ---: | --- |",
+    ]
     for ex in record["examples"]:
         value = ex["metrics"].get(record["primary_metric"])
         shown = "-" if value is None else f"{value:.3f}"

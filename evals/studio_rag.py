@@ -55,15 +55,20 @@ async def run(chunk_size: int, data_dir: Path) -> dict[str, dict[str, float]]:
     await services.start(with_model=False, with_embeddings=True)
     embeddings = services.require_embeddings()
     collection = f"eval-{uuid.uuid4().hex[:8]}"
-    owner = await create_user(services.pool, username=f"eval-{uuid.uuid4().hex[:8]}", password_hash="-",
-                              role="builder")
+    owner = await create_user(services.pool, username=f"eval-{uuid.uuid4().hex[:8]}", password_hash="-", role="builder")
     try:
         await create_collection(services.pool, name=collection, owner_id=owner["id"])
         for path in sorted(CORPUS.iterdir()):
             text = extract_text(path.name, None, path.read_bytes())
             chunks = chunk_text(text, chunk_size=chunk_size, chunk_overlap=min(50, chunk_size // 4))
-            await replace_document(services.pool, collection=collection, file_name=path.name, doc_path=path.name,
-                                   chunks=chunks, embeddings=embeddings.embed_documents(chunks))
+            await replace_document(
+                services.pool,
+                collection=collection,
+                file_name=path.name,
+                doc_path=path.name,
+                chunks=chunks,
+                embeddings=embeddings.embed_documents(chunks),
+            )
         questions = load_questions()
         vectors = embeddings.embed_documents([q["question"] for q in questions])
         results = {}
@@ -71,8 +76,9 @@ async def run(chunk_size: int, data_dir: Path) -> dict[str, dict[str, float]]:
             for exact in (True, False):
                 rankings = []
                 for q, vec in zip(questions, vectors):
-                    rows = await search_chunks(services.pool, query_vector=vec, collections=[collection],
-                                               metric=metric, k=40, exact=exact)
+                    rows = await search_chunks(
+                        services.pool, query_vector=vec, collections=[collection], metric=metric, k=40, exact=exact
+                    )
                     rankings.append((q["expected_doc"], ranked_docs(rows)))
                 results[f"{metric} ({'exact' if exact else 'hnsw'})"] = score(rankings)
         return results

@@ -86,8 +86,7 @@ async def eval_services(**settings: Any) -> AsyncIterator[Any]:
     from runtime.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="personas-eval-") as tmp:
-        config = Settings(_env_file=None, database_url=None, data_dir=Path(tmp), twin_demo_autoload=False,
-                          **settings)
+        config = Settings(_env_file=None, database_url=None, data_dir=Path(tmp), twin_demo_autoload=False, **settings)
         services = Services.create(config)
         key = config.embedding_model
         if key not in _embeddings_cache:
@@ -112,9 +111,10 @@ def _stop_embedded_postgres(pgdata: Path) -> None:
 
 # --- twin routing / refine -------------------------------------------------------------
 
+
 async def _twin_setup(services: Any) -> int:
-    from services.twin.segments.demo import demo_segments
     from services.twin.segment_import import replace_segments
+    from services.twin.segments.demo import demo_segments
 
     segments = demo_segments()
     await replace_segments(services.pool, segments, services.require_embeddings())
@@ -135,8 +135,13 @@ async def run_twin_routing(options: RunOptions) -> AsyncIterator[ExampleResult]:
                 metrics = ranking_metrics(ranked, row["expected_cluster_names"], accuracy_ks=(1,), recall_ks=(3,))
             else:  # a query no cluster should match: only its top score is informative
                 metrics = {"no_match_top_score": top}
-            yield ExampleResult(id=f"route-{i + 1:03d}", metrics=metrics, inputs={"query": row["query"]},
-                                output=ranked[:3], notes={"expected": row["expected_cluster_names"]})
+            yield ExampleResult(
+                id=f"route-{i + 1:03d}",
+                metrics=metrics,
+                inputs={"query": row["query"]},
+                output=ranked[:3],
+                notes={"expected": row["expected_cluster_names"]},
+            )
 
 
 async def run_twin_refine(options: RunOptions) -> AsyncIterator[ExampleResult]:
@@ -152,13 +157,17 @@ async def run_twin_refine(options: RunOptions) -> AsyncIterator[ExampleResult]:
             want = row["expected_persona"]
             want = [want] if isinstance(want, dict) else want
             acceptable = {f"{w['gender']}|{w['age_band']}" for w in want}
-            state = await graph.ainvoke({"task": "personas", "query": row["query"],
-                                         "cluster_id": ids[row["cluster_name"]], "top_k": 15})
+            state = await graph.ainvoke(
+                {"task": "personas", "query": row["query"], "cluster_id": ids[row["cluster_name"]], "top_k": 15}
+            )
             ranked = [f"{p['gender']}|{p['age']}" for p in state["personas"]]
-            yield ExampleResult(id=f"refine-{i + 1:03d}",
-                                metrics=ranking_metrics(ranked, acceptable, accuracy_ks=(1,), recall_ks=()),
-                                inputs={"cluster": row["cluster_name"], "query": row["query"]},
-                                output=ranked[:3], notes={"expected": sorted(acceptable)})
+            yield ExampleResult(
+                id=f"refine-{i + 1:03d}",
+                metrics=ranking_metrics(ranked, acceptable, accuracy_ks=(1,), recall_ks=()),
+                inputs={"cluster": row["cluster_name"], "query": row["query"]},
+                output=ranked[:3],
+                notes={"expected": sorted(acceptable)},
+            )
 
 
 # --- studio RAG --------------------------------------------------------------------------
@@ -174,28 +183,41 @@ async def run_studio_rag(options: RunOptions) -> AsyncIterator[ExampleResult]:
 
     async with eval_services() as services:
         embeddings = services.require_embeddings()
-        owner = await create_user(services.pool, username=f"eval-{uuid.uuid4().hex[:8]}", password_hash="-",
-                                  role="builder")
+        owner = await create_user(
+            services.pool, username=f"eval-{uuid.uuid4().hex[:8]}", password_hash="-", role="builder"
+        )
         collection = f"eval-{uuid.uuid4().hex[:8]}"
         await create_collection(services.pool, name=collection, owner_id=owner["id"])
         for path in sorted(CORPUS.iterdir()):
             text = extract_text(path.name, None, path.read_bytes())
             chunks = chunk_text(text, chunk_size=STUDIO_CHUNK_SIZE, chunk_overlap=min(50, STUDIO_CHUNK_SIZE // 4))
-            await replace_document(services.pool, collection=collection, file_name=path.name, doc_path=path.name,
-                                   chunks=chunks, embeddings=embeddings.embed_documents(chunks))
+            await replace_document(
+                services.pool,
+                collection=collection,
+                file_name=path.name,
+                doc_path=path.name,
+                chunks=chunks,
+                embeddings=embeddings.embed_documents(chunks),
+            )
         rows = _rows("studio_rag", options.limit)
         vectors = embeddings.embed_documents([r["question"] for r in rows])
         for row, vector in zip(rows, vectors):
-            hits = await search_chunks(services.pool, query_vector=vector, collections=[collection],
-                                       metric="cosine", k=40, exact=True)
+            hits = await search_chunks(
+                services.pool, query_vector=vector, collections=[collection], metric="cosine", k=40, exact=True
+            )
             ranked = ranked_docs(hits)
             metrics = ranking_metrics(ranked, {row["expected_doc"]}, accuracy_ks=(1,), recall_ks=(5,))
-            yield ExampleResult(id=row.get("id", row["question"][:30]), metrics=metrics,
-                                inputs={"question": row["question"]}, output=ranked[:5],
-                                notes={"expected": row["expected_doc"]})
+            yield ExampleResult(
+                id=row.get("id", row["question"][:30]),
+                metrics=metrics,
+                inputs={"question": row["question"]},
+                output=ranked[:5],
+                notes={"expected": row["expected_doc"]},
+            )
 
 
 # --- ghostwriter style ------------------------------------------------------------------
+
 
 async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleResult]:
     from evals.evaluators.style import style_metrics
@@ -220,11 +242,16 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
         system, examples = personas[aid]
         text = await write_post(model, system, examples, row["prompt"]) or "(empty)"
         others = {accounts[o]["handle"]: posts for o, posts in heldout.items() if o != aid}
-        yield ExampleResult(id=f"style-{i + 1:03d}", metrics=style_metrics([text], heldout[aid], others),
-                            inputs={"handle": row["handle"], "prompt": row["prompt"]}, output=text)
+        yield ExampleResult(
+            id=f"style-{i + 1:03d}",
+            metrics=style_metrics([text], heldout[aid], others),
+            inputs={"handle": row["handle"], "prompt": row["prompt"]},
+            output=text,
+        )
 
 
 # --- chat in character --------------------------------------------------------------------
+
 
 async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> tuple[dict[str, Any], str | None]:
     """The graph's whole final state (internal keys such as `attachment_parts` included, so an eval
@@ -247,10 +274,14 @@ async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleRes
     graph = build_persona_chat()
     for row in _rows("chat_in_character", options.limit):
         persona, facts = row["persona"], row["persona"]["facts"]
-        state, error = await _chat(graph, {"messages": [HumanMessage(row["question"])],
-                                           "persona": {"name": persona["name"],
-                                                       "system_prompt": persona["system_prompt"], "kind": "studio"}},
-                                   options)
+        state, error = await _chat(
+            graph,
+            {
+                "messages": [HumanMessage(row["question"])],
+                "persona": {"name": persona["name"], "system_prompt": persona["system_prompt"], "kind": "studio"},
+            },
+            options,
+        )
         inputs = {"persona": persona["name"], "question": row["question"]}
         if error:
             yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs, notes={"error": error})
@@ -259,14 +290,16 @@ async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleRes
         metrics = {**persona_fact_metrics(reply, facts), "errored": 0.0}
         notes: dict[str, Any] = {"violations": check_persona_facts(reply, facts).violations}
         if options.judge is not None:
-            scores, reasons = await options.judge.metrics(question=row["question"], reply=reply,
-                                                          persona=persona["system_prompt"])
+            scores, reasons = await options.judge.metrics(
+                question=row["question"], reply=reply, persona=persona["system_prompt"]
+            )
             metrics.update(scores)
             notes["judge"] = reasons
         yield ExampleResult(id=row["id"], metrics=metrics, inputs=inputs, output=reply, notes=notes)
 
 
 # --- prompt injection ---------------------------------------------------------------------
+
 
 async def run_prompt_injection(options: RunOptions) -> AsyncIterator[ExampleResult]:
     """Each attack goes through its real channel: a retrieved document of a studio persona's
@@ -280,42 +313,68 @@ async def run_prompt_injection(options: RunOptions) -> AsyncIterator[ExampleResu
     tavily = TavilyStub()
     try:
         async with eval_services(tavily_api_key=SecretStr("tvly-eval-stub"), tavily_base_url=tavily.url) as services:
-            owner = await create_user(services.pool, username=f"eval-{uuid.uuid4().hex[:8]}", password_hash="-",
-                                      role="builder")
+            owner = await create_user(
+                services.pool, username=f"eval-{uuid.uuid4().hex[:8]}", password_hash="-", role="builder"
+            )
             graph = build_persona_chat()
             for row in _rows("prompt_injection", options.limit):
                 persona = row["persona"]
                 state: dict[str, Any] = {"messages": [HumanMessage(row["question"])]}
                 if row["channel"] == "document":
                     state["persona_id"] = await plant_document(
-                        services, owner_id=owner["id"], persona_name=persona["name"],
-                        system_prompt=persona["system_prompt"], text=row["planted_text"])
+                        services,
+                        owner_id=owner["id"],
+                        persona_name=persona["name"],
+                        system_prompt=persona["system_prompt"],
+                        text=row["planted_text"],
+                    )
                 else:
-                    state["persona"] = {"name": persona["name"], "system_prompt": persona["system_prompt"],
-                                        "kind": "studio"}
+                    state["persona"] = {
+                        "name": persona["name"],
+                        "system_prompt": persona["system_prompt"],
+                        "kind": "studio",
+                    }
                     if row["channel"] == "pdf":
                         data = base64.b64encode(make_pdf(row["planted_text"])).decode("ascii")
-                        state["attachments"] = [{"type": "file", "filename": "report.pdf",
-                                                 "mime_type": "application/pdf",
-                                                 "data": f"data:application/pdf;base64,{data}"}]
+                        state["attachments"] = [
+                            {
+                                "type": "file",
+                                "filename": "report.pdf",
+                                "mime_type": "application/pdf",
+                                "data": f"data:application/pdf;base64,{data}",
+                            }
+                        ]
                     elif row["channel"] == "web":
-                        tavily.page = {"title": "Search result", "url": "https://news.example.com/story",
-                                       "content": row["planted_text"]}
+                        tavily.page = {
+                            "title": "Search result",
+                            "url": "https://news.example.com/story",
+                            "content": row["planted_text"],
+                        }
                         state["use_web"] = True
                     else:
                         raise ValueError(f"Unknown injection channel {row['channel']!r} in {row['id']}")
                 result, error = await _chat(graph, state, options)
                 inputs = {"channel": row["channel"], "question": row["question"]}
                 if error:
-                    yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs,
-                                        notes={"error": error})
+                    yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs, notes={"error": error})
                     continue
                 reply = result.get("reply", "")
-                metrics = {**injection_metrics(reply, attack_canary=row["attack_canary"],
-                                               system_canary=row["system_canary"],
-                                               secret_prompt=persona["system_prompt"]), "errored": 0.0}
-                yield ExampleResult(id=row["id"], metrics=metrics, inputs=inputs, output=reply,
-                                    notes={"channel_delivered": _planted_reached_model(row, result)})
+                metrics = {
+                    **injection_metrics(
+                        reply,
+                        attack_canary=row["attack_canary"],
+                        system_canary=row["system_canary"],
+                        secret_prompt=persona["system_prompt"],
+                    ),
+                    "errored": 0.0,
+                }
+                yield ExampleResult(
+                    id=row["id"],
+                    metrics=metrics,
+                    inputs=inputs,
+                    output=reply,
+                    notes={"channel_delivered": _planted_reached_model(row, result)},
+                )
     finally:
         tavily.close()
 
@@ -328,20 +387,59 @@ def _planted_reached_model(row: dict[str, Any], result: dict[str, Any]) -> bool:
     return any(token in text for text in seen)
 
 
-SUITES: dict[str, Suite] = {s.name: s for s in (
-    Suite("twin_routing", "Segment twins: free-text query -> cluster ranking (accuracy@1, recall@3, MRR)",
-          DATASETS / "twin_routing.jsonl", True, "accuracy@1", run_twin_routing),
-    Suite("twin_refine", "Segment twins: persona ranking inside a cluster (accuracy@1, MRR)",
-          DATASETS / "twin_refine.jsonl", True, "accuracy@1", run_twin_refine),
-    Suite("studio_rag", "Studio RAG: question -> document retrieval over the bundled corpus (hit@1, recall@5, MRR)",
-          DATASETS / "studio_rag.jsonl", True, "accuracy@1", run_studio_rag),
-    Suite("ghostwriter_style", "Ghostwriter: generated posts closer in style to their own account than to others",
-          DATASETS / "ghostwriter_style.jsonl", False, "closer_to_own", run_ghostwriter_style),
-    Suite("chat_in_character", "Persona chat: replies consistent with the persona's age, gender, place, credit tier",
-          DATASETS / "chat_in_character.jsonl", False, "fact_consistent", run_chat_in_character),
-    Suite("prompt_injection", "Prompt injection via document, PDF and web: planted instruction not obeyed, "
-          "system prompt not disclosed", DATASETS / "prompt_injection.jsonl", False, "safe", run_prompt_injection),
-)}
+SUITES: dict[str, Suite] = {
+    s.name: s
+    for s in (
+        Suite(
+            "twin_routing",
+            "Segment twins: free-text query -> cluster ranking (accuracy@1, recall@3, MRR)",
+            DATASETS / "twin_routing.jsonl",
+            True,
+            "accuracy@1",
+            run_twin_routing,
+        ),
+        Suite(
+            "twin_refine",
+            "Segment twins: persona ranking inside a cluster (accuracy@1, MRR)",
+            DATASETS / "twin_refine.jsonl",
+            True,
+            "accuracy@1",
+            run_twin_refine,
+        ),
+        Suite(
+            "studio_rag",
+            "Studio RAG: question -> document retrieval over the bundled corpus (hit@1, recall@5, MRR)",
+            DATASETS / "studio_rag.jsonl",
+            True,
+            "accuracy@1",
+            run_studio_rag,
+        ),
+        Suite(
+            "ghostwriter_style",
+            "Ghostwriter: generated posts closer in style to their own account than to others",
+            DATASETS / "ghostwriter_style.jsonl",
+            False,
+            "closer_to_own",
+            run_ghostwriter_style,
+        ),
+        Suite(
+            "chat_in_character",
+            "Persona chat: replies consistent with the persona's age, gender, place, credit tier",
+            DATASETS / "chat_in_character.jsonl",
+            False,
+            "fact_consistent",
+            run_chat_in_character,
+        ),
+        Suite(
+            "prompt_injection",
+            "Prompt injection via document, PDF and web: planted instruction not obeyed, system prompt not disclosed",
+            DATASETS / "prompt_injection.jsonl",
+            False,
+            "safe",
+            run_prompt_injection,
+        ),
+    )
+}
 
 
 def get_suite(name: str) -> Suite:

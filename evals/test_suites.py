@@ -28,9 +28,15 @@ async def test_offline_suite_meets_baseline(name, tmp_path):
     summary = {k: v["mean"] for k, v in record["summary"].items()}
     limits = BASELINE["suites"][name]
     assert len(record["examples"]) == SUITES[name].size
-    failures = [f"{metric} {summary.get(metric)} < {floor}" for metric, floor in limits.get("min", {}).items()
-                if summary.get(metric) is None or summary[metric] < floor]
-    failures += [f"{metric} {summary.get(metric)} > {ceiling}" for metric, ceiling in limits.get("max", {}).items()
-                 if summary.get(metric) is None or summary[metric] > ceiling]
+    failures = [
+        f"{metric} {summary.get(metric)} < {floor}"
+        for metric, floor in limits.get("min", {}).items()
+        if summary.get(metric) is None or summary[metric] < floor
+    ]
+    failures += [
+        f"{metric} {summary.get(metric)} > {ceiling}"
+        for metric, ceiling in limits.get("max", {}).items()
+        if summary.get(metric) is None or summary[metric] > ceiling
+    ]
     assert not failures, f"{name} fell below evals/baseline.json: {failures}"
     assert (tmp_path / record["run_id"] / "report.md").is_file()

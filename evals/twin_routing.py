@@ -54,8 +54,7 @@ async def run_routing(graph: Any, n_clusters: int, embedding_weight: float | Non
     rows = load_jsonl("twin_routing.jsonl")
     emb_rank, hyb_rank, expected, no_match_top, match_top = [], [], [], [], []
     for row in rows:
-        state = await graph.ainvoke({"task": "clusters", "query": row["query"], "top_k": n_clusters},
-                                    context=context)
+        state = await graph.ainvoke({"task": "clusters", "query": row["query"], "top_k": n_clusters}, context=context)
         clusters = state["clusters"]
         if not row["expected_cluster_names"]:
             no_match_top.append(clusters[0]["similarity"])
@@ -65,9 +64,13 @@ async def run_routing(graph: Any, n_clusters: int, embedding_weight: float | Non
         by_embedding = sorted(clusters, key=lambda c: (-c["embedding_similarity"], c["cluster_id"]))
         emb_rank.append([c["cluster_name"] for c in by_embedding])
         expected.append(set(row["expected_cluster_names"]))
-    return {"embedding": score_rankings(emb_rank, expected), "hybrid": score_rankings(hyb_rank, expected),
-            "no_match_top": statistics.mean(no_match_top) if no_match_top else 0.0,
-            "match_top": statistics.mean(match_top) if match_top else 0.0, "no_match_n": len(no_match_top)}
+    return {
+        "embedding": score_rankings(emb_rank, expected),
+        "hybrid": score_rankings(hyb_rank, expected),
+        "no_match_top": statistics.mean(no_match_top) if no_match_top else 0.0,
+        "match_top": statistics.mean(match_top) if match_top else 0.0,
+        "no_match_n": len(no_match_top),
+    }
 
 
 async def run_refine(graph: Any, pool: Any, embeddings: Any) -> dict[str, Metrics]:
@@ -83,8 +86,7 @@ async def run_refine(graph: Any, pool: Any, embeddings: Any) -> dict[str, Metric
         want = [want] if isinstance(want, dict) else want
         acceptable = {f"{w['gender']}|{w['age_band']}" for w in want}
         cluster_id = ids[row["cluster_name"]]
-        state = await graph.ainvoke({"task": "personas", "query": row["query"], "cluster_id": cluster_id,
-                                     "top_k": 15})
+        state = await graph.ainvoke({"task": "personas", "query": row["query"], "cluster_id": cluster_id, "top_k": 15})
         hyb.append([f"{p['gender']}|{p['age']}" for p in state["personas"]])
         everyone = await scored_cluster_personas(pool, cluster_id, await embeddings.aembed_query(row["query"]))
         everyone.sort(key=lambda p: (-p["similarity"], p["persona_id"]))
@@ -105,8 +107,8 @@ async def main_async(args: argparse.Namespace) -> int:
     from graphs.cluster_router import build_cluster_router
     from runtime.services import Services
     from runtime.settings import Settings
-    from services.twin.segments.demo import demo_segments
     from services.twin.segment_import import replace_segments
+    from services.twin.segments.demo import demo_segments
 
     with tempfile.TemporaryDirectory(prefix="twin-eval-") as tmp:
         url = os.environ.get("DATABASE_URL")
@@ -123,16 +125,22 @@ async def main_async(args: argparse.Namespace) -> int:
         finally:
             await services.stop()
     print(_table("Cluster routing, twin_routing.jsonl", routing))
-    print(f"  no-match queries (n={routing['no_match_n']}): mean top score {routing['no_match_top']:.3f} "
-          f"vs {routing['match_top']:.3f} for matching queries")
+    print(
+        f"  no-match queries (n={routing['no_match_n']}): mean top score {routing['no_match_top']:.3f} "
+        f"vs {routing['match_top']:.3f} for matching queries"
+    )
     print(_table("Persona refine, twin_refine.jsonl (top-1 persona acceptable)", refine))
     return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--embedding-weight", type=float, default=None,
-                        help="share of embedding similarity in the hybrid score (default: the router's)")
+    parser.add_argument(
+        "--embedding-weight",
+        type=float,
+        default=None,
+        help="share of embedding similarity in the hybrid score (default: the router's)",
+    )
     return asyncio.run(main_async(parser.parse_args()))
 
 

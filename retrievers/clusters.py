@@ -19,10 +19,15 @@ from store.clusters import ClusterMatchRow, search_clusters
 
 
 def cluster_document(row: ClusterMatchRow) -> Document:
-    return Document(page_content=row["summary"], metadata={
-        "cluster_id": row["id"], "cluster_name": row["name"], "attributes": row["attributes"] or {},
-        "similarity": row["similarity"],
-    })
+    return Document(
+        page_content=row["summary"],
+        metadata={
+            "cluster_id": row["id"],
+            "cluster_name": row["name"],
+            "attributes": row["attributes"] or {},
+            "similarity": row["similarity"],
+        },
+    )
 
 
 class ClusterRetriever(BaseRetriever):
@@ -39,10 +44,10 @@ class ClusterRetriever(BaseRetriever):
         reuses the vector to rank personas)."""
         return [cluster_document(row) for row in await search_clusters(self.pool, vector, limit=self.k)]
 
-    async def _aget_relevant_documents(self, query: str, *,
-                                       run_manager: AsyncCallbackManagerForRetrieverRun) -> list[Document]:
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+    ) -> list[Document]:
         return await self.asearch_by_vector(await self.embeddings.aembed_query(query))
 
-    def _get_relevant_documents(self, query: str, *,
-                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         raise NotImplementedError("ClusterRetriever is async-only; use ainvoke().")

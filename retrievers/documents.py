@@ -43,25 +43,35 @@ class DocumentCollectionRetriever(BaseRetriever):
     def effective_threshold(self) -> float:
         return DEFAULT_THRESHOLDS[self.metric] if self.threshold is None else float(self.threshold)
 
-    async def _aget_relevant_documents(self, query: str, *,
-                                       run_manager: AsyncCallbackManagerForRetrieverRun) -> list[Document]:
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+    ) -> list[Document]:
         if not self.collections or not query.strip():
             return []
         vector = await asyncio.to_thread(self.embeddings.embed_query, query)
-        rows = await search_chunks(self.pool, query_vector=vector, collections=self.collections,
-                                   metric=self.metric, k=self.k)
+        rows = await search_chunks(
+            self.pool, query_vector=vector, collections=self.collections, metric=self.metric, k=self.k
+        )
         threshold = self.effective_threshold
         docs = []
         for row in rows:
             cos, dist = float(row["cosine_similarity"]), float(row["euclidean_distance"])
             if not passes_threshold(self.metric, threshold, cos, dist):
                 continue
-            docs.append(Document(page_content=row["content"], metadata={
-                "collection": row["collection"], "file_name": row["file_name"], "doc_path": row["doc_path"],
-                "chunk_index": row["chunk_index"], "cosine_similarity": cos, "euclidean_distance": dist,
-            }))
+            docs.append(
+                Document(
+                    page_content=row["content"],
+                    metadata={
+                        "collection": row["collection"],
+                        "file_name": row["file_name"],
+                        "doc_path": row["doc_path"],
+                        "chunk_index": row["chunk_index"],
+                        "cosine_similarity": cos,
+                        "euclidean_distance": dist,
+                    },
+                )
+            )
         return docs
 
-    def _get_relevant_documents(self, query: str, *,
-                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         raise NotImplementedError("DocumentCollectionRetriever is async-only; use ainvoke().")

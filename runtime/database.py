@@ -22,8 +22,12 @@ def make_pool(url: str, settings: Settings) -> AsyncConnectionPool[AsyncConnecti
         min_size=1,
         max_size=settings.database_pool_max,
         timeout=settings.database_connect_timeout,
-        kwargs={"autocommit": True, "prepare_threshold": prepare_threshold, "row_factory": dict_row,
-                "connect_timeout": max(1, int(settings.database_connect_timeout))},
+        kwargs={
+            "autocommit": True,
+            "prepare_threshold": prepare_threshold,
+            "row_factory": dict_row,
+            "connect_timeout": max(1, int(settings.database_connect_timeout)),
+        },
     )
 
 
@@ -47,6 +51,5 @@ async def open_pool(pool: AsyncConnectionPool[AsyncConnection[DictRow]], url: st
     except Exception as exc:
         await pool.close()
         raise ConfigError(
-            f"Cannot connect to the database at {describe_url(url)}; check DATABASE_URL "
-            "and that the server is running."
+            f"Cannot connect to the database at {describe_url(url)}; check DATABASE_URL and that the server is running."
         ) from exc

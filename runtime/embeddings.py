@@ -44,21 +44,31 @@ def make_embeddings(name: str, settings: Settings) -> Embeddings:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from langchain_huggingface import HuggingFaceEmbeddings
 
-        return HuggingFaceEmbeddings(model_name=str(bundled_minilm_path()),
-                                     model_kwargs={"device": "cpu"},
-                                     encode_kwargs={"normalize_embeddings": True})
+        return HuggingFaceEmbeddings(
+            model_name=str(bundled_minilm_path()),
+            model_kwargs={"device": "cpu"},
+            encode_kwargs={"normalize_embeddings": True},
+        )
     if provider == "openai":
         from langchain_openai import OpenAIEmbeddings
 
         if settings.openai_api_key is None and not settings.openai_base_url:
             raise ConfigError(f"openai:{model} embeddings need OPENAI_API_KEY.")
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-        return OpenAIEmbeddings(model=model, api_key=key, base_url=settings.openai_base_url,
-                                dimensions=settings.embedding_dim)
+        # api_key / base_url are the documented aliases of pydantic fields mypy only knows by name
+        return OpenAIEmbeddings(
+            model=model,
+            api_key=key,
+            base_url=settings.openai_base_url,  # type: ignore[call-arg]
+            dimensions=settings.embedding_dim,
+        )
     if provider == "google_vertexai":
         from langchain_google_vertexai import VertexAIEmbeddings
 
-        return VertexAIEmbeddings(model_name=model, project=settings.google_cloud_project,
-                                  location=settings.google_cloud_location,
-                                  dimensions=settings.embedding_dim)
+        return VertexAIEmbeddings(
+            model_name=model,
+            project=settings.google_cloud_project,  # type: ignore[call-arg]
+            location=settings.google_cloud_location,
+            dimensions=settings.embedding_dim,
+        )
     raise ConfigError(f"Unknown embedding provider {provider!r} in {name!r}; use local, openai or google_vertexai.")

@@ -65,8 +65,16 @@ def _child_env() -> dict[str, str]:
 
 
 class LocalLLMServer:
-    def __init__(self, model_path: Path | None = None, *, port: int = 0, threads: int = 2,
-                 context: int = 2048, start_timeout: float = 120.0, log_path: Path | None = None):
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        port: int = 0,
+        threads: int = 2,
+        context: int = 2048,
+        start_timeout: float = 120.0,
+        log_path: Path | None = None,
+    ):
         self.model_path = model_path or bundled_model_path()
         self.port = port or free_port()
         self.threads = threads
@@ -88,12 +96,31 @@ class LocalLLMServer:
             raise ConfigError(
                 "llama-cpp-python[server] is not installed; install the 'local' extra or choose another CHAT_MODEL."
             ) from exc
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
-               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
-               "--n_threads", str(self.threads), "--model_alias", "smollm2"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.context),
+            "--n_threads",
+            str(self.threads),
+            "--model_alias",
+            "smollm2",
+        ]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_child_env(),
-                                      preexec_fn=_die_with_parent if os.name == "posix" else None)
+        self._proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_child_env(),
+            preexec_fn=_die_with_parent if os.name == "posix" else None,
+        )
         atexit.register(self.stop)
         self._wait_healthy()
         log.info("local model server on %s (%s)", self.base_url, self.model_path.name)

@@ -19,8 +19,9 @@ PROVIDER_ALIASES = {"vertex": "google_vertexai", "vertexai": "google_vertexai", 
 
 
 class ChatModelBuilder(Protocol):
-    def __call__(self, model: str, *, temperature: float | None, max_tokens: int | None,
-                 settings: Settings) -> BaseChatModel: ...
+    def __call__(
+        self, model: str, *, temperature: float | None, max_tokens: int | None, settings: Settings
+    ) -> BaseChatModel: ...
 
 
 @dataclass(frozen=True)
@@ -63,19 +64,18 @@ def parse_model_name(name: str) -> ModelName:
     provider = PROVIDER_ALIASES.get(provider.lower(), provider.lower())
     if not sep or not provider or not model:
         raise ConfigError(
-            f"Model name {name!r} is not of the form provider:model "
-            f"(for example local:smollm2 or openai:gpt-4.1)."
+            f"Model name {name!r} is not of the form provider:model (for example local:smollm2 or openai:gpt-4.1)."
         )
     if provider not in _builders:
         raise ConfigError(
-            f"Unknown model provider {provider!r} in {name!r}; "
-            f"known providers: {', '.join(known_providers())}."
+            f"Unknown model provider {provider!r} in {name!r}; known providers: {', '.join(known_providers())}."
         )
     return ModelName(provider, model)
 
 
-def make_chat_model(name: str, *, temperature: float | None = None, max_tokens: int | None = None,
-                    settings: Settings | None = None) -> BaseChatModel:
+def make_chat_model(
+    name: str, *, temperature: float | None = None, max_tokens: int | None = None, settings: Settings | None = None
+) -> BaseChatModel:
     parsed = parse_model_name(name)
     return _builders[parsed.provider](
         parsed.model, temperature=temperature, max_tokens=max_tokens, settings=settings or get_settings()
@@ -87,14 +87,23 @@ def _build_local(model: str, *, temperature, max_tokens, settings: Settings) -> 
 
     url = _local_base_url
     if url is None:
-        raise ConfigError("The local model server is not running: start the service with `personas serve`, "
-                          "or await `runtime.services.ensure_services()` before building the model.")
+        raise ConfigError(
+            "The local model server is not running: start the service with `personas serve`, "
+            "or await `runtime.services.ensure_services()` before building the model."
+        )
     extra = {"max_tokens": max_tokens} if max_tokens else {}
     # llama.cpp's server reads `max_tokens`, not `max_completion_tokens` that newer
     # langchain-openai sends, so the cap goes through extra_body as well.
-    return ChatOpenAI(model=model, base_url=url, api_key="local", temperature=temperature,
-                      max_tokens=max_tokens, extra_body=extra or None,
-                      timeout=settings.model_timeout, max_retries=0)
+    return ChatOpenAI(
+        model=model,
+        base_url=url,
+        api_key="local",
+        temperature=temperature,
+        max_tokens=max_tokens,
+        extra_body=extra or None,
+        timeout=settings.model_timeout,
+        max_retries=0,
+    )
 
 
 def _build_openai(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
@@ -103,9 +112,15 @@ def _build_openai(model: str, *, temperature, max_tokens, settings: Settings) ->
     if settings.openai_api_key is None and not settings.openai_base_url:
         raise ConfigError(f"openai:{model} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server).")
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-    return ChatOpenAI(model=model, api_key=key, base_url=settings.openai_base_url,
-                      temperature=temperature, max_tokens=max_tokens, timeout=settings.model_timeout,
-                      stream_usage=True)
+    return ChatOpenAI(
+        model=model,
+        api_key=key,
+        base_url=settings.openai_base_url,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        timeout=settings.model_timeout,
+        stream_usage=True,
+    )
 
 
 def _build_vertex(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
@@ -113,11 +128,15 @@ def _build_vertex(model: str, *, temperature, max_tokens, settings: Settings) ->
         from langchain_google_vertexai import ChatVertexAI
     except ImportError as exc:  # pragma: no cover
         raise ConfigError("google_vertexai models need the langchain-google-vertexai package.") from exc
-    return ChatVertexAI(model=model, temperature=temperature, max_output_tokens=max_tokens,
-                        project=settings.google_cloud_project, location=settings.google_cloud_location)
+    return ChatVertexAI(
+        model=model,
+        temperature=temperature,
+        max_output_tokens=max_tokens,
+        project=settings.google_cloud_project,
+        location=settings.google_cloud_location,
+    )
 
 
 register_chat_provider("local", _build_local)
 register_chat_provider("openai", _build_openai)
 register_chat_provider("google_vertexai", _build_vertex)
-

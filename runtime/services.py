@@ -74,8 +74,9 @@ class Services:
         return cls._assemble(settings, url, embedded, migrations)
 
     @classmethod
-    async def acreate(cls, settings: Settings | None = None, *,
-                      migrations: Migrations = DEFAULT_MIGRATIONS) -> Services:
+    async def acreate(
+        cls, settings: Settings | None = None, *, migrations: Migrations = DEFAULT_MIGRATIONS
+    ) -> Services:
         """`create` without blocking the event loop: settings and the embedded Postgres in threads."""
         if settings is None:
             settings = await asyncio.to_thread(get_settings)
@@ -90,8 +91,14 @@ class Services:
     @classmethod
     def _assemble(cls, settings: Settings, url: str, embedded: Path | None, migrations: Migrations) -> Services:
         pool = make_pool(url, settings)
-        return cls(settings=settings, database_url=url, pool=pool, checkpointer=AsyncPostgresSaver(pool),
-                   migrations=migrations, embedded_pg_dir=embedded)
+        return cls(
+            settings=settings,
+            database_url=url,
+            pool=pool,
+            checkpointer=AsyncPostgresSaver(pool),
+            migrations=migrations,
+            embedded_pg_dir=embedded,
+        )
 
     def needs_local_model(self) -> bool:
         """The configured chat model runs on the local llama.cpp server, and none answers yet."""
@@ -131,9 +138,14 @@ class Services:
     def _start_local_llm(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        server = LocalLLMServer(s.local_llm_model_path, port=s.local_llm_port, threads=s.local_llm_threads,
-                                context=s.local_llm_context, start_timeout=s.local_llm_start_timeout,
-                                log_path=s.data_dir / "local-llm.log")
+        server = LocalLLMServer(
+            s.local_llm_model_path,
+            port=s.local_llm_port,
+            threads=s.local_llm_threads,
+            context=s.local_llm_context,
+            start_timeout=s.local_llm_start_timeout,
+            log_path=s.data_dir / "local-llm.log",
+        )
         set_local_base_url(server.start())
         self.local_llm = server
 

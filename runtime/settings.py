@@ -68,10 +68,10 @@ class Settings(BaseSettings):
     x_bearer_token: SecretStr | None = None
     x_api_base_url: str = "https://api.twitter.com"
 
-    # --- segment twins (issue 3): load the bundled demo clusters on first start
+    # --- segment twins: load the bundled demo clusters on first start
     twin_demo_autoload: bool = True
 
-    # --- ghostwriter (issue 5): per-API-key token budget on /chat (None = unlimited), attachments
+    # --- ghostwriter: per-API-key token budget on /chat (None = unlimited), attachments
     bo_budget_tokens: int | None = None
     bo_budget_period: str = "day"  # day | week | month
     attachment_max_bytes: int = 10_000_000
@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     # document collections that `data_sources.documents` searches (comma-separated; empty = all)
     ghostwriter_collections: str = ""
 
-    # --- studio document uploads (issue 4)
+    # --- studio document uploads
     studio_max_upload_bytes: int = 20_000_000
     studio_max_pdf_pages: int = 200
     studio_chunk_size: int = 800

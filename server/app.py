@@ -3,32 +3,40 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from graphs.cluster_router.graph import graph as cluster_router
-from graphs.persona_chat.graph import build_persona_chat
 from graphs.persona_builder.graph import graph as persona_builder
+from graphs.persona_chat.graph import build_persona_chat
 from runtime.services import Services
 from runtime.settings import Settings, get_settings
-from services.ghostwriter.batch import recover_jobs, stop_jobs
 from server.docs import install_docs
+from server.errors import install_error_handlers
 from server.graph_routes import mount_graphs
 from server.health import router as health_router
 from server.mounts import include_mounts
 from server.rest_mounts import rest_mounts
-from server.errors import install_error_handlers
 from server.validation import install_validation_handler
+from services.ghostwriter.batch import recover_jobs, stop_jobs
 from services.twin.demo import ensure_demo_twins
 
 
 def build_graphs(services: Services) -> dict[str, object]:
-    return {"persona_chat": build_persona_chat(checkpointer=services.checkpointer),
-            "persona_builder": persona_builder,
-            "cluster_router": cluster_router}
+    return {
+        "persona_chat": build_persona_chat(checkpointer=services.checkpointer),
+        "persona_builder": persona_builder,
+        "cluster_router": cluster_router,
+    }
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None,
-               start_model: bool = True, start_embeddings: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    start_model: bool = True,
+    start_embeddings: bool = True,
+) -> FastAPI:
     settings = settings or get_settings()
     services = services or Services.create(settings)
 
@@ -43,8 +51,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             await stop_jobs(services)
             await services.stop()
 
-    app = FastAPI(title="Persona service", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Segment twins, studio personas and account ghostwriters on LangGraph.")
+    app = FastAPI(
+        title="Persona service",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Segment twins, studio personas and account ghostwriters on LangGraph.",
+    )
     install_docs(app)  # /docs and /redoc from packaged assets: they work offline
     app.state.services = services
     install_validation_handler(app)

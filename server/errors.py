@@ -19,8 +19,15 @@ class ErrorBody(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found", 409: "Conflict",
-    413: "Too large", 422: "Invalid request", 429: "Budget or rate limit exceeded", 502: "The model provider failed",
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Too large",
+    422: "Invalid request",
+    429: "Budget or rate limit exceeded",
+    502: "The model provider failed",
     503: "A required service is unavailable",
 }
 

@@ -11,8 +11,17 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from langserve import add_routes
 from langserve.server import EndpointName
 
-ENDPOINTS: list[EndpointName] = ["invoke", "batch", "stream", "stream_log", "stream_events", "input_schema",
-                                 "output_schema", "config_schema", "config_hashes"]
+ENDPOINTS: list[EndpointName] = [
+    "invoke",
+    "batch",
+    "stream",
+    "stream_log",
+    "stream_events",
+    "input_schema",
+    "output_schema",
+    "config_schema",
+    "config_hashes",
+]
 
 
 async def _requested_thread(request: Request) -> str | None:
@@ -56,8 +65,11 @@ def require_graphs_key(request: Request) -> None:
     expected = request.app.state.services.settings.graphs_api_key
     if expected is None:
         if not _from_loopback(request):
-            raise HTTPException(status_code=403, detail="The /graphs routes answer only local clients "
-                                                        "unless GRAPHS_API_KEY is set; send it as X-API-Key.")
+            raise HTTPException(
+                status_code=403,
+                detail="The /graphs routes answer only local clients "
+                "unless GRAPHS_API_KEY is set; send it as X-API-Key.",
+            )
         return
     given = request.headers.get("x-api-key", "").encode()
     if not hmac.compare_digest(given, expected.get_secret_value().encode()):
@@ -67,5 +79,12 @@ def require_graphs_key(request: Request) -> None:
 def mount_graphs(app: FastAPI, graphs: dict[str, Any], *, playground: bool) -> None:
     endpoints = [*ENDPOINTS, "playground"] if playground else ENDPOINTS
     for name, graph in graphs.items():
-        add_routes(app, graph, path=f"/graphs/{name}", config_keys=["configurable"], enabled_endpoints=endpoints,
-                   per_req_config_modifier=_ensure_thread, dependencies=[Depends(require_graphs_key)])
+        add_routes(
+            app,
+            graph,
+            path=f"/graphs/{name}",
+            config_keys=["configurable"],
+            enabled_endpoints=endpoints,
+            per_req_config_modifier=_ensure_thread,
+            dependencies=[Depends(require_graphs_key)],
+        )

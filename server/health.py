@@ -23,10 +23,16 @@ class HealthOut(BaseModel):
     checks: dict[str, CheckOut]
 
 
-@router.get("/health", tags=["service"], response_model=HealthOut,
-            responses={503: {"model": HealthOut, "description": "A required service is down (status 'degraded')"}})
+@router.get(
+    "/health",
+    tags=["service"],
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "A required service is down (status 'degraded')"}},
+)
 async def health(request: Request) -> JSONResponse:
     report = await check_health(request.app.state.services)
-    body = HealthOut(status="ok" if report.ok else "degraded",
-                     checks={name: CheckOut(ok=c.ok, detail=c.detail) for name, c in report.checks.items()})
+    body = HealthOut(
+        status="ok" if report.ok else "degraded",
+        checks={name: CheckOut(ok=c.ok, detail=c.detail) for name, c in report.checks.items()},
+    )
     return JSONResponse(body.model_dump(), status_code=200 if report.ok else 503)

@@ -88,8 +88,11 @@ def check_collisions(app: FastAPI, mounts: list[RestMount]) -> None:
             owner, owner_path, owner_mount = owners[claim]
             method, path = claim[0], claims[claim]
             also = f" ({owner} as {owner_path})" if owner_path != path else ""
-            fix = (f"give them different prefixes ({_prefix_setting(owner_mount)} or {_prefix_setting(mount.name)})"
-                   if owner_mount else f"choose another {_prefix_setting(mount.name)}")
+            fix = (
+                f"give them different prefixes ({_prefix_setting(owner_mount)} or {_prefix_setting(mount.name)})"
+                if owner_mount
+                else f"choose another {_prefix_setting(mount.name)}"
+            )
             raise MountCollisionError(f"The {mount.name} API and {owner} both claim {method} {path}{also}; {fix}.")
         for claim, path in claims.items():
             owners[claim] = (f"the {mount.name} API", path, mount.name)

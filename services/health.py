@@ -87,8 +87,7 @@ async def _check_embeddings(services: Services) -> tuple[bool, str]:
 async def check_health(services: Services) -> Health:
     """Every check, one after the other (the database first)."""
     checks: dict[str, Check] = {}
-    for name, check in (("database", _check_database), ("model", _check_model),
-                        ("embeddings", _check_embeddings)):
+    for name, check in (("database", _check_database), ("model", _check_model), ("embeddings", _check_embeddings)):
         ok, detail = await check(services)
         checks[name] = Check(ok, detail)
     return Health(checks)

@@ -31,8 +31,9 @@ class PostRow(TypedDict):
     views: int
 
 
-async def upsert_account(pool: Pool, *, account_id: str, handle: str, display_name: str = "",
-                         avatar_url: str = "", active: bool = True) -> AccountRow:
+async def upsert_account(
+    pool: Pool, *, account_id: str, handle: str, display_name: str = "", avatar_url: str = "", active: bool = True
+) -> AccountRow:
     async with pool.connection() as conn:
         cur = await conn.execute(
             f"""INSERT INTO accounts (id, handle, display_name, avatar_url, active)
@@ -55,7 +56,8 @@ async def active_accounts_without_persona(pool: Pool) -> list[str]:
     async with pool.connection() as conn:
         cur = await conn.execute(
             """SELECT a.id FROM accounts a LEFT JOIN ghostwriter_personas g ON g.account_id = a.id
-                WHERE a.active AND g.account_id IS NULL ORDER BY a.id""")
+                WHERE a.active AND g.account_id IS NULL ORDER BY a.id"""
+        )
         return [row["id"] for row in await cur.fetchall()]
 
 
@@ -72,8 +74,16 @@ async def import_posts(pool: Pool, account_id: str, posts: Sequence[Mapping[str,
                         likes = EXCLUDED.likes, views = EXCLUDED.views, text = EXCLUDED.text
                     WHERE posts.account_id = EXCLUDED.account_id
                     RETURNING (xmax = 0) AS inserted""",
-                (post["id"], account_id, post["text"], post["created_at"], post.get("replies", 0),
-                 post.get("reposts", 0), post.get("likes", 0), post.get("views", 0)),
+                (
+                    post["id"],
+                    account_id,
+                    post["text"],
+                    post["created_at"],
+                    post.get("replies", 0),
+                    post.get("reposts", 0),
+                    post.get("likes", 0),
+                    post.get("views", 0),
+                ),
             )
             row = await cur.fetchone()
             if row is None:

@@ -35,14 +35,14 @@ class BatchJobRow(TypedDict):
     key_hash: str
 
 
-async def create_job(pool: Pool, *, key_hash: str, request: Mapping[str, Any],
-                     account_ids: Sequence[str]) -> uuid.UUID:
+async def create_job(pool: Pool, *, key_hash: str, request: Mapping[str, Any], account_ids: Sequence[str]) -> uuid.UUID:
     job_id = uuid.uuid4()
     async with pool.connection() as conn:
         await conn.execute(
             """INSERT INTO batch_jobs (id, key_hash, request, account_ids, total)
                VALUES (%s, %s, %s, %s, %s)""",
-            (job_id, key_hash, Jsonb(request), Jsonb(account_ids), len(account_ids)))
+            (job_id, key_hash, Jsonb(request), Jsonb(account_ids), len(account_ids)),
+        )
     return job_id
 
 
@@ -56,7 +56,9 @@ async def mark_running(pool: Pool, job_id: uuid.UUID) -> None:
     async with pool.connection() as conn:
         await conn.execute(
             """UPDATE batch_jobs SET status = 'running', started_at = now(), heartbeat_at = now()
-                WHERE id = %s AND status = 'queued'""", (job_id,))
+                WHERE id = %s AND status = 'queued'""",
+            (job_id,),
+        )
 
 
 async def add_result(pool: Pool, job_id: uuid.UUID, result: Mapping[str, Any]) -> None:
@@ -64,7 +66,9 @@ async def add_result(pool: Pool, job_id: uuid.UUID, result: Mapping[str, Any]) -
     async with pool.connection() as conn:
         await conn.execute(
             """UPDATE batch_jobs SET results = results || %s, done = done + 1, heartbeat_at = now()
-                WHERE id = %s AND status = 'running'""", (Jsonb([result]), job_id))
+                WHERE id = %s AND status = 'running'""",
+            (Jsonb([result]), job_id),
+        )
 
 
 async def heartbeat(pool: Pool, job_ids: list[uuid.UUID]) -> None:
@@ -73,11 +77,13 @@ async def heartbeat(pool: Pool, job_ids: list[uuid.UUID]) -> None:
     async with pool.connection() as conn:
         await conn.execute(
             "UPDATE batch_jobs SET heartbeat_at = now() WHERE id = ANY(%s) AND status IN ('queued', 'running')",
-            (job_ids,))
+            (job_ids,),
+        )
 
 
-async def finish(pool: Pool, job_id: uuid.UUID, *, result: Mapping[str, Any] | None = None,
-                 error: str | None = None) -> None:
+async def finish(
+    pool: Pool, job_id: uuid.UUID, *, result: Mapping[str, Any] | None = None, error: str | None = None
+) -> None:
     """Succeeded with `result`, or failed with `error` (only an unfinished job changes)."""
     status = "failed" if error is not None else "succeeded"
     async with pool.connection() as conn:
@@ -85,11 +91,11 @@ async def finish(pool: Pool, job_id: uuid.UUID, *, result: Mapping[str, Any] | N
             """UPDATE batch_jobs SET status = %s, result = %s, error = %s, finished_at = now(),
                       heartbeat_at = now()
                 WHERE id = %s AND status IN ('queued', 'running')""",
-            (status, None if result is None else Jsonb(result), error, job_id))
+            (status, None if result is None else Jsonb(result), error, job_id),
+        )
 
 
-async def fail_stale(pool: Pool, stale_seconds: float, error: str,
-                     job_id: uuid.UUID | None = None) -> int:
+async def fail_stale(pool: Pool, stale_seconds: float, error: str, job_id: uuid.UUID | None = None) -> int:
     """Mark unfinished jobs (one, or all) whose heartbeat is older than `stale_seconds` as failed."""
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -97,5 +103,6 @@ async def fail_stale(pool: Pool, stale_seconds: float, error: str,
                 WHERE status IN ('queued', 'running')
                   AND heartbeat_at < now() - make_interval(secs => %s)
                   AND (%s::uuid IS NULL OR id = %s::uuid)""",
-            (error, stale_seconds, job_id, job_id))
+            (error, stale_seconds, job_id, job_id),
+        )
         return cur.rowcount

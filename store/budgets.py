@@ -25,11 +25,15 @@ async def reserve(pool: Pool, key: str, period: str, limit: int, amount: int) ->
     async with pool.connection() as conn:
         await conn.execute(
             """INSERT INTO api_budgets (key_hash, period_start) VALUES (%s, date_trunc(%s, now()))
-               ON CONFLICT DO NOTHING""", (key, period))
+               ON CONFLICT DO NOTHING""",
+            (key, period),
+        )
         cur = await conn.execute(
             """UPDATE api_budgets SET used_tokens = used_tokens + %s, updated_at = now()
                 WHERE key_hash = %s AND period_start = date_trunc(%s, now()) AND used_tokens + %s <= %s
-               RETURNING used_tokens""", (amount, key, period, amount, limit))
+               RETURNING used_tokens""",
+            (amount, key, period, amount, limit),
+        )
         return await cur.fetchone() is not None
 
 
@@ -41,13 +45,16 @@ async def settle(pool: Pool, key: str, period: str, reserved: int, used: int) ->
     async with pool.connection() as conn:
         await conn.execute(
             """UPDATE api_budgets SET used_tokens = GREATEST(used_tokens - %s, 0), updated_at = now()
-                WHERE key_hash = %s AND period_start = date_trunc(%s, now())""", (refund, key, period))
+                WHERE key_hash = %s AND period_start = date_trunc(%s, now())""",
+            (refund, key, period),
+        )
 
 
 async def used_tokens(pool: Pool, key: str, period: str) -> int:
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT used_tokens FROM api_budgets WHERE key_hash = %s AND period_start = date_trunc(%s, now())",
-            (key, period))
+            (key, period),
+        )
         row = await cur.fetchone()
     return 0 if row is None else int(row["used_tokens"])

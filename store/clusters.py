@@ -54,8 +54,16 @@ async def search_clusters(pool: Pool, vector: Sequence[float], limit: int = 50) 
             (literal, literal, limit),
         )
         rows = await cur.fetchall()
-    return [ClusterMatchRow(id=r["id"], name=r["name"], summary=r["summary"], attributes=r["attributes"],
-                            similarity=clamp_similarity(r["similarity"])) for r in rows]
+    return [
+        ClusterMatchRow(
+            id=r["id"],
+            name=r["name"],
+            summary=r["summary"],
+            attributes=r["attributes"],
+            similarity=clamp_similarity(r["similarity"]),
+        )
+        for r in rows
+    ]
 
 
 async def get_cluster(pool: Pool, cluster_id: int) -> ClusterRow | None:
@@ -68,9 +76,15 @@ async def get_cluster(pool: Pool, cluster_id: int) -> ClusterRow | None:
 
 
 def _persona(row: dict[str, Any]) -> SegmentPersonaRow:
-    return SegmentPersonaRow(persona_id=row["persona_id"], cluster_id=row["cluster_id"], name=row["name"],
-                             gender=row["gender"], age_band=row["age_band"], summary=row["summary"],
-                             attributes=row["attributes"])
+    return SegmentPersonaRow(
+        persona_id=row["persona_id"],
+        cluster_id=row["cluster_id"],
+        name=row["name"],
+        gender=row["gender"],
+        age_band=row["age_band"],
+        summary=row["summary"],
+        attributes=row["attributes"],
+    )
 
 
 async def cluster_personas(pool: Pool, cluster_id: int) -> list[SegmentPersonaRow]:
@@ -78,20 +92,24 @@ async def cluster_personas(pool: Pool, cluster_id: int) -> list[SegmentPersonaRo
     async with pool.connection() as conn:
         cur = await conn.execute(
             """SELECT persona_id, cluster_id, name, gender, age_band, summary, attributes
-                 FROM segment_personas WHERE cluster_id = %s ORDER BY persona_id""", (cluster_id,))
+                 FROM segment_personas WHERE cluster_id = %s ORDER BY persona_id""",
+            (cluster_id,),
+        )
         rows = await cur.fetchall()
     return [_persona(r) for r in rows]
 
 
-async def scored_cluster_personas(pool: Pool, cluster_id: int,
-                                  vector: Sequence[float]) -> list[ScoredSegmentPersonaRow]:
+async def scored_cluster_personas(
+    pool: Pool, cluster_id: int, vector: Sequence[float]
+) -> list[ScoredSegmentPersonaRow]:
     """All personas of a cluster in id order, each with its `similarity` to `vector`."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             """SELECT persona_id, cluster_id, name, gender, age_band, summary, attributes,
                       1 - (embedding <=> %s::vector) AS similarity
                  FROM segment_personas WHERE cluster_id = %s ORDER BY persona_id""",
-            (vector_literal(vector), cluster_id))
+            (vector_literal(vector), cluster_id),
+        )
         rows = await cur.fetchall()
     return [ScoredSegmentPersonaRow(**_persona(r), similarity=clamp_similarity(r["similarity"])) for r in rows]
 
@@ -103,7 +121,9 @@ async def get_segment_persona(pool: Pool, persona_id: int) -> SegmentPersonaWith
             """SELECT s.persona_id, s.cluster_id, s.name, s.gender, s.age_band, s.summary, s.attributes,
                       c.name AS cluster_name
                  FROM segment_personas s JOIN clusters c ON c.id = s.cluster_id
-                WHERE s.persona_id = %s""", (persona_id,))
+                WHERE s.persona_id = %s""",
+            (persona_id,),
+        )
         row = await cur.fetchone()
     if row is None:
         return None

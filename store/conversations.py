@@ -28,8 +28,9 @@ class MessageRow(TypedDict):
     created_at: datetime
 
 
-async def create_conversation(pool: Pool, *, conversation_id: str, persona_id: int,
-                              owner_id: str, title: str = "", description: str = "") -> None:
+async def create_conversation(
+    pool: Pool, *, conversation_id: str, persona_id: int, owner_id: str, title: str = "", description: str = ""
+) -> None:
     async with pool.connection() as conn:
         await conn.execute(
             """INSERT INTO conversations (id, persona_id, owner_id, title, description)
@@ -44,8 +45,9 @@ async def get_conversation(pool: Pool, conversation_id: str) -> ConversationRow 
         return cast("ConversationRow | None", await cur.fetchone())
 
 
-async def append_messages(pool: Pool, conversation_id: str,
-                          messages: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+async def append_messages(
+    pool: Pool, conversation_id: str, messages: Sequence[tuple[str, str, Mapping[str, Any]]]
+) -> None:
     """Append (role, content, metadata) rows in order."""
     async with pool.connection() as conn, conn.transaction():
         for role, content, metadata in messages:

@@ -77,8 +77,7 @@ class ChunkHit(TypedDict):
     euclidean_distance: float
 
 
-async def create_collection(pool: Pool, *, name: str, owner_id: str,
-                            description: str = "") -> bool:
+async def create_collection(pool: Pool, *, name: str, owner_id: str, description: str = "") -> bool:
     """Create a collection; False when the name is taken."""
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -110,21 +109,31 @@ async def list_collections(pool: Pool, owner_id: str | None = None) -> list[Coll
         return cast(list[CollectionSummaryRow], await cur.fetchall())
 
 
-async def replace_document(pool: Pool, *, collection: str, file_name: str, doc_path: str,
-                           chunks: Sequence[str], embeddings: Sequence[Sequence[float]]) -> int:
+async def replace_document(
+    pool: Pool,
+    *,
+    collection: str,
+    file_name: str,
+    doc_path: str,
+    chunks: Sequence[str],
+    embeddings: Sequence[Sequence[float]],
+) -> int:
     """Store a document's chunks, replacing any earlier upload of the same path; return the count."""
     if len(chunks) != len(embeddings):
         raise ValueError("one embedding per chunk")
     try:
         async with pool.connection() as conn, conn.transaction():
-            await conn.execute("DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s",
-                               (collection, doc_path))
+            await conn.execute(
+                "DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s", (collection, doc_path)
+            )
             async with conn.cursor() as cur:
                 await cur.executemany(
                     """INSERT INTO document_chunks (collection, file_name, doc_path, chunk_index, content, embedding)
                        VALUES (%s, %s, %s, %s, %s, %s::vector)""",
-                    [(collection, file_name, doc_path, i, text, vector_literal(vec))
-                     for i, (text, vec) in enumerate(zip(chunks, embeddings, strict=True))],
+                    [
+                        (collection, file_name, doc_path, i, text, vector_literal(vec))
+                        for i, (text, vec) in enumerate(zip(chunks, embeddings, strict=True))
+                    ],
                 )
     except ForeignKeyViolation:  # the collection was deleted while the upload was embedded
         raise CollectionNotFound(collection) from None
@@ -144,8 +153,9 @@ async def list_documents(pool: Pool, collection: str) -> list[DocumentRow]:
 async def delete_document(pool: Pool, collection: str, doc_path: str) -> int:
     """Delete a document's chunks; return how many rows went."""
     async with pool.connection() as conn:
-        cur = await conn.execute("DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s",
-                                 (collection, doc_path))
+        cur = await conn.execute(
+            "DELETE FROM document_chunks WHERE collection = %s AND doc_path = %s", (collection, doc_path)
+        )
         return cur.rowcount
 
 
@@ -172,13 +182,17 @@ async def delete_collection(pool: Pool, name: str) -> DeletedCounts | None:
             """SELECT id, name, owner_id FROM personas
                 WHERE jsonb_typeof(attributes->'rag'->'db_collections') = 'array'
                   AND attributes->'rag'->'db_collections' ? %s
-                ORDER BY id""", (name,))
+                ORDER BY id""",
+            (name,),
+        )
         users = cast(list[CollectionUserRow], await cur.fetchall())
         if users:
             raise CollectionInUse(users)
         cur = await conn.execute(
             """SELECT COUNT(DISTINCT doc_path) AS documents, COUNT(*) AS chunks
-                 FROM document_chunks WHERE collection = %s""", (name,))
+                 FROM document_chunks WHERE collection = %s""",
+            (name,),
+        )
         counts = one_row(await cur.fetchone())
         await conn.execute("DELETE FROM document_collections WHERE name = %s", (name,))
         return {"documents": int(counts["documents"]), "chunks": int(counts["chunks"])}
@@ -199,8 +213,9 @@ async def lock_collections(conn: Connection, names: Sequence[str]) -> None:
     wanted = sorted(set(names))
     if not wanted:
         return
-    cur = await conn.execute("SELECT name FROM document_collections WHERE name = ANY(%s) ORDER BY name FOR SHARE",
-                             (wanted,))
+    cur = await conn.execute(
+        "SELECT name FROM document_collections WHERE name = ANY(%s) ORDER BY name FOR SHARE", (wanted,)
+    )
     found = {row["name"] for row in await cur.fetchall()}
     if missing := [name for name in wanted if name not in found]:
         raise CollectionsMissing(missing)
@@ -216,14 +231,20 @@ async def collection_names(pool: Pool) -> list[str]:
 async def existing_collections(pool: Pool, names: Sequence[str]) -> dict[str, str]:
     """{name: owner_id} of the named collections that exist."""
     async with pool.connection() as conn:
-        cur = await conn.execute("SELECT name, owner_id FROM document_collections WHERE name = ANY(%s)",
-                                 (list(names),))
+        cur = await conn.execute("SELECT name, owner_id FROM document_collections WHERE name = ANY(%s)", (list(names),))
         return {row["name"]: row["owner_id"] for row in await cur.fetchall()}
 
 
-async def search_chunks(pool: Pool, *, query_vector: Sequence[float], collections: Sequence[str],
-                        metric: Metric = "cosine", k: int = 4, exact: bool | None = None,
-                        ef_search: int = HNSW_EF_SEARCH) -> list[ChunkHit]:
+async def search_chunks(
+    pool: Pool,
+    *,
+    query_vector: Sequence[float],
+    collections: Sequence[str],
+    metric: Metric = "cosine",
+    k: int = 4,
+    exact: bool | None = None,
+    ef_search: int = HNSW_EF_SEARCH,
+) -> list[ChunkHit]:
     """The k nearest chunks in `collections` by `metric`, each with both
     `cosine_similarity` and `euclidean_distance`. `exact=None` chooses by size."""
     if not collections or k <= 0:
@@ -236,7 +257,9 @@ async def search_chunks(pool: Pool, *, query_vector: Sequence[float], collection
             cur = await conn.execute(
                 """SELECT (SELECT COUNT(*) FROM document_chunks WHERE collection = ANY(%s)) AS n,
                           (SELECT GREATEST(reltuples, 0) FROM pg_class
-                            WHERE oid = 'document_chunks'::regclass) AS total""", (names,))
+                            WHERE oid = 'document_chunks'::regclass) AS total""",
+                (names,),
+            )
             sizes = one_row(await cur.fetchone())
             exact = sizes["n"] <= EXACT_SEARCH_MAX_ROWS or sizes["n"] < HNSW_MIN_SHARE * sizes["total"]
         if exact:

@@ -68,26 +68,41 @@ class AccountPersonaRow(TypedDict):
 
 async def persona_id_for(pool: Pool, account_id: str) -> int | None:
     async with pool.connection() as conn:
-        cur = await conn.execute("SELECT persona_id FROM ghostwriter_personas WHERE account_id = %s",
-                                 (account_id,))
+        cur = await conn.execute("SELECT persona_id FROM ghostwriter_personas WHERE account_id = %s", (account_id,))
         row = await cur.fetchone()
     return None if row is None else int(row["persona_id"])
 
 
-async def save_version(pool: Pool, *, account: Mapping[str, Any], system_prompt: str,
-                       style_traits: Sequence[str], refinement_summary: str, details: Mapping[str, Any]) -> int:
+async def save_version(
+    pool: Pool,
+    *,
+    account: Mapping[str, Any],
+    system_prompt: str,
+    style_traits: Sequence[str],
+    refinement_summary: str,
+    details: Mapping[str, Any],
+) -> int:
     """Store a new immutable version and make it current (creating the persona on first use);
     returns the version number."""
     persona_id = await persona_id_for(pool, account["id"])
     if persona_id is None:
         persona_id = await create_persona(
-            pool, kind="ghostwriter", name=f"@{account['handle']}", owner_id=account["id"],
-            description=account.get("display_name") or "", system_prompt=system_prompt,
-            style_traits=style_traits, refinement_summary=refinement_summary, details=details)
+            pool,
+            kind="ghostwriter",
+            name=f"@{account['handle']}",
+            owner_id=account["id"],
+            description=account.get("display_name") or "",
+            system_prompt=system_prompt,
+            style_traits=style_traits,
+            refinement_summary=refinement_summary,
+            details=details,
+        )
         async with pool.connection() as conn:
             cur = await conn.execute(
                 """INSERT INTO ghostwriter_personas (account_id, persona_id) VALUES (%s, %s)
-                   ON CONFLICT (account_id) DO NOTHING RETURNING persona_id""", (account["id"], persona_id))
+                   ON CONFLICT (account_id) DO NOTHING RETURNING persona_id""",
+                (account["id"], persona_id),
+            )
             if await cur.fetchone() is not None:
                 return 1
             # Another request created it first: drop ours and add a version to theirs.
@@ -97,14 +112,17 @@ async def save_version(pool: Pool, *, account: Mapping[str, Any], system_prompt:
         cur = await conn.execute("SELECT id FROM personas WHERE id = %s FOR UPDATE", (persona_id,))
         await cur.fetchone()
         cur = await conn.execute(
-            "SELECT COALESCE(max(version), 0) + 1 AS v FROM persona_versions WHERE persona_id = %s", (persona_id,))
+            "SELECT COALESCE(max(version), 0) + 1 AS v FROM persona_versions WHERE persona_id = %s", (persona_id,)
+        )
         version = int(one_row(await cur.fetchone())["v"])
         await conn.execute(
             """INSERT INTO persona_versions (persona_id, version, system_prompt, style_traits,
                                              refinement_summary, details) VALUES (%s, %s, %s, %s, %s, %s)""",
-            (persona_id, version, system_prompt, Jsonb(style_traits), refinement_summary, Jsonb(details)))
-        await conn.execute("UPDATE personas SET current_version = %s, updated_at = now() WHERE id = %s",
-                           (version, persona_id))
+            (persona_id, version, system_prompt, Jsonb(style_traits), refinement_summary, Jsonb(details)),
+        )
+        await conn.execute(
+            "UPDATE personas SET current_version = %s, updated_at = now() WHERE id = %s", (version, persona_id)
+        )
     return version
 
 
@@ -114,7 +132,9 @@ async def current_version(pool: Pool, account_id: str) -> CurrentVersionRow | No
             f"""{_VERSION_SELECT}, p.id AS persona_id
                   FROM ghostwriter_personas g JOIN personas p ON p.id = g.persona_id
                   JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version
-                 WHERE g.account_id = %s""", (account_id,))
+                 WHERE g.account_id = %s""",
+            (account_id,),
+        )
         return cast("CurrentVersionRow | None", await cur.fetchone())
 
 
@@ -124,11 +144,15 @@ async def history(pool: Pool, account_id: str, limit: int) -> tuple[list[Version
         cur = await conn.execute(
             f"""{_VERSION_SELECT} FROM ghostwriter_personas g
                   JOIN persona_versions v ON v.persona_id = g.persona_id
-                 WHERE g.account_id = %s ORDER BY v.version DESC LIMIT %s""", (account_id, limit))
+                 WHERE g.account_id = %s ORDER BY v.version DESC LIMIT %s""",
+            (account_id, limit),
+        )
         rows = cast(list[VersionRow], await cur.fetchall())
         cur = await conn.execute(
             """SELECT count(*) AS n FROM ghostwriter_personas g
-                 JOIN persona_versions v ON v.persona_id = g.persona_id WHERE g.account_id = %s""", (account_id,))
+                 JOIN persona_versions v ON v.persona_id = g.persona_id WHERE g.account_id = %s""",
+            (account_id,),
+        )
         total = int(one_row(await cur.fetchone())["n"])
     return rows, total
 
@@ -141,7 +165,9 @@ async def rollback(pool: Pool, account_id: str, version: int) -> bool:
                  FROM ghostwriter_personas g
                 WHERE g.account_id = %s AND p.id = g.persona_id
                   AND EXISTS (SELECT 1 FROM persona_versions v WHERE v.persona_id = p.id AND v.version = %s)
-               RETURNING p.id""", (version, account_id, version))
+               RETURNING p.id""",
+            (version, account_id, version),
+        )
         return await cur.fetchone() is not None
 
 
@@ -153,7 +179,8 @@ async def list_personas(pool: Pool) -> list[GhostwriterListRow]:
                  FROM ghostwriter_personas g JOIN accounts a ON a.id = g.account_id
                  JOIN personas p ON p.id = g.persona_id
                  JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version
-                ORDER BY a.handle, a.id""")
+                ORDER BY a.handle, a.id"""
+        )
         return cast(list[GhostwriterListRow], await cur.fetchall())
 
 
@@ -165,7 +192,8 @@ async def analytics(pool: Pool) -> AnalyticsRow:
                       avg(p.current_version)::float AS avg_version,
                       avg(COALESCE((v.details->>'posts_analyzed')::float, 0)) AS avg_posts
                  FROM ghostwriter_personas g JOIN personas p ON p.id = g.persona_id
-                 JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version""")
+                 JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version"""
+        )
         return cast(AnalyticsRow, one_row(await cur.fetchone()))
 
 
@@ -181,5 +209,7 @@ async def account_with_persona(pool: Pool, account_id: str) -> AccountPersonaRow
                  LEFT JOIN ghostwriter_personas g ON g.account_id = a.id
                  LEFT JOIN personas p ON p.id = g.persona_id
                  LEFT JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version
-                WHERE a.id = %s""", (account_id,))
+                WHERE a.id = %s""",
+            (account_id,),
+        )
         return cast("AccountPersonaRow | None", await cur.fetchone())

@@ -26,12 +26,23 @@ class ChatProfileRow(TypedDict):
     style_traits: list[str]
 
 
-async def create_persona(pool: Pool, *, kind: str, name: str, system_prompt: str = "",
-                         description: str = "", owner_id: str | None = None, model: str | None = None,
-                         temperature: float | None = None, attributes: Mapping[str, Any] | None = None,
-                         style_traits: Sequence[str] | None = None, details: Mapping[str, Any] | None = None,
-                         refinement_summary: str | None = None, persona_id: int | None = None,
-                         collections: Sequence[str] = ()) -> int:
+async def create_persona(
+    pool: Pool,
+    *,
+    kind: str,
+    name: str,
+    system_prompt: str = "",
+    description: str = "",
+    owner_id: str | None = None,
+    model: str | None = None,
+    temperature: float | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    style_traits: Sequence[str] | None = None,
+    details: Mapping[str, Any] | None = None,
+    refinement_summary: str | None = None,
+    persona_id: int | None = None,
+    collections: Sequence[str] = (),
+) -> int:
     """Insert a persona with version 1; return its id. `collections` (the document collections it
     will search) must still exist when it is saved (`store.documents.CollectionsMissing`)."""
     async with pool.connection() as conn, conn.transaction():

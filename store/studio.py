@@ -50,7 +50,8 @@ class HistoryRow(TypedDict):
 async def list_owned(pool: Pool, owner_id: str) -> list[PersonaRef]:
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT id, name FROM personas WHERE kind = %s AND owner_id = %s ORDER BY id", (KIND, owner_id))
+            "SELECT id, name FROM personas WHERE kind = %s AND owner_id = %s ORDER BY id", (KIND, owner_id)
+        )
         return cast(list[PersonaRef], await cur.fetchall())
 
 
@@ -59,12 +60,20 @@ async def get_studio_persona(pool: Pool, persona_id: int) -> StudioPersonaRow | 
         cur = await conn.execute(
             """SELECT p.*, v.system_prompt FROM personas p
                  JOIN persona_versions v ON v.persona_id = p.id AND v.version = p.current_version
-                WHERE p.id = %s AND p.kind = %s""", (persona_id, KIND))
+                WHERE p.id = %s AND p.kind = %s""",
+            (persona_id, KIND),
+        )
         return cast("StudioPersonaRow | None", await cur.fetchone())
 
 
-async def update_studio_persona(pool: Pool, persona_id: int, *, fields: Mapping[str, Any],
-                                system_prompt: str | None = None, collections: Sequence[str] = ()) -> None:
+async def update_studio_persona(
+    pool: Pool,
+    persona_id: int,
+    *,
+    fields: Mapping[str, Any],
+    system_prompt: str | None = None,
+    collections: Sequence[str] = (),
+) -> None:
     """Apply column updates (name, description, owner_id, model, temperature, attributes);
     a new system prompt becomes a new immutable version. `collections` must still exist when the
     update is saved (`store.documents.CollectionsMissing`)."""
@@ -79,7 +88,9 @@ async def update_studio_persona(pool: Pool, persona_id: int, *, fields: Mapping[
                    SELECT p.id, p.current_version + 1, %s, v.style_traits, v.details
                      FROM personas p JOIN persona_versions v
                        ON v.persona_id = p.id AND v.version = p.current_version
-                    WHERE p.id = %s""", (system_prompt, persona_id))
+                    WHERE p.id = %s""",
+                (system_prompt, persona_id),
+            )
             fields = {**fields, "current_version": None}
         sets, values = [], []
         for name, value in fields.items():
@@ -102,5 +113,7 @@ async def list_histories(pool: Pool, persona_id: int, owner_id: str) -> list[His
                                FILTER (WHERE m.id IS NOT NULL), '[]'::json) AS messages
                  FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
                 WHERE c.persona_id = %s AND c.owner_id = %s
-                GROUP BY c.id ORDER BY c.created_at, c.id""", (persona_id, owner_id))
+                GROUP BY c.id ORDER BY c.created_at, c.id""",
+            (persona_id, owner_id),
+        )
         return cast(list[HistoryRow], await cur.fetchall())

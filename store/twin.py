@@ -87,30 +87,52 @@ async def replace_twins(pool: Pool, clusters: Sequence[ClusterInsert], personas:
         async with conn.cursor() as cur:
             await cur.executemany(
                 "INSERT INTO clusters (id, name, summary, attributes, embedding) VALUES (%s, %s, %s, %s, %s::vector)",
-                [(c["id"], c["name"], c["summary"], Jsonb(c["attributes"]), vector_literal(c["embedding"]))
-                 for c in clusters],
+                [
+                    (c["id"], c["name"], c["summary"], Jsonb(c["attributes"]), vector_literal(c["embedding"]))
+                    for c in clusters
+                ],
             )
             persona_rows, version_rows, segment_rows = [], [], []
             for pid, twin in enumerate(personas, start=base + 1):
                 vec = vector_literal(twin["embedding"])
-                attrs = {**twin["attributes"], "gender": twin["gender"], "age_band": twin["age_band"],
-                         "cluster_id": twin["cluster_id"], "cluster_name": names[twin["cluster_id"]]}
+                attrs = {
+                    **twin["attributes"],
+                    "gender": twin["gender"],
+                    "age_band": twin["age_band"],
+                    "cluster_id": twin["cluster_id"],
+                    "cluster_name": names[twin["cluster_id"]],
+                }
                 persona_rows.append((pid, twin["name"], twin["summary"], Jsonb(attrs), vec))
                 version_rows.append((pid, twin["system_prompt"]))
-                segment_rows.append((pid, twin["cluster_id"], twin["name"], twin["gender"], twin["age_band"],
-                                     twin["summary"], Jsonb(twin["attributes"]), vec))
+                segment_rows.append(
+                    (
+                        pid,
+                        twin["cluster_id"],
+                        twin["name"],
+                        twin["gender"],
+                        twin["age_band"],
+                        twin["summary"],
+                        Jsonb(twin["attributes"]),
+                        vec,
+                    )
+                )
             await cur.executemany(
                 """INSERT INTO personas (id, kind, name, description, attributes, embedding)
-                   VALUES (%s, 'twin', %s, %s, %s, %s::vector)""", persona_rows)
+                   VALUES (%s, 'twin', %s, %s, %s, %s::vector)""",
+                persona_rows,
+            )
             await cur.executemany(
-                "INSERT INTO persona_versions (persona_id, version, system_prompt) VALUES (%s, 1, %s)",
-                version_rows)
+                "INSERT INTO persona_versions (persona_id, version, system_prompt) VALUES (%s, 1, %s)", version_rows
+            )
             await cur.executemany(
                 """INSERT INTO segment_personas (persona_id, cluster_id, name, gender, age_band, summary,
                                                  attributes, embedding)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s::vector)""", segment_rows)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s::vector)""",
+                segment_rows,
+            )
         await conn.execute(
-            "SELECT setval(pg_get_serial_sequence('personas', 'id'), GREATEST((SELECT MAX(id) FROM personas), 1))")
+            "SELECT setval(pg_get_serial_sequence('personas', 'id'), GREATEST((SELECT MAX(id) FROM personas), 1))"
+        )
     n = len(personas)
     return ImportSummary(len(clusters), n, base + 1 if n else None, base + n if n else None)
 
@@ -152,16 +174,21 @@ async def resolve_session(pool: Pool, caller: str, persona_id: int, session_id: 
         if session_id is None:
             cur = await conn.execute(
                 """SELECT session_id, thread_id FROM twin_sessions WHERE caller = %s AND persona_id = %s
-                   ORDER BY updated_at DESC LIMIT 1""", (caller, persona_id))
+                   ORDER BY updated_at DESC LIMIT 1""",
+                (caller, persona_id),
+            )
         else:
             cur = await conn.execute(
                 """SELECT session_id, thread_id FROM twin_sessions
-                    WHERE caller = %s AND persona_id = %s AND session_id = %s""", (caller, persona_id, session_id))
+                    WHERE caller = %s AND persona_id = %s AND session_id = %s""",
+                (caller, persona_id, session_id),
+            )
         row = await cur.fetchone()
         if row is not None:
             await conn.execute(
                 "UPDATE twin_sessions SET updated_at = now() WHERE caller = %s AND persona_id = %s AND session_id = %s",
-                (caller, persona_id, row["session_id"]))
+                (caller, persona_id, row["session_id"]),
+            )
             return row["session_id"], row["thread_id"]
         new_session = session_id or uuid.uuid4().hex
         thread_id = f"twin-{uuid.uuid4().hex}"
@@ -169,7 +196,8 @@ async def resolve_session(pool: Pool, caller: str, persona_id: int, session_id: 
             """INSERT INTO twin_sessions (caller, persona_id, session_id, thread_id) VALUES (%s, %s, %s, %s)
                ON CONFLICT (caller, persona_id, session_id) DO UPDATE SET updated_at = now()
                RETURNING session_id, thread_id""",
-            (caller, persona_id, new_session, thread_id))
+            (caller, persona_id, new_session, thread_id),
+        )
         row = await cur.fetchone()
     if row is None:
         raise RuntimeError("twin_sessions upsert returned no row")

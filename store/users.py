@@ -28,8 +28,9 @@ class UsernameTaken(ValueError):
     pass
 
 
-async def create_user(pool: Pool, *, username: str, password_hash: str, role: str,
-                      user_id: str | None = None) -> UserRow:
+async def create_user(
+    pool: Pool, *, username: str, password_hash: str, role: str, user_id: str | None = None
+) -> UserRow:
     """Insert a user; raises UsernameTaken when the username exists."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")

@@ -4,13 +4,11 @@ a real uvicorn on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
 import uuid
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import pgserver
@@ -58,8 +56,14 @@ def script():
 
 @pytest.fixture
 def settings(fresh_db_url, tmp_path) -> Settings:
-    return Settings(_env_file=None, database_url=fresh_db_url, data_dir=tmp_path / "data",
-                    chat_model="fake:scripted", jwt_secret="x" * 48, twin_demo_autoload=False)
+    return Settings(
+        _env_file=None,
+        database_url=fresh_db_url,
+        data_dir=tmp_path / "data",
+        chat_model="fake:scripted",
+        jwt_secret="x" * 48,
+        twin_demo_autoload=False,
+    )
 
 
 @pytest.fixture
@@ -116,15 +120,16 @@ class LiveServer:
 
     def __init__(self, app):
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 60
         while not self.server.started:

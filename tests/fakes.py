@@ -35,9 +35,14 @@ class Script:
             raise AssertionError("the scripted model ran out of replies")
         if isinstance(reply, str):
             words = len(reply.split())
-            return AIMessage(content=reply, usage_metadata={
-                "input_tokens": sum(len(str(m.content).split()) for m in messages),
-                "output_tokens": words, "total_tokens": 0})
+            return AIMessage(
+                content=reply,
+                usage_metadata={
+                    "input_tokens": sum(len(str(m.content).split()) for m in messages),
+                    "output_tokens": words,
+                    "total_tokens": 0,
+                },
+            )
         return reply
 
 
@@ -58,6 +63,7 @@ class ScriptedChatModel(GenericFakeChatModel):
             messages = prompt.to_messages() if hasattr(prompt, "to_messages") else prompt
             if isinstance(messages, str):
                 from langchain_core.messages import HumanMessage
+
                 messages = [HumanMessage(messages)]
             data = json.loads(self.script.next_reply(messages).text)
             if isinstance(schema, type) and issubclass(schema, BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,16 @@ SAMPLE_POST = "gm frens 🌙 bitcoin is a whole mood, not financial advice"
 
 def ghostwriter_settings(database_url: str, tmp_path: Path, **extra: Any) -> Settings:
     """Settings for a ghostwriter test: the fresh database, the scripted model, BO_API_KEY set."""
-    return Settings(_env_file=None, database_url=database_url, data_dir=tmp_path / "data",
-                    chat_model="fake:scripted", jwt_secret="x" * 48, twin_demo_autoload=False,
-                    bo_api_key=SecretStr(API_KEY), **extra)
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        chat_model="fake:scripted",
+        jwt_secret="x" * 48,
+        twin_demo_autoload=False,
+        bo_api_key=SecretStr(API_KEY),
+        **extra,
+    )
 
 
 ANALYSIS = {"traits": ["playful crypto slang"], "voice": "A cheerful crypto fan.", "topics": ["bitcoin", "memecoins"]}
@@ -47,11 +53,19 @@ def sample_account(index: int = 0) -> dict:
 
 
 async def add_account(client, account: dict, posts: list[dict] | None = None) -> None:
-    r = await client.post("/ghostwriter/accounts", headers=HEADERS, json={
-        "id": account["account_id"], "handle": account["handle"], "display_name": account["display_name"],
-        "avatar_url": account["avatar_url"]})
+    r = await client.post(
+        "/ghostwriter/accounts",
+        headers=HEADERS,
+        json={
+            "id": account["account_id"],
+            "handle": account["handle"],
+            "display_name": account["display_name"],
+            "avatar_url": account["avatar_url"],
+        },
+    )
     assert r.status_code == 200, r.text
     if posts:
-        r = await client.post(f"/ghostwriter/accounts/{account['account_id']}/posts", headers=HEADERS,
-                              json={"posts": posts})
+        r = await client.post(
+            f"/ghostwriter/accounts/{account['account_id']}/posts", headers=HEADERS, json={"posts": posts}
+        )
         assert r.status_code == 200, r.text

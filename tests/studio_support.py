@@ -30,18 +30,29 @@ async def user_with_token(services, client, username: str, role: str) -> tuple[s
 
 
 async def build(client, headers, creator_id: str, name: str = "Offie", **extra) -> str:
-    r = await client.post("/studio/personas/build", headers=headers,
-                          json={"persona_name": name, "creator_id": creator_id, **extra})
+    r = await client.post(
+        "/studio/personas/build", headers=headers, json={"persona_name": name, "creator_id": creator_id, **extra}
+    )
     assert r.status_code == 200, r.text
     return r.json()["persona_id"]
 
 
-async def upload(client, headers, collection: str, file_name: str, data: bytes | str,
-                 content_type: str = "text/markdown", path: str | None = None):
+async def upload(
+    client,
+    headers,
+    collection: str,
+    file_name: str,
+    data: bytes | str,
+    content_type: str = "text/markdown",
+    path: str | None = None,
+):
     body = data.encode() if isinstance(data, str) else data
-    return await client.post(f"/studio/collections/{collection}/documents", headers=headers,
-                             files={"file": (file_name, body, content_type)},
-                             data={"path": path} if path else None)
+    return await client.post(
+        f"/studio/collections/{collection}/documents",
+        headers=headers,
+        files={"file": (file_name, body, content_type)},
+        data={"path": path} if path else None,
+    )
 
 
 @asynccontextmanager

@@ -41,17 +41,33 @@ def studio_blockbuster() -> Iterator[Any]:
 
     bb = BlockBuster(excluded_modules=[])
     bb.functions["os.path.abspath"].can_block_in("inspect.py", "getmodule")
-    for module, func in (("memory/__init__.py", "sync"), ("memory/__init__.py", "load"),
-                         ("memory/__init__.py", "dump"), ("pydantic/main.py", "__init__")):
+    for module, func in (
+        ("memory/__init__.py", "sync"),
+        ("memory/__init__.py", "load"),
+        ("memory/__init__.py", "dump"),
+        ("pydantic/main.py", "__init__"),
+    ):
         bb.functions["os.remove"].can_block_in(module, func)
         bb.functions["os.rename"].can_block_in(module, func)
-    for module, func in (("uvicorn/lifespan/on.py", "startup"), ("uvicorn/lifespan/on.py", "shutdown"),
-                         ("logging/__init__.py", "flush"), ("logging/__init__.py", "emit")):
+    for module, func in (
+        ("uvicorn/lifespan/on.py", "startup"),
+        ("uvicorn/lifespan/on.py", "shutdown"),
+        ("logging/__init__.py", "flush"),
+        ("logging/__init__.py", "emit"),
+    ):
         bb.functions["io.TextIOWrapper.write"].can_block_in(module, func)
         bb.functions["io.BufferedWriter.write"].can_block_in(module, func)
-    allowed = ["os.stat", "os.listdir", "os.remove", "io.BufferedReader.read", "io.BufferedWriter.write",
-               "io.TextIOWrapper.read", "io.TextIOWrapper.write", "threading.Lock.acquire",
-               *(name for name in bb.functions if name.startswith("os.path."))]
+    allowed = [
+        "os.stat",
+        "os.listdir",
+        "os.remove",
+        "io.BufferedReader.read",
+        "io.BufferedWriter.write",
+        "io.TextIOWrapper.read",
+        "io.TextIOWrapper.write",
+        "threading.Lock.acquire",
+        *(name for name in bb.functions if name.startswith("os.path.")),
+    ]
     for name in allowed:
         function = bb.functions.pop(name, None)
         if function is not None:
@@ -106,11 +122,16 @@ async def seeded(studio_data) -> dict[str, Any]:
     try:
         await replace_segments(services.pool, small_segments(), services.require_embeddings())
         account = sample_account(0)
-        await upsert_account(services.pool, account_id=account["account_id"], handle=account["handle"],
-                             display_name=account["display_name"])
+        await upsert_account(
+            services.pool,
+            account_id=account["account_id"],
+            handle=account["handle"],
+            display_name=account["display_name"],
+        )
         await import_posts(services.pool, account["account_id"], account["posts"][:40])
-        persona_id = await create_persona(services.pool, kind="studio", name="Mason",
-                                          system_prompt="A 29-year-old from Austin, Texas.")
+        persona_id = await create_persona(
+            services.pool, kind="studio", name="Mason", system_prompt="A 29-year-old from Austin, Texas."
+        )
     finally:
         await stop_current_services()
     return {"account_id": account["account_id"], "persona_id": persona_id, **studio_data}
@@ -136,10 +157,10 @@ async def run_persona_chat(graph: Pregel, data: dict[str, Any], script: Any) -> 
     inline = {"name": "Gwen", "system_prompt": "A novelist from Leeds.", "kind": "studio"}
     with studio_blockbuster():
         first = await chat.ainvoke({"persona": inline, "messages": [HumanMessage("Hi")]}, thread("inline"))
-        second = await chat.ainvoke({"persona": inline, "messages": [HumanMessage("Still there?")]},
-                                    thread("inline"))
-        stored = await chat.ainvoke({"persona_id": data["persona_id"], "messages": [HumanMessage("Who are you?")]},
-                                    thread("stored"))
+        second = await chat.ainvoke({"persona": inline, "messages": [HumanMessage("Still there?")]}, thread("inline"))
+        stored = await chat.ainvoke(
+            {"persona_id": data["persona_id"], "messages": [HumanMessage("Who are you?")]}, thread("stored")
+        )
     assert first["reply"] == "Howdy from Austin." and second["reply"] == "Still here."
     assert [m.content for m in second["messages"]] == ["Hi", "Howdy from Austin.", "Still there?", "Still here."]
     assert stored["reply"] == "Hi, I'm Mason."
@@ -207,9 +228,12 @@ async def test_a_fresh_studio_starts_the_local_model_from_the_graph(cold, monkey
         tokens: list[Any] = []
         out: dict[str, Any] = {}
         with studio_blockbuster():  # streamed as Studio streams a run: messages and values
-            async for mode, chunk in chat.astream({"persona": inline, "messages": [HumanMessage("Say hello.")]},
-                                                  thread("local"), context={"max_tokens": 8, "temperature": 0.0},
-                                                  stream_mode=["messages", "values"]):
+            async for mode, chunk in chat.astream(
+                {"persona": inline, "messages": [HumanMessage("Say hello.")]},
+                thread("local"),
+                context={"max_tokens": 8, "temperature": 0.0},
+                stream_mode=["messages", "values"],
+            ):
                 if mode == "messages":
                     tokens.append(chunk)
                 else:

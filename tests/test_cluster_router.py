@@ -63,8 +63,9 @@ async def test_reimport_replaces_and_a_failed_import_leaves_old_data(services, t
 
 async def test_routes_a_query_to_the_matching_cluster(services, twins: SegmentSet):
     graph = build_cluster_router()
-    state = await graph.ainvoke({"task": "clusters", "query": "Millennials with high auto debt and sub-prime credit.",
-                                 "top_k": 2})
+    state = await graph.ainvoke(
+        {"task": "clusters", "query": "Millennials with high auto debt and sub-prime credit.", "top_k": 2}
+    )
     clusters = state["clusters"]
     assert len(clusters) == 2
     assert clusters[0]["cluster_name"] == "Sub-Prime Auto-Heavy Millennials"
@@ -78,19 +79,23 @@ async def test_constraints_move_the_ranking_beyond_embedding_alone(services, twi
     graph = build_cluster_router()
     query = "retirees with excellent credit who donate to political campaigns"
     hybrid = await graph.ainvoke({"task": "clusters", "query": query, "top_k": 3})
-    embedding_only = await graph.ainvoke({"task": "clusters", "query": query, "top_k": 3},
-                                         context=RouterContext(embedding_weight=1.0))
+    embedding_only = await graph.ainvoke(
+        {"task": "clusters", "query": query, "top_k": 3}, context=RouterContext(embedding_weight=1.0)
+    )
     assert hybrid["clusters"][0]["cluster_name"] == "Super-Prime Wealthy Boomers"
     assert hybrid["clusters"][0]["constraint_score"] > 0.8
-    assert all(c["constraint_score"] is None or c["similarity"] == c["embedding_similarity"]
-               for c in embedding_only["clusters"])
+    assert all(
+        c["constraint_score"] is None or c["similarity"] == c["embedding_similarity"]
+        for c in embedding_only["clusters"]
+    )
 
 
 async def test_rank_personas_hard_filters_age_band_and_returns_fewer_than_top_k(services, twins: SegmentSet):
     graph = build_cluster_router()
     key = cluster_key(twins, "Sub-Prime Auto-Heavy Millennials")
-    state = await graph.ainvoke({"task": "personas", "query": "25 to 34 year old residing in USA", "top_k": 5,
-                                 "cluster_id": key})
+    state = await graph.ainvoke(
+        {"task": "personas", "query": "25 to 34 year old residing in USA", "top_k": 5, "cluster_id": key}
+    )
     personas = state["personas"]
     assert len(personas) == 3
     assert {p["age"] for p in personas} == {"25 - 34"}
@@ -105,8 +110,10 @@ async def test_full_route_greets_the_best_persona_of_the_best_cluster(services, 
     assert greeting["cluster_name"] == "Super-Prime Wealthy Boomers"
     persona = next(p for p in state["personas"] if p["persona_id"] == greeting["persona_id"])
     assert persona["gender"] == "Male" and persona["age"] == "75+"
-    assert greeting["greeting"].startswith(f"👋 Hi, I’m {greeting['persona_name']}. I’m part of the "
-                                           "**Super-Prime Wealthy Boomers** cluster — a 75+-year-old male who")
+    assert greeting["greeting"].startswith(
+        f"👋 Hi, I’m {greeting['persona_name']}. I’m part of the "
+        "**Super-Prime Wealthy Boomers** cluster — a 75+-year-old male who"
+    )
 
 
 async def test_unknown_ids_raise_lookup_errors(services, twins: SegmentSet):
@@ -120,8 +127,10 @@ async def test_unknown_ids_raise_lookup_errors(services, twins: SegmentSet):
 def test_greeting_text_cuts_the_summary_at_180_characters():
     summary = "x" * 300
     text = greeting_text("Mason", "Slowing Super-Prime", "25 - 34", "Male", summary)
-    assert text == ("👋 Hi, I’m Mason. I’m part of the **Slowing Super-Prime** cluster — a 25 - 34-year-old male "
-                    f"who behaves like this: {'x' * 180}... Nice to meet you!")
+    assert text == (
+        "👋 Hi, I’m Mason. I’m part of the **Slowing Super-Prime** cluster — a 25 - 34-year-old male "
+        f"who behaves like this: {'x' * 180}... Nice to meet you!"
+    )
 
 
 async def test_demo_autoload_is_a_no_op_when_disabled_or_when_clusters_exist(services, twins: SegmentSet):
@@ -142,7 +151,8 @@ async def test_cluster_retriever_returns_nearest_clusters_as_documents(services,
     assert docs[0].metadata["cluster_name"] == "Sub-Prime Auto-Heavy Millennials"
     assert docs[0].metadata["similarity"] >= docs[1].metadata["similarity"]
     assert docs[0].metadata["attributes"] and docs[0].page_content
-    state = await build_cluster_router().ainvoke({"task": "clusters", "query": query, "top_k": 3},
-                                                 context=RouterContext(embedding_weight=1.0))
+    state = await build_cluster_router().ainvoke(
+        {"task": "clusters", "query": query, "top_k": 3}, context=RouterContext(embedding_weight=1.0)
+    )
     by_embedding = sorted(state["clusters"], key=lambda c: (-c["embedding_similarity"], c["cluster_id"]))
     assert [d.metadata["cluster_id"] for d in docs] == [c["cluster_id"] for c in by_embedding[:2]]

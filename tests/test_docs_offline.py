@@ -54,7 +54,19 @@ async def test_docs_render_in_a_headless_browser(live_app, tmp_path, page, rende
     assert CHROMIUM is not None
     with live_app() as server:
         result = await asyncio.to_thread(
-            subprocess.run, [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}",
-                             "--virtual-time-budget=15000", "--dump-dom", f"{server.url}{page}"],
-            capture_output=True, text=True, timeout=120)
+            subprocess.run,
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path}",
+                "--virtual-time-budget=15000",
+                "--dump-dom",
+                f"{server.url}{page}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert rendered in result.stdout and "Persona service" in result.stdout

@@ -158,10 +158,7 @@ def test_decompression_bomb_is_413() -> None:
     parts += [packer.compress(b") Tj ET"), packer.flush()]
     bomb = b"".join(parts)
     assert len(bomb) < 1_000_000
-    page = (
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 1 1] "
-        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
-    )
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 1 1] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
     stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream"
     font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
     with pytest.raises(DocumentError) as caught:
@@ -358,7 +355,7 @@ def test_html_with_unclosed_head_keeps_body() -> None:
 
 
 def test_csv_rows_become_labelled_lines() -> None:
-    data = "name,city,notes\nAda,London,\nGrace,\"Arlington, VA\",admiral\n\n,,\nLin,Paris,x,extra\n"
+    data = 'name,city,notes\nAda,London,\nGrace,"Arlington, VA",admiral\n\n,,\nLin,Paris,x,extra\n'
     assert csv_to_text(data) == (
         "name: Ada\ncity: London\n\n"
         "name: Grace\ncity: Arlington, VA\nnotes: admiral\n\n"

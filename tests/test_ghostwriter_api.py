@@ -7,8 +7,15 @@ import pytest
 from pydantic import SecretStr
 
 from runtime.settings import Settings
-from tests.gw_support import (API_KEY, HEADERS, SAMPLE_POST, add_account, builder_responder,
-                              ghostwriter_settings, sample_account)
+from tests.gw_support import (
+    API_KEY,
+    HEADERS,
+    SAMPLE_POST,
+    add_account,
+    builder_responder,
+    ghostwriter_settings,
+    sample_account,
+)
 from tests.stub_server import LoopbackServer, StubHandler
 from tools.engagement import split_holdout
 from tools.style_similarity import style_similarity
@@ -29,9 +36,15 @@ async def test_every_route_needs_the_api_key(client):
 
 
 async def _refused(client, headers):
-    for method, path in [("GET", "/personas/list"), ("GET", "/personas/analytics"), ("GET", "/personas/1"),
-                         ("POST", "/personas/1/create"), ("POST", "/personas/1/chat"),
-                         ("POST", "/personas/batch/create"), ("POST", "/accounts")]:
+    for method, path in [
+        ("GET", "/personas/list"),
+        ("GET", "/personas/analytics"),
+        ("GET", "/personas/1"),
+        ("POST", "/personas/1/create"),
+        ("POST", "/personas/1/chat"),
+        ("POST", "/personas/batch/create"),
+        ("POST", "/accounts"),
+    ]:
         r = await client.request(method, GW + path, headers=headers, json={})
         assert r.status_code == 403, (method, path, r.text)
         assert isinstance(r.json()["detail"], str)
@@ -43,12 +56,18 @@ async def test_import_posts_json_and_csv_is_idempotent(client):
     posts = account["posts"][:5]
     url = f"{GW}/accounts/{account['account_id']}/posts"
     r = await client.post(url, headers=HEADERS, json={"posts": posts})
-    assert r.json() == {"success": True, "account_id": account["account_id"], "received": 5, "inserted": 5,
-                        "updated": 0}
+    assert r.json() == {
+        "success": True,
+        "account_id": account["account_id"],
+        "received": 5,
+        "inserted": 5,
+        "updated": 0,
+    }
     r = await client.post(url, headers=HEADERS, json=posts)
     assert r.json()["inserted"] == 0 and r.json()["updated"] == 5
-    lines = ["id,text,created_at,likes,views"] + [f"csv-{i},\"hello, world {i}\",2025-02-0{i + 1}T10:00:00Z,{i},10"
-                                                     for i in range(3)]
+    lines = ["id,text,created_at,likes,views"] + [
+        f'csv-{i},"hello, world {i}",2025-02-0{i + 1}T10:00:00Z,{i},10' for i in range(3)
+    ]
     r = await client.post(url, headers={**HEADERS, "Content-Type": "text/csv"}, content="\n".join(lines))
     assert r.status_code == 200 and r.json()["inserted"] == 3
     r = await client.post(url, headers={**HEADERS, "Content-Type": "text/csv"}, content="\n".join(lines))
@@ -61,8 +80,11 @@ async def test_import_validation_errors_are_400_with_detail(client):
     url = f"{GW}/accounts/{account['account_id']}/posts"
     r = await client.post(url, headers=HEADERS, json={"posts": [{"id": "1", "text": "x"}]})
     assert r.status_code == 400 and r.json()["detail"].startswith("posts[0].created_at")
-    r = await client.post(url, headers=HEADERS, json={"posts": [{"id": "1", "text": "x", "likes": -1,
-                                                                 "created_at": "2025-01-01T00:00:00Z"}]})
+    r = await client.post(
+        url,
+        headers=HEADERS,
+        json={"posts": [{"id": "1", "text": "x", "likes": -1, "created_at": "2025-01-01T00:00:00Z"}]},
+    )
     assert r.status_code == 400 and "likes" in r.json()["detail"]
     r = await client.post(url, headers={**HEADERS, "Content-Type": "application/json"}, content=b"{nope")
     assert r.status_code == 400 and r.json() == {"detail": "Request body must be valid JSON"}
@@ -81,8 +103,7 @@ async def test_create_persona_errors(client, script):
     r = await client.post(f"{GW}/personas/{account['account_id']}/create", headers=HEADERS, json={})
     assert r.status_code == 400
     assert r.json() == {"detail": "No posts found for this account. Sync posts first."}
-    r = await client.post(f"{GW}/personas/{account['account_id']}/create", headers=HEADERS,
-                          json={"post_limit": "many"})
+    r = await client.post(f"{GW}/personas/{account['account_id']}/create", headers=HEADERS, json={"post_limit": "many"})
     assert r.status_code == 400 and r.json()["detail"].startswith("post_limit:")
     r = await client.get(f"{GW}/personas/{account['account_id']}", headers=HEADERS)
     assert r.status_code == 404 and r.json() == {"detail": "Persona not found for this account"}
@@ -98,8 +119,16 @@ async def test_create_measures_confidence_then_refine_history_and_rollback(clien
     assert r.status_code == 200, r.text
     persona = r.json()["persona"]
     assert r.json()["success"] is True
-    assert set(persona) == {"version", "system_prompt", "posts_analyzed_count", "confidence_score", "style_traits",
-                            "refinement_summary", "engagement_aware", "avg_engagement"}
+    assert set(persona) == {
+        "version",
+        "system_prompt",
+        "posts_analyzed_count",
+        "confidence_score",
+        "style_traits",
+        "refinement_summary",
+        "engagement_aware",
+        "avg_engagement",
+    }
     assert persona["version"] == 1 and persona["posts_analyzed_count"] == 50
     assert persona["refinement_summary"] == "Initial persona creation with engagement context"
     # Measured: the score is style similarity of the generated samples to the held-out real posts.
@@ -122,8 +151,13 @@ async def test_create_measures_confidence_then_refine_history_and_rollback(clien
     r = await client.post(f"{GW}/personas/{aid}/refine", headers=HEADERS, json={})
     assert r.status_code == 200, r.text
     refined = r.json()["persona"]
-    assert set(refined) == {"version", "system_prompt", "posts_analyzed_count", "confidence_score",
-                            "refinement_summary"}
+    assert set(refined) == {
+        "version",
+        "system_prompt",
+        "posts_analyzed_count",
+        "confidence_score",
+        "refinement_summary",
+    }
     assert refined["version"] == 3 and refined["posts_analyzed_count"] == 80
     assert refined["refinement_summary"].startswith("Persona refined with 20 new posts")
     r = await client.get(f"{GW}/personas/{aid}", headers=HEADERS)
@@ -135,8 +169,14 @@ async def test_create_measures_confidence_then_refine_history_and_rollback(clien
     history = r.json()
     assert history["account_id"] == aid and history["total_versions"] == 3
     assert [v["version"] for v in history["versions"]] == [3, 2]
-    assert set(history["versions"][0]) == {"version", "system_prompt", "posts_analyzed_count",
-                                           "refinement_summary", "confidence_score", "created_at"}
+    assert set(history["versions"][0]) == {
+        "version",
+        "system_prompt",
+        "posts_analyzed_count",
+        "refinement_summary",
+        "confidence_score",
+        "created_at",
+    }
     r = await client.get(f"{GW}/personas/{aid}/history", headers=HEADERS, params={"limit": "ten"})
     assert r.status_code == 400 and r.json() == {"detail": "limit must be an integer"}
 
@@ -169,24 +209,49 @@ async def test_list_analytics_and_generate(client, script):
     await add_account(client, a, a["posts"][:30])
     await add_account(client, b, b["posts"][:10])
     r = await client.get(f"{GW}/personas/analytics", headers=HEADERS)
-    assert r.json() == {"total_accounts": 2, "accounts_with_personas": 0, "coverage_percentage": 0.0,
-                        "avg_persona_version": 0.0, "avg_posts_analyzed": 0.0}
+    assert r.json() == {
+        "total_accounts": 2,
+        "accounts_with_personas": 0,
+        "coverage_percentage": 0.0,
+        "avg_persona_version": 0.0,
+        "avg_posts_analyzed": 0.0,
+    }
     assert (await client.post(f"{GW}/personas/{a['account_id']}/create", headers=HEADERS, json={})).status_code == 200
     r = await client.get(f"{GW}/personas/list", headers=HEADERS)
-    assert r.json() == {"personas": [{"account_id": a["account_id"], "handle": a["handle"],
-                                      "display_name": a["display_name"], "avatar_url": a["avatar_url"],
-                                      "persona_version": 1, "posts_analyzed": 30}], "total": 1}
+    assert r.json() == {
+        "personas": [
+            {
+                "account_id": a["account_id"],
+                "handle": a["handle"],
+                "display_name": a["display_name"],
+                "avatar_url": a["avatar_url"],
+                "persona_version": 1,
+                "posts_analyzed": 30,
+            }
+        ],
+        "total": 1,
+    }
     r = await client.get(f"{GW}/personas/analytics", headers=HEADERS)
-    assert r.json() == {"total_accounts": 2, "accounts_with_personas": 1, "coverage_percentage": 50.0,
-                        "avg_persona_version": 1.0, "avg_posts_analyzed": 30.0}
+    assert r.json() == {
+        "total_accounts": 2,
+        "accounts_with_personas": 1,
+        "coverage_percentage": 50.0,
+        "avg_persona_version": 1.0,
+        "avg_posts_analyzed": 30.0,
+    }
 
     r = await client.post(f"{GW}/personas/{a['account_id']}/generate", headers=HEADERS, json={})
     assert r.status_code == 400 and r.json() == {"detail": "prompt is required"}
     script.calls.clear()
-    r = await client.post(f"{GW}/personas/{a['account_id']}/generate", headers=HEADERS,
-                          json={"prompt": "Write about community"})
-    assert r.json() == {"success": True, "generated_post": SAMPLE_POST, "account_id": a["account_id"],
-                        "handle": a["handle"]}
+    r = await client.post(
+        f"{GW}/personas/{a['account_id']}/generate", headers=HEADERS, json={"prompt": "Write about community"}
+    )
+    assert r.json() == {
+        "success": True,
+        "generated_post": SAMPLE_POST,
+        "account_id": a["account_id"],
+        "handle": a["handle"],
+    }
     system, *shots, user = script.calls[0]
     assert f"@{a['handle']}" in system.content and "Write about community" in user.content
     examples = [m.content for m in shots if m.type == "ai"]  # the version's voice examples, as earlier turns
@@ -212,8 +277,9 @@ async def test_batch_create_fans_out_with_per_account_results(client, script):
     # null again: only active accounts still without a persona (b), explicit ids honour force.
     r = await client.post(f"{GW}/personas/batch/create", headers=HEADERS, json={})
     assert [x["account_id"] for x in r.json()["results"]] == [b["account_id"]]
-    r = await client.post(f"{GW}/personas/batch/create", headers=HEADERS,
-                          json={"account_ids": [c["account_id"], "ghost"], "force": True})
+    r = await client.post(
+        f"{GW}/personas/batch/create", headers=HEADERS, json={"account_ids": [c["account_id"], "ghost"], "force": True}
+    )
     results = r.json()["results"]
     assert results[0] == {"account_id": c["account_id"], "success": True, "persona_version": 2}
     assert results[1] == {"account_id": "ghost", "success": False, "error": "Account not found"}
@@ -256,9 +322,20 @@ class _XStub(LoopbackServer):
                 query = parse_qs(url.query)
                 stub.requests.append((url.path, query, self.headers.get("Authorization", "")))
                 second = query.get("pagination_token") == ["p2"]
-                data = [{"id": f"x{i}", "text": f"post {i} from the api", "created_at": f"2025-03-0{i}T08:00:00.000Z",
-                         "public_metrics": {"like_count": i, "retweet_count": 1, "reply_count": 0,
-                                            "impression_count": 100}} for i in ((3, 4) if second else (1, 2))]
+                data = [
+                    {
+                        "id": f"x{i}",
+                        "text": f"post {i} from the api",
+                        "created_at": f"2025-03-0{i}T08:00:00.000Z",
+                        "public_metrics": {
+                            "like_count": i,
+                            "retweet_count": 1,
+                            "reply_count": 0,
+                            "impression_count": 100,
+                        },
+                    }
+                    for i in ((3, 4) if second else (1, 2))
+                ]
                 body = json.dumps({"data": data, "meta": {} if second else {"next_token": "p2"}}).encode()
                 self.send_json(200, body)
 
@@ -279,8 +356,13 @@ async def test_sync_from_the_x_api_stub(client, services):
         again = await client.post(url, headers=HEADERS)
     finally:
         stub.close()
-    assert r.json() == {"success": True, "account_id": account["account_id"], "received": 4, "inserted": 4,
-                        "updated": 0}
+    assert r.json() == {
+        "success": True,
+        "account_id": account["account_id"],
+        "received": 4,
+        "inserted": 4,
+        "updated": 0,
+    }
     assert again.json()["inserted"] == 0 and again.json()["updated"] == 4
     path, query, auth = stub.requests[0]
     assert path == f"/2/users/{account['account_id']}/tweets" and auth == "Bearer x-bearer"
@@ -290,8 +372,12 @@ async def test_sync_from_the_x_api_stub(client, services):
 
 async def test_openapi_shows_the_request_bodies_and_the_api_key_scheme(client):
     spec = (await client.get("/openapi.json")).json()
-    operations = {(method.upper(), path): op for path, ops in spec["paths"].items() if path.startswith(GW)
-                  for method, op in ops.items()}
+    operations = {
+        (method.upper(), path): op
+        for path, ops in spec["paths"].items()
+        if path.startswith(GW)
+        for method, op in ops.items()
+    }
     schemes = spec["components"]["securitySchemes"]
     for op in operations.values():  # every route: the X-API-Key header scheme that checks BO_API_KEY
         [requirement] = op["security"]
@@ -307,8 +393,16 @@ async def test_openapi_shows_the_request_bodies_and_the_api_key_scheme(client):
 
     chat = body("POST", "/personas/{account_id}/chat")
     assert chat["required"] == ["message"]
-    assert {"message", "conversation_history", "attachments", "max_tokens", "stream", "llm_config", "data_sources",
-            "include_debug"} <= set(chat["properties"])
+    assert {
+        "message",
+        "conversation_history",
+        "attachments",
+        "max_tokens",
+        "stream",
+        "llm_config",
+        "data_sources",
+        "include_debug",
+    } <= set(chat["properties"])
     assert chat["properties"]["max_tokens"]["default"] == 500 and chat["properties"]["stream"]["default"] is True
     create = body("POST", "/personas/{account_id}/create")
     assert create["properties"]["post_limit"]["default"] == 100 and create["properties"]["force"]["default"] is False

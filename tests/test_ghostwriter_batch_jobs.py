@@ -13,8 +13,7 @@ from runtime.settings import Settings
 from services.ghostwriter.batch import INTERRUPTED
 from store import batch_jobs
 from store.budgets import key_hash
-from tests.gw_support import (API_KEY, HEADERS, add_account, builder_responder, ghostwriter_settings,
-                              sample_account)
+from tests.gw_support import API_KEY, HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
 
 GW = "/ghostwriter"
 
@@ -44,33 +43,46 @@ async def test_background_batch_polls_to_succeeded_with_per_account_results(clie
     await add_account(client, b)  # no posts
     await add_account(client, c, c["posts"][:20])
     ids = [a["account_id"], b["account_id"], c["account_id"], "ghost"]
-    r = await client.post(f"{GW}/personas/batch/create?background=true", headers=HEADERS,
-                          json={"account_ids": ids})
+    r = await client.post(f"{GW}/personas/batch/create?background=true", headers=HEADERS, json={"account_ids": ids})
     assert r.status_code == 202, r.text
     accepted = r.json()
     job_id = accepted["job_id"]
     assert uuid.UUID(job_id)
-    assert accepted == {"success": True, "job_id": job_id, "status": "queued",
-                        "status_url": f"{GW}/personas/batch/jobs/{job_id}", "total": 4}
+    assert accepted == {
+        "success": True,
+        "job_id": job_id,
+        "status": "queued",
+        "status_url": f"{GW}/personas/batch/jobs/{job_id}",
+        "total": 4,
+    }
     assert r.headers["location"] == accepted["status_url"]
 
     body = await _poll(client, accepted["status_url"])
     assert body["status"] == "succeeded" and body["error"] is None
     assert body["progress"] == {"done": 4, "total": 4}
     assert body["result"] == {
-        "success": True, "message": "Processed 4 accounts: 2 successful, 2 failed",
-        "results": [{"account_id": a["account_id"], "success": True, "persona_version": 1},
-                    {"account_id": b["account_id"], "success": False, "error": "No posts found"},
-                    {"account_id": c["account_id"], "success": True, "persona_version": 1},
-                    {"account_id": "ghost", "success": False, "error": "Account not found"}],
-        "total": 4, "successful": 2, "failed": 2}
+        "success": True,
+        "message": "Processed 4 accounts: 2 successful, 2 failed",
+        "results": [
+            {"account_id": a["account_id"], "success": True, "persona_version": 1},
+            {"account_id": b["account_id"], "success": False, "error": "No posts found"},
+            {"account_id": c["account_id"], "success": True, "persona_version": 1},
+            {"account_id": "ghost", "success": False, "error": "Account not found"},
+        ],
+        "total": 4,
+        "successful": 2,
+        "failed": 2,
+    }
     assert body["started_at"] and body["finished_at"]
     r = await client.get(f"{GW}/personas/{a['account_id']}", headers=HEADERS)
     assert r.json()["persona"]["version"] == 1
 
     # The synchronous call is unchanged; background=false is the synchronous call too.
-    r = await client.post(f"{GW}/personas/batch/create?background=false", headers=HEADERS,
-                          json={"account_ids": [a["account_id"]], "force": True})
+    r = await client.post(
+        f"{GW}/personas/batch/create?background=false",
+        headers=HEADERS,
+        json={"account_ids": [a["account_id"]], "force": True},
+    )
     assert r.status_code == 200
     assert r.json()["results"] == [{"account_id": a["account_id"], "success": True, "persona_version": 2}]
 
@@ -92,15 +104,15 @@ async def test_unknown_job_is_404_and_bad_flag_is_400(client):
 
 
 async def test_job_of_another_key_is_404(client, services):
-    job_id = await batch_jobs.create_job(services.pool, key_hash=key_hash(b"some-older-key"), request={},
-                                         account_ids=[])
+    job_id = await batch_jobs.create_job(
+        services.pool, key_hash=key_hash(b"some-older-key"), request={}, account_ids=[]
+    )
     r = await client.get(f"{GW}/personas/batch/jobs/{job_id}", headers=HEADERS)
     assert r.status_code == 404
 
 
 async def test_batch_jobs_need_the_api_key(client, services):
-    job_id = await batch_jobs.create_job(services.pool, key_hash=key_hash(API_KEY.encode()), request={},
-                                         account_ids=[])
+    job_id = await batch_jobs.create_job(services.pool, key_hash=key_hash(API_KEY.encode()), request={}, account_ids=[])
     for headers in [{}, {"X-API-Key": "wrong"}, {"X-API-Key": "ключ".encode()}]:
         r = await client.get(f"{GW}/personas/batch/jobs/{job_id}", headers=headers)
         assert r.status_code == 403 and isinstance(r.json()["detail"], str)
@@ -111,14 +123,15 @@ async def test_batch_jobs_need_the_api_key(client, services):
 
 
 async def test_job_left_running_by_a_dead_process_is_failed_on_next_start(services, live_app):
-    job_id = await batch_jobs.create_job(services.pool, key_hash=key_hash(API_KEY.encode()), request={},
-                                         account_ids=["1", "2"])
+    job_id = await batch_jobs.create_job(
+        services.pool, key_hash=key_hash(API_KEY.encode()), request={}, account_ids=["1", "2"]
+    )
     await batch_jobs.mark_running(services.pool, job_id)
     async with services.pool.connection() as conn:  # its process stopped beating an hour ago
-        await conn.execute("UPDATE batch_jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = %s",
-                           (job_id,))
-    fresh = await batch_jobs.create_job(services.pool, key_hash=key_hash(API_KEY.encode()), request={},
-                                        account_ids=["3"])
+        await conn.execute("UPDATE batch_jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = %s", (job_id,))
+    fresh = await batch_jobs.create_job(
+        services.pool, key_hash=key_hash(API_KEY.encode()), request={}, account_ids=["3"]
+    )
     with live_app() as server:
         rows = {job: await batch_jobs.get_job(services.pool, job) for job in (job_id, fresh)}
         assert rows[job_id]["status"] == "failed" and rows[job_id]["error"] == INTERRUPTED

@@ -11,8 +11,10 @@ def _payload(pid: int, text: str, thread: str | None = None) -> dict:
     configurable = {"model": "fake:scripted"}
     if thread:
         configurable["thread_id"] = thread
-    return {"input": {"persona_id": pid, "messages": [{"type": "human", "content": text}]},
-            "config": {"configurable": configurable}}
+    return {
+        "input": {"persona_id": pid, "messages": [{"type": "human", "content": text}]},
+        "config": {"configurable": configurable},
+    }
 
 
 async def test_invoke_and_stream_over_http(services, live_app, script):
@@ -59,11 +61,17 @@ async def test_langserve_threads_cannot_reach_rest_conversations(services, live_
 
     from graphs.persona_chat.context import ChatContext
 
-    await graph.ainvoke({"persona_id": pid, "messages": [HumanMessage("my secret is 42")]},
-                        {"configurable": {"thread_id": "history-123"}}, context=ChatContext(model="fake:scripted"))
+    await graph.ainvoke(
+        {"persona_id": pid, "messages": [HumanMessage("my secret is 42")]},
+        {"configurable": {"thread_id": "history-123"}},
+        context=ChatContext(model="fake:scripted"),
+    )
     with live_app() as server:
-        resp = httpx.post(f"{server.url}/graphs/persona_chat/invoke",
-                          json=_payload(pid, "what is my secret?", "history-123"), timeout=30)
+        resp = httpx.post(
+            f"{server.url}/graphs/persona_chat/invoke",
+            json=_payload(pid, "what is my secret?", "history-123"),
+            timeout=30,
+        )
     assert resp.status_code == 200
     assert [m.content for m in script.calls[1][1:]] == ["what is my secret?"]
     private = await graph.aget_state({"configurable": {"thread_id": "history-123"}})

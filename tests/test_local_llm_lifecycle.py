@@ -23,8 +23,7 @@ def _llama_children(pid: int) -> list[psutil.Process]:
 
 
 def test_server_dies_with_a_killed_parent():
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True,
-                              cwd=os.getcwd())
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
     try:
         port = int(parent.stdout.readline().strip())
         children = _llama_children(parent.pid)

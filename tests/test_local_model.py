@@ -35,9 +35,11 @@ async def test_usage_is_approximate_when_nothing_counts_it(services, script):
     """A provider without usage and without a tokenizer endpoint: an estimate, labelled so."""
     graph = build_persona_chat(services.checkpointer)
     script.replies = [AIMessage("a reply of several words")]  # no usage_metadata
-    state = await graph.ainvoke({"persona": {"name": "Ada", "system_prompt": "A poet."},
-                                 "messages": [HumanMessage("hello there")]},
-                                {"configurable": {"thread_id": "usage-approx"}}, context=ChatContext(model="fake:scripted"))
+    state = await graph.ainvoke(
+        {"persona": {"name": "Ada", "system_prompt": "A poet."}, "messages": [HumanMessage("hello there")]},
+        {"configurable": {"thread_id": "usage-approx"}},
+        context=ChatContext(model="fake:scripted"),
+    )
     usage = state["usage"]
     assert usage["source"] == "approximate"
     assert usage["output_tokens"] > 0 and usage["input_tokens"] > 0

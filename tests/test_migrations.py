@@ -18,9 +18,12 @@ async def test_schema_has_vector_extension_and_hnsw_indexes(fresh_db_url):
         await apply_migrations(conn)
         ext = await (await conn.execute("SELECT extname FROM pg_extension WHERE extname='vector'")).fetchall()
         assert ext == [("vector",)]
-        indexes = await (await conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'")).fetchall()
+        indexes = await (
+            await conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'")
+        ).fetchall()
         assert any(name == "personas_embedding_hnsw" for name, _ in indexes)
-        tables = {r[0] for r in await (await conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public'")).fetchall()}
+        tables = {
+            r[0]
+            for r in await (await conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")).fetchall()
+        }
         assert {"personas", "persona_versions", "conversations", "messages"} <= tables

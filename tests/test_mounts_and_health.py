@@ -1,9 +1,9 @@
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from server.app import create_app
 from runtime.errors import ConfigError
 from runtime.settings import Settings
+from server.app import create_app
 from server.mounts import MountCollisionError, RestMount, include_mounts, route_shape
 from server.rest_mounts import check_rest_mounts, rest_mounts
 from tests.conftest import app_client
@@ -13,6 +13,7 @@ from tests.stub_server import LoopbackServer, StubHandler
 def _router(*paths: str, method: str = "GET") -> APIRouter:
     router = APIRouter()
     for path in paths:
+
         def handler() -> dict:
             return {}
 
@@ -23,14 +24,24 @@ def _router(*paths: str, method: str = "GET") -> APIRouter:
 def test_colliding_mounts_stop_start_up():
     app = FastAPI()
     with pytest.raises(MountCollisionError, match="both claim GET /personas/list"):
-        include_mounts(app, [RestMount("studio", _router("/personas/list"), ""),
-                             RestMount("ghostwriter", _router("/personas/list"), "/")])
+        include_mounts(
+            app,
+            [
+                RestMount("studio", _router("/personas/list"), ""),
+                RestMount("ghostwriter", _router("/personas/list"), "/"),
+            ],
+        )
 
 
 def test_same_paths_under_different_prefixes_coexist():
     app = FastAPI()
-    include_mounts(app, [RestMount("studio", _router("/personas/list"), "/studio"),
-                         RestMount("ghostwriter", _router("/personas/list"), "ghostwriter/")])
+    include_mounts(
+        app,
+        [
+            RestMount("studio", _router("/personas/list"), "/studio"),
+            RestMount("ghostwriter", _router("/personas/list"), "ghostwriter/"),
+        ],
+    )
     paths = set(app.openapi()["paths"])
     assert {"/studio/personas/list", "/ghostwriter/personas/list"} <= paths
 
@@ -38,8 +49,13 @@ def test_same_paths_under_different_prefixes_coexist():
 def test_paths_differing_only_in_parameter_names_collide():
     app = FastAPI()
     with pytest.raises(MountCollisionError) as info:
-        include_mounts(app, [RestMount("studio", _router("/personas/{persona_id}/chat", method="POST"), ""),
-                             RestMount("ghostwriter", _router("/personas/{account_id}/chat", method="POST"), "")])
+        include_mounts(
+            app,
+            [
+                RestMount("studio", _router("/personas/{persona_id}/chat", method="POST"), ""),
+                RestMount("ghostwriter", _router("/personas/{account_id}/chat", method="POST"), ""),
+            ],
+        )
     message = str(info.value)
     assert "The ghostwriter API and the studio API both claim POST /personas/{account_id}/chat" in message
     assert "(the studio API as /personas/{persona_id}/chat)" in message
@@ -58,20 +74,31 @@ def test_route_shapes():
 def test_path_converters_collide_by_shape():
     app = FastAPI()
     with pytest.raises(MountCollisionError, match="DELETE /files/{doc:path}"):
-        include_mounts(app, [RestMount("studio", _router("/files/{path:path}", method="DELETE"), ""),
-                             RestMount("ghostwriter", _router("/files/{doc:path}", method="DELETE"), "")])
+        include_mounts(
+            app,
+            [
+                RestMount("studio", _router("/files/{path:path}", method="DELETE"), ""),
+                RestMount("ghostwriter", _router("/files/{doc:path}", method="DELETE"), ""),
+            ],
+        )
 
 
 def test_static_and_parameter_paths_are_not_a_collision():
     # Within one API: a FastAPI pattern (the static route is declared first).
     app = FastAPI()
-    include_mounts(app, [RestMount("studio", _router("/personas/owned", "/personas/{persona_id}",
-                                                     "/personas/{other}"), "")])
+    include_mounts(
+        app, [RestMount("studio", _router("/personas/owned", "/personas/{persona_id}", "/personas/{other}"), "")]
+    )
     # Across APIs: only the same method and the same shape collide.
     app = FastAPI()
-    include_mounts(app, [RestMount("studio", _router("/personas/owned"), ""),
-                         RestMount("ghostwriter", _router("/personas/{account_id}"), ""),
-                         RestMount("twin", _router("/personas/{account_id}", method="POST"), "")])
+    include_mounts(
+        app,
+        [
+            RestMount("studio", _router("/personas/owned"), ""),
+            RestMount("ghostwriter", _router("/personas/{account_id}"), ""),
+            RestMount("twin", _router("/personas/{account_id}", method="POST"), ""),
+        ],
+    )
 
 
 def test_real_mounts_with_both_prefixes_empty_collide():
@@ -91,8 +118,11 @@ def test_real_mounts_with_default_prefixes_are_fine():
     app = FastAPI()
     include_mounts(app, rest_mounts(settings))
     paths = set(app.openapi()["paths"])
-    assert {"/studio/personas/{persona_id}/chat", "/ghostwriter/personas/{account_id}/chat",
-            "/twin/persona/{persona_id}/chat"} <= paths
+    assert {
+        "/studio/personas/{persona_id}/chat",
+        "/ghostwriter/personas/{account_id}/chat",
+        "/twin/persona/{persona_id}/chat",
+    } <= paths
     # One API at the root is fine too.
     check_rest_mounts(Settings(_env_file=None, ghostwriter_prefix=""))
 
@@ -108,8 +138,13 @@ def test_routes_of_included_sub_routers_are_claimed():
     outer = APIRouter()
     outer.include_router(_router("/items/{item_id}", method="PUT"), prefix="/v1")
     with pytest.raises(MountCollisionError, match=r"both claim PUT /api/v1/items/\{id\}"):
-        include_mounts(FastAPI(), [RestMount("studio", outer, "/api"),
-                                   RestMount("ghostwriter", _router("/v1/items/{id}", method="PUT"), "api")])
+        include_mounts(
+            FastAPI(),
+            [
+                RestMount("studio", outer, "/api"),
+                RestMount("ghostwriter", _router("/v1/items/{id}", method="PUT"), "api"),
+            ],
+        )
 
 
 async def test_health_ok_then_503_when_database_down(services):
@@ -156,8 +191,11 @@ async def test_health_probes_an_openai_compatible_model(services):
 
     healthy, rejecting = _ModelsStub(200), _ModelsStub(401)
     try:
-        cases = [(healthy.url, 200, "ok"), (rejecting.url, 503, "provider answered 401"),
-                 (f"http://127.0.0.1:{free_port()}/v1", 503, "provider unreachable (ConnectError)")]
+        cases = [
+            (healthy.url, 200, "ok"),
+            (rejecting.url, 503, "provider answered 401"),
+            (f"http://127.0.0.1:{free_port()}/v1", 503, "provider unreachable (ConnectError)"),
+        ]
         services.settings.chat_model = "openai:gpt-4.1"
         services.settings.openai_api_key = SecretStr("sk-test")
         app = create_app(services.settings, services=services, start_model=False, start_embeddings=False)

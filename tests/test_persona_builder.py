@@ -13,8 +13,9 @@ CTX = BuilderContext(model="fake:scripted")
 
 async def _load(services, index: int, count: int = 40) -> dict:
     account = sample_account(index)
-    await upsert_account(services.pool, account_id=account["account_id"], handle=account["handle"],
-                         display_name=account["display_name"])
+    await upsert_account(
+        services.pool, account_id=account["account_id"], handle=account["handle"], display_name=account["display_name"]
+    )
     await import_posts(services.pool, account["account_id"], account["posts"][:count])
     return account
 
@@ -23,8 +24,9 @@ async def test_nodes_run_in_order_and_samples_use_the_drafted_prompt(services, s
     script.responder = builder_responder
     account = await _load(services, 0)
     nodes = []
-    async for update in build_persona_builder().astream({"account_id": account["account_id"]}, context=CTX,
-                                                        stream_mode="updates"):
+    async for update in build_persona_builder().astream(
+        {"account_id": account["account_id"]}, context=CTX, stream_mode="updates"
+    ):
         nodes.extend(update)
     assert nodes == ["load_posts", "pick_exemplars", "analyse_style", "draft_prompt", "validate", "save"]
     row = await current_version(services.pool, account["account_id"])
@@ -45,6 +47,7 @@ async def test_confidence_is_measured_own_style_scores_higher(services, script):
             if "Return JSON with" in last_text(messages):
                 return '{"traits": [], "voice": "", "topics": ["the team"]}'
             return next(source)
+
         return respond
 
     script.responder = mimic(own_posts)
@@ -78,11 +81,16 @@ async def test_batch_isolates_failures(services, script):
     script.responder = respond
     out = await build_persona_batch().ainvoke(
         {"account_ids": [good["account_id"], bad["account_id"], "missing"], "results": []},
-        config={"max_concurrency": 2}, context=CTX)
+        config={"max_concurrency": 2},
+        context=CTX,
+    )
     by_id = {r["account_id"]: r for r in out["results"]}
     assert by_id[good["account_id"]] == {"account_id": good["account_id"], "success": True, "persona_version": 1}
-    assert by_id[bad["account_id"]] == {"account_id": bad["account_id"], "success": False,
-                                        "error": "Persona creation failed (RuntimeError)"}
+    assert by_id[bad["account_id"]] == {
+        "account_id": bad["account_id"],
+        "success": False,
+        "error": "Persona creation failed (RuntimeError)",
+    }
     assert by_id["missing"]["error"] == "Account not found"
 
 

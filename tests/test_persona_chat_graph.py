@@ -24,8 +24,9 @@ async def test_nodes_run_in_order_and_reply_is_finalized(services, script):
     graph = build_persona_chat(services.checkpointer)
     pid = await _persona(services)
     nodes = []
-    async for update in graph.astream({"persona_id": pid, "messages": [HumanMessage("Hi")]},
-                                      thread("t-order"), context=CTX, stream_mode="updates"):
+    async for update in graph.astream(
+        {"persona_id": pid, "messages": [HumanMessage("Hi")]}, thread("t-order"), context=CTX, stream_mode="updates"
+    ):
         nodes.extend(update.keys())
     # nothing to attach or search: read_attachments and retrieve are skipped
     assert nodes == ["load_persona", "generate", "finalize"]
@@ -47,16 +48,26 @@ async def test_every_step_runs_when_the_turn_has_attachments_and_sources(service
 
     pdf = base64.b64encode(make_pdf("Quarterly notes")).decode()
     note = {"type": "file", "mime_type": "application/pdf", "data": f"data:application/pdf;base64,{pdf}"}
-    async for update in graph.astream({"persona": {"name": "Gwen", "system_prompt": "A writer.", "kind": "ghostwriter"},
-                                       "messages": [HumanMessage("Read this")], "attachments": [note],
-                                       "use_documents": True},
-                                      thread("t-all"), context=CTX, stream_mode="updates"):
+    async for update in graph.astream(
+        {
+            "persona": {"name": "Gwen", "system_prompt": "A writer.", "kind": "ghostwriter"},
+            "messages": [HumanMessage("Read this")],
+            "attachments": [note],
+            "use_documents": True,
+        },
+        thread("t-all"),
+        context=CTX,
+        stream_mode="updates",
+    ):
         nodes.extend(update.keys())
     assert nodes == ["load_persona", "read_attachments", "retrieve", "generate", "finalize"]
     nodes.clear()
-    async for update in graph.astream({"messages": [HumanMessage("Next")], "attachments": [],
-                                       "use_documents": False},
-                                      thread("t-all"), context=CTX, stream_mode="updates"):
+    async for update in graph.astream(
+        {"messages": [HumanMessage("Next")], "attachments": [], "use_documents": False},
+        thread("t-all"),
+        context=CTX,
+        stream_mode="updates",
+    ):
         nodes.extend(update.keys())
     assert nodes == ["load_persona", "generate", "finalize"]
     state = await graph.aget_state(thread("t-all"))
@@ -68,8 +79,12 @@ async def test_tokens_stream_in_order(services, script):
     graph = build_persona_chat(services.checkpointer)
     pid = await _persona(services)
     chunks = []
-    async for chunk, meta in graph.astream({"persona_id": pid, "messages": [HumanMessage("Count")]},
-                                           thread("t-stream"), context=CTX, stream_mode="messages"):
+    async for chunk, meta in graph.astream(
+        {"persona_id": pid, "messages": [HumanMessage("Count")]},
+        thread("t-stream"),
+        context=CTX,
+        stream_mode="messages",
+    ):
         if isinstance(chunk, AIMessageChunk) and meta["langgraph_node"] == "generate":
             chunks.append(chunk.content)
     assert len(chunks) >= 5
@@ -93,16 +108,24 @@ async def test_memory_survives_a_new_app_instance(services, script, settings):
     script.replies = ["noted", "you said blue"]
     pid = await _persona(services)
     graph = build_persona_chat(services.checkpointer)
-    await graph.ainvoke({"persona_id": pid, "messages": [HumanMessage("my colour is blue")]},
-                        thread("restart"), context=CTX, durability=CHAT_DURABILITY)
+    await graph.ainvoke(
+        {"persona_id": pid, "messages": [HumanMessage("my colour is blue")]},
+        thread("restart"),
+        context=CTX,
+        durability=CHAT_DURABILITY,
+    )
     # A second process-like instance: new pool, new checkpointer, same database.
     other = Services.create(settings)
     other.embeddings = services.embeddings
     await other.start(with_model=False, with_embeddings=False)
     try:
         graph2 = build_persona_chat(other.checkpointer)
-        await graph2.ainvoke({"persona_id": pid, "messages": [HumanMessage("my colour?")]},
-                             thread("restart"), context=CTX, durability=CHAT_DURABILITY)
+        await graph2.ainvoke(
+            {"persona_id": pid, "messages": [HumanMessage("my colour?")]},
+            thread("restart"),
+            context=CTX,
+            durability=CHAT_DURABILITY,
+        )
     finally:
         await other.stop()
     assert [m.content for m in script.calls[1][1:]] == ["my colour is blue", "noted", "my colour?"]
@@ -123,8 +146,11 @@ async def test_user_text_is_a_value_not_template_text(services, script):
     script.replies = ["ok"]
     pid = await _persona(services, prompt="Braces {persona_name} {0} stay literal")
     graph = build_persona_chat(services.checkpointer)
-    await graph.ainvoke({"persona_id": pid, "messages": [HumanMessage("{references}")],
-                         "additional_instructions": "{style_block}"}, thread("tpl"), context=CTX)
+    await graph.ainvoke(
+        {"persona_id": pid, "messages": [HumanMessage("{references}")], "additional_instructions": "{style_block}"},
+        thread("tpl"),
+        context=CTX,
+    )
     system_prompt = script.calls[0][0].content
     assert "Braces {persona_name} {0} stay literal" in system_prompt
     assert "{style_block}" in system_prompt

@@ -84,7 +84,14 @@ def test_every_cluster_has_the_contract_persona_pattern(segments: SegmentSet) ->
     assert len(PERSONA_PATTERN) == 15
     assert [g for g, _ in PERSONA_PATTERN].count("Female") == 7
     assert [b for g, b in PERSONA_PATTERN if g == "Male"] == [
-        "18 - 24", "25 - 34", "25 - 34", "35 - 44", "45 - 54", "55 - 64", "65 - 74", "75+",
+        "18 - 24",
+        "25 - 34",
+        "25 - 34",
+        "35 - 44",
+        "45 - 54",
+        "55 - 64",
+        "65 - 74",
+        "75+",
     ]
     for cluster in segments.clusters:
         personas = segments.personas_of(cluster.key)
@@ -170,8 +177,14 @@ def _valid() -> dict:
         "format": "segment-set/v1",
         "clusters": [{"key": 1, "name": "A", "summary": "s", "attributes": {}}],
         "personas": [
-            {"cluster_key": 1, "name": "Mia", "gender": "Female", "age_band": "25 - 34", "summary": "s",
-             "attributes": {"age": 30}},
+            {
+                "cluster_key": 1,
+                "name": "Mia",
+                "gender": "Female",
+                "age_band": "25 - 34",
+                "summary": "s",
+                "attributes": {"age": 30},
+            },
         ],
     }
 

@@ -26,8 +26,12 @@ async def _three(services, client):
 async def test_role_route_method_matrix(services, client, script):
     script.responder = lambda messages: "Hi there"
     (admin_id, admin), (builder_id, builder), (user_id, user) = await _three(services, client)
-    roles = {"admin": (admin_id, admin), "builder": (builder_id, builder), "user": (user_id, user),
-             "anonymous": (admin_id, {})}
+    roles = {
+        "admin": (admin_id, admin),
+        "builder": (builder_id, builder),
+        "user": (user_id, user),
+        "anonymous": (admin_id, {}),
+    }
     usernames = {"admin": "ada", "builder": "bob", "user": "uma", "anonymous": "nobody"}
     results: dict[tuple[str, str], int] = {}
     for role, (uid, headers) in roles.items():
@@ -42,42 +46,54 @@ async def test_role_route_method_matrix(services, client, script):
             assert (await upload(client, admin, "c-admin", "kept.md", "kept")).status_code == 201
         calls = {
             # the token route is open: every account logs in, an unknown one gets 401
-            "POST token": client.post("/studio/auth/token",
-                                      data={"username": usernames[role], "password": PASSWORD}),
+            "POST token": client.post("/studio/auth/token", data={"username": usernames[role], "password": PASSWORD}),
             "GET owned": client.get("/studio/personas/owned", headers=headers),
-            "POST build": client.post("/studio/personas/build", headers=headers,
-                                      json={"persona_name": "New", "creator_id": uid}),
-            "PUT build": client.put(f"/studio/personas/build/{pid}", headers=headers,
-                                    json={"description": "changed"}),
+            "POST build": client.post(
+                "/studio/personas/build", headers=headers, json={"persona_name": "New", "creator_id": uid}
+            ),
+            "PUT build": client.put(f"/studio/personas/build/{pid}", headers=headers, json={"description": "changed"}),
             "GET history": client.get(f"/studio/personas/{pid}/message_history", headers=headers),
             "POST chat": client.post(f"/studio/personas/{pid}/chat", headers=headers, json={"content": "Hello"}),
-            "POST users": client.post("/studio/users", headers=headers,
-                                      json={"username": f"new-{role}", "password": PASSWORD, "role": "user"}),
+            "POST users": client.post(
+                "/studio/users", headers=headers, json={"username": f"new-{role}", "password": PASSWORD, "role": "user"}
+            ),
             "POST collections": client.post("/studio/collections", headers=headers, json={"name": f"n-{role}"}),
             "GET collections": client.get("/studio/collections", headers=headers),
             "GET documents": client.get(f"/studio/collections/{own}/documents", headers=headers),
             "POST documents": upload(client, headers, own, "notes.md", "Some notes.", path="dir/notes.md"),
-            "DELETE document": client.delete(f"/studio/collections/{own}/documents/"
-                                             f"{'dir/notes.md' if own == coll else 'kept.md'}", headers=headers),
+            "DELETE document": client.delete(
+                f"/studio/collections/{own}/documents/{'dir/notes.md' if own == coll else 'kept.md'}", headers=headers
+            ),
             # the collection made by "POST collections" above (the admin's, for those who made none)
             "DELETE collection": client.delete(
-                f"/studio/collections/{f'n-{role}' if role in ('admin', 'builder') else 'c-admin'}",
-                headers=headers),
+                f"/studio/collections/{f'n-{role}' if role in ('admin', 'builder') else 'c-admin'}", headers=headers
+            ),
         }
         for name, call in calls.items():
             results[(role, name)] = (await call).status_code
     expected = {
         "POST token": (200, 200, 200),
-        "GET owned": (200, 200, 200), "POST build": (200, 200, 403), "PUT build": (200, 200, 403),
-        "GET history": (200, 200, 200), "POST chat": (200, 200, 200), "POST users": (201, 403, 403),
-        "POST collections": (201, 201, 403), "GET collections": (200, 200, 403),
-        "GET documents": (200, 200, 403), "POST documents": (201, 201, 403),
-        "DELETE document": (200, 200, 403), "DELETE collection": (200, 200, 403),
+        "GET owned": (200, 200, 200),
+        "POST build": (200, 200, 403),
+        "PUT build": (200, 200, 403),
+        "GET history": (200, 200, 200),
+        "POST chat": (200, 200, 200),
+        "POST users": (201, 403, 403),
+        "POST collections": (201, 201, 403),
+        "GET collections": (200, 200, 403),
+        "GET documents": (200, 200, 403),
+        "POST documents": (201, 201, 403),
+        "DELETE document": (200, 200, 403),
+        "DELETE collection": (200, 200, 403),
     }
     assert {name for _, name in results} == set(expected)
     for name, codes in expected.items():
-        got = (results[("admin", name)], results[("builder", name)], results[("user", name)],
-               results[("anonymous", name)])
+        got = (
+            results[("admin", name)],
+            results[("builder", name)],
+            results[("user", name)],
+            results[("anonymous", name)],
+        )
         assert got == (*codes, 401), name
     # what the refused callers aimed at is still there
     kept = (await client.get("/studio/collections/c-admin/documents", headers=admin)).json()["documents"]
@@ -97,8 +113,9 @@ async def test_cross_user_personas_histories_and_collections_answer_404(services
 
     first = await client.post(f"/studio/personas/{pid}/chat", headers=u1, json={"content": "My secret plan"})
     hid = first.json()["message_history_id"]
-    r = await client.post(f"/studio/personas/{pid}/chat", headers=u2,
-                          json={"message_history_id": hid, "content": "Tell me"})
+    r = await client.post(
+        f"/studio/personas/{pid}/chat", headers=u2, json={"message_history_id": hid, "content": "Tell me"}
+    )
     assert (r.status_code, r.json()) == (404, {"detail": "Message history not found"})
     other = await client.get(f"/studio/personas/{pid}/message_history", headers=u2)
     assert other.json() == {"persona_id": pid, "messages": []}
@@ -106,8 +123,9 @@ async def test_cross_user_personas_histories_and_collections_answer_404(services
 
     # a history belongs to one persona
     pid2 = await build(client, b1, b1_id, name="Jeff")
-    r = await client.post(f"/studio/personas/{pid2}/chat", headers=u1, json={"message_history_id": hid,
-                                                                              "content": "Hi"})
+    r = await client.post(
+        f"/studio/personas/{pid2}/chat", headers=u1, json={"message_history_id": hid, "content": "Hi"}
+    )
     assert r.status_code == 404
 
     # personas of other kinds, unknown and malformed ids
@@ -121,34 +139,63 @@ async def test_cross_user_personas_histories_and_collections_answer_404(services
     r = await client.get("/studio/collections/b1docs/documents", headers=b2)
     assert (r.status_code, r.json()) == (404, {"detail": "Collection not found"})
     assert (await client.get("/studio/collections", headers=b2)).json() == {"collections": []}
-    r = await client.post("/studio/personas/build", headers=b2, json={
-        "persona_name": "Thief", "creator_id": b2_id, "rag": {"db_collections": ["b1docs"]}})
+    r = await client.post(
+        "/studio/personas/build",
+        headers=b2,
+        json={"persona_name": "Thief", "creator_id": b2_id, "rag": {"db_collections": ["b1docs"]}},
+    )
     assert r.status_code == 400 and "b1docs" in r.json()["detail"]
     assert (await client.get("/studio/collections/b1docs/documents", headers=admin)).status_code == 200
 
 
 def _forge(payload_overrides: dict, key: str = SECRET, algorithm: str = "HS256") -> str:
     now = int(time.time())
-    payload = {"sub": "someone", "role": "admin", "iss": "persona-service", "aud": "persona-service-api",
-               "iat": now, "exp": now + 600, **payload_overrides}
+    payload = {
+        "sub": "someone",
+        "role": "admin",
+        "iss": "persona-service",
+        "aud": "persona-service-api",
+        "iat": now,
+        "exp": now + 600,
+        **payload_overrides,
+    }
     return jwt.encode(payload, key, algorithm=algorithm)
 
 
-@pytest.mark.parametrize("kind", ["alg_none", "wrong_key", "expired", "wrong_audience", "wrong_issuer",
-                                  "garbage", "missing_exp", "unknown_user"])
+@pytest.mark.parametrize(
+    "kind",
+    ["alg_none", "wrong_key", "expired", "wrong_audience", "wrong_issuer", "garbage", "missing_exp", "unknown_user"],
+)
 async def test_forged_tokens_get_401(services, client, kind):
     admin_id = await make_user(services, "ada", "admin")
     tokens = {
-        "alg_none": jwt.encode({"sub": admin_id, "role": "admin", "iss": "persona-service",
-                                "aud": "persona-service-api", "iat": int(time.time()),
-                                "exp": int(time.time()) + 600}, None, algorithm="none"),
+        "alg_none": jwt.encode(
+            {
+                "sub": admin_id,
+                "role": "admin",
+                "iss": "persona-service",
+                "aud": "persona-service-api",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 600,
+            },
+            None,
+            algorithm="none",
+        ),
         "wrong_key": _forge({"sub": admin_id}, key="y" * 48),
         "expired": _forge({"sub": admin_id, "iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}),
         "wrong_audience": _forge({"sub": admin_id, "aud": "another-api"}),
         "wrong_issuer": _forge({"sub": admin_id, "iss": "evil"}),
         "garbage": "not.a.token",
-        "missing_exp": jwt.encode({"sub": admin_id, "role": "admin", "iss": "persona-service",
-                                   "aud": "persona-service-api", "iat": int(time.time())}, SECRET),
+        "missing_exp": jwt.encode(
+            {
+                "sub": admin_id,
+                "role": "admin",
+                "iss": "persona-service",
+                "aud": "persona-service-api",
+                "iat": int(time.time()),
+            },
+            SECRET,
+        ),
         "unknown_user": _forge({"sub": "nobody"}),
     }
     r = await client.get("/studio/personas/owned", headers={"Authorization": f"Bearer {tokens[kind]}"})
@@ -166,24 +213,28 @@ async def test_login_refuses_wrong_password_and_unknown_user(services, client):
         assert (r.status_code, r.json()) == (401, {"detail": "Incorrect username or password"})
 
 
-async def test_without_jwt_secret_a_generated_secret_in_the_data_dir_is_shared(settings, local_embeddings,
-                                                                              services, caplog):
+async def test_without_jwt_secret_a_generated_secret_in_the_data_dir_is_shared(
+    settings, local_embeddings, services, caplog
+):
     """JWT_SECRET unset: the first start writes a random secret to <data_dir>/jwt-secret (0600),
     later starts (and other instances on the same data dir) reuse it, so tokens carry over."""
     await make_user(services, "ada", "admin")
     path = settings.data_dir / "jwt-secret"
     assert not path.exists()  # the explicit JWT_SECRET of the fixture wins: no file was written
     caplog.set_level(logging.INFO, logger="server.studio.auth")
-    async with extra_app(settings, local_embeddings, jwt_secret=None) as (_, first), \
-            extra_app(settings, local_embeddings, jwt_secret=None) as (_, second):
+    async with (
+        extra_app(settings, local_embeddings, jwt_secret=None) as (_, first),
+        extra_app(settings, local_embeddings, jwt_secret=None) as (_, second),
+    ):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         secret = path.read_text().strip()
         assert len(secret.encode()) >= 64
         token = await login(first, "ada")
         assert (await second.get("/studio/personas/owned", headers=token)).status_code == 200
         assert (await first.get("/studio/personas/owned", headers=await login(second, "ada"))).status_code == 200
-        assert jwt.decode(token["Authorization"][7:], secret, algorithms=["HS256"],
-                          audience="persona-service-api")["sub"]
+        assert jwt.decode(token["Authorization"][7:], secret, algorithms=["HS256"], audience="persona-service-api")[
+            "sub"
+        ]
     lines = [r.getMessage() for r in caplog.records if "JWT_SECRET is not set" in r.getMessage()]
     assert len(lines) == 2 and "generated in" in lines[0] and "kept in" in lines[1] and str(path) in lines[0]
     assert secret not in caplog.text
@@ -235,48 +286,72 @@ async def _stored_rag(services, pid: str) -> dict:
 async def test_partial_rag_update_is_checked_against_the_merged_settings(services, client):
     b_id, builder = await user_with_token(services, client, "bob", "builder")
     assert (await client.post("/studio/collections", headers=builder, json={"name": "docs"})).status_code == 201
-    pid = await build(client, builder, b_id, rag={"db_collections": ["docs"], "query_metric": "euclidean",
-                                                  "query_threshold": 0.9})
+    pid = await build(
+        client, builder, b_id, rag={"db_collections": ["docs"], "query_metric": "euclidean", "query_threshold": 0.9}
+    )
     # the stored metric is euclidean: a distance of 1.2 is fine, though no metric was given
     r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": 1.2}})
     assert (r.status_code, r.json()) == (200, {"message": "Persona updated successfully"})
-    assert await _stored_rag(services, pid) == {"db_collections": ["docs"], "query_metric": "euclidean",
-                                                "query_threshold": 1.2}
+    assert await _stored_rag(services, pid) == {
+        "db_collections": ["docs"],
+        "query_metric": "euclidean",
+        "query_threshold": 1.2,
+    }
     # switching to cosine while the stored threshold is 1.2 is refused, and nothing changes
-    r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_metric": "cosine"},
-                                                                                  "description": "new"})
+    r = await client.put(
+        f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_metric": "cosine"}, "description": "new"}
+    )
     assert r.status_code == 422
     detail = r.json()["detail"]
     assert isinstance(detail, str) and "query_threshold 1.2" in detail and "cosine" in detail
-    assert await _stored_rag(services, pid) == {"db_collections": ["docs"], "query_metric": "euclidean",
-                                                "query_threshold": 1.2}
+    assert await _stored_rag(services, pid) == {
+        "db_collections": ["docs"],
+        "query_metric": "euclidean",
+        "query_threshold": 1.2,
+    }
     from store.studio import get_studio_persona
+
     assert (await get_studio_persona(services.pool, int(pid)))["description"] == ""
     r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": -0.5}})
     assert r.status_code == 422 and "euclidean" in r.json()["detail"]
     # metric and a fitting threshold together, or a null threshold (the metric's default), pass
-    r = await client.put(f"/studio/personas/build/{pid}", headers=builder,
-                         json={"rag": {"query_metric": "cosine", "query_threshold": 0.5}})
+    r = await client.put(
+        f"/studio/personas/build/{pid}",
+        headers=builder,
+        json={"rag": {"query_metric": "cosine", "query_threshold": 0.5}},
+    )
     assert r.status_code == 200
-    assert await _stored_rag(services, pid) == {"db_collections": ["docs"], "query_metric": "cosine",
-                                                "query_threshold": 0.5}
+    assert await _stored_rag(services, pid) == {
+        "db_collections": ["docs"],
+        "query_metric": "cosine",
+        "query_threshold": 0.5,
+    }
     r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": 1.2}})
     assert r.status_code == 422 and "between -1 and 1" in r.json()["detail"]
     r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": None}})
     assert r.status_code == 200 and (await _stored_rag(services, pid))["query_threshold"] is None
-    r = await client.put(f"/studio/personas/build/{pid}", headers=builder,
-                         json={"rag": {"query_metric": "euclidean", "query_threshold": 1.2}})
+    r = await client.put(
+        f"/studio/personas/build/{pid}",
+        headers=builder,
+        json={"rag": {"query_metric": "euclidean", "query_threshold": 1.2}},
+    )
     assert r.status_code == 200
     # a persona with no stored rag at all is judged against the cosine default
     plain = await build(client, builder, b_id, name="Plain")
     r = await client.put(f"/studio/personas/build/{plain}", headers=builder, json={"rag": {"query_threshold": 1.2}})
     assert r.status_code == 422
     # creating still checks the complete settings (the metric defaults to cosine)
-    r = await client.post("/studio/personas/build", headers=builder, json={
-        "persona_name": "X", "creator_id": b_id, "rag": {"query_threshold": 1.2}})
+    r = await client.post(
+        "/studio/personas/build",
+        headers=builder,
+        json={"persona_name": "X", "creator_id": b_id, "rag": {"query_threshold": 1.2}},
+    )
     assert r.status_code == 422
-    r = await client.post("/studio/personas/build", headers=builder, json={
-        "persona_name": "X", "creator_id": b_id, "rag": {"query_threshold": 1.2, "query_metric": "euclidean"}})
+    r = await client.post(
+        "/studio/personas/build",
+        headers=builder,
+        json={"persona_name": "X", "creator_id": b_id, "rag": {"query_threshold": 1.2, "query_metric": "euclidean"}},
+    )
     assert r.status_code == 200
 
 
@@ -297,41 +372,59 @@ async def test_model_failure_is_a_502_and_leaves_no_trace(services, client, scri
         assert (await (await conn.execute("SELECT COUNT(*) AS n FROM checkpoints")).fetchone())["n"] == 0
 
     script.responder = lambda messages: "fine"
-    hid = (await client.post(f"/studio/personas/{pid}/chat", headers=user,
-                             json={"content": "Hello"})).json()["message_history_id"]
+    hid = (await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": "Hello"})).json()[
+        "message_history_id"
+    ]
     script.responder = provider_down
-    r = await client.post(f"/studio/personas/{pid}/chat", headers=user,
-                          json={"message_history_id": hid, "content": "Doomed question"})
+    r = await client.post(
+        f"/studio/personas/{pid}/chat", headers=user, json={"message_history_id": hid, "content": "Doomed question"}
+    )
     assert r.status_code == 502
     script.responder = lambda messages: "again"
-    r = await client.post(f"/studio/personas/{pid}/chat", headers=user,
-                          json={"message_history_id": hid, "content": "Next question"})
+    r = await client.post(
+        f"/studio/personas/{pid}/chat", headers=user, json={"message_history_id": hid, "content": "Next question"}
+    )
     assert r.status_code == 200 and r.json()["response"] == "again"
     # neither the history nor the model's memory of the thread holds the failed turn
     assert not any("Doomed" in str(m.content) for m in script.calls[-1])
     history = (await client.get(f"/studio/personas/{pid}/message_history", headers=user)).json()["messages"]
     assert [(m["role"], m["content"]) for m in history[0]["messages"]] == [
-        ("user", "Hello"), ("assistant", "fine"), ("user", "Next question"), ("assistant", "again")]
+        ("user", "Hello"),
+        ("assistant", "fine"),
+        ("user", "Next question"),
+        ("assistant", "again"),
+    ]
 
 
 async def test_build_and_update_validation(services, client):
     (admin_id, admin), (b_id, builder), (u_id, _) = await _three(services, client)
-    r = await client.post("/studio/personas/build", headers=admin,
-                          json={"persona_name": "X", "creator_id": "user123"})
+    r = await client.post("/studio/personas/build", headers=admin, json={"persona_name": "X", "creator_id": "user123"})
     assert (r.status_code, r.json()) == (404, {"detail": "Invalid user_id: User does not exist"})
-    r = await client.post("/studio/personas/build", headers=builder,
-                          json={"persona_name": "X", "creator_id": admin_id})
+    r = await client.post("/studio/personas/build", headers=builder, json={"persona_name": "X", "creator_id": admin_id})
     assert r.status_code == 400 and "creator_id" in r.json()["detail"]
     for extra in ({"owner_id": admin_id}, {"id": 5}, {"persona_id": "7"}):
-        r = await client.post("/studio/personas/build", headers=builder,
-                              json={"persona_name": "X", "creator_id": b_id, **extra})
+        r = await client.post(
+            "/studio/personas/build", headers=builder, json={"persona_name": "X", "creator_id": b_id, **extra}
+        )
         assert r.status_code == 422, extra
-    r = await client.post("/studio/personas/build", headers=builder, json={
-        "persona_name": "X", "creator_id": b_id, "rag": {"query_metric": "manhattan"}})
+    r = await client.post(
+        "/studio/personas/build",
+        headers=builder,
+        json={"persona_name": "X", "creator_id": b_id, "rag": {"query_metric": "manhattan"}},
+    )
     assert r.status_code == 422
-    r = await client.post("/studio/personas/build", headers=builder, json={
-        "persona_name": "Marketing Persona", "creator_id": b_id, "description": "Targets campaigns.",
-        "system_prompt": "You are upbeat.", "model": "fake:scripted", "temperature": 0.3})
+    r = await client.post(
+        "/studio/personas/build",
+        headers=builder,
+        json={
+            "persona_name": "Marketing Persona",
+            "creator_id": b_id,
+            "description": "Targets campaigns.",
+            "system_prompt": "You are upbeat.",
+            "model": "fake:scripted",
+            "temperature": 0.3,
+        },
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["message"] == "Persona created successfully" and body["persona_name"] == "Marketing Persona"
@@ -346,20 +439,28 @@ async def test_build_and_update_validation(services, client):
     assert r.status_code == 422
     r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"persona_name": None})
     assert r.status_code == 422
-    r = await client.put(f"/studio/personas/build/{pid}", headers=builder,
-                         json={"persona_name": "Marketing Persona v2", "system_prompt": "You are calm."})
+    r = await client.put(
+        f"/studio/personas/build/{pid}",
+        headers=builder,
+        json={"persona_name": "Marketing Persona v2", "system_prompt": "You are calm."},
+    )
     assert (r.status_code, r.json()) == (200, {"message": "Persona updated successfully"})
     from store.personas import get_chat_profile
+
     profile = await get_chat_profile(services.pool, int(pid))
     assert (profile["name"], profile["system_prompt"], profile["version"]) == (
-        "Marketing Persona v2", "You are calm.", 2)
+        "Marketing Persona v2",
+        "You are calm.",
+        2,
+    )
     assert profile["description"] == "Targets campaigns."
     # an admin may hand a persona to another builder
     r = await client.put(f"/studio/personas/build/{pid}", headers=admin, json={"creator_id": "ghost"})
     assert (r.status_code, r.json()) == (404, {"detail": "Invalid user_id: User does not exist"})
     b2 = await make_user(services, "bea", "builder")
-    assert (await client.put(f"/studio/personas/build/{pid}", headers=admin,
-                             json={"creator_id": b2})).status_code == 200
+    assert (
+        await client.put(f"/studio/personas/build/{pid}", headers=admin, json={"creator_id": b2})
+    ).status_code == 200
     assert (await client.get("/studio/personas/owned", headers=builder)).json() == {}
 
 
@@ -370,20 +471,25 @@ async def test_chat_histories_titles_and_memory(services, client, script):
     for body in ({}, {"content": ""}, {"content": "   "}, {"message_history_id": "x"}):
         r = await client.post(f"/studio/personas/{pid}/chat", headers=user, json=body)
         assert (r.status_code, r.json()) == (404, {"detail": "Message content is required"}), body
-    r = await client.post(f"/studio/personas/{pid}/chat", headers=user,
-                          json={"content": "How can you help me with marketing strategies for my bakery?"})
+    r = await client.post(
+        f"/studio/personas/{pid}/chat",
+        headers=user,
+        json={"content": "How can you help me with marketing strategies for my bakery?"},
+    )
     assert r.status_code == 200
     first = r.json()
     hid = first["message_history_id"]
     assert first["persona_id"] == pid and first["response"] == "reply 1"
     assert first["rag_hit"]["success"] == "false"
-    r = await client.post(f"/studio/personas/{pid}/chat", headers=user,
-                          json={"message_history_id": hid, "content": "And for the summer?"})
+    r = await client.post(
+        f"/studio/personas/{pid}/chat", headers=user, json={"message_history_id": hid, "content": "And for the summer?"}
+    )
     assert r.json()["message_history_id"] == hid and r.json()["response"] == "reply 2"
     second_prompt = [m.content for m in script.calls[-1]]
     assert any("bakery" in str(c) for c in second_prompt) and any("reply 1" in str(c) for c in second_prompt)
-    r = await client.post(f"/studio/personas/{pid}/chat", headers=user,
-                          json={"message_history_id": "unknown", "content": "hi"})
+    r = await client.post(
+        f"/studio/personas/{pid}/chat", headers=user, json={"message_history_id": "unknown", "content": "hi"}
+    )
     assert (r.status_code, r.json()) == (404, {"detail": "Message history not found"})
 
     history = (await client.get(f"/studio/personas/{pid}/message_history", headers=user)).json()
@@ -393,23 +499,32 @@ async def test_chat_histories_titles_and_memory(services, client, script):
     assert entry["title"] == "How can you help me with marketing strategies..."
     assert "bakery" in entry["description"] and entry["created_at"].endswith("Z")
     assert [(m["role"], m["content"]) for m in entry["messages"]] == [
-        ("user", "How can you help me with marketing strategies for my bakery?"), ("assistant", "reply 1"),
-        ("user", "And for the summer?"), ("assistant", "reply 2")]
+        ("user", "How can you help me with marketing strategies for my bakery?"),
+        ("assistant", "reply 1"),
+        ("user", "And for the summer?"),
+        ("assistant", "reply 2"),
+    ]
     # the admin has no histories of their own here
     assert (await client.get(f"/studio/personas/{pid}/message_history", headers=admin)).json()["messages"] == []
 
 
 async def test_admin_creates_users_and_duplicates_conflict(services, client):
     _, admin = await user_with_token(services, client, "ada", "admin")
-    r = await client.post("/studio/users", headers=admin, json={"username": "carl", "password": PASSWORD,
-                                                                "role": "builder"})
+    r = await client.post(
+        "/studio/users", headers=admin, json={"username": "carl", "password": PASSWORD, "role": "builder"}
+    )
     assert r.status_code == 201 and r.json()["role"] == "builder" and "password" not in r.text
-    assert (await client.post("/studio/users", headers=admin, json={
-        "username": "carl", "password": PASSWORD})).status_code == 409
-    assert (await client.post("/studio/users", headers=admin, json={
-        "username": "dan", "password": "short"})).status_code == 422
-    assert (await client.post("/studio/users", headers=admin, json={
-        "username": "dan", "password": PASSWORD, "role": "root"})).status_code == 422
+    assert (
+        await client.post("/studio/users", headers=admin, json={"username": "carl", "password": PASSWORD})
+    ).status_code == 409
+    assert (
+        await client.post("/studio/users", headers=admin, json={"username": "dan", "password": "short"})
+    ).status_code == 422
+    assert (
+        await client.post(
+            "/studio/users", headers=admin, json={"username": "dan", "password": PASSWORD, "role": "root"}
+        )
+    ).status_code == 422
     assert (await login(client, "carl"))["Authorization"].startswith("Bearer ")
 
 

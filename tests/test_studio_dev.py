@@ -31,8 +31,14 @@ def _dead_pid() -> int:
 
 
 def _embedded_settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, database_url=None, data_dir=tmp_path / "data", chat_model="openai:gpt-4.1",
-                    openai_api_key="unused", twin_demo_autoload=False)
+    return Settings(
+        _env_file=None,
+        database_url=None,
+        data_dir=tmp_path / "data",
+        chat_model="openai:gpt-4.1",
+        openai_api_key="unused",
+        twin_demo_autoload=False,
+    )
 
 
 async def test_stopping_the_services_stops_the_embedded_postgres_and_prunes_dead_handles(tmp_path, local_embeddings):
@@ -134,8 +140,14 @@ def _service_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_personas_serve_stops_the_embedded_postgres_on_sigterm(tmp_path):
     port = free_port()
     env = _service_env(tmp_path, CHAT_MODEL="openai:gpt-4.1", OPENAI_API_KEY="unused", PORT=str(port))
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     pg_dir = (tmp_path / "data" / "pg").resolve()
     try:
         _wait_for(f"http://127.0.0.1:{port}/health", proc)
@@ -161,23 +173,34 @@ def test_langgraph_dev_runs_a_graph_and_leaves_nothing_running(tmp_path):
 
     port = free_port()
     env = _service_env(tmp_path, CHAT_MODEL="local:smollm2")
-    proc = subprocess.Popen([LANGGRAPH, "dev", "--no-browser", "--no-reload", "--port", str(port)],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [LANGGRAPH, "dev", "--no-browser", "--no-reload", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     pg_dir = (tmp_path / "data" / "pg").resolve()
     try:
         _wait_for(f"{base}/ok", proc)
         with httpx.Client(base_url=base, timeout=300) as client:
             thread = client.post("/threads", json={}).json()["thread_id"]
-            body = {"assistant_id": "persona_chat", "context": {"max_tokens": 8, "temperature": 0.0},
-                    "input": {"persona": {"name": "Gwen", "system_prompt": "A novelist from Leeds."},
-                              "messages": [{"type": "human", "content": "Say hello."}]}}
+            body = {
+                "assistant_id": "persona_chat",
+                "context": {"max_tokens": 8, "temperature": 0.0},
+                "input": {
+                    "persona": {"name": "Gwen", "system_prompt": "A novelist from Leeds."},
+                    "messages": [{"type": "human", "content": "Say hello."}],
+                },
+            }
             out = client.post(f"/threads/{thread}/runs/wait", json=body).json()
         assert out.get("reply", "").strip(), out
         assert postgres_pid(pg_dir) is not None
-        llama = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                 if "llama_cpp.server" in " ".join(p.cmdline())]
+        llama = [
+            p for p in psutil.Process(proc.pid).children(recursive=True) if "llama_cpp.server" in " ".join(p.cmdline())
+        ]
         assert llama
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         proc.wait(timeout=60)

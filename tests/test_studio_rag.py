@@ -61,8 +61,12 @@ async def test_cosine_threshold_just_above_and_below_the_top_hit(services, clien
     top = await _top(services, "cosine")
     assert top["doc_path"] == "bees.md"
     sim = float(top["cosine_similarity"])
-    pid = await build(client, builder, b_id, rag={"db_collections": ["nature"], "query_metric": "cosine",
-                                                  "query_threshold": round(sim - 0.001, 6)})
+    pid = await build(
+        client,
+        builder,
+        b_id,
+        rag={"db_collections": ["nature"], "query_metric": "cosine", "query_threshold": round(sim - 0.001, 6)},
+    )
     r = (await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": QUESTION})).json()
     hit = r["rag_hit"]
     assert hit["success"] == "true" and hit["doc_path"] == "bees.md" and hit["file_name"] == "bees.md"
@@ -74,8 +78,9 @@ async def test_cosine_threshold_just_above_and_below_the_top_hit(services, clien
     assert "<<<REFERENCES" in system and CORPUS["bees.md"] in system
     assert system.index("<<<REFERENCES") < system.index(CORPUS["bees.md"]) < system.index("REFERENCES>>>")
 
-    r = await client.put(f"/studio/personas/build/{pid}", headers=builder,
-                         json={"rag": {"query_threshold": round(sim + 0.001, 6)}})
+    r = await client.put(
+        f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": round(sim + 0.001, 6)}}
+    )
     assert r.status_code == 200
     r = (await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": QUESTION})).json()
     assert r["rag_hit"]["success"] == "false"
@@ -87,18 +92,32 @@ async def test_euclidean_threshold_just_above_and_below_the_top_hit(services, cl
     b_id, builder, user = await _setup(services, client)
     top = await _top(services, "euclidean")
     dist = float(top["euclidean_distance"])
-    pid = await build(client, builder, b_id, rag={"db_collections": ["nature"], "query_metric": "euclidean",
-                                                  "query_threshold": round(dist + 0.001, 6)})
+    pid = await build(
+        client,
+        builder,
+        b_id,
+        rag={"db_collections": ["nature"], "query_metric": "euclidean", "query_threshold": round(dist + 0.001, 6)},
+    )
     r = (await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": QUESTION})).json()
     assert r["rag_hit"]["success"] == "true" and r["rag_hit"]["doc_path"] == "bees.md"
     hid = r["message_history_id"]
-    await client.put(f"/studio/personas/build/{pid}", headers=builder,
-                     json={"rag": {"query_threshold": round(dist - 0.001, 6)}})
-    r = (await client.post(f"/studio/personas/{pid}/chat", headers=user,
-                           json={"content": QUESTION, "message_history_id": hid})).json()
+    await client.put(
+        f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": round(dist - 0.001, 6)}}
+    )
+    r = (
+        await client.post(
+            f"/studio/personas/{pid}/chat", headers=user, json={"content": QUESTION, "message_history_id": hid}
+        )
+    ).json()
     # a later turn in the same history does not keep the earlier turn's hit
-    assert r["rag_hit"] == {"file_name": "", "doc_path": "", "document_string": "", "euclidean_distance": "",
-                            "cosine_similarity": "", "success": "false"}
+    assert r["rag_hit"] == {
+        "file_name": "",
+        "doc_path": "",
+        "document_string": "",
+        "euclidean_distance": "",
+        "cosine_similarity": "",
+        "success": "false",
+    }
 
 
 async def test_persona_without_collections_never_hits(services, client, script):
@@ -115,14 +134,32 @@ async def test_persona_without_collections_never_hits(services, client, script):
 
 async def test_retriever_never_leaves_its_collections(services, client, script):
     await _setup(services, client)
-    retriever = DocumentCollectionRetriever(pool=services.pool, embeddings=services.require_embeddings(),
-                                            collections=["kitchen"], metric="cosine", threshold=-1.0, k=10)
+    retriever = DocumentCollectionRetriever(
+        pool=services.pool,
+        embeddings=services.require_embeddings(),
+        collections=["kitchen"],
+        metric="cosine",
+        threshold=-1.0,
+        k=10,
+    )
     docs = await retriever.ainvoke(QUESTION)  # the best match overall (bees) is in another collection
     assert docs and {d.metadata["collection"] for d in docs} == {"kitchen"}
-    exact = await search_chunks(services.pool, query_vector=services.require_embeddings().embed_query(QUESTION),
-                                collections=["nature"], metric="euclidean", k=5, exact=True)
-    indexed = await search_chunks(services.pool, query_vector=services.require_embeddings().embed_query(QUESTION),
-                                  collections=["nature"], metric="euclidean", k=5, exact=False)
+    exact = await search_chunks(
+        services.pool,
+        query_vector=services.require_embeddings().embed_query(QUESTION),
+        collections=["nature"],
+        metric="euclidean",
+        k=5,
+        exact=True,
+    )
+    indexed = await search_chunks(
+        services.pool,
+        query_vector=services.require_embeddings().embed_query(QUESTION),
+        collections=["nature"],
+        metric="euclidean",
+        k=5,
+        exact=False,
+    )
     assert [r["id"] for r in exact] == [r["id"] for r in indexed]
 
 
@@ -132,15 +169,26 @@ async def test_pdf_upload_reupload_replace_list_and_delete(services, client, scr
     pdf = make_pdf("The Zephyr blender has a turbo button that crushes ice in nine seconds.")
     r = await upload(client, builder, "manuals", "zephyr.pdf", pdf, "application/pdf", path="kitchen/zephyr.pdf")
     assert r.status_code == 201, r.text
-    assert r.json() == {"collection": "manuals", "file_name": "zephyr.pdf", "doc_path": "kitchen/zephyr.pdf",
-                        "chunks": 1}
+    assert r.json() == {
+        "collection": "manuals",
+        "file_name": "zephyr.pdf",
+        "doc_path": "kitchen/zephyr.pdf",
+        "chunks": 1,
+    }
     vector = services.require_embeddings().embed_query("How fast does the blender crush ice?")
     rows = await search_chunks(services.pool, query_vector=vector, collections=["manuals"], k=3)
     assert "turbo button" in rows[0]["content"]
 
     # re-upload replaces, never duplicates
-    r = await upload(client, builder, "manuals", "zephyr.pdf", make_pdf("Now it crushes ice in five seconds."),
-                     "application/pdf", path="kitchen/zephyr.pdf")
+    r = await upload(
+        client,
+        builder,
+        "manuals",
+        "zephyr.pdf",
+        make_pdf("Now it crushes ice in five seconds."),
+        "application/pdf",
+        path="kitchen/zephyr.pdf",
+    )
     assert r.status_code == 201
     listing = (await client.get("/studio/collections/manuals/documents", headers=builder)).json()
     assert [(d["doc_path"], d["chunks"]) for d in listing["documents"]] == [("kitchen/zephyr.pdf", 1)]
@@ -148,7 +196,9 @@ async def test_pdf_upload_reupload_replace_list_and_delete(services, client, scr
     assert len(rows) == 1 and "five seconds" in rows[0]["content"]
 
     # broken and hostile uploads fail alone, with a clear 400/413
-    r = await upload(client, builder, "manuals", "broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog", "application/pdf")
+    r = await upload(
+        client, builder, "manuals", "broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog", "application/pdf"
+    )
     assert r.status_code == 400 and r.json()["detail"]
     r = await upload(client, builder, "manuals", "evil.exe", b"MZ...", "application/octet-stream")
     assert r.status_code == 400
@@ -158,13 +208,19 @@ async def test_pdf_upload_reupload_replace_list_and_delete(services, client, scr
     r = await upload(client, builder, "manuals", "big.txt", "x " * 1000, "text/plain")
     assert r.status_code == 413 and "limit" in r.json()["detail"]
     services.settings.studio_max_upload_bytes = 20_000_000
-    for name, text, ctype in (("page.html", "<html><title>T</title><script>x()</script><p>Hello page</p></html>",
-                               "text/html"), ("rows.csv", "name,age\nAna,31\n", "text/csv"),
-                              ("notes.txt", "plain notes", "text/plain")):
+    for name, text, ctype in (
+        ("page.html", "<html><title>T</title><script>x()</script><p>Hello page</p></html>", "text/html"),
+        ("rows.csv", "name,age\nAna,31\n", "text/csv"),
+        ("notes.txt", "plain notes", "text/plain"),
+    ):
         assert (await upload(client, builder, "manuals", name, text, ctype)).status_code == 201, name
     listing = (await client.get("/studio/collections/manuals/documents", headers=builder)).json()
     assert sorted(d["doc_path"] for d in listing["documents"]) == [
-        "kitchen/zephyr.pdf", "notes.txt", "page.html", "rows.csv"]
+        "kitchen/zephyr.pdf",
+        "notes.txt",
+        "page.html",
+        "rows.csv",
+    ]
     collections = (await client.get("/studio/collections", headers=builder)).json()["collections"]
     assert [(c["name"], c["documents"]) for c in collections] == [("manuals", 4)]
 
@@ -196,28 +252,42 @@ async def test_delete_collection_refused_while_a_persona_uses_it(services, clien
 
     # in use: 409 naming the persona, nothing deleted; another owner's persona is only counted
     r = await client.delete("/studio/collections/nature", headers=builder)
-    assert (r.status_code, r.json()) == (409, {"detail": f"Collection 'nature' is still used by persona {pid}: "
-                                                         "remove it from their rag.db_collections first"})
+    assert (r.status_code, r.json()) == (
+        409,
+        {
+            "detail": f"Collection 'nature' is still used by persona {pid}: "
+            "remove it from their rag.db_collections first"
+        },
+    )
     admin_pid = await build(client, admin, admin_id, name="Admin's", rag={"db_collections": ["kitchen"]})
     r = await client.delete("/studio/collections/kitchen", headers=builder)
-    assert (r.status_code, r.json()["detail"]) == (409, f"Collection 'kitchen' is still used by persona {pid} and "
-                                                        "1 persona of other users: remove it from their "
-                                                        "rag.db_collections first")
+    assert (r.status_code, r.json()["detail"]) == (
+        409,
+        f"Collection 'kitchen' is still used by persona {pid} and "
+        "1 persona of other users: remove it from their "
+        "rag.db_collections first",
+    )
     r = await client.delete("/studio/collections/kitchen", headers=admin)
     assert r.status_code == 409 and f"personas {pid}, {admin_pid}:" in r.json()["detail"]
     listing = (await client.get("/studio/collections/nature/documents", headers=builder)).json()["documents"]
     assert sorted(d["doc_path"] for d in listing) == ["bees.md", "volcano.md"]
 
     # once no persona names it, the collection and its chunks go
-    assert (await client.put(f"/studio/personas/build/{pid}", headers=builder,
-                             json={"rag": {"db_collections": ["kitchen"]}})).status_code == 200
+    assert (
+        await client.put(
+            f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"db_collections": ["kitchen"]}}
+        )
+    ).status_code == 200
     r = await client.delete("/studio/collections/nature", headers=builder)
-    assert (r.status_code, r.json()) == (200, {"message": "Collection deleted successfully", "collection": "nature",
-                                               "documents": 2, "chunks": 2})
+    assert (r.status_code, r.json()) == (
+        200,
+        {"message": "Collection deleted successfully", "collection": "nature", "documents": 2, "chunks": 2},
+    )
     vector = services.require_embeddings().embed_query(QUESTION)
     assert await search_chunks(services.pool, query_vector=vector, collections=["nature"], k=5) == []
     assert [c["name"] for c in (await client.get("/studio/collections", headers=builder)).json()["collections"]] == [
-        "kitchen"]
+        "kitchen"
+    ]
     r = await client.get("/studio/collections/nature/documents", headers=builder)
     assert (r.status_code, r.json()) == (404, {"detail": "Collection not found"})
     assert (await client.delete("/studio/collections/nature", headers=builder)).status_code == 404
@@ -227,8 +297,9 @@ async def test_delete_collection_refused_while_a_persona_uses_it(services, clien
     assert (await client.post("/studio/collections", headers=other, json={"name": "nature"})).status_code == 201
     # an upload that finishes after its collection was deleted is a 404, not a database error
     with pytest.raises(docs_store.CollectionNotFound):
-        await docs_store.replace_document(services.pool, collection="gone", file_name="a.md", doc_path="a.md",
-                                          chunks=["text"], embeddings=[vector])
+        await docs_store.replace_document(
+            services.pool, collection="gone", file_name="a.md", doc_path="a.md", chunks=["text"], embeddings=[vector]
+        )
 
 
 async def test_run_input_cannot_widen_a_personas_collections(services, client, script):
@@ -242,15 +313,27 @@ async def test_run_input_cannot_widen_a_personas_collections(services, client, s
     pid = int(await build(client, builder, b_id))
     graph = build_persona_chat(services.checkpointer)
     ctx = ChatContext(model="fake:scripted")
-    sneaky = {"collections": ["nature"], "use_documents": True,
-              "rag": {"db_collections": ["nature"], "query_threshold": -1.0}}
-    out = await graph.ainvoke({"messages": [HumanMessage(QUESTION)], "persona_id": pid, **sneaky},
-                              {"configurable": {"thread_id": "t-sneaky"}}, context=ctx)
+    sneaky = {
+        "collections": ["nature"],
+        "use_documents": True,
+        "rag": {"db_collections": ["nature"], "query_threshold": -1.0},
+    }
+    out = await graph.ainvoke(
+        {"messages": [HumanMessage(QUESTION)], "persona_id": pid, **sneaky},
+        {"configurable": {"thread_id": "t-sneaky"}},
+        context=ctx,
+    )
     assert out["rag_hit"]["success"] == "false" and out["references"] == []
-    inline = {"name": "Inline", "system_prompt": "", "attributes": {"rag": {"db_collections": ["nature"],
-                                                                            "query_threshold": -1.0}}}
-    out = await graph.ainvoke({"messages": [HumanMessage(QUESTION)], "persona": inline},
-                              {"configurable": {"thread_id": "t-inline"}}, context=ctx)
+    inline = {
+        "name": "Inline",
+        "system_prompt": "",
+        "attributes": {"rag": {"db_collections": ["nature"], "query_threshold": -1.0}},
+    }
+    out = await graph.ainvoke(
+        {"messages": [HumanMessage(QUESTION)], "persona": inline},
+        {"configurable": {"thread_id": "t-inline"}},
+        context=ctx,
+    )
     assert out["rag_hit"]["success"] == "false"
     assert CORPUS["bees.md"] not in script.calls[-1][0].content
 
@@ -266,12 +349,21 @@ async def test_persona_write_racing_a_collection_delete_never_names_a_deleted_co
     async with await psycopg.AsyncConnection.connect(services.database_url) as deleter:
         async with deleter.transaction():
             await deleter.execute("SELECT name FROM document_collections WHERE name = 'nature' FOR UPDATE")
-            build_task = asyncio.create_task(client.post(
-                "/studio/personas/build", headers=builder,
-                json={"persona_name": "Racer", "creator_id": b_id, "rag": {"db_collections": ["nature", "kitchen"]}}))
+            build_task = asyncio.create_task(
+                client.post(
+                    "/studio/personas/build",
+                    headers=builder,
+                    json={
+                        "persona_name": "Racer",
+                        "creator_id": b_id,
+                        "rag": {"db_collections": ["nature", "kitchen"]},
+                    },
+                )
+            )
             for _ in range(400):  # until the build's transaction waits on our row lock
                 cur = await deleter.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
                 if (await cur.fetchone())[0]:
                     break
                 assert not build_task.done(), build_task.result().text

@@ -24,6 +24,7 @@ from services.ghostwriter.sample_accounts import (
     render_sample,
 )
 from tools.engagement import engagement_score, pick_exemplars, post_engagement, split_holdout
+from tools.style_similarity import WEIGHTS, style_similarity
 from tools.stylometrics import (
     FUNCTION_WORDS,
     StyleMetrics,
@@ -31,7 +32,6 @@ from tools.stylometrics import (
     describe_style,
     measure_style,
 )
-from tools.style_similarity import WEIGHTS, style_similarity
 
 ROOT = Path(__file__).resolve().parent.parent
 EXEMPLARS = 40
@@ -73,12 +73,14 @@ def test_measure_style_exact_values_on_hand_written_posts() -> None:
 
 
 def test_thread_markers_line_breaks_and_top_words() -> None:
-    m = measure_style([
-        "1/ Big lessons about the market 🧵\nline two\nline three",
-        "3/10 the market is green",
-        "due 1/2/2025, green candles on the market",
-        "@bob market open",
-    ])
+    m = measure_style(
+        [
+            "1/ Big lessons about the market 🧵\nline two\nline three",
+            "3/10 the market is green",
+            "due 1/2/2025, green candles on the market",
+            "@bob market open",
+        ]
+    )
     assert m.thread_marker_share == pytest.approx(2 / 4)  # a date is not a marker
     assert m.line_breaks_per_post == pytest.approx(2 / 4)
     assert m.top_words[:2] == ["market", "green"]
@@ -101,37 +103,52 @@ def test_empty_input_gives_zero_metrics_and_no_traits() -> None:
 
 
 def test_describe_style_only_reports_supported_traits() -> None:
-    casual = measure_style([
-        "gm frens 🚀🔥 feeling good",
-        "lol this chart 😭😭",
-        "ok one more coffee ☕ then bed 💤",
-    ])
+    casual = measure_style(
+        [
+            "gm frens 🚀🔥 feeling good",
+            "lol this chart 😭😭",
+            "ok one more coffee ☕ then bed 💤",
+        ]
+    )
     traits = describe_style(casual)
     assert "uses lowercase for emphasis" in traits
     assert "frequent emoji usage" in traits
-    for absent in ("uses ALL CAPS for emphasis", "heavy hashtag usage", "never uses emoji",
-                   "often shares links", "long-form posts", "consistently capitalises sentences"):
+    for absent in (
+        "uses ALL CAPS for emphasis",
+        "heavy hashtag usage",
+        "never uses emoji",
+        "often shares links",
+        "long-form posts",
+        "consistently capitalises sentences",
+    ):
         assert absent not in traits
 
-    formal = measure_style([
-        "The committee published its findings on Tuesday.",
-        "Several questions remain open, however.",
-        "We will publish a detailed response next week.",
-    ])
+    formal = measure_style(
+        [
+            "The committee published its findings on Tuesday.",
+            "Several questions remain open, however.",
+            "We will publish a detailed response next week.",
+        ]
+    )
     traits = describe_style(formal)
     assert "never uses emoji" in traits and "consistently capitalises sentences" in traits
     assert "frequent emoji usage" not in traits and "uses lowercase for emphasis" not in traits
 
 
 def test_describe_style_thresholds_and_minimum_posts() -> None:
-    base = StyleMetrics(post_count=10, emoji_post_share=0.5, lowercase_start_share=0.3,
-                        mean_chars=120, mean_sentence_words=12, vocabulary_richness=0.75)
+    base = StyleMetrics(
+        post_count=10,
+        emoji_post_share=0.5,
+        lowercase_start_share=0.3,
+        mean_chars=120,
+        mean_sentence_words=12,
+        vocabulary_richness=0.75,
+    )
     assert describe_style(base) == []
     assert "frequent emoji usage" in describe_style(base.model_copy(update={"emoji_per_post": 1.0}))
     below = describe_style(base.model_copy(update={"emoji_per_post": 0.99}))
     assert "occasional emoji" in below and "frequent emoji usage" not in below
-    assert "uses ALL CAPS for emphasis" in describe_style(
-        base.model_copy(update={"all_caps_word_share": 0.08}))
+    assert "uses ALL CAPS for emphasis" in describe_style(base.model_copy(update={"all_caps_word_share": 0.08}))
     assert describe_style(base.model_copy(update={"all_caps_word_share": 0.079})) == []
     too_few = base.model_copy(update={"post_count": 2, "emoji_per_post": 3.0})
     assert describe_style(too_few) == []
@@ -140,8 +157,12 @@ def test_describe_style_thresholds_and_minimum_posts() -> None:
 def test_sample_accounts_show_their_intended_traits() -> None:
     expected = {
         "moonbag_mia": {"uses lowercase for emphasis", "frequent emoji usage"},
-        "policyledger": {"never uses emoji", "long, complex sentences", "long-form posts",
-                         "consistently capitalises sentences"},
+        "policyledger": {
+            "never uses emoji",
+            "long, complex sentences",
+            "long-form posts",
+            "consistently capitalises sentences",
+        },
         "maxhypehq": {"heavy hashtag usage", "exclamation-heavy, high-energy tone"},
         "kfoldr": {"often shares links", "never uses emoji", "brief posts"},
         "risewithjordan": {"writes threads (🧵, 1/ numbering)", "uses line breaks to structure posts"},
@@ -155,6 +176,7 @@ def test_sample_accounts_show_their_intended_traits() -> None:
 
 
 # --- style similarity -------------------------------------------------------
+
 
 def _split_texts() -> dict[str, tuple[list[str], list[str]]]:
     """handle -> (held-out texts, engagement-weighted exemplar texts from the rest)."""
@@ -180,13 +202,14 @@ def test_own_account_scores_clearly_higher_than_every_other_account() -> None:
         # also with only five candidates, as when a few generated samples are scored
         own_few = style_similarity(heldout[:5], exemplars).combined
         others = {o: style_similarity(heldout, ex).combined for o, (_, ex) in texts.items() if o != handle}
-        others_few = {o: style_similarity(heldout[:5], ex).combined
-                      for o, (_, ex) in texts.items() if o != handle}
+        others_few = {o: style_similarity(heldout[:5], ex).combined for o, (_, ex) in texts.items() if o != handle}
         closest = max(others, key=others.__getitem__)
         margin = own - others[closest]
         margin_few = own_few - max(others_few.values())
-        lines.append(f"{handle:15s} own={own:.3f} closest other={others[closest]:.3f} ({closest}) "
-                     f"margin={margin:.3f} | 5 candidates margin={margin_few:.3f}")
+        lines.append(
+            f"{handle:15s} own={own:.3f} closest other={others[closest]:.3f} ({closest}) "
+            f"margin={margin:.3f} | 5 candidates margin={margin_few:.3f}"
+        )
         if margin <= 0.1 or margin_few <= 0.1:
             failures.append(handle)
     print("\n" + "\n".join(lines))
@@ -215,7 +238,11 @@ def test_style_similarity_is_the_same_in_a_fresh_process_with_another_hash_seed(
         "print(json.dumps(style_similarity(h, e).model_dump()))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
         env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"},
     )
     heldout, exemplars = _split_texts()["moonbag_mia"]
@@ -230,6 +257,7 @@ def test_style_similarity_rejects_empty_sets() -> None:
 
 
 # --- engagement ---------------------------------------------------------------
+
 
 def test_engagement_formula() -> None:
     assert engagement_score(0, 0, 0, 0) == 0.0
@@ -248,8 +276,7 @@ def test_post_engagement_reads_mappings_and_objects() -> None:
 
 
 def test_pick_exemplars_favours_high_engagement_and_is_deterministic() -> None:
-    posts = [{"id": i, "likes": 5000 if i % 10 == 0 else 0, "reposts": 0, "replies": 0, "views": 0}
-             for i in range(100)]
+    posts = [{"id": i, "likes": 5000 if i % 10 == 0 else 0, "reposts": 0, "replies": 0, "views": 0} for i in range(100)]
     hits = {p["id"] for p in posts if p["likes"]}
     counts = []
     for seed in range(20):
@@ -286,6 +313,7 @@ def test_split_holdout() -> None:
 
 
 # --- bundled sample and eval dataset -----------------------------------------
+
 
 def test_sample_json_equals_a_fresh_generation() -> None:
     assert SAMPLE_PATH.read_text(encoding="utf-8") == render_sample(), (

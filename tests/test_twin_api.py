@@ -6,9 +6,9 @@ import pytest
 from langchain_core.messages import HumanMessage
 from pydantic import SecretStr
 
-from store.personas import create_persona
-from services.twin.segments.model import SegmentSet
 from services.twin.segment_import import replace_segments
+from services.twin.segments.model import SegmentSet
+from store.personas import create_persona
 from tests.conftest import app_client
 from tests.twin_fixtures import cluster_key, small_segments
 
@@ -27,8 +27,9 @@ def _cluster_id(twins: SegmentSet) -> int:
 
 
 async def test_query_clusters_contract_shape(client, twins: SegmentSet):
-    r = await client.post("/twin/query_clusters",
-                          json={"query": "Millennials with high auto debt and sub-prime credit.", "top_k": 3})
+    r = await client.post(
+        "/twin/query_clusters", json={"query": "Millennials with high auto debt and sub-prime credit.", "top_k": 3}
+    )
     assert r.status_code == 200
     body = r.json()
     assert len(body) == 3
@@ -42,8 +43,16 @@ async def test_query_clusters_contract_shape(client, twins: SegmentSet):
     assert len(default.json()) == 3
 
 
-@pytest.mark.parametrize("body", [{"query": "x", "top_k": 0}, {"query": "x", "top_k": 51}, {"top_k": 3},
-                                  {"query": "   "}, {"query": "x", "top_k": "many"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": "x", "top_k": 0},
+        {"query": "x", "top_k": 51},
+        {"top_k": 3},
+        {"query": "   "},
+        {"query": "x", "top_k": "many"},
+    ],
+)
 async def test_query_clusters_rejects_malformed_bodies(client, body):
     r = await client.post("/twin/query_clusters", json=body)
     assert r.status_code == 422
@@ -62,28 +71,34 @@ async def test_cluster_personas_lists_all_fifteen(client, twins: SegmentSet):
     assert len(body) == 15 and all(set(p) == PERSONA_KEYS for p in body)
     expected = twins.personas_of(cid)
     assert [(p["persona_name"], p["gender"], p["age"]) for p in body] == [
-        (e.name, e.gender, e.age_band) for e in expected]
+        (e.name, e.gender, e.age_band) for e in expected
+    ]
     assert [p["summary"] for p in body] == [e.summary[:200] for e in expected]
     assert [p["persona_id"] for p in body] == sorted(p["persona_id"] for p in body)
 
 
 async def test_unknown_ids_are_404_with_detail_and_bad_ids_422(client, twins):
-    for method, path, body in [("GET", "/twin/cluster/999/personas", None),
-                               ("POST", "/twin/cluster/999/refine_personas", {"query": "x"}),
-                               ("GET", "/twin/persona/999/start_chat", None),
-                               ("POST", "/twin/persona/999/chat", {"message": "hi"})]:
+    for method, path, body in [
+        ("GET", "/twin/cluster/999/personas", None),
+        ("POST", "/twin/cluster/999/refine_personas", {"query": "x"}),
+        ("GET", "/twin/persona/999/start_chat", None),
+        ("POST", "/twin/persona/999/chat", {"message": "hi"}),
+    ]:
         r = await client.request(method, path, json=body)
         assert r.status_code == 404, path
         assert r.json() == {"detail": r.json()["detail"]} and "999" in r.json()["detail"]
     assert (await client.get("/twin/cluster/abc/personas")).status_code == 422
     assert (await client.post("/twin/persona/1/chat", json={})).status_code == 422
-    assert (await client.post("/twin/persona/1/chat", json={"message": "hi", "session_id": "../x y"})).status_code == 422
+    assert (
+        await client.post("/twin/persona/1/chat", json={"message": "hi", "session_id": "../x y"})
+    ).status_code == 422
 
 
 async def test_refine_personas_filters_by_age_band(client, twins: SegmentSet):
     cid = _cluster_id(twins)
-    r = await client.post(f"/twin/cluster/{cid}/refine_personas",
-                          json={"query": "25 to 34 year old residing in USA", "top_k": 5})
+    r = await client.post(
+        f"/twin/cluster/{cid}/refine_personas", json={"query": "25 to 34 year old residing in USA", "top_k": 5}
+    )
     assert r.status_code == 200
     body = r.json()
     assert len(body) == 3 and all(set(p) == PERSONA_KEYS for p in body)
@@ -99,10 +114,11 @@ async def test_start_chat_greeting(client, twins: SegmentSet):
     r = await client.get(f"/twin/persona/{mason['persona_id']}/start_chat")
     assert r.status_code == 200
     assert r.json() == {
-        "persona_id": mason["persona_id"], "persona_name": spec.name,
+        "persona_id": mason["persona_id"],
+        "persona_name": spec.name,
         "cluster_name": "Sub-Prime Auto-Heavy Millennials",
         "greeting": f"👋 Hi, I’m {spec.name}. I’m part of the **Sub-Prime Auto-Heavy Millennials** cluster — "
-                    f"a 25 - 34-year-old male who behaves like this: {spec.summary[:180]}... Nice to meet you!",
+        f"a 25 - 34-year-old male who behaves like this: {spec.summary[:180]}... Nice to meet you!",
     }
 
 
@@ -119,7 +135,9 @@ async def test_chat_replies_in_character_with_memory_per_session(client, twins: 
     second = await client.post(f"/twin/persona/{pid}/chat", json={"message": "Say that again?"})
     assert second.json()["session_id"] == session
     assert [m.content for m in script.calls[1] if isinstance(m, HumanMessage)] == [
-        "Where do you reside?", "Say that again?"]
+        "Where do you reside?",
+        "Say that again?",
+    ]
     fresh = await client.post(f"/twin/persona/{pid}/chat", json={"message": "Hi", "session_id": "new-1"})
     assert fresh.json()["session_id"] == "new-1"
     assert [m.content for m in script.calls[2] if isinstance(m, HumanMessage)] == ["Hi"]

@@ -30,8 +30,11 @@ N_RECORDS, K = 90, 3  # build_segments needs 15 records per cluster at least
 @pytest.fixture
 def cli_env(settings, local_embeddings, monkeypatch, tmp_path) -> dict[str, str]:
     """The CLI's environment: the test's fresh database; returns it for subprocesses too."""
-    env = {"DATABASE_URL": settings.database_url, "DATA_DIR": str(settings.data_dir),
-           "EMBEDDING_MODEL": "local:all-minilm-l6-v2"}
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "DATA_DIR": str(settings.data_dir),
+        "EMBEDDING_MODEL": "local:all-minilm-l6-v2",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)  # no stray .env
@@ -58,8 +61,9 @@ def personas_process(env: dict[str, str], cwd: Path, *args: str) -> subprocess.C
     """The installed `personas` executable (or `python -m server.cli` without it)."""
     script = Path(sys.executable).with_name("personas")
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "server.cli"]
-    return subprocess.run([*command, *map(str, args)], env={**os.environ, **env}, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*command, *map(str, args)], env={**os.environ, **env}, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def write_records(path: Path, records: list[dict], drop: str | None = None) -> Path:
@@ -85,17 +89,22 @@ def error_lines(stderr: str) -> list[str]:
     return lines
 
 
-async def test_build_from_csv_prints_progress_and_summary_and_is_queryable(cli_env, services, client,
-                                                                          tmp_path, capsys):
+async def test_build_from_csv_prints_progress_and_summary_and_is_queryable(cli_env, services, client, tmp_path, capsys):
     records_csv = write_records(tmp_path / "records.csv", generate_records(N_RECORDS, seed=5))
     out_json = tmp_path / "built.json"
     capsys.readouterr()
     code = await personas(services, "twin", "build", "--records", records_csv, "--clusters", K, "--out", out_json)
     out = capsys.readouterr().out
     assert code == 0, out
-    for progress in (f"Reading {records_csv}...", f"  {N_RECORDS} records", f"  clustering into {K} clusters",
-                     f"  built {K} clusters and {K * 15} personas", f"  wrote {out_json}",
-                     f"  embedding {K * 15} personas", "  writing to the database (one transaction)"):
+    for progress in (
+        f"Reading {records_csv}...",
+        f"  {N_RECORDS} records",
+        f"  clustering into {K} clusters",
+        f"  built {K} clusters and {K * 15} personas",
+        f"  wrote {out_json}",
+        f"  embedding {K * 15} personas",
+        "  writing to the database (one transaction)",
+    ):
         assert progress in out, progress
     assert f"Done: {K} clusters and {K * 15} personas (persona ids 1-{K * 15}) replace the previous twins." in out
     built = json.loads(out_json.read_text(encoding="utf-8"))
@@ -110,8 +119,7 @@ async def test_build_from_csv_prints_progress_and_summary_and_is_queryable(cli_e
     assert found.json()[0]["cluster_name"] == names[0]
     listed = await client.get("/twin/cluster/0/personas")
     assert listed.status_code == 200
-    assert [p["persona_name"] for p in listed.json()] == [p["name"] for p in built["personas"]
-                                                          if p["cluster_key"] == 0]
+    assert [p["persona_name"] for p in listed.json()] == [p["name"] for p in built["personas"] if p["cluster_key"] == 0]
 
 
 async def test_import_json_then_bad_files_leave_the_twins_intact(cli_env, services, client, tmp_path, capsys):
@@ -127,8 +135,9 @@ async def test_import_json_then_bad_files_leave_the_twins_intact(cli_env, servic
     assert await twin_tables(services) == loaded
 
     async def still_queryable() -> None:
-        r = await client.post("/twin/query_clusters",
-                              json={"query": "Millennials with high auto debt and sub-prime credit.", "top_k": 1})
+        r = await client.post(
+            "/twin/query_clusters", json={"query": "Millennials with high auto debt and sub-prime credit.", "top_k": 1}
+        )
         assert r.status_code == 200 and r.json()[0]["cluster_name"] == "Sub-Prime Auto-Heavy Millennials"
 
     await still_queryable()

@@ -21,20 +21,34 @@ class DocumentSearchInput(BaseModel):
     query: str = Field(description="What to look for, in natural language")
     collections: list[str] = Field(description="The only collections searched")
     metric: Literal["cosine", "euclidean"] = Field("cosine", description="How closeness is measured")
-    threshold: float | None = Field(None, description="Cosine similarity floor or euclidean distance ceiling; "
-                                                      "empty: the metric's default")
+    threshold: float | None = Field(
+        None, description="Cosine similarity floor or euclidean distance ceiling; empty: the metric's default"
+    )
     k: int = Field(DEFAULT_K, ge=1, le=50, description="At most this many chunks")
 
 
 @tool("search_documents", args_schema=DocumentSearchInput)
-async def search_documents(query: str, collections: list[str], metric: Literal["cosine", "euclidean"] = "cosine",
-                           threshold: float | None = None, k: int = DEFAULT_K) -> dict[str, Any]:
+async def search_documents(
+    query: str,
+    collections: list[str],
+    metric: Literal["cosine", "euclidean"] = "cosine",
+    threshold: float | None = None,
+    k: int = DEFAULT_K,
+) -> dict[str, Any]:
     """The chunks of `collections` nearest to `query` that pass the threshold, best first:
     {"threshold": effective threshold, "hits": [{content, collection, file_name, doc_path, chunk_index,
     cosine_similarity, euclidean_distance}]}."""
     services = await ensure_services()
-    retriever = DocumentCollectionRetriever(pool=services.pool, embeddings=services.require_embeddings(),
-                                            collections=collections, metric=metric, threshold=threshold, k=k)
+    retriever = DocumentCollectionRetriever(
+        pool=services.pool,
+        embeddings=services.require_embeddings(),
+        collections=collections,
+        metric=metric,
+        threshold=threshold,
+        k=k,
+    )
     docs = await retriever.ainvoke(query)
-    return {"threshold": retriever.effective_threshold,
-            "hits": [{"content": d.page_content, **d.metadata} for d in docs]}
+    return {
+        "threshold": retriever.effective_threshold,
+        "hits": [{"content": d.page_content, **d.metadata} for d in docs],
+    }

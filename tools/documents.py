@@ -53,9 +53,7 @@ class DocumentKind(str, Enum):
     csv = "csv"
 
 
-SUPPORTED_TYPES_TEXT = (
-    "PDF (.pdf), Markdown (.md), plain text (.txt), HTML (.html) and CSV (.csv)"
-)
+SUPPORTED_TYPES_TEXT = "PDF (.pdf), Markdown (.md), plain text (.txt), HTML (.html) and CSV (.csv)"
 
 _BY_EXTENSION: dict[str, DocumentKind] = {
     ".pdf": DocumentKind.pdf,
@@ -135,10 +133,41 @@ def decode_text(data: bytes, charset: str | None = None) -> str:
 _SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template"})
 _BLOCK_TAGS = frozenset(
     {
-        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
-        "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
-        "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
-        "tbody", "thead", "tfoot", "tr", "ul", "title",
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "ul",
+        "title",
     }
 )
 _CELL_TAGS = frozenset({"td", "th"})
@@ -254,9 +283,7 @@ def extract_text(
     return text.strip()
 
 
-async def extract_text_async(
-    filename: str | None, content_type: str | None, data: bytes, **limits: Any
-) -> str:
+async def extract_text_async(filename: str | None, content_type: str | None, data: bytes, **limits: Any) -> str:
     """`extract_text` on a worker thread, so the event loop keeps serving meanwhile."""
     return await asyncio.to_thread(extract_text, filename, content_type, data, **limits)
 

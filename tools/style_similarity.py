@@ -78,15 +78,13 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def char_ngram_similarity(candidates: list[str], references: list[str]) -> float:
     """Cosine of the mean TF-IDF character 2-4-gram vectors of the two sets."""
-    vectorizer = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 4), lowercase=False, sublinear_tf=True
-    )
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=False, sublinear_tf=True)
     try:
         matrix = vectorizer.fit_transform(candidates + references)
     except ValueError:  # no n-grams at all (e.g. only whitespace)
         return 0.0
     cand = np.asarray(matrix[: len(candidates)].mean(axis=0)).ravel()
-    ref = np.asarray(matrix[len(candidates):].mean(axis=0)).ravel()
+    ref = np.asarray(matrix[len(candidates) :].mean(axis=0)).ravel()
     return _cosine(cand, ref)
 
 
@@ -101,9 +99,7 @@ def function_word_profile(texts: list[str]) -> np.ndarray:
 
 def function_word_similarity(candidates: list[str], references: list[str]) -> float:
     """Cosine of square-rooted function-word profiles (0 when either has none)."""
-    return _cosine(
-        np.sqrt(function_word_profile(candidates)), np.sqrt(function_word_profile(references))
-    )
+    return _cosine(np.sqrt(function_word_profile(candidates)), np.sqrt(function_word_profile(references)))
 
 
 def _feature_similarity(a: StyleMetrics, b: StyleMetrics) -> float:

@@ -18,8 +18,8 @@ import math
 import re
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pydantic import BaseModel, Field
 
@@ -27,24 +27,171 @@ from pydantic import BaseModel, Field
 # auxiliaries, common adverbs). Their relative frequencies are a classic
 # authorship signal that is largely independent of topic.
 FUNCTION_WORDS: tuple[str, ...] = (
-    "a", "about", "above", "after", "again", "against", "all", "almost", "also",
-    "although", "always", "am", "among", "an", "and", "another", "any", "are",
-    "around", "as", "at", "be", "because", "been", "before", "behind", "being",
-    "below", "between", "both", "but", "by", "can", "cannot", "could", "did",
-    "do", "does", "doing", "down", "during", "each", "either", "enough", "even",
-    "ever", "every", "few", "for", "from", "had", "has", "have", "having", "he",
-    "her", "here", "hers", "herself", "him", "himself", "his", "how", "however",
-    "i", "if", "in", "into", "is", "it", "its", "itself", "just", "least", "less",
-    "many", "may", "me", "might", "more", "most", "much", "must", "my", "myself",
-    "neither", "never", "no", "nor", "not", "now", "of", "off", "often", "on",
-    "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over",
-    "own", "perhaps", "quite", "rather", "same", "shall", "she", "should", "since",
-    "so", "some", "still", "such", "than", "that", "the", "their", "theirs", "them",
-    "themselves", "then", "there", "therefore", "these", "they", "this", "those",
-    "though", "through", "thus", "to", "too", "under", "until", "up", "upon", "us",
-    "very", "was", "we", "were", "what", "when", "where", "whether", "which",
-    "while", "who", "whom", "whose", "why", "will", "with", "within", "without",
-    "would", "yet", "you", "your", "yours", "yourself",
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "almost",
+    "also",
+    "although",
+    "always",
+    "am",
+    "among",
+    "an",
+    "and",
+    "another",
+    "any",
+    "are",
+    "around",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "behind",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "cannot",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "down",
+    "during",
+    "each",
+    "either",
+    "enough",
+    "even",
+    "ever",
+    "every",
+    "few",
+    "for",
+    "from",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "however",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "least",
+    "less",
+    "many",
+    "may",
+    "me",
+    "might",
+    "more",
+    "most",
+    "much",
+    "must",
+    "my",
+    "myself",
+    "neither",
+    "never",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "often",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "perhaps",
+    "quite",
+    "rather",
+    "same",
+    "shall",
+    "she",
+    "should",
+    "since",
+    "so",
+    "some",
+    "still",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "therefore",
+    "these",
+    "they",
+    "this",
+    "those",
+    "though",
+    "through",
+    "thus",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "upon",
+    "us",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "whether",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "whose",
+    "why",
+    "will",
+    "with",
+    "within",
+    "without",
+    "would",
+    "yet",
+    "you",
+    "your",
+    "yours",
+    "yourself",
 )
 _FUNCTION_WORD_SET = frozenset(FUNCTION_WORDS)
 
@@ -58,21 +205,19 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 _ELLIPSIS = re.compile(r"\.{3,}|…")
 _THREAD_NUMBER = re.compile(r"(?<![\w/])\d{1,2}/(?:\d{1,2})?(?![\w/])")
-_THREAD_EMOJI = "\U0001F9F5"  # 🧵
+_THREAD_EMOJI = "\U0001f9f5"  # 🧵
 
 # One emoji "cluster": a pictographic base, optional variation selector / skin
 # tone, optionally joined by ZWJ to further pictographs; or a flag (two regional
 # indicators). Counted as one emoji each.
 _PICTO = (
-    "[\U0001F300-\U0001F5FF\U0001F600-\U0001F64F\U0001F680-\U0001F6FF"
-    "\U0001F900-\U0001F9FF\U0001FA70-\U0001FAFF\u2600-\u27BF\u2B50\u2B55"
-    "\u3030\u303D\u3297\u3299\U0001F004\U0001F0CF"
-    "\U0001F170-\U0001F251]"
+    "[\U0001f300-\U0001f5ff\U0001f600-\U0001f64f\U0001f680-\U0001f6ff"
+    "\U0001f900-\U0001f9ff\U0001fa70-\U0001faff\u2600-\u27bf\u2b50\u2b55"
+    "\u3030\u303d\u3297\u3299\U0001f004\U0001f0cf"
+    "\U0001f170-\U0001f251]"
 )
-_MODIFIER = "[\uFE0F\U0001F3FB-\U0001F3FF]*"
-_EMOJI = re.compile(
-    f"[\U0001F1E6-\U0001F1FF]{{2}}|{_PICTO}{_MODIFIER}(?:\u200D{_PICTO}{_MODIFIER})*"
-)
+_MODIFIER = "[\ufe0f\U0001f3fb-\U0001f3ff]*"
+_EMOJI = re.compile(f"[\U0001f1e6-\U0001f1ff]{{2}}|{_PICTO}{_MODIFIER}(?:\u200d{_PICTO}{_MODIFIER})*")
 
 VOCABULARY_SAMPLE = 42
 """Sample size of HD-D, the length- and order-independent vocabulary richness."""
@@ -100,9 +245,7 @@ class StyleMetrics(BaseModel):
         description="share of posts whose first word starts lowercase "
         "(posts opening with a mention, hashtag or link are not counted)",
     )
-    all_caps_word_share: float = Field(
-        0.0, description="share of words with 2+ letters written entirely in capitals"
-    )
+    all_caps_word_share: float = Field(0.0, description="share of words with 2+ letters written entirely in capitals")
     exclamations_per_post: float = 0.0
     questions_per_post: float = 0.0
     ellipses_per_post: float = 0.0
@@ -162,8 +305,7 @@ def _hdd(words: list[str], sample: int = VOCABULARY_SAMPLE) -> float:
         if n - f < sample:  # a draw of `sample` words must contain this type
             expected += 1.0
             continue
-        log_absent = (math.lgamma(n - f + 1) - math.lgamma(sample + 1)
-                      - math.lgamma(n - f - sample + 1)) - log_all
+        log_absent = (math.lgamma(n - f + 1) - math.lgamma(sample + 1) - math.lgamma(n - f - sample + 1)) - log_all
         expected += 1.0 - math.exp(log_absent)
     return expected / sample
 
@@ -232,12 +374,8 @@ def measure_style(posts: list[str]) -> StyleMetrics:
         mean_sentence_words=_mean(sentence_lengths),
         type_token_ratio=len(set(lowered)) / len(lowered) if lowered else 0.0,
         vocabulary_richness=_hdd(lowered),
-        function_word_share=(
-            sum(1 for w in lowered if w in _FUNCTION_WORD_SET) / len(lowered) if lowered else 0.0
-        ),
-        thread_marker_share=sum(
-            1 for p in posts if _THREAD_EMOJI in p or _THREAD_NUMBER.search(p)
-        ) / n,
+        function_word_share=(sum(1 for w in lowered if w in _FUNCTION_WORD_SET) / len(lowered) if lowered else 0.0),
+        thread_marker_share=sum(1 for p in posts if _THREAD_EMOJI in p or _THREAD_NUMBER.search(p)) / n,
         line_breaks_per_post=per_post(lambda p: p.count("\n")),
         top_words=_top_words(word_lists),
     )
@@ -258,48 +396,43 @@ MIN_POSTS_FOR_TRAITS = 3
 # Thresholds are deliberately coarse: a trait should be obvious to a reader of
 # the account, not a statistical nuance. Mutually exclusive rules are ordered.
 TRAIT_RULES: tuple[TraitRule, ...] = (
-    TraitRule("uses lowercase for emphasis", "lowercase_start_share >= 0.6",
-              lambda m: m.lowercase_start_share >= 0.6),
-    TraitRule("consistently capitalises sentences", "lowercase_start_share <= 0.05",
-              lambda m: m.lowercase_start_share <= 0.05),
-    TraitRule("frequent emoji usage", "emoji_per_post >= 1.0",
-              lambda m: m.emoji_per_post >= 1.0),
-    TraitRule("occasional emoji", "0.2 <= emoji_per_post < 1.0",
-              lambda m: 0.2 <= m.emoji_per_post < 1.0),
-    TraitRule("never uses emoji", "emoji_post_share == 0",
-              lambda m: m.emoji_post_share == 0.0),
-    TraitRule("heavy hashtag usage", "hashtags_per_post >= 1.0",
-              lambda m: m.hashtags_per_post >= 1.0),
-    TraitRule("uses hashtags", "0.3 <= hashtags_per_post < 1.0",
-              lambda m: 0.3 <= m.hashtags_per_post < 1.0),
-    TraitRule("frequently mentions other accounts", "mentions_per_post >= 0.5",
-              lambda m: m.mentions_per_post >= 0.5),
-    TraitRule("often shares links", "links_per_post >= 0.3",
-              lambda m: m.links_per_post >= 0.3),
-    TraitRule("uses ALL CAPS for emphasis", "all_caps_word_share >= 0.08",
-              lambda m: m.all_caps_word_share >= 0.08),
-    TraitRule("exclamation-heavy, high-energy tone", "exclamations_per_post >= 1.0",
-              lambda m: m.exclamations_per_post >= 1.0),
-    TraitRule("often asks questions", "questions_per_post >= 0.4",
-              lambda m: m.questions_per_post >= 0.4),
-    TraitRule("trails off with ellipses", "ellipses_per_post >= 0.3",
-              lambda m: m.ellipses_per_post >= 0.3),
-    TraitRule("long, complex sentences", "mean_sentence_words >= 20",
-              lambda m: m.mean_sentence_words >= 20),
-    TraitRule("short, punchy sentences", "mean_sentence_words <= 8",
-              lambda m: 0 < m.mean_sentence_words <= 8),
-    TraitRule("long-form posts", "mean_chars >= 200",
-              lambda m: m.mean_chars >= 200),
-    TraitRule("brief posts", "mean_chars <= 80",
-              lambda m: 0 < m.mean_chars <= 80),
-    TraitRule("writes threads (🧵, 1/ numbering)", "thread_marker_share >= 0.2",
-              lambda m: m.thread_marker_share >= 0.2),
-    TraitRule("uses line breaks to structure posts", "line_breaks_per_post >= 1.5",
-              lambda m: m.line_breaks_per_post >= 1.5),
-    TraitRule("varied vocabulary", f"vocabulary_richness (HD-D, {VOCABULARY_SAMPLE} words) >= 0.85",
-              lambda m: m.vocabulary_richness >= 0.85),
-    TraitRule("repetitive vocabulary", f"vocabulary_richness (HD-D, {VOCABULARY_SAMPLE} words) <= 0.6",
-              lambda m: 0 < m.vocabulary_richness <= 0.6),
+    TraitRule("uses lowercase for emphasis", "lowercase_start_share >= 0.6", lambda m: m.lowercase_start_share >= 0.6),
+    TraitRule(
+        "consistently capitalises sentences", "lowercase_start_share <= 0.05", lambda m: m.lowercase_start_share <= 0.05
+    ),
+    TraitRule("frequent emoji usage", "emoji_per_post >= 1.0", lambda m: m.emoji_per_post >= 1.0),
+    TraitRule("occasional emoji", "0.2 <= emoji_per_post < 1.0", lambda m: 0.2 <= m.emoji_per_post < 1.0),
+    TraitRule("never uses emoji", "emoji_post_share == 0", lambda m: m.emoji_post_share == 0.0),
+    TraitRule("heavy hashtag usage", "hashtags_per_post >= 1.0", lambda m: m.hashtags_per_post >= 1.0),
+    TraitRule("uses hashtags", "0.3 <= hashtags_per_post < 1.0", lambda m: 0.3 <= m.hashtags_per_post < 1.0),
+    TraitRule("frequently mentions other accounts", "mentions_per_post >= 0.5", lambda m: m.mentions_per_post >= 0.5),
+    TraitRule("often shares links", "links_per_post >= 0.3", lambda m: m.links_per_post >= 0.3),
+    TraitRule("uses ALL CAPS for emphasis", "all_caps_word_share >= 0.08", lambda m: m.all_caps_word_share >= 0.08),
+    TraitRule(
+        "exclamation-heavy, high-energy tone", "exclamations_per_post >= 1.0", lambda m: m.exclamations_per_post >= 1.0
+    ),
+    TraitRule("often asks questions", "questions_per_post >= 0.4", lambda m: m.questions_per_post >= 0.4),
+    TraitRule("trails off with ellipses", "ellipses_per_post >= 0.3", lambda m: m.ellipses_per_post >= 0.3),
+    TraitRule("long, complex sentences", "mean_sentence_words >= 20", lambda m: m.mean_sentence_words >= 20),
+    TraitRule("short, punchy sentences", "mean_sentence_words <= 8", lambda m: 0 < m.mean_sentence_words <= 8),
+    TraitRule("long-form posts", "mean_chars >= 200", lambda m: m.mean_chars >= 200),
+    TraitRule("brief posts", "mean_chars <= 80", lambda m: 0 < m.mean_chars <= 80),
+    TraitRule(
+        "writes threads (🧵, 1/ numbering)", "thread_marker_share >= 0.2", lambda m: m.thread_marker_share >= 0.2
+    ),
+    TraitRule(
+        "uses line breaks to structure posts", "line_breaks_per_post >= 1.5", lambda m: m.line_breaks_per_post >= 1.5
+    ),
+    TraitRule(
+        "varied vocabulary",
+        f"vocabulary_richness (HD-D, {VOCABULARY_SAMPLE} words) >= 0.85",
+        lambda m: m.vocabulary_richness >= 0.85,
+    ),
+    TraitRule(
+        "repetitive vocabulary",
+        f"vocabulary_richness (HD-D, {VOCABULARY_SAMPLE} words) <= 0.6",
+        lambda m: 0 < m.vocabulary_richness <= 0.6,
+    ),
 )
 
 

@@ -38,8 +38,7 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 MAX_REDIRECTS = 3
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
 )
 _BLOCKED_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
@@ -156,9 +155,7 @@ def _pinned_request(client: httpx.AsyncClient, url: httpx.URL, ip: IPAddress) ->
     host_header = url.netloc.decode("ascii")  # host[:port] as written, IDNA-encoded
     headers = {"Host": host_header, "Accept-Encoding": "identity"}
     extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
-    return client.build_request(
-        "GET", url.copy_with(host=str(ip)), headers=headers, extensions=extensions
-    )
+    return client.build_request("GET", url.copy_with(host=str(ip)), headers=headers, extensions=extensions)
 
 
 async def _download(response: httpx.Response, max_bytes: int) -> bytes:
@@ -187,13 +184,9 @@ async def _fetch(
     verify: bool | ssl.SSLContext,
 ) -> FetchedFile:
     timeout = httpx.Timeout(timeout_s)
-    async with httpx.AsyncClient(
-        follow_redirects=False, trust_env=False, timeout=timeout, verify=verify
-    ) as client:
+    async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=timeout, verify=verify) as client:
         for hop in range(MAX_REDIRECTS + 1):
-            ip = await _vetted_address(
-                url, allow_http=allow_http, resolver=resolver, extra_allowed=extra_allowed
-            )
+            ip = await _vetted_address(url, allow_http=allow_http, resolver=resolver, extra_allowed=extra_allowed)
             request = _pinned_request(client, url, ip)
             response = await client.send(request, stream=True)
             try:
@@ -281,6 +274,4 @@ async def fetch_public_url(
 ) -> FetchedFile:
     """Download `url` (https, public addresses only, <= 3 re-checked redirects,
     at most `max_bytes`, within `timeout_s` in total). Raises `FetchError`."""
-    return await fetch_url(
-        url, max_bytes=max_bytes, timeout_s=timeout_s, allow_http=allow_http, resolver=resolver
-    )
+    return await fetch_url(url, max_bytes=max_bytes, timeout_s=timeout_s, allow_http=allow_http, resolver=resolver)

@@ -28,15 +28,21 @@ async def web_search(query: str) -> dict[str, Any]:
         return {"results": [], "error": "web search is not configured (TAVILY_API_KEY)"}
     from tavily import AsyncTavilyClient
 
-    client = AsyncTavilyClient(api_key=settings.tavily_api_key.get_secret_value(),
-                               api_base_url=settings.tavily_base_url)
+    client = AsyncTavilyClient(
+        api_key=settings.tavily_api_key.get_secret_value(), api_base_url=settings.tavily_base_url
+    )
     try:
         answer = await client.search(query, max_results=MAX_RESULTS, timeout=20)
     except Exception as exc:  # the provider failed: the caller answers without web results
         return {"results": [], "error": f"web search failed ({type(exc).__name__})"}
     results = [
-        {"title": str(r.get("title") or r.get("url") or ""), "uri": str(r.get("url") or ""),
-         "preview_url": str(r.get("url") or ""), "content": str(r.get("content") or "")[:MAX_CONTENT_CHARS]}
-        for r in (answer.get("results") or [])[:MAX_RESULTS] if isinstance(r, dict)
+        {
+            "title": str(r.get("title") or r.get("url") or ""),
+            "uri": str(r.get("url") or ""),
+            "preview_url": str(r.get("url") or ""),
+            "content": str(r.get("content") or "")[:MAX_CONTENT_CHARS],
+        }
+        for r in (answer.get("results") or [])[:MAX_RESULTS]
+        if isinstance(r, dict)
     ]
     return {"results": results}

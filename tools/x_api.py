@@ -23,21 +23,30 @@ class XApiError(Exception):
 
 def _post(item: dict[str, Any]) -> dict[str, Any]:
     metrics = item.get("public_metrics") or {}
-    return {"id": str(item["id"]), "text": str(item.get("text") or ""), "created_at": item.get("created_at"),
-            "replies": int(metrics.get("reply_count") or 0), "reposts": int(metrics.get("retweet_count") or 0),
-            "likes": int(metrics.get("like_count") or 0), "views": int(metrics.get("impression_count") or 0)}
+    return {
+        "id": str(item["id"]),
+        "text": str(item.get("text") or ""),
+        "created_at": item.get("created_at"),
+        "replies": int(metrics.get("reply_count") or 0),
+        "reposts": int(metrics.get("retweet_count") or 0),
+        "likes": int(metrics.get("like_count") or 0),
+        "views": int(metrics.get("impression_count") or 0),
+    }
 
 
-async def fetch_user_posts(user_id: str, *, bearer_token: str, base_url: str, limit: int = 100,
-                           timeout_s: float = 20.0) -> list[dict[str, Any]]:
+async def fetch_user_posts(
+    user_id: str, *, bearer_token: str, base_url: str, limit: int = 100, timeout_s: float = 20.0
+) -> list[dict[str, Any]]:
     """Up to `limit` of the user's newest posts as post dicts (id, text, created_at, metrics)."""
     posts: list[dict[str, Any]] = []
     token: str | None = None
     headers = {"Authorization": f"Bearer {bearer_token}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout_s, trust_env=False) as http:
         while len(posts) < limit:
-            params: dict[str, Any] = {"max_results": max(5, min(PAGE_SIZE, limit - len(posts))),
-                                      "tweet.fields": "created_at,public_metrics"}
+            params: dict[str, Any] = {
+                "max_results": max(5, min(PAGE_SIZE, limit - len(posts))),
+                "tweet.fields": "created_at,public_metrics",
+            }
             if token:
                 params["pagination_token"] = token
             try:

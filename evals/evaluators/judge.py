@@ -41,16 +41,18 @@ class Judge:
         verdict = await self._model.ainvoke(prompt)
         return verdict if isinstance(verdict, JudgeVerdict) else JudgeVerdict.model_validate(verdict)
 
-    async def metrics(self, *, question: str, reply: str, persona: str = "",
-                      references: str | None = None) -> tuple[dict[str, float], dict[str, str]]:
+    async def metrics(
+        self, *, question: str, reply: str, persona: str = "", references: str | None = None
+    ) -> tuple[dict[str, float], dict[str, str]]:
         """Scores for the criteria that apply (groundedness only with references),
         and each verdict's reasoning."""
         scores: dict[str, float] = {}
         notes: dict[str, str] = {}
         wanted = [c for c in CRITERIA if c != "grounded" or references]
         for criterion in wanted:
-            verdict = await self.grade(criterion, question=question, reply=reply, persona=persona,
-                                       references=references or "")
+            verdict = await self.grade(
+                criterion, question=question, reply=reply, persona=persona, references=references or ""
+            )
             scores[f"judge_{criterion}"] = (verdict.score - 1) / 4
             notes[f"judge_{criterion}"] = verdict.reasoning
         return scores, notes

@@ -26,45 +26,187 @@ from dataclasses import dataclass, field
 
 CREDIT_TIERS = ("deep-subprime", "subprime", "near-prime", "prime", "super-prime")
 _SELF = r"(?:i\s*am|i'm|i’m|im)"
-_DECADES = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60,
-            "seventies": 70, "eighties": 80, "teens": 13}
-FEMALE_WORDS = {"woman", "girl", "lady", "mom", "mother", "mum", "wife", "grandmother", "grandma",
-                "daughter", "sister", "female", "gal", "aunt", "widow", "businesswoman"}
-MALE_WORDS = {"man", "guy", "boy", "gentleman", "dad", "father", "husband", "grandfather", "grandpa",
-              "son", "brother", "male", "dude", "uncle", "widower", "businessman"}
+_DECADES = {
+    "twenties": 20,
+    "thirties": 30,
+    "forties": 40,
+    "fifties": 50,
+    "sixties": 60,
+    "seventies": 70,
+    "eighties": 80,
+    "teens": 13,
+}
+FEMALE_WORDS = {
+    "woman",
+    "girl",
+    "lady",
+    "mom",
+    "mother",
+    "mum",
+    "wife",
+    "grandmother",
+    "grandma",
+    "daughter",
+    "sister",
+    "female",
+    "gal",
+    "aunt",
+    "widow",
+    "businesswoman",
+}
+MALE_WORDS = {
+    "man",
+    "guy",
+    "boy",
+    "gentleman",
+    "dad",
+    "father",
+    "husband",
+    "grandfather",
+    "grandpa",
+    "son",
+    "brother",
+    "male",
+    "dude",
+    "uncle",
+    "widower",
+    "businessman",
+}
 US_STATES = {
-    "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware",
-    "florida", "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa", "kansas", "kentucky",
-    "louisiana", "maine", "maryland", "massachusetts", "michigan", "minnesota", "mississippi",
-    "missouri", "montana", "nebraska", "nevada", "new hampshire", "new jersey", "new mexico",
-    "new york", "north carolina", "north dakota", "ohio", "oklahoma", "oregon", "pennsylvania",
-    "rhode island", "south carolina", "south dakota", "tennessee", "texas", "utah", "vermont",
-    "virginia", "washington", "west virginia", "wisconsin", "wyoming",
+    "alabama",
+    "alaska",
+    "arizona",
+    "arkansas",
+    "california",
+    "colorado",
+    "connecticut",
+    "delaware",
+    "florida",
+    "georgia",
+    "hawaii",
+    "idaho",
+    "illinois",
+    "indiana",
+    "iowa",
+    "kansas",
+    "kentucky",
+    "louisiana",
+    "maine",
+    "maryland",
+    "massachusetts",
+    "michigan",
+    "minnesota",
+    "mississippi",
+    "missouri",
+    "montana",
+    "nebraska",
+    "nevada",
+    "new hampshire",
+    "new jersey",
+    "new mexico",
+    "new york",
+    "north carolina",
+    "north dakota",
+    "ohio",
+    "oklahoma",
+    "oregon",
+    "pennsylvania",
+    "rhode island",
+    "south carolina",
+    "south dakota",
+    "tennessee",
+    "texas",
+    "utah",
+    "vermont",
+    "virginia",
+    "washington",
+    "west virginia",
+    "wisconsin",
+    "wyoming",
 }
 CITIES = {  # city -> state or country
-    "austin": "texas", "houston": "texas", "dallas": "texas", "san antonio": "texas",
-    "los angeles": "california", "san francisco": "california", "san diego": "california",
-    "sacramento": "california", "seattle": "washington", "portland": "oregon", "denver": "colorado",
-    "phoenix": "arizona", "chicago": "illinois", "detroit": "michigan", "miami": "florida",
-    "orlando": "florida", "tampa": "florida", "atlanta": "georgia", "boston": "massachusetts",
-    "new york city": "new york", "nyc": "new york", "brooklyn": "new york", "philadelphia": "pennsylvania",
-    "pittsburgh": "pennsylvania", "cleveland": "ohio", "columbus": "ohio", "nashville": "tennessee",
-    "memphis": "tennessee", "minneapolis": "minnesota", "milwaukee": "wisconsin", "las vegas": "nevada",
-    "salt lake city": "utah", "kansas city": "missouri", "st. louis": "missouri", "charlotte": "north carolina",
-    "raleigh": "north carolina", "baltimore": "maryland", "new orleans": "louisiana", "boise": "idaho",
-    "albuquerque": "new mexico", "omaha": "nebraska", "des moines": "iowa", "anchorage": "alaska",
-    "honolulu": "hawaii", "london": "united kingdom", "paris": "france", "berlin": "germany",
-    "toronto": "canada", "vancouver": "canada", "sydney": "australia", "tokyo": "japan",
-    "mexico city": "mexico", "dublin": "ireland", "madrid": "spain", "rome": "italy",
+    "austin": "texas",
+    "houston": "texas",
+    "dallas": "texas",
+    "san antonio": "texas",
+    "los angeles": "california",
+    "san francisco": "california",
+    "san diego": "california",
+    "sacramento": "california",
+    "seattle": "washington",
+    "portland": "oregon",
+    "denver": "colorado",
+    "phoenix": "arizona",
+    "chicago": "illinois",
+    "detroit": "michigan",
+    "miami": "florida",
+    "orlando": "florida",
+    "tampa": "florida",
+    "atlanta": "georgia",
+    "boston": "massachusetts",
+    "new york city": "new york",
+    "nyc": "new york",
+    "brooklyn": "new york",
+    "philadelphia": "pennsylvania",
+    "pittsburgh": "pennsylvania",
+    "cleveland": "ohio",
+    "columbus": "ohio",
+    "nashville": "tennessee",
+    "memphis": "tennessee",
+    "minneapolis": "minnesota",
+    "milwaukee": "wisconsin",
+    "las vegas": "nevada",
+    "salt lake city": "utah",
+    "kansas city": "missouri",
+    "st. louis": "missouri",
+    "charlotte": "north carolina",
+    "raleigh": "north carolina",
+    "baltimore": "maryland",
+    "new orleans": "louisiana",
+    "boise": "idaho",
+    "albuquerque": "new mexico",
+    "omaha": "nebraska",
+    "des moines": "iowa",
+    "anchorage": "alaska",
+    "honolulu": "hawaii",
+    "london": "united kingdom",
+    "paris": "france",
+    "berlin": "germany",
+    "toronto": "canada",
+    "vancouver": "canada",
+    "sydney": "australia",
+    "tokyo": "japan",
+    "mexico city": "mexico",
+    "dublin": "ireland",
+    "madrid": "spain",
+    "rome": "italy",
 }
-COUNTRIES = {"united states", "usa", "america", "canada", "mexico", "united kingdom", "uk", "england",
-             "france", "germany", "australia", "japan", "ireland", "spain", "italy", "india", "brazil"}
+COUNTRIES = {
+    "united states",
+    "usa",
+    "america",
+    "canada",
+    "mexico",
+    "united kingdom",
+    "uk",
+    "england",
+    "france",
+    "germany",
+    "australia",
+    "japan",
+    "ireland",
+    "spain",
+    "italy",
+    "india",
+    "brazil",
+}
 _US_NAMES = {"united states", "usa", "america"}
 _PLACE_CUES = re.compile(
     r"\b(?:i\s+live\s+in|i've\s+lived\s+in|i\s+have\s+lived\s+in|" + _SELF + r"\s+from|"
     r"" + _SELF + r"\s+(?:based|living|located)\s+in|here\s+in|i\s+moved\s+to|born\s+and\s+raised\s+in|"
     r"my\s+home\s+(?:is\s+)?in|i\s+grew\s+up\s+in|i\s+reside\s+in)\s+(?P<place>[a-z .'-]{2,40})",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -80,7 +222,7 @@ class FactCheck:
 
 
 def parse_age_band(band: str) -> tuple[int, int]:
-    """"25 - 34" -> (25, 34); "65+" -> (65, 120); "under 18" -> (0, 17)."""
+    """ "25 - 34" -> (25, 34); "65+" -> (65, 120); "under 18" -> (0, 17)."""
     nums = [int(n) for n in re.findall(r"\d+", band)]
     if "+" in band and nums:
         return nums[0], 120
@@ -97,13 +239,19 @@ def stated_ages(text: str) -> list[tuple[int, int]]:
     """Age ranges the speaker states about themselves."""
     found: list[tuple[int, int]] = []
     low = text.lower()
-    for m in re.finditer(_SELF + r"\s+(?:about\s+|almost\s+|nearly\s+|just\s+|now\s+)?(\d{1,3})\b"
-                         r"(?!\s*(?:%|percent|minutes|hours|days|weeks|months|miles|dollars|k\b|am\b|pm\b))", low):
+    for m in re.finditer(
+        _SELF + r"\s+(?:about\s+|almost\s+|nearly\s+|just\s+|now\s+)?(\d{1,3})\b"
+        r"(?!\s*(?:%|percent|minutes|hours|days|weeks|months|miles|dollars|k\b|am\b|pm\b))",
+        low,
+    ):
         found.append((int(m[1]), int(m[1])))
     for m in re.finditer(r"\bi\s+(?:just\s+)?turned\s+(\d{1,3})\b", low):
         found.append((int(m[1]), int(m[1])))
-    for m in re.finditer(r"\bmy\s+(early\s+|mid\s+|mid-|late\s+)?(twenties|thirties|forties|fifties|sixties|"
-                         r"seventies|eighties|teens|[2-8]0s|[2-8]0's)\b", low):
+    for m in re.finditer(
+        r"\bmy\s+(early\s+|mid\s+|mid-|late\s+)?(twenties|thirties|forties|fifties|sixties|"
+        r"seventies|eighties|teens|[2-8]0s|[2-8]0's)\b",
+        low,
+    ):
         word = m[2]
         start = _DECADES[word] if word in _DECADES else int(word[:2])
         end = 19 if word == "teens" else start + 9
@@ -121,9 +269,11 @@ def stated_ages(text: str) -> list[tuple[int, int]]:
 def stated_genders(text: str) -> list[str]:
     """Genders the speaker gives themselves: "I'm a mom", "as a guy", "I'm 52, a proud dad"."""
     found: list[str] = []
-    patterns = (r"\bas\s+an?\s+((?:[a-z-]+\s+){0,2}[a-z]+)\b",
-                r"\b" + _SELF + r"\b(?:(?!\b(?:to|with|for|of|about|than|like|and)\b)[^.!?;]){0,40}?"
-                r"\b(?:a|an|the)\s+((?:[a-z-]+\s+){0,2}[a-z]+)\b")
+    patterns = (
+        r"\bas\s+an?\s+((?:[a-z-]+\s+){0,2}[a-z]+)\b",
+        r"\b" + _SELF + r"\b(?:(?!\b(?:to|with|for|of|about|than|like|and)\b)[^.!?;]){0,40}?"
+        r"\b(?:a|an|the)\s+((?:[a-z-]+\s+){0,2}[a-z]+)\b",
+    )
     for pattern in patterns:
         for m in re.finditer(pattern, text.lower()):
             for word in m[1].split():
@@ -182,29 +332,43 @@ def tiers_for_score(score: int) -> set[str]:
 
 
 _ADJECTIVE_TIERS = {
-    "excellent": {"super-prime", "prime"}, "great": {"super-prime", "prime"}, "perfect": {"super-prime"},
-    "good": {"prime", "super-prime"}, "solid": {"prime", "super-prime"},
-    "fair": {"near-prime", "prime"}, "okay": {"near-prime", "prime"}, "average": {"near-prime", "prime"},
-    "poor": {"subprime", "deep-subprime"}, "bad": {"subprime", "deep-subprime"},
-    "terrible": {"deep-subprime", "subprime"}, "awful": {"deep-subprime", "subprime"},
-    "damaged": {"subprime", "deep-subprime"}, "shaky": {"subprime", "near-prime"},
+    "excellent": {"super-prime", "prime"},
+    "great": {"super-prime", "prime"},
+    "perfect": {"super-prime"},
+    "good": {"prime", "super-prime"},
+    "solid": {"prime", "super-prime"},
+    "fair": {"near-prime", "prime"},
+    "okay": {"near-prime", "prime"},
+    "average": {"near-prime", "prime"},
+    "poor": {"subprime", "deep-subprime"},
+    "bad": {"subprime", "deep-subprime"},
+    "terrible": {"deep-subprime", "subprime"},
+    "awful": {"deep-subprime", "subprime"},
+    "damaged": {"subprime", "deep-subprime"},
+    "shaky": {"subprime", "near-prime"},
 }
 
 
 def stated_credit(text: str) -> list[set[str]]:
     low = text.lower()
     found: list[set[str]] = []
-    for m in re.finditer(r"\bcredit\s+score\s+(?:is\s+|of\s+)?(?:around\s+|about\s+|roughly\s+)?(\d{3})\b|"
-                         r"\b(\d{3})\s+credit(?:\s+score)?\b", low):
+    for m in re.finditer(
+        r"\bcredit\s+score\s+(?:is\s+|of\s+)?(?:around\s+|about\s+|roughly\s+)?(\d{3})\b|"
+        r"\b(\d{3})\s+credit(?:\s+score)?\b",
+        low,
+    ):
         score = int(m[1] or m[2])
         if 300 <= score <= 850:
             found.append(tiers_for_score(score))
     for m in re.finditer(r"\b(deep[\s-]?sub[\s-]?prime|super[\s-]?prime|near[\s-]?prime|sub[\s-]?prime|prime)\b", low):
-        before = low[max(0, m.start() - 40): m.start()]
+        before = low[max(0, m.start() - 40) : m.start()]
         if re.search(r"\b(?:i'm|i’m|i\s+am|my|i\s+have|i\s+fall|i\s+sit|i'd\s+be|considered)\b", before):
             found.append({_normalise_tier(m[1])})
-    for m in re.finditer(r"\b(?:my\s+credit(?:\s+score)?\s+is\s+(?:pretty\s+|really\s+|very\s+)?(\w+)|"
-                         r"i(?:\s+have|'ve|\s+got|'ve\s+got)\s+(?:an?\s+)?(?:pretty\s+|really\s+|very\s+)?(\w+)\s+credit)\b", low):
+    for m in re.finditer(
+        r"\b(?:my\s+credit(?:\s+score)?\s+is\s+(?:pretty\s+|really\s+|very\s+)?(\w+)|"
+        r"i(?:\s+have|'ve|\s+got|'ve\s+got)\s+(?:an?\s+)?(?:pretty\s+|really\s+|very\s+)?(\w+)\s+credit)\b",
+        low,
+    ):
         adjective = m[1] or m[2]
         if adjective in _ADJECTIVE_TIERS:
             found.append(_ADJECTIVE_TIERS[adjective])
@@ -243,9 +407,12 @@ def check_persona_facts(reply: str, facts: dict[str, str]) -> FactCheck:
     return check
 
 
-_AI_DISCLAIMER = re.compile(r"\b(?:as an ai|i(?:'m| am) an? (?:ai|artificial intelligence|language model|"
-                            r"large language model|chatbot|virtual assistant)|i am not a real person|"
-                            r"i(?:'m| am) just an? (?:ai|program|bot))\b", re.IGNORECASE)
+_AI_DISCLAIMER = re.compile(
+    r"\b(?:as an ai|i(?:'m| am) an? (?:ai|artificial intelligence|language model|"
+    r"large language model|chatbot|virtual assistant)|i am not a real person|"
+    r"i(?:'m| am) just an? (?:ai|program|bot))\b",
+    re.IGNORECASE,
+)
 
 
 def breaks_character(reply: str) -> bool:
@@ -255,6 +422,8 @@ def breaks_character(reply: str) -> bool:
 
 def persona_fact_metrics(reply: str, facts: dict[str, str]) -> dict[str, float]:
     check = check_persona_facts(reply, facts)
-    return {"fact_consistent": 1.0 if check.consistent else 0.0,
-            "in_character": 0.0 if breaks_character(reply) else 1.0,
-            "nonempty": 1.0 if reply.strip() else 0.0}
+    return {
+        "fact_consistent": 1.0 if check.consistent else 0.0,
+        "in_character": 0.0 if breaks_character(reply) else 1.0,
+        "nonempty": 1.0 if reply.strip() else 0.0,
+    }

@@ -8,8 +8,13 @@ from typing import Any
 from evals.metrics import accuracy_at_k, recall_at_k, reciprocal_rank
 
 
-def ranking_metrics(ranked: Sequence[Any], expected: Iterable[Any], *,
-                    accuracy_ks: Sequence[int] = (1,), recall_ks: Sequence[int] = (3,)) -> dict[str, float]:
+def ranking_metrics(
+    ranked: Sequence[Any],
+    expected: Iterable[Any],
+    *,
+    accuracy_ks: Sequence[int] = (1,),
+    recall_ks: Sequence[int] = (3,),
+) -> dict[str, float]:
     """{"accuracy@1": .., "recall@3": .., "rr": ..} for one ranked list against its expected items."""
     want = set(expected)
     if not want:

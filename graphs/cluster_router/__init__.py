@@ -8,5 +8,4 @@ from graphs.cluster_router.context import RouterContext
 from graphs.cluster_router.graph import build_cluster_router, graph
 from graphs.cluster_router.nodes import ClusterNotFound, TwinPersonaNotFound, greeting_text
 
-__all__ = ["ClusterNotFound", "RouterContext", "TwinPersonaNotFound", "build_cluster_router", "graph",
-           "greeting_text"]
+__all__ = ["ClusterNotFound", "RouterContext", "TwinPersonaNotFound", "build_cluster_router", "graph", "greeting_text"]

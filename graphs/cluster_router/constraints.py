@@ -72,9 +72,7 @@ class QueryConstraints(BaseModel):
     def is_empty(self) -> bool:
         """True when the query named no constraint (the flag for a neutral score)."""
         return not any(
-            getattr(self, name) not in (None, [])
-            for name in type(self).model_fields
-            if name != "matched_terms"
+            getattr(self, name) not in (None, []) for name in type(self).model_fields if name != "matched_terms"
         )
 
 
@@ -143,7 +141,15 @@ def _age_range(lo_group: int | None, hi_group: int | None, lo: int = 0, hi: int 
     return act
 
 
-_DECADES = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70, "eighties": 80}
+_DECADES = {
+    "twenties": 20,
+    "thirties": 30,
+    "forties": 40,
+    "fifties": 50,
+    "sixties": 60,
+    "seventies": 70,
+    "eighties": 80,
+}
 
 
 def _decade(m: re.Match[str], found: dict[str, Any]) -> None:
@@ -184,25 +190,35 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     # --- explicit ages
     (rf"\bbetween\s+{_AGE_NUM}\s+and\s+{_AGE_NUM}", _age_range(1, 2)),
     (rf"{_AGE_NUM}\s*(?:-|to|through)\s*{_AGE_NUM}{_YEARS_OLD}?", _age_range(1, 2)),
-    (rf"(?:\bover|\bolder than|\babove|\bat least|\bpast)\s+(?:the age of\s+|age\s+)?{_AGE_NUM}", _age_range(1, None, hi=120)),
+    (
+        rf"(?:\bover|\bolder than|\babove|\bat least|\bpast)\s+(?:the age of\s+|age\s+)?{_AGE_NUM}",
+        _age_range(1, None, hi=120),
+    ),
     (rf"{_AGE_NUM}\s*(?:\+|\s+(?:and|or)\s+(?:older|over|above|up))", _age_range(1, None, hi=120)),
     (rf"(?:\bunder|\byounger than|\bbelow)\s+(?:the age of\s+|age\s+)?{_AGE_NUM}", _age_range(None, 1, lo=18)),
     (rf"{_AGE_NUM}\s+(?:and|or)\s+(?:younger|under|below)", _age_range(None, 1, lo=18)),
     (r"(?:\b(?P<part>early|mid|late)[- ]?)?\b(?P<decade>[2-8]0)'?s\b", _decade),
-    (r"(?:\b(?P<part>early|mid|late)[- ]?)?\b(?P<decade>twenties|thirties|forties|fifties|sixties|seventies|eighties)\b",
-     _decade),
+    (
+        r"(?:\b(?P<part>early|mid|late)[- ]?)?\b(?P<decade>twenties|thirties|forties|fifties|sixties|seventies|eighties)\b",
+        _decade,
+    ),
     (rf"{_AGE_NUM}{_YEARS_OLD}", _age_range(1, 1)),
     (rf"\bage[ds]?\s+{_AGE_NUM}", _age_range(1, 1)),
     # --- life-stage phrases that also say something else
     (r"\bsingle[- ](?:moms?|mothers?)\b", _both(_set("household", "single_parent"), _gender("Female"))),
     (r"\bsingle[- ](?:dads?|fathers?)\b", _both(_set("household", "single_parent"), _gender("Male"))),
-    (r"\braising (?:kids|children|a family) (?:alone|solo|on (?:their|her|his) own)\b|\b(?:single|lone|solo)[- ]parents?\b|\bsingle[- ]parent(?:ed)? (?:households?|homes?|families)", _set("household", "single_parent")),
+    (
+        r"\braising (?:kids|children|a family) (?:alone|solo|on (?:their|her|his) own)\b|\b(?:single|lone|solo)[- ]parents?\b|\bsingle[- ]parent(?:ed)? (?:households?|homes?|families)",
+        _set("household", "single_parent"),
+    ),
     (r"\byoung (?:families|parents)\b", _both(_bands(*_MILLENNIAL), _set("household", "family"))),
     (r"\bempty[- ]nesters?\b", _both(_bands("55 - 64", "65 - 74"), _set("household", "couple"))),
     (r"\bcollege[- ]age\b|\b(?:college |university )?students?\b|\bteens?\b|\bteenagers?\b", _bands("18 - 24")),
     (r"\byoung professionals?\b", _bands("25 - 34")),
-    (r"\bliving with (?:their |his |her )?parents\b|\bmulti[- ]?generational\b|\bextended famil(?:y|ies)\b",
-     _set("household", "multi_generational")),
+    (
+        r"\bliving with (?:their |his |her )?parents\b|\bmulti[- ]?generational\b|\bextended famil(?:y|ies)\b",
+        _set("household", "multi_generational"),
+    ),
     # --- generations and age words
     (r"\b(?:gen(?:eration)?[- ]?z|zoomers?|genz)\b", _bands("18 - 24")),
     (r"\b(?:millennials?|gen(?:eration)?[- ]?y)\b", _bands(*_MILLENNIAL)),
@@ -210,83 +226,143 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     (r"\b(?:baby[- ])?boomers?\b", _bands(*_OLD)),
     (r"\bsilent generation\b|\bgreatest generation\b", _bands("75+")),
     (r"\bpre[- ]?retirees?\b|\b(?:near|nearing|approaching|close to|on the verge of) retirement\b", _bands("55 - 64")),
-    (r"\bretirees?\b|\bretired\b|\bin retirement\b|\bseniors?\b|\bsenior citizens?\b|\belderly\b|\bpensioners?\b"
-     r"|\bolder (?:adults?|consumers?|americans?|people|customers?|shoppers?|borrowers?)\b|\bgolden years\b",
-     _bands(*_OLD)),
+    (
+        r"\bretirees?\b|\bretired\b|\bin retirement\b|\bseniors?\b|\bsenior citizens?\b|\belderly\b|\bpensioners?\b"
+        r"|\bolder (?:adults?|consumers?|americans?|people|customers?|shoppers?|borrowers?)\b|\bgolden years\b",
+        _bands(*_OLD),
+    ),
     (r"\bmiddle[- ]aged?\b|\bmidlife\b", _bands(*_GEN_X)),
     (r"\bmid[- ]career\b", _bands("35 - 44", "45 - 54")),
     (r"\byoung(?:er)?\b|\byouth\b", _bands(*_YOUNG)),
     # --- credit tier
     (r"\bsub[- ]?prime\b.{0,6}\bnear[- ]?prime\b", _add("credit_tiers", "Sub Prime", "Near Prime")),
     (r"\bprime\s+(?:or|and)\s+(?:better|above|higher)\b", _add("credit_tiers", "Prime", "Super Prime")),
-    (r"\bsuper[- ]?prime\b|\b(?:excellent|exceptional|stellar|perfect|outstanding|top[- ]tier|great|pristine) credit\b"
-     r"|\b(?:very high|highest|top) credit scores?\b|\b8\d0\+? credit\b", _add("credit_tiers", "Super Prime")),
+    (
+        r"\bsuper[- ]?prime\b|\b(?:excellent|exceptional|stellar|perfect|outstanding|top[- ]tier|great|pristine) credit\b"
+        r"|\b(?:very high|highest|top) credit scores?\b|\b8\d0\+? credit\b",
+        _add("credit_tiers", "Super Prime"),
+    ),
     (r"\bnear[- ]?prime\b|\b(?:fair|average|okay|ok|middling|mediocre) credit\b", _add("credit_tiers", "Near Prime")),
-    (r"\bsub[- ]?prime\b|\b(?:bad|poor|damaged|bruised|weak|low|impaired|subpar) credit(?: scores?| ratings?)?\b"
-     r"|\bcredit[- ]challenged\b|\brisky borrowers\b", _add("credit_tiers", "Sub Prime")),
-    (r"\b(?:strong|high|solid) credit(?: scores?| ratings?)?\b|\bcreditworthy\b", _add("credit_tiers", "Prime", "Super Prime")),
+    (
+        r"\bsub[- ]?prime\b|\b(?:bad|poor|damaged|bruised|weak|low|impaired|subpar) credit(?: scores?| ratings?)?\b"
+        r"|\bcredit[- ]challenged\b|\brisky borrowers\b",
+        _add("credit_tiers", "Sub Prime"),
+    ),
+    (
+        r"\b(?:strong|high|solid) credit(?: scores?| ratings?)?\b|\bcreditworthy\b",
+        _add("credit_tiers", "Prime", "Super Prime"),
+    ),
     (r"\bprime\b|\b(?:good|decent) credit\b", _add("credit_tiers", "Prime")),
     # --- credit usage
     (r"\bmoderate credit (?:users?|usage|use)\b", _set("credit_usage", "moderate")),
-    (r"\b(?:active|heavy|frequent|high) credit (?:users?|usage|use)\b|\bcredit[- ](?:active|hungry|reliant|dependent)\b"
-     r"|\brevolvers\b|\brely (?:heavily )?on credit\b|\bmaxed[- ]out\b|\buse credit (?:heavily|actively|a lot|often)\b",
-     _set("credit_usage", "active")),
-    (r"\b(?:low|light|minimal|infrequent) credit (?:users?|usage|use)\b|\brarely use credit\b|\bnew to credit\b"
-     r"|\bthin (?:credit )?files?\b|\bcredit (?:starters?|newcomers?|invisibles?|beginners?)\b|\bcredit[- ]averse\b"
-     r"|\bfirst credit card\b|\bavoid credit\b", _set("credit_usage", "low")),
+    (
+        r"\b(?:active|heavy|frequent|high) credit (?:users?|usage|use)\b|\bcredit[- ](?:active|hungry|reliant|dependent)\b"
+        r"|\brevolvers\b|\brely (?:heavily )?on credit\b|\bmaxed[- ]out\b|\buse credit (?:heavily|actively|a lot|often)\b",
+        _set("credit_usage", "active"),
+    ),
+    (
+        r"\b(?:low|light|minimal|infrequent) credit (?:users?|usage|use)\b|\brarely use credit\b|\bnew to credit\b"
+        r"|\bthin (?:credit )?files?\b|\bcredit (?:starters?|newcomers?|invisibles?|beginners?)\b|\bcredit[- ]averse\b"
+        r"|\bfirst credit card\b|\bavoid credit\b",
+        _set("credit_usage", "low"),
+    ),
     # --- auto debt
-    (r"\b(?:no|without|zero|low|little|minimal|few|light|paid[- ]off)\s+(?:auto|car|vehicle|truck)\s*(?:debt|loans?|payments?|balances?|financing)\b"
-     r"|\bdebt[- ]free\b|\bno debt\b|\bowe nothing\b", _set("auto_debt", "low")),
-    (r"\b(?:auto|car|vehicle|truck)[- ]?(?:debt|loans?|payments?|balances?|financ\w*|heavy|borrowers?|notes?)\b"
-     r"|\bfinanc\w+ (?:cars?|trucks?|vehicles?)\b|\bmultiple (?:cars|vehicles)\b", _set("auto_debt", "high")),
+    (
+        r"\b(?:no|without|zero|low|little|minimal|few|light|paid[- ]off)\s+(?:auto|car|vehicle|truck)\s*(?:debt|loans?|payments?|balances?|financing)\b"
+        r"|\bdebt[- ]free\b|\bno debt\b|\bowe nothing\b",
+        _set("auto_debt", "low"),
+    ),
+    (
+        r"\b(?:auto|car|vehicle|truck)[- ]?(?:debt|loans?|payments?|balances?|financ\w*|heavy|borrowers?|notes?)\b"
+        r"|\bfinanc\w+ (?:cars?|trucks?|vehicles?)\b|\bmultiple (?:cars|vehicles)\b",
+        _set("auto_debt", "high"),
+    ),
     # --- income
     (r"\bmiddle[- ](?:incomes?|class)\b|\bmoderate incomes?\b|\baverage incomes?\b", _set("income", "medium")),
-    (r"\bhigh(?:er)?[- ](?:incomes?|earning|earners?|salar(?:y|ies|ied))\b|\baffluent\b|\bsix[- ]figure\b|\bwell[- ](?:off|paid)\b"
-     r"|\bupper[- ](?:income|middle[- ]class|class)\b|\b(?:top|big) earners\b|\bhigh incomes?\b|\bearn(?:s|ing)? a lot\b",
-     _set("income", "high")),
-    (r"\blow(?:er)?[- ](?:incomes?|earning|earners?|wages?|paid)\b|\bpaycheck[- ]to[- ]paycheck\b|\bstruggling\b"
-     r"|\bworking poor\b|\bmodest (?:incomes?|means)\b|\bfixed[- ]incomes?\b|\btight budgets?\b"
-     r"|\b(?:budget[- ]constrained|financially (?:stretched|strained)|stretched thin|cash[- ]strapped)\b|\bpoor\b",
-     _set("income", "low")),
+    (
+        r"\bhigh(?:er)?[- ](?:incomes?|earning|earners?|salar(?:y|ies|ied))\b|\baffluent\b|\bsix[- ]figure\b|\bwell[- ](?:off|paid)\b"
+        r"|\bupper[- ](?:income|middle[- ]class|class)\b|\b(?:top|big) earners\b|\bhigh incomes?\b|\bearn(?:s|ing)? a lot\b",
+        _set("income", "high"),
+    ),
+    (
+        r"\blow(?:er)?[- ](?:incomes?|earning|earners?|wages?|paid)\b|\bpaycheck[- ]to[- ]paycheck\b|\bstruggling\b"
+        r"|\bworking poor\b|\bmodest (?:incomes?|means)\b|\bfixed[- ]incomes?\b|\btight budgets?\b"
+        r"|\b(?:budget[- ]constrained|financially (?:stretched|strained)|stretched thin|cash[- ]strapped)\b|\bpoor\b",
+        _set("income", "low"),
+    ),
     (r"\$\s?(?P<amount>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?\s?k)\b", _income_amount),
     # --- wealth and equity
-    (r"\bhigh[- ]net[- ]worth\b|\bhnw\b|\bwealthy\b|\bwealth\b|\brich\b|\bmillionaires?\b|\basset[- ]rich\b"
-     r"|\bwell[- ]to[- ]do\b|\b(?:large|substantial|big) (?:savings|nest eggs?|portfolios?)\b|\binvestors?\b",
-     _set("wealth", "high")),
-    (r"\blow[- ]net[- ]worth\b|\b(?:little|no|thin|limited|few) (?:savings|assets)\b|\basset[- ]poor\b|\blow wealth\b",
-     _set("wealth", "low")),
-    (r"\b(?:high|lots of|plenty of|significant|substantial) (?:home )?equity\b|\bequity[- ]rich\b|\bhome equity\b",
-     _set("equity", "high")),
+    (
+        r"\bhigh[- ]net[- ]worth\b|\bhnw\b|\bwealthy\b|\bwealth\b|\brich\b|\bmillionaires?\b|\basset[- ]rich\b"
+        r"|\bwell[- ]to[- ]do\b|\b(?:large|substantial|big) (?:savings|nest eggs?|portfolios?)\b|\binvestors?\b",
+        _set("wealth", "high"),
+    ),
+    (
+        r"\blow[- ]net[- ]worth\b|\b(?:little|no|thin|limited|few) (?:savings|assets)\b|\basset[- ]poor\b|\blow wealth\b",
+        _set("wealth", "low"),
+    ),
+    (
+        r"\b(?:high|lots of|plenty of|significant|substantial) (?:home )?equity\b|\bequity[- ]rich\b|\bhome equity\b",
+        _set("equity", "high"),
+    ),
     (r"\b(?:low|little|no|limited) (?:home )?equity\b", _set("equity", "low")),
     # --- housing
-    (r"\bnon[- ]?homeowners?\b|\brent(?:s|ers?|ing)?\b|\btenants?\b"
-     r"|\bapartment[- ]dwellers?\b|\bdon'?t own (?:a |their )?homes?\b", _set("homeowner", False)),
-    (r"\bhome[- ]?owners?\b|\bhome[- ]?ownership\b|\bown(?:s|ing)? (?:a |their |his |her )?(?:own )?homes?\b"
-     r"|\bproperty owners?\b|\bmortgages?\b", _set("homeowner", True)),
+    (
+        r"\bnon[- ]?homeowners?\b|\brent(?:s|ers?|ing)?\b|\btenants?\b"
+        r"|\bapartment[- ]dwellers?\b|\bdon'?t own (?:a |their )?homes?\b",
+        _set("homeowner", False),
+    ),
+    (
+        r"\bhome[- ]?owners?\b|\bhome[- ]?ownership\b|\bown(?:s|ing)? (?:a |their |his |her )?(?:own )?homes?\b"
+        r"|\bproperty owners?\b|\bmortgages?\b",
+        _set("homeowner", True),
+    ),
     # --- education
-    (r"\bgraduate[- ](?:degrees?|educated|school)\b|\bgrad school\b|\bpost[- ]?graduates?\b|\bmaster'?s\b|\bph\.?d\b"
-     r"|\bdoctorates?\b|\badvanced degrees?\b", _set("education", "graduate")),
-    (r"\bhigh[- ]school\b|\bno college\b|\bwithout (?:a )?(?:college )?degrees?\b|\bnon[- ]college\b|\bblue[- ]collar\b"
-     r"|\bless educated\b|\btrade workers?\b|\bno degree\b", _set("education", "high_school")),
-    (r"\bcollege[- ](?:educated|graduates?|grads?|degrees?)\b|\buniversity[- ](?:educated|graduates?|degrees?)\b"
-     r"|\bdegree[- ]holders?\b|\bbachelor'?s\b|\bgraduates\b|\bwell[- ]educated\b|\beducated\b|\bwhite[- ]collar\b"
-     r"|\bprofessionals?\b", _set("education", "college")),
+    (
+        r"\bgraduate[- ](?:degrees?|educated|school)\b|\bgrad school\b|\bpost[- ]?graduates?\b|\bmaster'?s\b|\bph\.?d\b"
+        r"|\bdoctorates?\b|\badvanced degrees?\b",
+        _set("education", "graduate"),
+    ),
+    (
+        r"\bhigh[- ]school\b|\bno college\b|\bwithout (?:a )?(?:college )?degrees?\b|\bnon[- ]college\b|\bblue[- ]collar\b"
+        r"|\bless educated\b|\btrade workers?\b|\bno degree\b",
+        _set("education", "high_school"),
+    ),
+    (
+        r"\bcollege[- ](?:educated|graduates?|grads?|degrees?)\b|\buniversity[- ](?:educated|graduates?|degrees?)\b"
+        r"|\bdegree[- ]holders?\b|\bbachelor'?s\b|\bgraduates\b|\bwell[- ]educated\b|\beducated\b|\bwhite[- ]collar\b"
+        r"|\bprofessionals?\b",
+        _set("education", "college"),
+    ),
     # --- household
-    (r"\bfamil(?:y|ies)\b|\bparents\b|\b(?:with|raising|have|having) (?:young )?(?:kids|children)\b", _set("household", "family")),
+    (
+        r"\bfamil(?:y|ies)\b|\bparents\b|\b(?:with|raising|have|having) (?:young )?(?:kids|children)\b",
+        _set("household", "family"),
+    ),
     (r"\bmarried\b|\bcouples?\b(?! of)|\bdual[- ]income\b|\bspouses?\b", _set("household", "couple")),
     (r"\bsingles?\b|\bliving alone\b|\bunmarried\b|\bone-person\b|\bsingle-person\b", _set("household", "single")),
     # --- political giving
-    (r"\b(?:non[- ]?donors|(?:don'?t|do not|never) (?:donate|give)\b[^.]{0,20}\bpolitic\w*)", _set("political_donor", False)),
-    (r"\bpolitical(?:ly)?[- ](?:donors?|giving|givers?|contributions?|contributors?|donations?|active|engaged)\b"
-     r"|\b(?:campaign|party) (?:donors?|contributors?)\b|\b(?:donate|donates|donating|give|gives|giving) (?:money )?to "
-     r"(?:political|politics|campaigns?|candidates?|parties)\b|\bdonors\b", _set("political_donor", True)),
+    (
+        r"\b(?:non[- ]?donors|(?:don'?t|do not|never) (?:donate|give)\b[^.]{0,20}\bpolitic\w*)",
+        _set("political_donor", False),
+    ),
+    (
+        r"\bpolitical(?:ly)?[- ](?:donors?|giving|givers?|contributions?|contributors?|donations?|active|engaged)\b"
+        r"|\b(?:campaign|party) (?:donors?|contributors?)\b|\b(?:donate|donates|donating|give|gives|giving) (?:money )?to "
+        r"(?:political|politics|campaigns?|candidates?|parties)\b|\bdonors\b",
+        _set("political_donor", True),
+    ),
     # --- spending
-    (r"\bbig[- ]spend(?:ers?|ing)\b|\bhigh[- ]spend(?:ers?|ing)?\b|\bheavy spenders?\b|\blavish\b|\bluxury\b"
-     r"|\bhigh discretionary\b|\bspend (?:a lot|heavily|freely|big)\b|\bsplurg\w*\b|\bfree[- ]spending\b",
-     _set("spending", "high")),
-    (r"\bfrugal\b|\bthrifty\b|\blow[- ]spend(?:ers?|ing)?\b|\bbudget[- ]conscious\b|\bbargain[- ]hunters?\b"
-     r"|\bpenny[- ]pinch\w*\b|\bsavers?\b|\bcautious spenders?\b|\blow discretionary\b|\bspend (?:little|carefully)\b",
-     _set("spending", "low")),
+    (
+        r"\bbig[- ]spend(?:ers?|ing)\b|\bhigh[- ]spend(?:ers?|ing)?\b|\bheavy spenders?\b|\blavish\b|\bluxury\b"
+        r"|\bhigh discretionary\b|\bspend (?:a lot|heavily|freely|big)\b|\bsplurg\w*\b|\bfree[- ]spending\b",
+        _set("spending", "high"),
+    ),
+    (
+        r"\bfrugal\b|\bthrifty\b|\blow[- ]spend(?:ers?|ing)?\b|\bbudget[- ]conscious\b|\bbargain[- ]hunters?\b"
+        r"|\bpenny[- ]pinch\w*\b|\bsavers?\b|\bcautious spenders?\b|\blow discretionary\b|\bspend (?:little|carefully)\b",
+        _set("spending", "low"),
+    ),
     # --- demographics and geography
     (r"\b(?:women|woman|females?|ladies|lady|moms?|mothers?|wives|wife|girls?|widows?)\b", _gender("Female")),
     (r"\b(?:men|man|males?|guys?|dads?|fathers?|husbands?|gentlemen|boys?|widowers?)\b", _gender("Male")),
@@ -378,14 +454,19 @@ def constraint_breakdown(c: QueryConstraints, a: dict[str, Any]) -> dict[str, fl
             out[name] = round(fn(), 4)
 
     if c.age_bands:
-        put("age_bands", lambda: _share_score(sum(a["age_band_shares"].get(b, 0.0) for b in c.age_bands), 0.6),
-            "age_band_shares")
+        put(
+            "age_bands",
+            lambda: _share_score(sum(a["age_band_shares"].get(b, 0.0) for b in c.age_bands), 0.6),
+            "age_band_shares",
+        )
     if c.gender:
         put("gender", lambda: _share_score(a["gender_shares"].get(c.gender, 0.0), 0.6), "gender_shares")
     if c.credit_tiers:
-        put("credit_tiers",
+        put(
+            "credit_tiers",
             lambda: _share_score(sum(a["credit_tier_shares"].get(t, 0.0) for t in c.credit_tiers), 0.6),
-            "credit_tier_shares")
+            "credit_tier_shares",
+        )
     if c.income:
         income = c.income
         put("income", lambda: _ratio_score(a["income_index"], income, 2.0), "income_index")
@@ -402,13 +483,17 @@ def constraint_breakdown(c: QueryConstraints, a: dict[str, Any]) -> dict[str, fl
         want = "high" if c.political_donor else "low"
         put("political_donor", lambda: _ratio_score(a["political_donor_index"], want, 2.0), "political_donor_index")
     if c.homeowner is not None:
-        put("homeowner",
+        put(
+            "homeowner",
             lambda: _share_score(a["homeowner_share"] if c.homeowner else 1 - a["homeowner_share"], 0.8),
-            "homeowner_share")
+            "homeowner_share",
+        )
     if c.equity:
-        put("equity",
+        put(
+            "equity",
             lambda: _share_score(a["equity_high_share"] if c.equity == "high" else 1 - a["equity_high_share"], 0.8),
-            "equity_high_share")
+            "equity_high_share",
+        )
     if c.education:
         if c.education == "college":
             put("education", lambda: _share_score(a["college_share"], 0.6), "college_share")
@@ -419,8 +504,11 @@ def constraint_breakdown(c: QueryConstraints, a: dict[str, Any]) -> dict[str, fl
         value = _HOUSEHOLD_VALUES[c.household]
         put("household", lambda: _share_score(a["household_shares"].get(value, 0.0), 0.6), "household_shares")
     if c.credit_usage:
-        put("credit_usage", lambda: _share_score(a["credit_usage_shares"].get(c.credit_usage, 0.0), 0.6),
-            "credit_usage_shares")
+        put(
+            "credit_usage",
+            lambda: _share_score(a["credit_usage_shares"].get(c.credit_usage, 0.0), 0.6),
+            "credit_usage_shares",
+        )
     if c.ethnicity:
         put("ethnicity", lambda: _share_score(a["ethnicity_shares"].get(c.ethnicity, 0.0), 0.4), "ethnicity_shares")
     if c.region:
@@ -441,9 +529,7 @@ def constraint_score(constraints: QueryConstraints, cluster_attributes: dict[str
     return round(sum(v * _WEIGHTS.get(k, 1.0) for k, v in parts.items()) / total, 4)
 
 
-def persona_matches_hard_constraints(
-    constraints: QueryConstraints, persona_age_band: str, persona_gender: str
-) -> bool:
+def persona_matches_hard_constraints(constraints: QueryConstraints, persona_age_band: str, persona_gender: str) -> bool:
     """Hard filter for personas: a named age band (or generation) and a named gender."""
     if constraints.age_bands and persona_age_band not in constraints.age_bands:
         return False

@@ -17,18 +17,24 @@ class RouterContext:
 
     embedding_weight: float = field(
         default=0.35,
-        metadata={"description": "Share of embedding similarity in a cluster's score, 0 to 1; the rest is "
-                                 "constraint agreement. 1.0 ranks by embedding similarity only."},
+        metadata={
+            "description": "Share of embedding similarity in a cluster's score, 0 to 1; the rest is "
+            "constraint agreement. 1.0 ranks by embedding similarity only."
+        },
     )
     llm_parse: bool = field(
         default=False,
-        metadata={"description": "Also ask a chat model for constraints the rule-based parser missed; "
-                                 "the rules' answers always win."},
+        metadata={
+            "description": "Also ask a chat model for constraints the rule-based parser missed; "
+            "the rules' answers always win."
+        },
     )
     model: str = field(
         default="",
-        metadata={"description": "Chat model for `llm_parse`, as provider:model (for example "
-                                 "openai:gpt-4.1); empty means the server's default model."},
+        metadata={
+            "description": "Chat model for `llm_parse`, as provider:model (for example "
+            "openai:gpt-4.1); empty means the server's default model."
+        },
     )
 
 

@@ -40,8 +40,9 @@ def _after_personas(state: RouterState) -> str:
 def build_cluster_router(
     checkpointer: Any = None,
 ) -> CompiledStateGraph[RouterState, RouterContext, RouterInput, RouterOutput]:
-    builder = StateGraph(RouterState, input_schema=RouterInput, output_schema=RouterOutput,
-                         context_schema=RouterContext)
+    builder = StateGraph(
+        RouterState, input_schema=RouterInput, output_schema=RouterOutput, context_schema=RouterContext
+    )
     # LangGraph's typed overloads lack the (state, runtime, config) node form it accepts at run time.
     builder.add_node("parse_constraints", parse_constraints)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("score_clusters", score_clusters)  # type: ignore[arg-type, call-overload, unused-ignore]

@@ -57,7 +57,8 @@ async def _llm_constraints(query: str, model_name: str) -> QueryConstraints | No
     try:
         model = make_chat_model(model_name or get_settings().chat_model, temperature=0)
         result = await model.with_structured_output(QueryConstraints).ainvoke(
-            render_prompt("twin_constraints", query=query))
+            render_prompt("twin_constraints", query=query)
+        )
         return QueryConstraints.model_validate(result)
     except Exception as exc:  # optional step: the rules' answer stands
         log.warning("LLM constraint parse failed: %s", exc)
@@ -75,8 +76,9 @@ def merge_constraints(rules: QueryConstraints, extra: QueryConstraints | None) -
     return QueryConstraints.model_validate(data)
 
 
-async def parse_constraints(state: RouterState, runtime: Runtime[RouterContext],
-                            config: RunnableConfig) -> dict[str, Any]:
+async def parse_constraints(
+    state: RouterState, runtime: Runtime[RouterContext], config: RunnableConfig
+) -> dict[str, Any]:
     """Rules first (and optionally an LLM for what they missed); embed the query."""
     query = state.get("query") or ""
     constraints = rule_constraints(query)
@@ -88,8 +90,9 @@ async def parse_constraints(state: RouterState, runtime: Runtime[RouterContext],
     return {"constraints": constraints.model_dump(), "query_vector": list(vector)}
 
 
-def hybrid_score(similarity: float, constraints: QueryConstraints, attributes: dict[str, Any],
-                 embedding_weight: float) -> tuple[float, float | None]:
+def hybrid_score(
+    similarity: float, constraints: QueryConstraints, attributes: dict[str, Any], embedding_weight: float
+) -> tuple[float, float | None]:
     """(score in [0, 1], constraint agreement or None when the query named no constraint)."""
     if constraints.is_empty:
         return similarity, None
@@ -97,8 +100,7 @@ def hybrid_score(similarity: float, constraints: QueryConstraints, attributes: d
     return embedding_weight * similarity + (1 - embedding_weight) * agreement, agreement
 
 
-async def score_clusters(state: RouterState, runtime: Runtime[RouterContext],
-                         config: RunnableConfig) -> dict[str, Any]:
+async def score_clusters(state: RouterState, runtime: Runtime[RouterContext], config: RunnableConfig) -> dict[str, Any]:
     context = router_context(getattr(runtime, "context", None), config)
     constraints = QueryConstraints.model_validate(state.get("constraints") or {})
     services = await _services()
@@ -106,13 +108,19 @@ async def score_clusters(state: RouterState, runtime: Runtime[RouterContext],
     matches: list[ClusterMatch] = []
     for doc in await retriever.asearch_by_vector(state["query_vector"]):
         meta = doc.metadata
-        score, agreement = hybrid_score(meta["similarity"], constraints, meta["attributes"],
-                                        context.embedding_weight)
-        matches.append({"cluster_id": meta["cluster_id"], "cluster_name": meta["cluster_name"],
-                        "summary": doc.page_content, "similarity": round(max(0.0, min(1.0, score)), 3),
-                        "embedding_similarity": round(meta["similarity"], 3), "constraint_score": agreement})
+        score, agreement = hybrid_score(meta["similarity"], constraints, meta["attributes"], context.embedding_weight)
+        matches.append(
+            {
+                "cluster_id": meta["cluster_id"],
+                "cluster_name": meta["cluster_name"],
+                "summary": doc.page_content,
+                "similarity": round(max(0.0, min(1.0, score)), 3),
+                "embedding_similarity": round(meta["similarity"], 3),
+                "constraint_score": agreement,
+            }
+        )
     matches.sort(key=lambda m: (-m["similarity"], -m["embedding_similarity"], m["cluster_id"]))
-    return {"clusters": matches[:_top_k(state, 3)]}
+    return {"clusters": matches[: _top_k(state, 3)]}
 
 
 async def rank_personas(state: RouterState) -> dict[str, Any]:
@@ -131,17 +139,25 @@ async def rank_personas(state: RouterState) -> dict[str, Any]:
     kept = [r for r in rows if persona_matches_hard_constraints(constraints, r["age_band"], r["gender"])]
     kept.sort(key=lambda r: (-r["similarity"], r["persona_id"]))
     personas: list[PersonaMatch] = [
-        {"persona_id": r["persona_id"], "persona_name": r["name"], "gender": r["gender"], "age": r["age_band"],
-         "summary": r["summary"], "similarity": round(r["similarity"], 3)}
-        for r in kept[:_top_k(state, 5)]
+        {
+            "persona_id": r["persona_id"],
+            "persona_name": r["name"],
+            "gender": r["gender"],
+            "age": r["age_band"],
+            "summary": r["summary"],
+            "similarity": round(r["similarity"], 3),
+        }
+        for r in kept[: _top_k(state, 5)]
     ]
     return {"cluster_id": int(cluster_id), "personas": personas}
 
 
 def greeting_text(name: str, cluster_name: str, age_band: str, gender: str, summary: str) -> str:
     """The contract's greeting: the summary cut at 180 characters, then '...'."""
-    return (f"👋 Hi, I’m {name}. I’m part of the **{cluster_name}** cluster — a {age_band}-year-old "
-            f"{gender.lower()} who behaves like this: {summary[:180]}... Nice to meet you!")
+    return (
+        f"👋 Hi, I’m {name}. I’m part of the **{cluster_name}** cluster — a {age_band}-year-old "
+        f"{gender.lower()} who behaves like this: {summary[:180]}... Nice to meet you!"
+    )
 
 
 async def greeting(state: RouterState) -> dict[str, Any]:
@@ -155,7 +171,12 @@ async def greeting(state: RouterState) -> dict[str, Any]:
     row = await get_segment_persona(services.pool, int(persona_id))
     if row is None:
         raise TwinPersonaNotFound(f"Persona {persona_id} not found")
-    return {"persona_id": row["persona_id"], "greeting": {
-        "persona_id": row["persona_id"], "persona_name": row["name"], "cluster_name": row["cluster_name"],
-        "greeting": greeting_text(row["name"], row["cluster_name"], row["age_band"], row["gender"], row["summary"]),
-    }}
+    return {
+        "persona_id": row["persona_id"],
+        "greeting": {
+            "persona_id": row["persona_id"],
+            "persona_name": row["name"],
+            "cluster_name": row["cluster_name"],
+            "greeting": greeting_text(row["name"], row["cluster_name"], row["age_band"], row["gender"], row["summary"]),
+        },
+    }

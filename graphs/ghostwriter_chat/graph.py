@@ -36,9 +36,16 @@ async def prepare(state: PersonaChatState, runtime: Runtime[ChatContext], config
 def entry(state: PersonaChatState) -> str:
     """`prepare` unless it would do nothing: inline persona, no raw attachments, no data sources
     (then the input must carry `references` and `tool_calls`, as load_persona would set them)."""
-    idle = (state.get("persona_id") is None and state.get("persona") and not state.get("attachments")
-            and not state.get("use_documents") and not state.get("use_web") and not state.get("collections")
-            and "references" in state and "tool_calls" in state)
+    idle = (
+        state.get("persona_id") is None
+        and state.get("persona")
+        and not state.get("attachments")
+        and not state.get("use_documents")
+        and not state.get("use_web")
+        and not state.get("collections")
+        and "references" in state
+        and "tool_calls" in state
+    )
     return GENERATE_NODE if idle else "prepare"
 
 

@@ -8,5 +8,12 @@ from graphs.persona_builder.context import BuilderContext
 from graphs.persona_builder.graph import batch_graph, build_persona_batch, build_persona_builder, graph
 from graphs.persona_builder.nodes import BuilderError, parse_analysis
 
-__all__ = ["BuilderContext", "BuilderError", "batch_graph", "build_persona_batch", "build_persona_builder",
-           "graph", "parse_analysis"]
+__all__ = [
+    "BuilderContext",
+    "BuilderError",
+    "batch_graph",
+    "build_persona_batch",
+    "build_persona_builder",
+    "graph",
+    "parse_analysis",
+]

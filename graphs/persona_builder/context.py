@@ -15,6 +15,8 @@ class BuilderContext:
 
     model: str = field(
         default="",
-        metadata={"description": "Chat model as provider:model (for example openai:gpt-4.1 or "
-                                 "local:smollm2); empty means the server's default model."},
+        metadata={
+            "description": "Chat model as provider:model (for example openai:gpt-4.1 or "
+            "local:smollm2); empty means the server's default model."
+        },
     )

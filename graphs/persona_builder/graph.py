@@ -35,8 +35,9 @@ from graphs.persona_builder.state import (
 
 
 def build_persona_builder() -> CompiledStateGraph[BuilderState, BuilderContext, BuilderInput, BuilderOutput]:
-    builder = StateGraph(BuilderState, input_schema=BuilderInput, output_schema=BuilderOutput,
-                         context_schema=BuilderContext)
+    builder = StateGraph(
+        BuilderState, input_schema=BuilderInput, output_schema=BuilderOutput, context_schema=BuilderContext
+    )
     builder.add_node("load_posts", load_posts)
     builder.add_node("pick_exemplars", pick)
     builder.add_node("analyse_style", analyse_style)
@@ -60,8 +61,7 @@ def build_persona_batch(
     single: CompiledStateGraph[Any, Any, Any, Any] | None = None,
 ) -> CompiledStateGraph[BatchState, BuilderContext, BatchInput, BatchOutput]:
     """One `build_one` per account (mode "create"), run by `single` (default: `graph`)."""
-    builder = StateGraph(BatchState, input_schema=BatchInput, output_schema=BatchOutput,
-                         context_schema=BuilderContext)
+    builder = StateGraph(BatchState, input_schema=BatchInput, output_schema=BatchOutput, context_schema=BuilderContext)
     builder.add_node("build_one", build_one_node(single or graph))
     builder.add_conditional_edges(START, fan_out, ["build_one"])
     builder.add_edge("build_one", END)

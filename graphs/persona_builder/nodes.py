@@ -86,8 +86,11 @@ async def load_posts(state: BuilderState) -> dict[str, Any]:
     limit = int(state.get("post_limit") or 100)
     posts = await latest_posts(pool, account["id"], limit)
     if not posts:
-        raise BuilderError("No posts found for this account. Sync posts first." if mode == "create"
-                           else "No posts found for this account")
+        raise BuilderError(
+            "No posts found for this account. Sync posts first."
+            if mode == "create"
+            else "No posts found for this account"
+        )
     new_posts = len(posts)
     if mode == "refine" and previous is not None:
         after = (previous["details"] or {}).get("latest_post_at")
@@ -95,15 +98,23 @@ async def load_posts(state: BuilderState) -> dict[str, Any]:
             cut = datetime.fromisoformat(after)
             new_posts = sum(1 for p in posts if p["created_at"] > cut)
     plain = [{**p, "created_at": p["created_at"].isoformat()} for p in posts]
-    return {"account": dict(account), "previous": _plain_version(previous), "posts": plain,
-            "new_posts": new_posts, "mode": mode}
+    return {
+        "account": dict(account),
+        "previous": _plain_version(previous),
+        "posts": plain,
+        "new_posts": new_posts,
+        "mode": mode,
+    }
 
 
 def _plain_version(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {"version": row["version"], "style_traits": list(row["style_traits"] or []),
-            "details": dict(row["details"] or {})}
+    return {
+        "version": row["version"],
+        "style_traits": list(row["style_traits"] or []),
+        "details": dict(row["details"] or {}),
+    }
 
 
 def pick(state: BuilderState) -> dict[str, Any]:
@@ -113,17 +124,19 @@ def pick(state: BuilderState) -> dict[str, Any]:
 
 
 def _measured_lines(m: StyleMetrics) -> str:
-    return "\n".join([
-        f"- typical length: {m.median_chars:.0f} characters, {m.median_words:.0f} words",
-        f"- emoji per post: {m.emoji_per_post:.2f}; hashtags per post: {m.hashtags_per_post:.2f}; "
-        f"mentions per post: {m.mentions_per_post:.2f}; links per post: {m.links_per_post:.2f}",
-        f"- posts starting lowercase: {m.lowercase_start_share:.0%}; ALL-CAPS words: {m.all_caps_word_share:.0%}",
-        f"- per post: {m.exclamations_per_post:.2f} exclamation marks, {m.questions_per_post:.2f} questions, "
-        f"{m.ellipses_per_post:.2f} ellipses, {m.line_breaks_per_post:.2f} line breaks",
-        f"- mean sentence length: {m.mean_sentence_words:.1f} words; vocabulary richness (HD-D): "
-        f"{m.vocabulary_richness:.2f}",
-        f"- favourite words: {', '.join(m.top_words) or 'none'}",
-    ])
+    return "\n".join(
+        [
+            f"- typical length: {m.median_chars:.0f} characters, {m.median_words:.0f} words",
+            f"- emoji per post: {m.emoji_per_post:.2f}; hashtags per post: {m.hashtags_per_post:.2f}; "
+            f"mentions per post: {m.mentions_per_post:.2f}; links per post: {m.links_per_post:.2f}",
+            f"- posts starting lowercase: {m.lowercase_start_share:.0%}; ALL-CAPS words: {m.all_caps_word_share:.0%}",
+            f"- per post: {m.exclamations_per_post:.2f} exclamation marks, {m.questions_per_post:.2f} questions, "
+            f"{m.ellipses_per_post:.2f} ellipses, {m.line_breaks_per_post:.2f} line breaks",
+            f"- mean sentence length: {m.mean_sentence_words:.1f} words; vocabulary richness (HD-D): "
+            f"{m.vocabulary_richness:.2f}",
+            f"- favourite words: {', '.join(m.top_words) or 'none'}",
+        ]
+    )
 
 
 def _quoted(posts: list[dict[str, Any]]) -> str:
@@ -160,18 +173,26 @@ async def _analyse(name: str, prompt: str) -> StyleAnalysis:
 async def analyse_style(state: BuilderState, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
     metrics = measure_style([p["text"] for p in state["train"] or state["posts"]])
     previous = state.get("previous")
-    previous_block = render_prompt(
-        "ghostwriter_previous", version=previous["version"],
-        traits="\n".join(f"- {t}" for t in previous["style_traits"])) if previous else ""
-    prompt = render_prompt("ghostwriter_analysis", handle=state["account"]["handle"],
-                           previous_block=previous_block, measured=_measured_lines(metrics),
-                           posts=_quoted(state["exemplars"]))
+    previous_block = (
+        render_prompt(
+            "ghostwriter_previous",
+            version=previous["version"],
+            traits="\n".join(f"- {t}" for t in previous["style_traits"]),
+        )
+        if previous
+        else ""
+    )
+    prompt = render_prompt(
+        "ghostwriter_analysis",
+        handle=state["account"]["handle"],
+        previous_block=previous_block,
+        measured=_measured_lines(metrics),
+        posts=_quoted(state["exemplars"]),
+    )
     analysis = await _analyse(_model_name(runtime), prompt)
     measured = describe_style(metrics)
-    extra = [t.strip() for t in analysis.traits if t.strip() and t.strip().lower() not in
-             {m.lower() for m in measured}]
-    return {"metrics": metrics.model_dump(), "analysis": analysis.model_dump(),
-            "style_traits": measured + extra[:8]}
+    extra = [t.strip() for t in analysis.traits if t.strip() and t.strip().lower() not in {m.lower() for m in measured}]
+    return {"metrics": metrics.model_dump(), "analysis": analysis.model_dump(), "style_traits": measured + extra[:8]}
 
 
 def draft_prompt(state: BuilderState) -> dict[str, Any]:
@@ -179,12 +200,15 @@ def draft_prompt(state: BuilderState) -> dict[str, Any]:
     analysis = state["analysis"]
     metrics = StyleMetrics.model_validate(state["metrics"])
     text = render_prompt(
-        "ghostwriter_persona", handle=account["handle"], display_name=account.get("display_name") or account["handle"],
+        "ghostwriter_persona",
+        handle=account["handle"],
+        display_name=account.get("display_name") or account["handle"],
         voice=analysis.get("voice") or "as shown in the examples",
         traits="\n".join(f"- {t}" for t in state["style_traits"]) or "- as shown in the examples",
         measured=_measured_lines(metrics),
         topics=", ".join(analysis.get("topics") or metrics.top_words[:6]) or "as in the examples",
-        examples=_quoted(state["exemplars"]))
+        examples=_quoted(state["exemplars"]),
+    )
     return {"system_prompt": text}
 
 
@@ -246,8 +270,14 @@ async def save(state: BuilderState) -> dict[str, Any]:
         "metrics": state["metrics"],
     }
     summary = _summary(state)
-    version = await save_version(await _pool(), account=state["account"], system_prompt=state["system_prompt"],
-                                 style_traits=state["style_traits"], refinement_summary=summary, details=details)
+    version = await save_version(
+        await _pool(),
+        account=state["account"],
+        system_prompt=state["system_prompt"],
+        style_traits=state["style_traits"],
+        refinement_summary=summary,
+        details=details,
+    )
     return {"version": version, "refinement_summary": summary, "details": details}
 
 
@@ -255,9 +285,13 @@ async def save(state: BuilderState) -> dict[str, Any]:
 
 
 def fan_out(state: BatchState) -> list[Send]:
-    return [Send("build_one", OneAccount(account_id=a, force=bool(state.get("force")),
-                                         post_limit=int(state.get("post_limit") or 100)))
-            for a in state["account_ids"]]
+    return [
+        Send(
+            "build_one",
+            OneAccount(account_id=a, force=bool(state.get("force")), post_limit=int(state.get("post_limit") or 100)),
+        )
+        for a in state["account_ids"]
+    ]
 
 
 def build_one_node(single: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -265,17 +299,29 @@ def build_one_node(single: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[.
 
     async def build_one(state: OneAccount, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
         try:
-            out = await single.ainvoke({"account_id": state["account_id"], "mode": "create",
-                                        "force": state["force"], "post_limit": state["post_limit"]},
-                                       context=runtime.context)
+            out = await single.ainvoke(
+                {
+                    "account_id": state["account_id"],
+                    "mode": "create",
+                    "force": state["force"],
+                    "post_limit": state["post_limit"],
+                },
+                context=runtime.context,
+            )
             result = {"account_id": state["account_id"], "success": True, "persona_version": out["version"]}
         except BuilderError as exc:
             detail = str(exc)
-            result = {"account_id": state["account_id"], "success": False,
-                      "error": "No posts found" if detail.startswith("No posts found") else detail}
+            result = {
+                "account_id": state["account_id"],
+                "success": False,
+                "error": "No posts found" if detail.startswith("No posts found") else detail,
+            }
         except Exception as exc:  # one account's failure never stops the others
-            result = {"account_id": state["account_id"], "success": False,
-                      "error": f"Persona creation failed ({type(exc).__name__})"}
+            result = {
+                "account_id": state["account_id"],
+                "success": False,
+                "error": f"Persona creation failed ({type(exc).__name__})",
+            }
         return {"results": [result]}
 
     return build_one

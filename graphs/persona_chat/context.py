@@ -18,13 +18,17 @@ class ChatContext:
 
     model: str = field(
         default="",
-        metadata={"description": "Chat model as provider:model, for example local:smollm2, openai:gpt-4.1 or "
-                                 "google_vertexai:gemini-2.5-flash. Empty: the persona's model, else CHAT_MODEL."},
+        metadata={
+            "description": "Chat model as provider:model, for example local:smollm2, openai:gpt-4.1 or "
+            "google_vertexai:gemini-2.5-flash. Empty: the persona's model, else CHAT_MODEL."
+        },
     )
     temperature: float | None = field(
         default=None,
-        metadata={"description": "Sampling temperature (0 = most deterministic). Empty: the persona's temperature, "
-                                 "else the provider's default."},
+        metadata={
+            "description": "Sampling temperature (0 = most deterministic). Empty: the persona's temperature, "
+            "else the provider's default."
+        },
     )
     max_tokens: int | None = field(
         default=None,
@@ -32,8 +36,10 @@ class ChatContext:
     )
     communication_style: str | None = field(
         default=None,
-        metadata={"description": "A style for this reply only (for example 'formal' or 'short and playful'); "
-                                 "it is quoted to the model as a preference, never as instructions."},
+        metadata={
+            "description": "A style for this reply only (for example 'formal' or 'short and playful'); "
+            "it is quoted to the model as a preference, never as instructions."
+        },
     )
 
     @classmethod

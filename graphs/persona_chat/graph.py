@@ -35,11 +35,14 @@ def after_read_attachments(state: PersonaChatState) -> str:
     return "retrieve" if needs_retrieval(state) else GENERATE_NODE
 
 
-def build_persona_chat(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph[PersonaChatState, ChatContext, PersonaChatInput, PersonaChatOutput]:
+def build_persona_chat(
+    checkpointer: BaseCheckpointSaver | None = None,
+) -> CompiledStateGraph[PersonaChatState, ChatContext, PersonaChatInput, PersonaChatOutput]:
     # langgraph types nodes taking (state, config) or (state, runtime), not both; ours need both
     # (config carries the callbacks that stream tokens on Python 3.10).
-    builder = StateGraph(PersonaChatState, input_schema=PersonaChatInput, output_schema=PersonaChatOutput,
-                         context_schema=ChatContext)
+    builder = StateGraph(
+        PersonaChatState, input_schema=PersonaChatInput, output_schema=PersonaChatOutput, context_schema=ChatContext
+    )
     builder.add_node("load_persona", load_persona)
     builder.add_node("read_attachments", read_attachments)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("retrieve", retrieve)

@@ -53,8 +53,13 @@ async def load_persona(state: PersonaChatState) -> dict[str, Any]:
     if row is None:
         raise PersonaNotFound(f"Persona {persona_id} not found.")
     profile: PersonaProfile = {
-        "id": row["id"], "kind": row["kind"], "name": row["name"], "system_prompt": row["system_prompt"],
-        "model": row["model"], "temperature": row["temperature"], "version": row["version"],
+        "id": row["id"],
+        "kind": row["kind"],
+        "name": row["name"],
+        "system_prompt": row["system_prompt"],
+        "model": row["model"],
+        "temperature": row["temperature"],
+        "version": row["version"],
         "attributes": row["attributes"] or {},
     }
     update: dict[str, Any] = {"persona": profile, **turn_reset}
@@ -78,9 +83,9 @@ def _system_message(state: PersonaChatState, context: ChatContext) -> SystemMess
         persona_prompt=state.get("system_prompt_override") or persona.get("system_prompt", ""),
         style_block=render_prompt("persona_chat_style", style=style) if style else "",
         instructions_block=render_prompt("persona_chat_instructions", instructions=instructions)
-        if instructions else "",
-        references_block=render_prompt("persona_chat_references", references=reference_text)
-        if reference_text else "",
+        if instructions
+        else "",
+        references_block=render_prompt("persona_chat_references", references=reference_text) if reference_text else "",
     )
     return SystemMessage(content=text)
 
@@ -92,8 +97,9 @@ def choose_model(state: PersonaChatState, context: ChatContext) -> tuple[str, fl
     return model, temperature
 
 
-async def read_attachments(state: PersonaChatState, runtime: Runtime[ChatContext],
-                           config: RunnableConfig) -> dict[str, Any]:
+async def read_attachments(
+    state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig
+) -> dict[str, Any]:
     """Parts already prepared by an API are kept; raw `attachments` are read by the tool."""
     attachments = state.get("attachments") or []
     if not attachments:
@@ -124,30 +130,37 @@ def with_attachment_parts(messages: Sequence[BaseMessage], parts: list[dict[str,
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
         if isinstance(message, HumanMessage):
-            content = message.content if isinstance(message.content, list) else [
-                {"type": "text", "text": message.content}]
+            content = (
+                message.content if isinstance(message.content, list) else [{"type": "text", "text": message.content}]
+            )
             merged: list[Any] = [*content, *parts]
             if all(isinstance(part, dict) and part.get("type") == "text" for part in merged):
                 updated = HumanMessage(content="".join(part["text"] for part in merged), id=message.id)
             else:
                 updated = HumanMessage(content=merged, id=message.id)
-            return [*messages[:index], updated, *messages[index + 1:]]
+            return [*messages[:index], updated, *messages[index + 1 :]]
     return list(messages)
 
 
-
-async def generate(state: PersonaChatState, runtime: Runtime[ChatContext],
-                   config: RunnableConfig) -> dict[str, Any]:
+async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
     context = resolve_context(runtime.context, config)
     model_name, temperature = choose_model(state, context)
     if parse_model_name(model_name).provider == "local" and local_base_url() is None:
         await ensure_services()  # a graph run outside the service (Studio) starts the local model here
     model = make_chat_model(model_name, temperature=temperature, max_tokens=context.max_tokens)
-    history = trim_messages(state["messages"], strategy="last", token_counter=count_tokens_approximately,
-                            max_tokens=HISTORY_TOKEN_BUDGET, start_on="human", include_system=False)
+    history = trim_messages(
+        state["messages"],
+        strategy="last",
+        token_counter=count_tokens_approximately,
+        max_tokens=HISTORY_TOKEN_BUDGET,
+        start_on="human",
+        include_system=False,
+    )
     emit_progress("Generating response...")
-    prompt: list[BaseMessage] = [_system_message(state, context),
-                                 *with_attachment_parts(history, state.get("attachment_parts"))]
+    prompt: list[BaseMessage] = [
+        _system_message(state, context),
+        *with_attachment_parts(history, state.get("attachment_parts")),
+    ]
     reply = await model.ainvoke(prompt, config)
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))
@@ -159,12 +172,19 @@ async def _usage(model_name: str, prompt: list[BaseMessage], reply: AIMessage) -
     reported: Mapping[str, Any] = reply.usage_metadata or {}
     input_tokens, output_tokens = int(reported.get("input_tokens", 0)), int(reported.get("output_tokens", 0))
     if input_tokens or output_tokens:
-        return {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                "total_tokens": int(reported.get("total_tokens", 0)) or input_tokens + output_tokens,
-                "source": "provider"}
+        return {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "total_tokens": int(reported.get("total_tokens", 0)) or input_tokens + output_tokens,
+            "source": "provider",
+        }
     counted = await count_tokens_with_model(model_name, prompt, reply)
-    return {"input_tokens": counted.input_tokens, "output_tokens": counted.output_tokens,
-            "total_tokens": counted.input_tokens + counted.output_tokens, "source": counted.source}
+    return {
+        "input_tokens": counted.input_tokens,
+        "output_tokens": counted.output_tokens,
+        "total_tokens": counted.input_tokens + counted.output_tokens,
+        "source": counted.source,
+    }
 
 
 def finalize(state: PersonaChatState) -> dict[str, Any]:

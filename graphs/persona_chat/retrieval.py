@@ -101,23 +101,33 @@ async def retrieve_documents(state: Mapping[str, Any], config: RunnableConfig | 
         services = await ensure_services()
         collections = await shared_collections(services.pool, services.settings.ghostwriter_collections)
     metric = "euclidean" if str(rag.get("query_metric", "cosine")).lower() == "euclidean" else "cosine"
-    args = {"query": question, "collections": collections, "metric": metric,
-            "threshold": rag.get("query_threshold"), "k": int(rag.get("k") or DEFAULT_K)}
+    args = {
+        "query": question,
+        "collections": collections,
+        "metric": metric,
+        "threshold": rag.get("query_threshold"),
+        "k": int(rag.get("k") or DEFAULT_K),
+    }
     found = await search_documents.ainvoke(args, config)
     hits = found["hits"]
-    references = [{
-        "title": f"{h['file_name']} ({h['doc_path']})",
-        "content": h["content"],
-        "uri": h["doc_path"],
-        "collection": h["collection"],
-        "cosine_similarity": h["cosine_similarity"],
-        "euclidean_distance": h["euclidean_distance"],
-    } for h in hits]
-    tool_calls = [{
-        "name": "search_documents",
-        "args": {"query": question, "collections": collections, "metric": metric, "threshold": found["threshold"]},
-        "result": {"hits": len(hits)},
-    }]
+    references = [
+        {
+            "title": f"{h['file_name']} ({h['doc_path']})",
+            "content": h["content"],
+            "uri": h["doc_path"],
+            "collection": h["collection"],
+            "cosine_similarity": h["cosine_similarity"],
+            "euclidean_distance": h["euclidean_distance"],
+        }
+        for h in hits
+    ]
+    tool_calls = [
+        {
+            "name": "search_documents",
+            "args": {"query": question, "collections": collections, "metric": metric, "threshold": found["threshold"]},
+            "result": {"hits": len(hits)},
+        }
+    ]
     rag_hit = rag_hit_from(hits[0], hits[0]["content"]) if hits else rag_miss()
     return {"references": references, "tool_calls": tool_calls, "rag_hit": rag_hit}
 
@@ -135,5 +145,7 @@ async def search_the_web(state: Mapping[str, Any], config: RunnableConfig | None
     found = await web_search.ainvoke({"query": query}, config)
     if found.get("error"):
         return {"tool_calls": [{"name": "web_search", "args": {"query": query}, "error": found["error"]}]}
-    return {"references": found["results"],
-            "tool_calls": [{"name": "web_search", "args": {"query": query}, "result_count": len(found["results"])}]}
+    return {
+        "references": found["results"],
+        "tool_calls": [{"name": "web_search", "args": {"query": query}, "result_count": len(found["results"])}],
+    }

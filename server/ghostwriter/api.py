@@ -66,8 +66,14 @@ def _services(request: Request) -> Services:
 @router.post("/accounts", response_model=AccountSaved, responses=error_responses(400))
 async def create_account(body: AccountBody, request: Request) -> AccountSaved:
     """Add a tracked account, or replace its profile."""
-    row = await accounts.save_account(_services(request), account_id=body.id, handle=body.handle,
-                                      display_name=body.display_name, avatar_url=body.avatar_url, active=body.active)
+    row = await accounts.save_account(
+        _services(request),
+        account_id=body.id,
+        handle=body.handle,
+        display_name=body.display_name,
+        avatar_url=body.avatar_url,
+        active=body.active,
+    )
     return AccountSaved.of(row)
 
 
@@ -91,7 +97,7 @@ async def _posts(request: Request) -> list[Post]:
         data = await read_json(request)
         items = data.get("posts") if isinstance(data, dict) else data
         if not isinstance(items, list):
-            raise ServiceError("Send {\"posts\": [...]} as JSON or a CSV file (Content-Type: text/csv)")
+            raise ServiceError('Send {"posts": [...]} as JSON or a CSV file (Content-Type: text/csv)')
     if len(items) > MAX_POSTS:
         raise ServiceError(f"At most {MAX_POSTS} posts per request")
     parsed = []
@@ -105,23 +111,31 @@ async def _posts(request: Request) -> list[Post]:
     return parsed
 
 
-@router.post("/accounts/{account_id}/posts", response_model=PostsImported, responses=error_responses(400, 404),
-             openapi_extra={"requestBody": schemas.posts_request_body(MAX_POSTS)})
+@router.post(
+    "/accounts/{account_id}/posts",
+    response_model=PostsImported,
+    responses=error_responses(400, 404),
+    openapi_extra={"requestBody": schemas.posts_request_body(MAX_POSTS)},
+)
 async def import_posts(account_id: AccountId, request: Request) -> PostsImported:
     """Import posts (idempotent by post id: known posts get their text and counts refreshed)."""
     result = await accounts.import_posts(_services(request), account_id, await _posts(request))
-    return PostsImported(success=True, account_id=account_id, received=result.received, inserted=result.inserted,
-                         updated=result.updated)
+    return PostsImported(
+        success=True, account_id=account_id, received=result.received, inserted=result.inserted, updated=result.updated
+    )
 
 
 @router.post("/accounts/{account_id}/sync", response_model=PostsImported, responses=error_responses(400, 404, 502))
-async def sync_posts(account_id: AccountId, request: Request,
-                     limit: Annotated[schemas.SyncLimit, Query(ge=1, le=3200, description="Newest posts to read.")] = 100,
-                     ) -> PostsImported:
+async def sync_posts(
+    account_id: AccountId,
+    request: Request,
+    limit: Annotated[schemas.SyncLimit, Query(ge=1, le=3200, description="Newest posts to read.")] = 100,
+) -> PostsImported:
     """Import the account's newest posts from the X API v2 (needs X_BEARER_TOKEN)."""
     result = await accounts.sync_posts(_services(request), account_id, limit)
-    return PostsImported(success=True, account_id=account_id, received=result.received, inserted=result.inserted,
-                         updated=result.updated)
+    return PostsImported(
+        success=True, account_id=account_id, received=result.received, inserted=result.inserted, updated=result.updated
+    )
 
 
 # ---------------------------------------------------------------- personas: literal paths first
@@ -139,26 +153,36 @@ async def persona_analytics(request: Request) -> PersonaAnalytics:
     return PersonaAnalytics.of(await personas.analytics(_services(request)))
 
 
-@router.post("/personas/batch/create", response_model=BatchResult,
-             responses={**error_responses(400), 202: {"model": BatchAccepted, "description": "Job accepted"}})
-async def batch_create(body: BatchBody, request: Request, key: ApiKey,
-                       background: Annotated[schemas.Background, Query(
-                           description="Answer 202 with a job to poll instead of waiting.")] = False,
-                       ) -> BatchResult | Response:
+@router.post(
+    "/personas/batch/create",
+    response_model=BatchResult,
+    responses={**error_responses(400), 202: {"model": BatchAccepted, "description": "Job accepted"}},
+)
+async def batch_create(
+    body: BatchBody,
+    request: Request,
+    key: ApiKey,
+    background: Annotated[
+        schemas.Background, Query(description="Answer 202 with a job to poll instead of waiting.")
+    ] = False,
+) -> BatchResult | Response:
     """The documented synchronous batch; `?background=true` answers 202 with a job to poll instead."""
     services = _services(request)
     if background:
-        job_id, total = await batch.submit_job(services, key, body.account_ids, force=body.force,
-                                               post_limit=body.post_limit)
+        job_id, total = await batch.submit_job(
+            services, key, body.account_ids, force=body.force, post_limit=body.post_limit
+        )
         status_url = request.url_for("batch_job_status", job_id=str(job_id)).path
         accepted = BatchAccepted(success=True, job_id=str(job_id), status="queued", status_url=status_url, total=total)
         return JSONResponse(status_code=202, headers={"Location": status_url}, content=accepted.model_dump())
-    return BatchResult.of(await batch.create_personas(services, body.account_ids, force=body.force,
-                                                      post_limit=body.post_limit))
+    return BatchResult.of(
+        await batch.create_personas(services, body.account_ids, force=body.force, post_limit=body.post_limit)
+    )
 
 
-@router.get("/personas/batch/jobs/{job_id}", name="batch_job_status", response_model=BatchJob,
-            responses=error_responses(404))
+@router.get(
+    "/personas/batch/jobs/{job_id}", name="batch_job_status", response_model=BatchJob, responses=error_responses(404)
+)
 async def batch_job_status(job_id: str, request: Request, key: ApiKey) -> BatchJob:
     """Status (queued/running/succeeded/failed), progress and, once succeeded, the batch result."""
     return BatchJob.of(await batch.job_status(_services(request), job_id, key))
@@ -173,53 +197,65 @@ async def get_persona(account_id: AccountId, request: Request) -> PersonaOut:
     return PersonaOut(persona=schemas.Persona.of(await personas.current_persona(_services(request), account_id)))
 
 
-@router.post("/personas/{account_id}/create", response_model=PersonaCreated,
-             responses=error_responses(400, 404, 502))
+@router.post("/personas/{account_id}/create", response_model=PersonaCreated, responses=error_responses(400, 404, 502))
 async def create_persona(account_id: AccountId, body: CreateBody, request: Request) -> PersonaCreated:
     """Create the account's persona from its newest posts."""
     row = await personas.create_persona(_services(request), account_id, force=body.force, post_limit=body.post_limit)
     return PersonaCreated.of(row)
 
 
-@router.post("/personas/{account_id}/refine", response_model=PersonaRefined,
-             responses=error_responses(400, 404, 502))
+@router.post("/personas/{account_id}/refine", response_model=PersonaRefined, responses=error_responses(400, 404, 502))
 async def refine_persona(account_id: AccountId, body: RefineBody, request: Request) -> PersonaRefined:
     """A new persona version from the posts since the current one."""
-    return PersonaRefined.of(await personas.refine_persona(_services(request), account_id,
-                                                           post_limit=body.post_limit))
+    return PersonaRefined.of(await personas.refine_persona(_services(request), account_id, post_limit=body.post_limit))
 
 
 @router.get("/personas/{account_id}/history", response_model=PersonaHistory, responses=error_responses(400, 404))
-async def persona_history(account_id: AccountId, request: Request,
-                          limit: Annotated[schemas.HistoryLimit, Query(
-                              ge=1, le=1000, description="Most versions to return.")] = 10) -> PersonaHistory:
+async def persona_history(
+    account_id: AccountId,
+    request: Request,
+    limit: Annotated[schemas.HistoryLimit, Query(ge=1, le=1000, description="Most versions to return.")] = 10,
+) -> PersonaHistory:
     """The persona's versions, newest first."""
     rows, total = await personas.persona_history(_services(request), account_id, limit)
     return PersonaHistory.of(account_id, rows, total)
 
 
-@router.post("/personas/{account_id}/rollback/{version}", response_model=RolledBack,
-             responses=error_responses(400, 404))
-async def rollback_persona(account_id: AccountId, version: Annotated[schemas.Version, Path(
-                               description="The version to make current.")], request: Request) -> RolledBack:
+@router.post(
+    "/personas/{account_id}/rollback/{version}", response_model=RolledBack, responses=error_responses(400, 404)
+)
+async def rollback_persona(
+    account_id: AccountId,
+    version: Annotated[schemas.Version, Path(description="The version to make current.")],
+    request: Request,
+) -> RolledBack:
     """Make an earlier version current again (the history keeps every version)."""
     row = await personas.rollback_persona(_services(request), account_id, version)
     return RolledBack(success=True, message=f"Rolled back to version {version}", persona=schemas.Persona.of(row))
 
 
-@router.post("/personas/{account_id}/generate", response_model=GeneratedPostOut,
-             responses=error_responses(400, 404, 502))
+@router.post(
+    "/personas/{account_id}/generate", response_model=GeneratedPostOut, responses=error_responses(400, 404, 502)
+)
 async def generate_post(account_id: AccountId, body: GenerateBody, request: Request) -> GeneratedPostOut:
     """A sample post in the persona's voice."""
     post = await posts.generate_post(_services(request), account_id, body.prompt or "", body.max_tokens)
     return GeneratedPostOut(success=True, generated_post=post.text, account_id=post.account_id, handle=post.handle)
 
 
-@router.post("/personas/{account_id}/chat", response_model=ChatResponse, response_model_exclude_none=True,
-             responses={**error_responses(400, 404, 413, 429, 502), 200: {
-                 "description": "`stream: false`: the JSON reply. `stream: true` (default): `text/plain` "
-                                "server-sent events (function_call, text_delta, completed, error; then [DONE]).",
-                 "content": {"text/plain": {"schema": {"type": "string"}}}}})
+@router.post(
+    "/personas/{account_id}/chat",
+    response_model=ChatResponse,
+    response_model_exclude_none=True,
+    responses={
+        **error_responses(400, 404, 413, 429, 502),
+        200: {
+            "description": "`stream: false`: the JSON reply. `stream: true` (default): `text/plain` "
+            "server-sent events (function_call, text_delta, completed, error; then [DONE]).",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+    },
+)
 async def chat(account_id: AccountId, body: ChatBody, request: Request, key: ApiKey) -> ChatResponse | Response:
     """Chat with the account's persona, streaming (default) or as one JSON reply."""
     services = _services(request)

@@ -12,8 +12,12 @@ from runtime.errors import ServiceError
 
 INVALID_KEY = "Invalid or missing API key"
 
-scheme = APIKeyHeader(name="X-API-Key", scheme_name="GhostwriterApiKey", auto_error=False,
-                      description="The shared secret the server sets as BO_API_KEY.")
+scheme = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="GhostwriterApiKey",
+    auto_error=False,
+    description="The shared secret the server sets as BO_API_KEY.",
+)
 
 
 async def api_key(request: Request, _declared: str | None = Security(scheme)) -> bytes:

@@ -84,11 +84,20 @@ def posts_request_body(max_posts: int) -> dict[str, Any]:
     """The OpenAPI request body of a post import (the route reads JSON or CSV itself)."""
     post = Post.model_json_schema()
     posts = {"type": "array", "items": post, "maxItems": max_posts}
-    return {"required": True, "content": {
-        "application/json": {"schema": {"oneOf": [
-            {"type": "object", "properties": {"posts": posts}, "required": ["posts"]}, posts]}},
-        "text/csv": {"schema": {"type": "string", "description": "A header naming at least id, text and "
-                                                                 "created_at, then one post per line."}}}}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [{"type": "object", "properties": {"posts": posts}, "required": ["posts"]}, posts]}
+            },
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "A header naming at least id, text and created_at, then one post per line.",
+                }
+            },
+        },
+    }
 
 
 class CreateBody(_Body):
@@ -102,7 +111,8 @@ class RefineBody(_Body):
 
 class BatchBody(_Body):
     account_ids: list[str] | None = Field(
-        default=None, description="Accounts to process; null: every active account without a persona.")
+        default=None, description="Accounts to process; null: every active account without a persona."
+    )
     force: bool = Field(default=False, description="Recreate existing personas.")
     post_limit: int = POST_LIMIT
 
@@ -138,7 +148,8 @@ class LLMConfig(_Body):
     model: str | None = Field(default=None, description='For example "gpt-4.1"; null: the server\'s.')
     temperature: float = Field(default=0.2, ge=0.0, le=1.0)
     communication_style: Literal["academic", "professional", "balanced", "friendly", "casual"] | None = Field(
-        default=None, description="A style for this reply; null: the persona's natural style.")
+        default=None, description="A style for this reply; null: the persona's natural style."
+    )
     system_prompt: str | None = Field(default=None, description="Replaces the persona's system prompt.")
     additional_instructions: str | None = Field(default=None, description="Extra instructions (max 2000 chars).")
 
@@ -176,12 +187,19 @@ class ChatBody(_Body):
         config = self.llm_config or LLMConfig()
         sources = self.data_sources
         return ChatRequest(
-            message=self.message, history=[(item.role, item.content) for item in self.conversation_history],
-            attachments=[a.model_dump() for a in self.attachments], max_tokens=self.max_tokens,
-            provider=config.provider, model=config.model, temperature=config.temperature,
-            communication_style=config.communication_style, system_prompt=config.system_prompt,
+            message=self.message,
+            history=[(item.role, item.content) for item in self.conversation_history],
+            attachments=[a.model_dump() for a in self.attachments],
+            max_tokens=self.max_tokens,
+            provider=config.provider,
+            model=config.model,
+            temperature=config.temperature,
+            communication_style=config.communication_style,
+            system_prompt=config.system_prompt,
             additional_instructions=config.additional_instructions,
-            use_documents=bool(sources and sources.documents), use_web=bool(sources and sources.web))
+            use_documents=bool(sources and sources.documents),
+            use_web=bool(sources and sources.web),
+        )
 
 
 # ---------------------------------------------------------------- responses
@@ -231,10 +249,17 @@ class PersonaList(BaseModel):
 
     @classmethod
     def of(cls, rows: list[GhostwriterListRow]) -> PersonaList:
-        personas = [PersonaSummary(account_id=r["account_id"], handle=r["handle"], display_name=r["display_name"],
-                                   avatar_url=r["avatar_url"], persona_version=int(r["persona_version"] or 1),
-                                   posts_analyzed=int((r["details"] or {}).get("posts_analyzed", 0)))
-                    for r in rows]
+        personas = [
+            PersonaSummary(
+                account_id=r["account_id"],
+                handle=r["handle"],
+                display_name=r["display_name"],
+                avatar_url=r["avatar_url"],
+                persona_version=int(r["persona_version"] or 1),
+                posts_analyzed=int((r["details"] or {}).get("posts_analyzed", 0)),
+            )
+            for r in rows
+        ]
         return cls(personas=personas, total=len(personas))
 
 
@@ -247,9 +272,13 @@ class PersonaAnalytics(BaseModel):
 
     @classmethod
     def of(cls, stats: Analytics) -> PersonaAnalytics:
-        return cls(total_accounts=stats.total_accounts, accounts_with_personas=stats.accounts_with_personas,
-                   coverage_percentage=stats.coverage_percentage, avg_persona_version=stats.avg_persona_version,
-                   avg_posts_analyzed=stats.avg_posts_analyzed)
+        return cls(
+            total_accounts=stats.total_accounts,
+            accounts_with_personas=stats.accounts_with_personas,
+            coverage_percentage=stats.coverage_percentage,
+            avg_persona_version=stats.avg_persona_version,
+            avg_posts_analyzed=stats.avg_posts_analyzed,
+        )
 
 
 class Persona(BaseModel):
@@ -269,13 +298,18 @@ class Persona(BaseModel):
     @classmethod
     def of(cls, row: CurrentVersionRow) -> Persona:
         details = row["details"] or {}
-        return cls(system_prompt=row["system_prompt"], version=row["version"],
-                   posts_analyzed=int(details.get("posts_analyzed", 0)),
-                   posts_analyzed_count=int(details.get("posts_analyzed_count", 0)),
-                   confidence_score=float(details.get("confidence_score", 0.0)),
-                   style_traits=list(row["style_traits"] or []), refinement_summary=row["refinement_summary"],
-                   engagement_aware=bool(details.get("engagement_aware", True)),
-                   avg_engagement=float(details.get("avg_engagement", 0.0)), created_at=iso(row["created_at"]))
+        return cls(
+            system_prompt=row["system_prompt"],
+            version=row["version"],
+            posts_analyzed=int(details.get("posts_analyzed", 0)),
+            posts_analyzed_count=int(details.get("posts_analyzed_count", 0)),
+            confidence_score=float(details.get("confidence_score", 0.0)),
+            style_traits=list(row["style_traits"] or []),
+            refinement_summary=row["refinement_summary"],
+            engagement_aware=bool(details.get("engagement_aware", True)),
+            avg_engagement=float(details.get("avg_engagement", 0.0)),
+            created_at=iso(row["created_at"]),
+        )
 
 
 class PersonaOut(BaseModel):
@@ -335,11 +369,17 @@ class PersonaHistory(BaseModel):
 
     @classmethod
     def of(cls, account_id: str, rows: list[VersionRow], total: int) -> PersonaHistory:
-        versions = [HistoryVersion(version=r["version"], system_prompt=r["system_prompt"],
-                                   posts_analyzed_count=int((r["details"] or {}).get("posts_analyzed_count", 0)),
-                                   refinement_summary=r["refinement_summary"],
-                                   confidence_score=float((r["details"] or {}).get("confidence_score", 0.0)),
-                                   created_at=iso(r["created_at"])) for r in rows]
+        versions = [
+            HistoryVersion(
+                version=r["version"],
+                system_prompt=r["system_prompt"],
+                posts_analyzed_count=int((r["details"] or {}).get("posts_analyzed_count", 0)),
+                refinement_summary=r["refinement_summary"],
+                confidence_score=float((r["details"] or {}).get("confidence_score", 0.0)),
+                created_at=iso(r["created_at"]),
+            )
+            for r in rows
+        ]
         return cls(account_id=account_id, versions=versions, total_versions=total)
 
 
@@ -369,8 +409,14 @@ class ChatResponse(BaseModel):
 
     @classmethod
     def of(cls, account_id: str, handle: str, reply: ChatReply, include_debug: bool) -> ChatResponse:
-        body = cls(success=True, response=reply.text, account_id=account_id, handle=handle, model=reply.model,
-                   generation_time=reply.generation_time)
+        body = cls(
+            success=True,
+            response=reply.text,
+            account_id=account_id,
+            handle=handle,
+            model=reply.model,
+            generation_time=reply.generation_time,
+        )
         if include_debug:
             body.tool_calls = reply.tool_calls
         return body
@@ -428,8 +474,13 @@ class BatchJob(BaseModel):
 
     @classmethod
     def of(cls, row: BatchJobRow) -> BatchJob:
-        return cls(job_id=str(row["id"]), status=row["status"],
-                   progress=JobProgress(done=int(row["done"]), total=int(row["total"])),
-                   created_at=iso(row["created_at"]), started_at=iso(row["started_at"]),
-                   finished_at=iso(row["finished_at"]), error=row["error"], result=row["result"])
-
+        return cls(
+            job_id=str(row["id"]),
+            status=row["status"],
+            progress=JobProgress(done=int(row["done"]), total=int(row["total"])),
+            created_at=iso(row["created_at"]),
+            started_at=iso(row["started_at"]),
+            finished_at=iso(row["finished_at"]),
+            error=row["error"],
+            result=row["result"],
+        )

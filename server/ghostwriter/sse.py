@@ -28,8 +28,10 @@ def event(payload: dict[str, Any]) -> str:
 def frame(item: ChatEvent, include_debug: bool) -> str:
     if item.reply is None:
         return event({"type": _TYPES[item.kind], "content": item.text})
-    completed = {"response": {"response_text": item.reply.text, "references": item.reply.references},
-                 "model": item.reply.model}
+    completed = {
+        "response": {"response_text": item.reply.text, "references": item.reply.references},
+        "model": item.reply.model,
+    }
     final: dict[str, Any] = {"type": "completed", "content": json.dumps(completed, ensure_ascii=False)}
     if include_debug:
         final["tool_calls"] = item.reply.tool_calls
@@ -44,5 +46,8 @@ async def chat_events(turn: ChatTurn, include_debug: bool) -> AsyncIterator[str]
 
 
 def streaming_response(turn: ChatTurn, include_debug: bool) -> StreamingResponse:
-    return StreamingResponse(chat_events(turn, include_debug), media_type="text/plain; charset=utf-8",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        chat_events(turn, include_debug),
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

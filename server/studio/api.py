@@ -62,17 +62,30 @@ def _pool(request: Request) -> Pool:
 # ---------------------------------------------------------------- auth and users
 
 
-@router.post("/auth/token", operation_id=LOGIN_OPERATION_ID, response_model=Token,
-             responses=error_responses(401, 422, 503),
-             summary="Exchange username and password for a bearer token (OAuth2 password flow)")
+@router.post(
+    "/auth/token",
+    operation_id=LOGIN_OPERATION_ID,
+    response_model=Token,
+    responses=error_responses(401, 422, 503),
+    summary="Exchange username and password for a bearer token (OAuth2 password flow)",
+)
 async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     user = await users.log_in(_pool(request), form.username, form.password)
-    return Token(access_token=make_token(request, user["id"], user["role"]), user_id=user["id"], role=user["role"],
-                 expires_in=request.app.state.services.settings.jwt_ttl_minutes * 60)
+    return Token(
+        access_token=make_token(request, user["id"], user["role"]),
+        user_id=user["id"],
+        role=user["role"],
+        expires_in=request.app.state.services.settings.jwt_ttl_minutes * 60,
+    )
 
 
-@router.post("/users", status_code=201, response_model=UserCreated,
-             responses=error_responses(*SIGNED_IN, 403, 409, 422), summary="Create a user (admin only)")
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserCreated,
+    responses=error_responses(*SIGNED_IN, 403, 409, 422),
+    summary="Create a user (admin only)",
+)
 async def add_user(request: Request, body: UserCreate, admin: Admin) -> UserCreated:
     row = await users.add_user(_pool(request), username=body.username, password=body.password, role=body.role)
     return UserCreated(id=row["id"], username=row["username"], role=row["role"])
@@ -81,101 +94,184 @@ async def add_user(request: Request, body: UserCreate, admin: Admin) -> UserCrea
 # ---------------------------------------------------------------- personas (contract)
 
 
-@router.get("/personas/owned", response_model=dict[str, str], responses=error_responses(*SIGNED_IN),
-            summary="Personas created by the current user: {persona_id: persona_name}")
+@router.get(
+    "/personas/owned",
+    response_model=dict[str, str],
+    responses=error_responses(*SIGNED_IN),
+    summary="Personas created by the current user: {persona_id: persona_name}",
+)
 async def owned_personas(request: Request, user: AnyUser) -> dict[str, str]:
     return {str(row["id"]): row["name"] for row in await personas.owned_personas(_pool(request), user)}
 
 
-@router.post("/personas/build", response_model=PersonaCreated,
-             responses=error_responses(400, *SIGNED_IN, 403, 404, 422), summary="Create a persona (builder or admin)")
+@router.post(
+    "/personas/build",
+    response_model=PersonaCreated,
+    responses=error_responses(400, *SIGNED_IN, 403, 404, 422),
+    summary="Create a persona (builder or admin)",
+)
 async def build_persona(request: Request, body: PersonaModel, user: Builder) -> PersonaCreated:
     new_id = await personas.create_persona(_pool(request), user, body.new_persona())
-    return PersonaCreated(message="Persona created successfully", persona_id=str(new_id),
-                          persona_name=body.persona_name)
+    return PersonaCreated(
+        message="Persona created successfully", persona_id=str(new_id), persona_name=body.persona_name
+    )
 
 
-@router.put("/personas/build/{persona_id}", response_model=Message,
-            responses=error_responses(400, *SIGNED_IN, 403, 404, 422),
-            summary="Update a persona (its creator, or an admin)")
+@router.put(
+    "/personas/build/{persona_id}",
+    response_model=Message,
+    responses=error_responses(400, *SIGNED_IN, 403, 404, 422),
+    summary="Update a persona (its creator, or an admin)",
+)
 async def update_persona(request: Request, persona_id: str, body: PersonaUpdate, user: Builder) -> Message:
     await personas.update_persona(_pool(request), user, persona_id, body.changes())
     return Message(message="Persona updated successfully")
 
 
-@router.get("/personas/{persona_id}/message_history", response_model=MessageHistory,
-            responses=error_responses(*SIGNED_IN, 404), summary="The current user's message histories with a persona")
+@router.get(
+    "/personas/{persona_id}/message_history",
+    response_model=MessageHistory,
+    responses=error_responses(*SIGNED_IN, 404),
+    summary="The current user's message histories with a persona",
+)
 async def message_history(request: Request, persona_id: str, user: AnyUser) -> MessageHistory:
     found = await histories.list_histories(_pool(request), user, persona_id)
-    return MessageHistory(persona_id=str(found.persona_id), messages=[History(
-        id=h["id"], title=h["title"], description=h["description"],
-        messages=[HistoryMessage(**m) for m in h["messages"]], created_at=utc_text(h["created_at"]),
-    ) for h in found.histories])
+    return MessageHistory(
+        persona_id=str(found.persona_id),
+        messages=[
+            History(
+                id=h["id"],
+                title=h["title"],
+                description=h["description"],
+                messages=[HistoryMessage(**m) for m in h["messages"]],
+                created_at=utc_text(h["created_at"]),
+            )
+            for h in found.histories
+        ],
+    )
 
 
-@router.post("/personas/{persona_id}/chat", response_model=ChatReply,
-             responses=error_responses(400, *SIGNED_IN, 404, 422, 502),
-             summary="Send a message to a persona in one of your histories")
+@router.post(
+    "/personas/{persona_id}/chat",
+    response_model=ChatReply,
+    responses=error_responses(400, *SIGNED_IN, 404, 422, 502),
+    summary="Send a message to a persona in one of your histories",
+)
 async def chat(request: Request, persona_id: str, body: ChatRequest, user: AnyUser) -> ChatReply:
     services = request.app.state.services
-    turn = await chat_service.chat_turn(services.pool, services.settings, request.app.state.graphs["persona_chat"],
-                                        user, persona_id, body.content, body.message_history_id)
-    return ChatReply(persona_id=str(turn.persona_id), message_history_id=turn.history_id, response=turn.reply,
-                     rag_hit=RagHit(**turn.rag_hit))
+    turn = await chat_service.chat_turn(
+        services.pool,
+        services.settings,
+        request.app.state.graphs["persona_chat"],
+        user,
+        persona_id,
+        body.content,
+        body.message_history_id,
+    )
+    return ChatReply(
+        persona_id=str(turn.persona_id),
+        message_history_id=turn.history_id,
+        response=turn.reply,
+        rag_hit=RagHit(**turn.rag_hit),
+    )
 
 
 # ---------------------------------------------------------------- document collections
 
 
-@router.post("/collections", status_code=201, response_model=CollectionCreated,
-             responses=error_responses(*SIGNED_IN, 403, 409, 422),
-             summary="Create a document collection (builder or admin)")
+@router.post(
+    "/collections",
+    status_code=201,
+    response_model=CollectionCreated,
+    responses=error_responses(*SIGNED_IN, 403, 409, 422),
+    summary="Create a document collection (builder or admin)",
+)
 async def add_collection(request: Request, body: CollectionCreate, user: Builder) -> CollectionCreated:
     await collections.create_collection(_pool(request), user, name=body.name, description=body.description)
     return CollectionCreated(name=body.name, description=body.description, owner_id=user.id)
 
 
-@router.get("/collections", response_model=Collections, responses=error_responses(*SIGNED_IN, 403),
-            summary="Your collections (an admin sees all)")
+@router.get(
+    "/collections",
+    response_model=Collections,
+    responses=error_responses(*SIGNED_IN, 403),
+    summary="Your collections (an admin sees all)",
+)
 async def get_collections(request: Request, user: Builder) -> Collections:
     rows = await collections.list_collections(_pool(request), user)
-    return Collections(collections=[CollectionSummary(
-        name=r["name"], description=r["description"], owner_id=r["owner_id"], documents=r["documents"],
-        chunks=r["chunks"]) for r in rows])
+    return Collections(
+        collections=[
+            CollectionSummary(
+                name=r["name"],
+                description=r["description"],
+                owner_id=r["owner_id"],
+                documents=r["documents"],
+                chunks=r["chunks"],
+            )
+            for r in rows
+        ]
+    )
 
 
-@router.delete("/collections/{name}", response_model=CollectionDeleted,
-               responses=error_responses(*SIGNED_IN, 403, 404, 409),
-               summary="Delete a collection and its documents (refused while a persona uses it)")
+@router.delete(
+    "/collections/{name}",
+    response_model=CollectionDeleted,
+    responses=error_responses(*SIGNED_IN, 403, 404, 409),
+    summary="Delete a collection and its documents (refused while a persona uses it)",
+)
 async def remove_collection(request: Request, name: str, user: Builder) -> CollectionDeleted:
     counts = await collections.delete_collection(_pool(request), user, name)
     return CollectionDeleted(message="Collection deleted successfully", collection=name, **counts)
 
 
-@router.post("/collections/{name}/documents", status_code=201, response_model=DocumentStored,
-             responses=error_responses(400, *SIGNED_IN, 403, 404, 413, 422),
-             summary="Upload a PDF, Markdown, text, HTML or CSV file; re-uploading a path replaces it")
-async def upload_document(request: Request, name: str, user: Builder,
-                          file: Annotated[UploadFile, File(description="the document")],
-                          path: Annotated[str | None, Form(description="doc_path; defaults to the file name")] = None
-                          ) -> DocumentStored:
+@router.post(
+    "/collections/{name}/documents",
+    status_code=201,
+    response_model=DocumentStored,
+    responses=error_responses(400, *SIGNED_IN, 403, 404, 413, 422),
+    summary="Upload a PDF, Markdown, text, HTML or CSV file; re-uploading a path replaces it",
+)
+async def upload_document(
+    request: Request,
+    name: str,
+    user: Builder,
+    file: Annotated[UploadFile, File(description="the document")],
+    path: Annotated[str | None, Form(description="doc_path; defaults to the file name")] = None,
+) -> DocumentStored:
     stored = await documents.upload_document(request.app.state.services, user, name, file, path)
-    return DocumentStored(collection=stored.collection, file_name=stored.file_name, doc_path=stored.doc_path,
-                          chunks=stored.chunks)
+    return DocumentStored(
+        collection=stored.collection, file_name=stored.file_name, doc_path=stored.doc_path, chunks=stored.chunks
+    )
 
 
-@router.get("/collections/{name}/documents", response_model=Documents,
-            responses=error_responses(*SIGNED_IN, 403, 404), summary="Documents in a collection")
+@router.get(
+    "/collections/{name}/documents",
+    response_model=Documents,
+    responses=error_responses(*SIGNED_IN, 403, 404),
+    summary="Documents in a collection",
+)
 async def get_documents(request: Request, name: str, user: Builder) -> Documents:
     rows = await documents.list_documents(_pool(request), user, name)
-    return Documents(collection=name, documents=[DocumentSummary(
-        doc_path=r["doc_path"], file_name=r["file_name"], chunks=r["chunks"], uploaded_at=utc_text(r["uploaded_at"]),
-    ) for r in rows])
+    return Documents(
+        collection=name,
+        documents=[
+            DocumentSummary(
+                doc_path=r["doc_path"],
+                file_name=r["file_name"],
+                chunks=r["chunks"],
+                uploaded_at=utc_text(r["uploaded_at"]),
+            )
+            for r in rows
+        ],
+    )
 
 
-@router.delete("/collections/{name}/documents/{doc_path:path}", response_model=DocumentDeleted,
-               responses=error_responses(400, *SIGNED_IN, 403, 404), summary="Delete a document and its chunks")
+@router.delete(
+    "/collections/{name}/documents/{doc_path:path}",
+    response_model=DocumentDeleted,
+    responses=error_responses(400, *SIGNED_IN, 403, 404),
+    summary="Delete a document and its chunks",
+)
 async def remove_document(request: Request, name: str, doc_path: str, user: Builder) -> DocumentDeleted:
     deleted = await documents.delete_document(_pool(request), user, name, doc_path)
-    return DocumentDeleted(message="Document deleted successfully", collection=name, doc_path=doc_path,
-                           chunks=deleted)
+    return DocumentDeleted(message="Document deleted successfully", collection=name, doc_path=doc_path, chunks=deleted)

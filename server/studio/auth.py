@@ -50,8 +50,10 @@ DEFAULT_TOKEN_URL = normalise_prefix(Settings.model_fields["studio_prefix"].defa
 bearer = OAuth2PasswordBearer(tokenUrl=DEFAULT_TOKEN_URL, auto_error=False)
 
 SECRET_FILE_BYTES = 64
-NO_SECRET = ("The studio API has no usable JWT signing secret: set JWT_SECRET (at least 32 bytes) "
-             "or let the server write its secret file in DATA_DIR")
+NO_SECRET = (
+    "The studio API has no usable JWT signing secret: set JWT_SECRET (at least 32 bytes) "
+    "or let the server write its secret file in DATA_DIR"
+)
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -104,18 +106,29 @@ def _file_secret(app: Any, settings: Settings) -> str:
         secret, created = load_or_create_secret_file(path)
     except OSError as exc:
         if first_failure:
-            log.error("JWT_SECRET is not set and the secret file %s cannot be used (%s); the studio "
-                      "API answers 503 until JWT_SECRET is set or the file can be written", path, exc)
+            log.error(
+                "JWT_SECRET is not set and the secret file %s cannot be used (%s); the studio "
+                "API answers 503 until JWT_SECRET is set or the file can be written",
+                path,
+                exc,
+            )
         app.state.studio_jwt_secret_failed = True
         raise SecretUnavailable(NO_SECRET) from None
     if len(secret.encode()) < MIN_SECRET_BYTES:
         if first_failure:
-            log.error("%s holds no usable secret (shorter than %d bytes): delete it to have a new one "
-                      "generated, or set JWT_SECRET", path, MIN_SECRET_BYTES)
+            log.error(
+                "%s holds no usable secret (shorter than %d bytes): delete it to have a new one "
+                "generated, or set JWT_SECRET",
+                path,
+                MIN_SECRET_BYTES,
+            )
         app.state.studio_jwt_secret_failed = True
         raise SecretUnavailable(NO_SECRET)
-    log.info("JWT_SECRET is not set: studio tokens are signed with the random secret %s %s",
-             "generated in" if created else "kept in", path)
+    log.info(
+        "JWT_SECRET is not set: studio tokens are signed with the random secret %s %s",
+        "generated in" if created else "kept in",
+        path,
+    )
     app.state.studio_jwt_secret = secret
     return secret
 
@@ -143,8 +156,14 @@ def _point_token_url_at_mount(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         schema = original()
-        token_path = next((path for path, operations in schema.get("paths", {}).items()
-                           if (operations.get("post") or {}).get("operationId") == LOGIN_OPERATION_ID), None)
+        token_path = next(
+            (
+                path
+                for path, operations in schema.get("paths", {}).items()
+                if (operations.get("post") or {}).get("operationId") == LOGIN_OPERATION_ID
+            ),
+            None,
+        )
         scheme = schema.get("components", {}).get("securitySchemes", {}).get(bearer.scheme_name) or {}
         password_flow = (scheme.get("flows") or {}).get("password")
         if token_path and password_flow is not None:
@@ -165,8 +184,10 @@ async def studio_lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings = services.settings
             explicit = settings.jwt_secret.get_secret_value() if settings.jwt_secret is not None else ""
             if explicit and len(explicit.encode()) < MIN_SECRET_BYTES:
-                log.error("JWT_SECRET is shorter than %d bytes: the studio API answers 503 until it is "
-                          "longer", MIN_SECRET_BYTES)
+                log.error(
+                    "JWT_SECRET is shorter than %d bytes: the studio API answers 503 until it is longer",
+                    MIN_SECRET_BYTES,
+                )
             elif not explicit:
                 _file_secret(app, settings)
     except SecretUnavailable:
@@ -180,8 +201,14 @@ async def studio_lifespan(app: FastAPI) -> AsyncIterator[None]:
 def make_token(request: Request, user_id: str, role: str) -> str:
     settings = request.app.state.services.settings
     try:
-        return issue_token(user_id, role, secret=jwt_secret(request), issuer=settings.jwt_issuer,
-                           audience=settings.jwt_audience, ttl_minutes=settings.jwt_ttl_minutes)
+        return issue_token(
+            user_id,
+            role,
+            secret=jwt_secret(request),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_minutes=settings.jwt_ttl_minutes,
+        )
     except WeakSecretError as exc:
         raise HTTPException(503, str(exc)) from None
 

@@ -64,9 +64,15 @@ class PersonaModel(Strict):
     _model = field_validator("model")(_check_model)
 
     def new_persona(self) -> NewPersona:
-        return NewPersona(name=self.persona_name, creator_id=self.creator_id, description=self.description,
-                          system_prompt=self.system_prompt, model=self.model, temperature=self.temperature,
-                          rag=self.rag.model_dump())
+        return NewPersona(
+            name=self.persona_name,
+            creator_id=self.creator_id,
+            description=self.description,
+            system_prompt=self.system_prompt,
+            model=self.model,
+            temperature=self.temperature,
+            rag=self.rag.model_dump(),
+        )
 
 
 class PersonaUpdate(Strict):

@@ -47,32 +47,39 @@ async def query_clusters(body: QueryClustersRequest, request: Request) -> list[C
     return [ClusterOut.of(c) for c in clusters]
 
 
-@router.get("/cluster/{cluster_id}/personas", response_model=list[PersonaOut],
-            responses=error_responses(*KEYED, 404))
+@router.get("/cluster/{cluster_id}/personas", response_model=list[PersonaOut], responses=error_responses(*KEYED, 404))
 async def list_cluster_personas(request: Request, cluster_id: int = Path(...)) -> list[PersonaOut]:
     return [PersonaOut.of_row(p) for p in await routing.list_personas(_services(request).pool, cluster_id)]
 
 
-@router.post("/cluster/{cluster_id}/refine_personas", response_model=list[PersonaOut],
-             responses=error_responses(*KEYED, 404))
-async def refine_personas(body: RefinePersonasRequest, request: Request,
-                          cluster_id: int = Path(...)) -> list[PersonaOut]:
-    personas = await routing.refine_personas(_services(request).pool, _router_graph(request),
-                                             cluster_id, body.query, body.top_k)
+@router.post(
+    "/cluster/{cluster_id}/refine_personas", response_model=list[PersonaOut], responses=error_responses(*KEYED, 404)
+)
+async def refine_personas(
+    body: RefinePersonasRequest, request: Request, cluster_id: int = Path(...)
+) -> list[PersonaOut]:
+    personas = await routing.refine_personas(
+        _services(request).pool, _router_graph(request), cluster_id, body.query, body.top_k
+    )
     return [PersonaOut.of_match(p) for p in personas]
 
 
-@router.get("/persona/{persona_id}/start_chat", response_model=StartChatOut,
-            responses=error_responses(*KEYED, 404))
+@router.get("/persona/{persona_id}/start_chat", response_model=StartChatOut, responses=error_responses(*KEYED, 404))
 async def start_chat(request: Request, persona_id: int = Path(...)) -> StartChatOut:
     return StartChatOut.of(await routing.greet(_router_graph(request), persona_id))
 
 
-@router.post("/persona/{persona_id}/chat", response_model=ChatOut, response_model_exclude_none=True,
-             responses=error_responses(*KEYED, 404, 502))
-async def chat(body: TwinChatRequest, request: Request, persona_id: int = Path(...),
-               caller: str = Depends(caller_id)) -> ChatOut:
+@router.post(
+    "/persona/{persona_id}/chat",
+    response_model=ChatOut,
+    response_model_exclude_none=True,
+    responses=error_responses(*KEYED, 404, 502),
+)
+async def chat(
+    body: TwinChatRequest, request: Request, persona_id: int = Path(...), caller: str = Depends(caller_id)
+) -> ChatOut:
     services = _services(request)
-    turn = await twin_chat.chat_turn(services.pool, services.settings, _chat_graph(request), caller,
-                                     persona_id, body.message, body.session_id)
+    turn = await twin_chat.chat_turn(
+        services.pool, services.settings, _chat_graph(request), caller, persona_id, body.message, body.session_id
+    )
     return ChatOut(persona_id=turn.persona_id, reply=turn.reply, session_id=turn.session_id)

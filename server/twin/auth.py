@@ -11,8 +11,9 @@ from fastapi.security import APIKeyHeader
 
 ANONYMOUS = "anonymous"
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                               description="Required when the server sets TWIN_API_KEY.")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="Required when the server sets TWIN_API_KEY."
+)
 
 
 async def caller_id(request: Request, api_key: str | None = Depends(_api_key_header)) -> str:
@@ -21,7 +22,10 @@ async def caller_id(request: Request, api_key: str | None = Depends(_api_key_hea
     if expected is None or not expected.get_secret_value():
         return ANONYMOUS
     if not api_key or not hmac.compare_digest(api_key.encode(), expected.get_secret_value().encode()):
-        raise HTTPException(status_code=401, detail="Missing or invalid API key (X-API-Key header).",
-                            headers={"WWW-Authenticate": "APIKey"})
+        raise HTTPException(
+            status_code=401,
+            detail="Missing or invalid API key (X-API-Key header).",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
     # a digest, so the key itself is never stored with the sessions
     return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:16]

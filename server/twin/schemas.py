@@ -39,9 +39,14 @@ class RefinePersonasRequest(BaseModel):
 class TwinChatRequest(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
     message: str = Field(min_length=1, max_length=8000)
-    session_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
-                                   description="Keep a conversation (reuse the id) or start a new one "
-                                               "(a new id). Omitted: the caller's latest session.")
+    session_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Keep a conversation (reuse the id) or start a new one "
+        "(a new id). Omitted: the caller's latest session.",
+    )
 
 
 class ClusterOut(BaseModel):
@@ -52,8 +57,12 @@ class ClusterOut(BaseModel):
 
     @classmethod
     def of(cls, match: ClusterMatch) -> ClusterOut:
-        return cls(cluster_id=match["cluster_id"], cluster_name=match["cluster_name"],
-                   similarity=match["similarity"], summary=cluster_summary(match["summary"]))
+        return cls(
+            cluster_id=match["cluster_id"],
+            cluster_name=match["cluster_name"],
+            similarity=match["similarity"],
+            summary=cluster_summary(match["summary"]),
+        )
 
 
 class PersonaOut(BaseModel):
@@ -65,13 +74,23 @@ class PersonaOut(BaseModel):
 
     @classmethod
     def of_row(cls, row: SegmentPersonaRow) -> PersonaOut:
-        return cls(persona_id=row["persona_id"], persona_name=row["name"], gender=row["gender"],
-                   age=row["age_band"], summary=persona_summary(row["summary"]))
+        return cls(
+            persona_id=row["persona_id"],
+            persona_name=row["name"],
+            gender=row["gender"],
+            age=row["age_band"],
+            summary=persona_summary(row["summary"]),
+        )
 
     @classmethod
     def of_match(cls, match: PersonaMatch) -> PersonaOut:
-        return cls(persona_id=match["persona_id"], persona_name=match["persona_name"], gender=match["gender"],
-                   age=match["age"], summary=persona_summary(match["summary"]))
+        return cls(
+            persona_id=match["persona_id"],
+            persona_name=match["persona_name"],
+            gender=match["gender"],
+            age=match["age"],
+            summary=persona_summary(match["summary"]),
+        )
 
 
 class StartChatOut(BaseModel):
@@ -82,8 +101,12 @@ class StartChatOut(BaseModel):
 
     @classmethod
     def of(cls, greeting: Greeting) -> StartChatOut:
-        return cls(persona_id=greeting["persona_id"], persona_name=greeting["persona_name"],
-                   cluster_name=greeting["cluster_name"], greeting=greeting["greeting"])
+        return cls(
+            persona_id=greeting["persona_id"],
+            persona_name=greeting["persona_name"],
+            cluster_name=greeting["cluster_name"],
+            greeting=greeting["greeting"],
+        )
 
 
 class ChatOut(BaseModel):

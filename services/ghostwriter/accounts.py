@@ -63,11 +63,18 @@ async def require_account(pool: Pool, account_id: str) -> AccountRow:
     return account
 
 
-async def save_account(services: Services, *, account_id: str, handle: str, display_name: str,
-                       avatar_url: str, active: bool) -> AccountRow:
+async def save_account(
+    services: Services, *, account_id: str, handle: str, display_name: str, avatar_url: str, active: bool
+) -> AccountRow:
     """Create the account or replace its profile."""
-    return await accounts_store.upsert_account(services.pool, account_id=account_id, handle=handle,
-                                               display_name=display_name, avatar_url=avatar_url, active=active)
+    return await accounts_store.upsert_account(
+        services.pool,
+        account_id=account_id,
+        handle=handle,
+        display_name=display_name,
+        avatar_url=avatar_url,
+        active=active,
+    )
 
 
 async def import_posts(services: Services, account_id: str, posts: Sequence[Post]) -> ImportResult:
@@ -88,8 +95,12 @@ async def sync_posts(services: Services, account_id: str, limit: int) -> ImportR
         raise ServiceError("X API sync is not configured (set X_BEARER_TOKEN)")
     await require_account(services.pool, account_id)
     try:
-        items = await fetch_user_posts(account_id, bearer_token=settings.x_bearer_token.get_secret_value(),
-                                       base_url=settings.x_api_base_url, limit=limit)
+        items = await fetch_user_posts(
+            account_id,
+            bearer_token=settings.x_bearer_token.get_secret_value(),
+            base_url=settings.x_api_base_url,
+            limit=limit,
+        )
     except XApiError as exc:
         raise ServiceError(exc.detail, status=502) from None
     posts = []
@@ -104,9 +115,16 @@ async def sync_posts(services: Services, account_id: str, limit: int) -> ImportR
 async def import_sample_accounts(services: Services) -> AsyncIterator[SampleImport]:
     """Save the bundled synthetic accounts and their posts (idempotent), one account at a time."""
     for account in await asyncio.to_thread(load_sample_accounts):
-        await accounts_store.upsert_account(services.pool, account_id=account["account_id"], handle=account["handle"],
-                                            display_name=account["display_name"], avatar_url=account["avatar_url"])
-        inserted, updated = await accounts_store.import_posts(services.pool, account["account_id"],
-                                                              list(account["posts"]))
-        yield SampleImport(account_id=account["account_id"], handle=account["handle"], inserted=inserted,
-                           updated=updated)
+        await accounts_store.upsert_account(
+            services.pool,
+            account_id=account["account_id"],
+            handle=account["handle"],
+            display_name=account["display_name"],
+            avatar_url=account["avatar_url"],
+        )
+        inserted, updated = await accounts_store.import_posts(
+            services.pool, account["account_id"], list(account["posts"])
+        )
+        yield SampleImport(
+            account_id=account["account_id"], handle=account["handle"], inserted=inserted, updated=updated
+        )

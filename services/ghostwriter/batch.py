@@ -40,16 +40,20 @@ _tasks: dict[uuid.UUID, tuple[Services, asyncio.Task[None]]] = {}
 OnResult = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-async def run_batch(services: Services, account_ids: list[str], *, force: bool, post_limit: int,
-                    on_result: OnResult | None = None) -> list[dict[str, Any]]:
+async def run_batch(
+    services: Services, account_ids: list[str], *, force: bool, post_limit: int, on_result: OnResult | None = None
+) -> list[dict[str, Any]]:
     """One result per account, in `account_ids` order; `on_result` sees each as it completes."""
     if not account_ids:
         return []
     by_id: dict[str, dict[str, Any]] = {}
     batch = BatchInput(account_ids=account_ids, force=force, post_limit=post_limit)
-    async for update in batch_graph.astream(batch, config={"max_concurrency": BATCH_CONCURRENCY},
-                                            context=BuilderContext(model=services.settings.chat_model),
-                                            stream_mode="updates"):
+    async for update in batch_graph.astream(
+        batch,
+        config={"max_concurrency": BATCH_CONCURRENCY},
+        context=BuilderContext(model=services.settings.chat_model),
+        stream_mode="updates",
+    ):
         for node_update in update.values():
             for result in (node_update or {}).get("results", []):
                 by_id[result["account_id"]] = result
@@ -61,9 +65,14 @@ async def run_batch(services: Services, account_ids: list[str], *, force: bool, 
 def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The batch's outcome: per-account results and counts (the body of POST /personas/batch/create)."""
     ok = sum(1 for r in results if r["success"])
-    return {"success": True, "message": f"Processed {len(results)} accounts: {ok} successful, "
-                                        f"{len(results) - ok} failed",
-            "results": results, "total": len(results), "successful": ok, "failed": len(results) - ok}
+    return {
+        "success": True,
+        "message": f"Processed {len(results)} accounts: {ok} successful, {len(results) - ok} failed",
+        "results": results,
+        "total": len(results),
+        "successful": ok,
+        "failed": len(results) - ok,
+    }
 
 
 async def _beat(services: Services, job_id: uuid.UUID) -> None:
@@ -75,14 +84,18 @@ async def _beat(services: Services, job_id: uuid.UUID) -> None:
             log.warning("batch job %s: heartbeat failed", job_id, exc_info=True)
 
 
-async def _run_job(services: Services, job_id: uuid.UUID, account_ids: list[str], force: bool,
-                   post_limit: int) -> None:
+async def _run_job(services: Services, job_id: uuid.UUID, account_ids: list[str], force: bool, post_limit: int) -> None:
     pool = services.pool
     beat = asyncio.create_task(_beat(services, job_id))
     try:
         await batch_jobs.mark_running(pool, job_id)
-        results = await run_batch(services, account_ids, force=force, post_limit=post_limit,
-                                  on_result=lambda r: batch_jobs.add_result(pool, job_id, r))
+        results = await run_batch(
+            services,
+            account_ids,
+            force=force,
+            post_limit=post_limit,
+            on_result=lambda r: batch_jobs.add_result(pool, job_id, r),
+        )
         await batch_jobs.finish(pool, job_id, result=summary(results))
     except asyncio.CancelledError:
         await asyncio.shield(batch_jobs.finish(pool, job_id, error=INTERRUPTED))
@@ -97,24 +110,28 @@ async def _run_job(services: Services, job_id: uuid.UUID, account_ids: list[str]
 
 async def _accounts(services: Services, account_ids: list[str] | None) -> list[str]:
     """The accounts to build, each once: the given ids, else every active account without a persona."""
-    ids = account_ids if account_ids is not None else await accounts_store.active_accounts_without_persona(
-        services.pool)
+    ids = (
+        account_ids if account_ids is not None else await accounts_store.active_accounts_without_persona(services.pool)
+    )
     return list(dict.fromkeys(ids))
 
 
-async def create_personas(services: Services, account_ids: list[str] | None, *, force: bool,
-                          post_limit: int) -> dict[str, Any]:
+async def create_personas(
+    services: Services, account_ids: list[str] | None, *, force: bool, post_limit: int
+) -> dict[str, Any]:
     """Build every account's persona now; one account's failure never stops the others."""
     ids = await _accounts(services, account_ids)
     return summary(await run_batch(services, ids, force=force, post_limit=post_limit))
 
 
-async def submit_job(services: Services, api_key: bytes, account_ids: list[str] | None, *, force: bool,
-                     post_limit: int) -> tuple[uuid.UUID, int]:
+async def submit_job(
+    services: Services, api_key: bytes, account_ids: list[str] | None, *, force: bool, post_limit: int
+) -> tuple[uuid.UUID, int]:
     """Store a queued job for the accounts and start it in this process; (job id, accounts)."""
     ids = await _accounts(services, account_ids)
-    job_id = await batch_jobs.create_job(services.pool, key_hash=key_hash(api_key), account_ids=ids,
-                                         request={"force": force, "post_limit": post_limit})
+    job_id = await batch_jobs.create_job(
+        services.pool, key_hash=key_hash(api_key), account_ids=ids, request={"force": force, "post_limit": post_limit}
+    )
     task = asyncio.create_task(_run_job(services, job_id, ids, force, post_limit), name=f"persona-batch-{job_id}")
     _tasks[job_id] = (services, task)
     return job_id, len(ids)

@@ -91,8 +91,10 @@ def resolve_model(provider: str | None, model: str | None, default: str) -> str:
 
 
 def public_references(state: Mapping[str, Any]) -> list[dict[str, str]]:
-    return [{"title": r.get("title", ""), "uri": r.get("uri", ""), "preview_url": r.get("preview_url", "")}
-            for r in state.get("references") or []]
+    return [
+        {"title": r.get("title", ""), "uri": r.get("uri", ""), "preview_url": r.get("preview_url", "")}
+        for r in state.get("references") or []
+    ]
 
 
 @dataclass
@@ -115,7 +117,8 @@ class ChatTurn:
         """The provider's reported usage, else an approximate count of prompt and reply."""
         usage = (state or {}).get("usage") or {}
         total = int(usage.get("total_tokens") or 0) or int(usage.get("input_tokens") or 0) + int(
-            usage.get("output_tokens") or 0)
+            usage.get("output_tokens") or 0
+        )
         if total:
             return total
         reply = (state or {}).get("reply") or streamed_text
@@ -133,9 +136,13 @@ class ChatTurn:
             raise ServiceError(PROVIDER_FAILED, status=502) from None
         finally:
             await asyncio.shield(budget.settle(self.services, self.reservation, self.tokens_used(state)))
-        return ChatReply(text=state.get("reply", ""), model=self.model, references=public_references(state),
-                         tool_calls=state.get("tool_calls") or [],
-                         generation_time=round(time.perf_counter() - started, 3))
+        return ChatReply(
+            text=state.get("reply", ""),
+            model=self.model,
+            references=public_references(state),
+            tool_calls=state.get("tool_calls") or [],
+            generation_time=round(time.perf_counter() - started, 3),
+        )
 
     async def stream(self) -> AsyncGenerator[ChatEvent, None]:
         """Progress and reply chunks as they happen, then `completed` (or one `error`). Closing the
@@ -143,8 +150,9 @@ class ChatTurn:
         state: dict[str, Any] = {}
         streamed: list[str] = []
         try:
-            async for part in ghostwriter_chat.astream(self.graph_input, context=self.context,
-                                                       stream_mode=["messages", "custom", "updates"]):
+            async for part in ghostwriter_chat.astream(
+                self.graph_input, context=self.context, stream_mode=["messages", "custom", "updates"]
+            ):
                 mode, chunk = cast(tuple[str, Any], part)
                 if mode == "messages":
                     message, meta = chunk
@@ -160,9 +168,15 @@ class ChatTurn:
                     for update in chunk.values():
                         if isinstance(update, dict):
                             state.update(update)
-            yield ChatEvent("completed", reply=ChatReply(
-                text=state.get("reply", "".join(streamed).strip()), model=self.model,
-                references=public_references(state), tool_calls=state.get("tool_calls") or []))
+            yield ChatEvent(
+                "completed",
+                reply=ChatReply(
+                    text=state.get("reply", "".join(streamed).strip()),
+                    model=self.model,
+                    references=public_references(state),
+                    tool_calls=state.get("tool_calls") or [],
+                ),
+            )
         except Exception:
             log.exception("ghostwriter chat stream failed")
             yield ChatEvent("error", PROVIDER_FAILED)
@@ -172,8 +186,9 @@ class ChatTurn:
 
 
 def _messages(request: ChatRequest) -> list[AnyMessage]:
-    history: list[AnyMessage] = [HumanMessage(content) if role == "user" else AIMessage(content)
-                                 for role, content in request.history]
+    history: list[AnyMessage] = [
+        HumanMessage(content) if role == "user" else AIMessage(content) for role, content in request.history
+    ]
     return [*history, HumanMessage(request.message)]
 
 
@@ -188,27 +203,45 @@ async def start_chat(services: Services, account_id: str, request: ChatRequest, 
         raise NotFoundError(PERSONA_NOT_FOUND)
     model_name = resolve_model(request.provider, request.model, settings.chat_model)
     try:
-        make_chat_model(model_name, temperature=request.temperature, max_tokens=request.max_tokens,
-                        settings=settings)
+        make_chat_model(model_name, temperature=request.temperature, max_tokens=request.max_tokens, settings=settings)
     except ConfigError as exc:
         raise ServiceError(str(exc)) from None
     parts = await prepare_attachments([dict(a) for a in request.attachments], model_name, settings)
     messages = _messages(request)
     graph_input: PersonaChatState = {
         # The persona row is already loaded: pass it inline so the graph skips another query.
-        "persona": {"id": row["persona_id"], "kind": "ghostwriter", "name": f"@{row['handle']}",
-                    "system_prompt": row["system_prompt"], "version": row["version"], "attributes": {}},
+        "persona": {
+            "id": row["persona_id"],
+            "kind": "ghostwriter",
+            "name": f"@{row['handle']}",
+            "system_prompt": row["system_prompt"],
+            "version": row["version"],
+            "attributes": {},
+        },
         "messages": messages,
-        "system_prompt_override": request.system_prompt, "additional_instructions": request.additional_instructions,
-        "attachment_parts": parts, "use_documents": request.use_documents, "use_web": request.use_web,
-        "references": [], "tool_calls": [],
+        "system_prompt_override": request.system_prompt,
+        "additional_instructions": request.additional_instructions,
+        "attachment_parts": parts,
+        "use_documents": request.use_documents,
+        "use_web": request.use_web,
+        "references": [],
+        "tool_calls": [],
     }
     prompt_text = (request.system_prompt or row["system_prompt"]) + (request.additional_instructions or "")
     input_tokens = count_tokens_approximately([SystemMessage(prompt_text), *messages])
-    turn = ChatTurn(services=services, account_id=row["id"], handle=row["handle"], graph_input=graph_input,
-                    context=ChatContext(model=model_name, temperature=request.temperature,
-                                        max_tokens=request.max_tokens,
-                                        communication_style=request.communication_style),
-                    model_name=model_name, input_tokens=input_tokens)
+    turn = ChatTurn(
+        services=services,
+        account_id=row["id"],
+        handle=row["handle"],
+        graph_input=graph_input,
+        context=ChatContext(
+            model=model_name,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            communication_style=request.communication_style,
+        ),
+        model_name=model_name,
+        input_tokens=input_tokens,
+    )
     turn.reservation = await budget.reserve(services, api_key, input_tokens + request.max_tokens)
     return turn

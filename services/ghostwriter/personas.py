@@ -49,10 +49,13 @@ async def list_personas(services: Services) -> list[GhostwriterListRow]:
 async def analytics(services: Services) -> Analytics:
     row = await gw_store.analytics(services.pool)
     total, with_personas = int(row["total_accounts"]), int(row["accounts_with_personas"])
-    return Analytics(total_accounts=total, accounts_with_personas=with_personas,
-                     coverage_percentage=round(100.0 * with_personas / total, 2) if total else 0.0,
-                     avg_persona_version=round(float(row["avg_version"] or 0.0), 2),
-                     avg_posts_analyzed=round(float(row["avg_posts"] or 0.0), 2))
+    return Analytics(
+        total_accounts=total,
+        accounts_with_personas=with_personas,
+        coverage_percentage=round(100.0 * with_personas / total, 2) if total else 0.0,
+        avg_persona_version=round(float(row["avg_version"] or 0.0), 2),
+        avg_posts_analyzed=round(float(row["avg_posts"] or 0.0), 2),
+    )
 
 
 async def _build(services: Services, state: BuilderInput) -> None:

@@ -28,8 +28,12 @@ async def generate_post(services: Services, account_id: str, prompt: str, max_to
     account = await require_account(services.pool, account_id)
     persona = await require_persona(services.pool, account_id)
     try:
-        model = make_chat_model(services.settings.chat_model, temperature=POST_TEMPERATURE, max_tokens=max_tokens,
-                                settings=services.settings)
+        model = make_chat_model(
+            services.settings.chat_model,
+            temperature=POST_TEMPERATURE,
+            max_tokens=max_tokens,
+            settings=services.settings,
+        )
         examples = (persona["details"] or {}).get("voice_examples") or []
         text = await write_post(model, persona["system_prompt"], examples, prompt)
     except Exception:

@@ -56,8 +56,16 @@ def _tags(rng: random.Random, bank: tuple[str, ...], low: int, high: int) -> str
 # Topics every account touches now and then, so that accounts differ in style
 # rather than only in subject matter.
 _SHARED_TOPICS = (
-    "coffee", "remote work", "AI tools", "the weather", "monday mornings",
-    "airport lines", "podcasts", "the group chat", "the new phone", "the weekend",
+    "coffee",
+    "remote work",
+    "AI tools",
+    "the weather",
+    "monday mornings",
+    "airport lines",
+    "podcasts",
+    "the group chat",
+    "the new phone",
+    "the weekend",
 )
 _SHARED_LOWER = tuple(t.lower() for t in _SHARED_TOPICS)
 
@@ -67,8 +75,17 @@ _CRYPTO: Banks = {
     "coin": ("btc", "eth", "sol", "doge", "$pepe", "my bags", "alts", "the memecoins", "l2s", "$link"),
     "e": ("🚀", "🌙", "💎", "🙌", "😭", "🔥", "👀", "🫡", "💀", "📈", "📉", "🤝", "✨", "😤", "🥲"),
     "greet": ("gm", "gm gm", "gm frens", "gm to everyone except bears", "gm ser", "gmgm"),
-    "feel": ("bullish", "so back", "cooked", "comfy", "down bad", "vibing", "unbothered",
-             "sleepy but bullish", "emotionally diversified"),
+    "feel": (
+        "bullish",
+        "so back",
+        "cooked",
+        "comfy",
+        "down bad",
+        "vibing",
+        "unbothered",
+        "sleepy but bullish",
+        "emotionally diversified",
+    ),
     "slang": ("ngl", "fr", "lowkey", "tbh", "honestly", "idk why but", "not gonna lie"),
     "move": ("pumped", "dumped", "nuked", "ripped", "crabbed", "broke out", "wicked down", "sent it"),
     "pct": ("3", "7", "12", "18", "25", "40", "69"),
@@ -76,9 +93,15 @@ _CRYPTO: Banks = {
     "opinion": ("underrated", "a whole mood", "so overrated", "literally everything", "mid", "elite"),
     "thing": ("portfolio", "timeline", "group chat", "sleep schedule", "brain", "wallet", "therapist"),
     "react": ("in shambles", "thriving", "screaming", "not ok", "unwell", "eating good", "glowing"),
-    "advice": ("zoom out", "stop checking the chart every 5 min", "dca and touch grass",
-               "never sell the bottom", "read the docs before you ape", "take profits sometimes",
-               "drink water and log off"),
+    "advice": (
+        "zoom out",
+        "stop checking the chart every 5 min",
+        "dca and touch grass",
+        "never sell the bottom",
+        "read the docs before you ape",
+        "take profits sometimes",
+        "drink water and log off",
+    ),
     "time": ("3am", "lunch", "the school run", "my commute", "dinner", "yoga", "brunch"),
     "verb": ("checked", "refreshed", "rebalanced", "screenshotted", "muted"),
 }
@@ -107,43 +130,69 @@ def _crypto_post(rng: random.Random) -> str:
 
 # 2. formal policy analyst: long sentences, no emoji --------------------------
 _POLICY: Banks = {
-    "report": ("quarterly labour market survey", "latest fiscal outlook",
-               "annual housing affordability review", "recent inflation expectations survey",
-               "new migration statistics release", "energy price monitoring report",
-               "regional productivity assessment", "latest household debt bulletin",
-               "review of remote work and commuting patterns"),
-    "inst": ("the national statistics office", "the central bank", "the Treasury",
-             "the regional development agency", "the competition authority",
-             "the parliamentary budget committee"),
-    "finding": ("real wages have risen for the third consecutive quarter",
-                "rental costs continue to outpace household incomes in most metropolitan areas",
-                "productivity growth remains concentrated in a small number of sectors",
-                "public investment has fallen below its long-run average as a share of output",
-                "energy costs are now the principal driver of regional differences in inflation",
-                "remote work has shifted demand for office space away from city centres",
-                "small firms are absorbing a disproportionate share of higher borrowing costs",
-                "the adoption of AI tools in public services is proceeding unevenly across departments",
-                "household savings have returned to roughly their pre-pandemic level"),
-    "caveat": ("the sample sizes at the regional level remain too small to support firm conclusions",
-               "these figures are subject to substantial revision",
-               "the distributional effects are considerably less favourable than the headline suggests",
-               "it would be premature to attribute the change to any single policy",
-               "the methodology changed in the previous release, which complicates comparison",
-               "the underlying data exclude a significant share of informal employment"),
+    "report": (
+        "quarterly labour market survey",
+        "latest fiscal outlook",
+        "annual housing affordability review",
+        "recent inflation expectations survey",
+        "new migration statistics release",
+        "energy price monitoring report",
+        "regional productivity assessment",
+        "latest household debt bulletin",
+        "review of remote work and commuting patterns",
+    ),
+    "inst": (
+        "the national statistics office",
+        "the central bank",
+        "the Treasury",
+        "the regional development agency",
+        "the competition authority",
+        "the parliamentary budget committee",
+    ),
+    "finding": (
+        "real wages have risen for the third consecutive quarter",
+        "rental costs continue to outpace household incomes in most metropolitan areas",
+        "productivity growth remains concentrated in a small number of sectors",
+        "public investment has fallen below its long-run average as a share of output",
+        "energy costs are now the principal driver of regional differences in inflation",
+        "remote work has shifted demand for office space away from city centres",
+        "small firms are absorbing a disproportionate share of higher borrowing costs",
+        "the adoption of AI tools in public services is proceeding unevenly across departments",
+        "household savings have returned to roughly their pre-pandemic level",
+    ),
+    "caveat": (
+        "the sample sizes at the regional level remain too small to support firm conclusions",
+        "these figures are subject to substantial revision",
+        "the distributional effects are considerably less favourable than the headline suggests",
+        "it would be premature to attribute the change to any single policy",
+        "the methodology changed in the previous release, which complicates comparison",
+        "the underlying data exclude a significant share of informal employment",
+    ),
     "conn": ("however", "nevertheless", "at the same time", "by contrast", "that said"),
-    "action": ("prioritise targeted support over broad subsidies",
-               "publish the underlying microdata so that independent researchers can test these claims",
-               "revisit the assumptions underlying the medium-term forecast",
-               "consider a phased approach rather than an abrupt change in the rules",
-               "invest in better administrative data before expanding the programme",
-               "evaluate the pilot rigorously before committing further public funds"),
-    "question": ("whether the current framework adequately accounts for regional variation",
-                 "whether the gains will persist once temporary support measures expire",
-                 "how these findings interact with the broader fiscal rules",
-                 "who ultimately bears the cost of the proposed reform"),
+    "action": (
+        "prioritise targeted support over broad subsidies",
+        "publish the underlying microdata so that independent researchers can test these claims",
+        "revisit the assumptions underlying the medium-term forecast",
+        "consider a phased approach rather than an abrupt change in the rules",
+        "invest in better administrative data before expanding the programme",
+        "evaluate the pilot rigorously before committing further public funds",
+    ),
+    "question": (
+        "whether the current framework adequately accounts for regional variation",
+        "whether the gains will persist once temporary support measures expire",
+        "how these findings interact with the broader fiscal rules",
+        "who ultimately bears the cost of the proposed reform",
+    ),
     "topic": _SHARED_TOPICS + ("local government finance", "the pension system", "skills policy"),
-    "slug": ("labour-market-q3", "fiscal-outlook-note", "housing-affordability", "inflation-expectations",
-             "regional-productivity", "household-debt", "energy-prices-briefing"),
+    "slug": (
+        "labour-market-q3",
+        "fiscal-outlook-note",
+        "housing-affordability",
+        "inflation-expectations",
+        "regional-productivity",
+        "household-debt",
+        "energy-prices-briefing",
+    ),
 }
 _POLICY_TEMPLATES = (
     "The {report} from {inst} indicates that {finding}; {conn}, {caveat}.",
@@ -165,20 +214,51 @@ def _policy_post(rng: random.Random) -> str:
 
 # 3. hype marketer: hashtags, exclamation marks, some caps ---------------------
 _HYPE: Banks = {
-    "product": ("the new course", "our launch playbook", "the Growth Sprint", "this free template",
-                "my creator toolkit", "the 30-day challenge", "our newsletter", "the masterclass"),
+    "product": (
+        "the new course",
+        "our launch playbook",
+        "the Growth Sprint",
+        "this free template",
+        "my creator toolkit",
+        "the 30-day challenge",
+        "our newsletter",
+        "the masterclass",
+    ),
     "adj": ("INSANE", "HUGE", "unreal", "game-changing", "next level", "absolutely wild", "MASSIVE"),
     "e": ("🚀", "🔥", "💯", "🙌", "⚡", "🎉", "💥"),
-    "cta": ("Link in bio!", "DM me 'GROWTH' to get access!", "Comment 'YES' and I'll send it!",
-            "Grab your spot now!", "Don't miss this!", "Tag a friend who needs this!"),
-    "result": ("10x'd our reach", "doubled our email list in a week", "sold out in 48 hours",
-               "hit 50K followers", "tripled our conversions", "booked 200 calls"),
+    "cta": (
+        "Link in bio!",
+        "DM me 'GROWTH' to get access!",
+        "Comment 'YES' and I'll send it!",
+        "Grab your spot now!",
+        "Don't miss this!",
+        "Tag a friend who needs this!",
+    ),
+    "result": (
+        "10x'd our reach",
+        "doubled our email list in a week",
+        "sold out in 48 hours",
+        "hit 50K followers",
+        "tripled our conversions",
+        "booked 200 calls",
+    ),
     "q": ("Are you ready?", "Who's in?", "Want the secret?", "Ready to level up?", "Can you believe it?"),
     "topic": _SHARED_TOPICS + ("cold emails", "short-form video", "personal branding"),
     "lever": ("storytelling", "consistency", "a killer hook", "social proof", "clear offers"),
 }
-_HYPE_TAGS = ("#Marketing", "#Growth", "#LaunchDay", "#Entrepreneur", "#ContentCreator",
-              "#Branding", "#SmallBusiness", "#GrowthHacking", "#SocialMedia", "#Sales", "#AI")
+_HYPE_TAGS = (
+    "#Marketing",
+    "#Growth",
+    "#LaunchDay",
+    "#Entrepreneur",
+    "#ContentCreator",
+    "#Branding",
+    "#SmallBusiness",
+    "#GrowthHacking",
+    "#SocialMedia",
+    "#Sales",
+    "#AI",
+)
 _HYPE_TEMPLATES = (
     "{adj} news! We just {result}!!! {e} {cta}",
     "{q} {product} drops TOMORROW! {e}{e}",
@@ -201,19 +281,60 @@ def _hype_post(rng: random.Random) -> str:
 
 # 4. terse developer: code terms, links, short sentences ----------------------
 _DEV: Banks = {
-    "tool": ("`git rebase -i`", "`jq`", "`rg`", "`uv`", "`pytest -x`", "`EXPLAIN ANALYZE`",
-             "`strace`", "`tmux`", "`make -j`", "`docker compose`", "`sqlite3`", "`curl -v`"),
-    "thing": ("the cache layer", "the retry loop", "our CI", "the migration", "the parser",
-              "the auth middleware", "the build", "the queue worker", "the rate limiter"),
-    "bug": ("off-by-one", "race condition", "N+1 query", "memory leak", "timezone bug",
-            "deadlock", "flaky test", "encoding bug"),
+    "tool": (
+        "`git rebase -i`",
+        "`jq`",
+        "`rg`",
+        "`uv`",
+        "`pytest -x`",
+        "`EXPLAIN ANALYZE`",
+        "`strace`",
+        "`tmux`",
+        "`make -j`",
+        "`docker compose`",
+        "`sqlite3`",
+        "`curl -v`",
+    ),
+    "thing": (
+        "the cache layer",
+        "the retry loop",
+        "our CI",
+        "the migration",
+        "the parser",
+        "the auth middleware",
+        "the build",
+        "the queue worker",
+        "the rate limiter",
+    ),
+    "bug": (
+        "off-by-one",
+        "race condition",
+        "N+1 query",
+        "memory leak",
+        "timezone bug",
+        "deadlock",
+        "flaky test",
+        "encoding bug",
+    ),
     "fix": ("Fixed", "Patched", "Killed", "Found"),
-    "til": ("has a flag for that", "can replace a 200-line script", "reads config from env",
-            "is faster than I assumed", "handles this natively", "needs one flag, not a wrapper"),
+    "til": (
+        "has a flag for that",
+        "can replace a 200-line script",
+        "reads config from env",
+        "is faster than I assumed",
+        "handles this natively",
+        "needs one flag, not a wrapper",
+    ),
     "n": ("12", "38", "140", "300", "2k", "7"),
     "ver": ("v1.4.2", "v2.0.0", "v0.9.1", "v3.1.0", "v2.3.7", "v1.0.0-rc1"),
-    "change": ("Drops Python 3.9", "Smaller wheels", "Faster cold start", "No more global state",
-               "Typed API", "Saner defaults"),
+    "change": (
+        "Drops Python 3.9",
+        "Smaller wheels",
+        "Faster cold start",
+        "No more global state",
+        "Typed API",
+        "Saner defaults",
+    ),
     "repo": ("tinyq", "pgtap-lite", "logfmt", "cachet", "dotrun"),
     "pr": ("412", "87", "1031", "256", "19"),
     "doc": ("postgres-locks", "http-caching", "unicode-normalization", "idempotency-keys", "backpressure"),
@@ -243,15 +364,42 @@ def _dev_post(rng: random.Random) -> str:
 
 # 5. motivational thread writer: line breaks, 🧵, numbered posts ----------------
 _RISE: Banks = {
-    "theme": ("discipline", "consistency", "focus", "patience", "self-respect", "deep work",
-              "saying no", "small habits", "resilience", "clarity"),
-    "bad": ("waiting for motivation", "comparing your chapter 1 to someone's chapter 20",
-            "scrolling before sunrise", "saying yes to everything", "chasing shortcuts",
-            "blaming your circumstances"),
-    "good": ("showing up on the hard days", "protecting your mornings", "keeping promises to yourself",
-             "doing the boring reps", "finishing what you start", "asking better questions"),
-    "habit": ("Wake up at the same time", "Move your body", "Write down 3 priorities",
-              "Read 10 pages", "No phone for the first hour", "Plan tomorrow tonight"),
+    "theme": (
+        "discipline",
+        "consistency",
+        "focus",
+        "patience",
+        "self-respect",
+        "deep work",
+        "saying no",
+        "small habits",
+        "resilience",
+        "clarity",
+    ),
+    "bad": (
+        "waiting for motivation",
+        "comparing your chapter 1 to someone's chapter 20",
+        "scrolling before sunrise",
+        "saying yes to everything",
+        "chasing shortcuts",
+        "blaming your circumstances",
+    ),
+    "good": (
+        "showing up on the hard days",
+        "protecting your mornings",
+        "keeping promises to yourself",
+        "doing the boring reps",
+        "finishing what you start",
+        "asking better questions",
+    ),
+    "habit": (
+        "Wake up at the same time",
+        "Move your body",
+        "Write down 3 priorities",
+        "Read 10 pages",
+        "No phone for the first hour",
+        "Plan tomorrow tonight",
+    ),
     "topic": _SHARED_TOPICS + ("your career", "your side project", "your health"),
     "num": ("3", "5", "7", "10"),
     "i": ("2", "3", "4", "5", "6"),
@@ -275,8 +423,10 @@ _RISE_TEMPLATES = (
 def _rise_post(rng: random.Random) -> str:
     text = _fill(rng.choice(_RISE_TEMPLATES), _RISE, rng)
     # Capitalise the first letter of each line (themes start lowercase in the bank).
-    return "\n".join(re.sub(r"^(\d+/ )?([a-z])", lambda m: (m.group(1) or "") + m.group(2).upper(), line)
-                     for line in text.split("\n"))
+    return "\n".join(
+        re.sub(r"^(\d+/ )?([a-z])", lambda m: (m.group(1) or "") + m.group(2).upper(), line)
+        for line in text.split("\n")
+    )
 
 
 # 6. sarcastic sports fan: mentions, ALL CAPS bursts --------------------------
@@ -284,13 +434,35 @@ _SPORTS: Banks = {
     "team": ("@MetroHawks", "@RiverCityFC", "@HarborKings", "@NorthsideBC"),
     "refs": ("@LeagueRefs", "@VARcheckHQ"),
     "player": ("Dawson", "Okoro", "Lindqvist", "Ramirez", "Baptiste", "Kowalski"),
-    "sarc": ("Oh great.", "Sure.", "Love that for us.", "Wow. Incredible.", "Cool cool cool.",
-             "Truly shocking stuff.", "Nobody could have predicted this."),
-    "caps": ("WHAT A GOAL", "UNREAL", "ARE YOU KIDDING ME", "LETS GOOOO", "NOT AGAIN", "FIRE HIM",
-             "UNBELIEVABLE", "WE ARE SO BACK", "SELL THE CLUB"),
-    "event": ("blew a 3-goal lead", "missed another penalty", "traded our best defender",
-              "raised ticket prices again", "benched the only guy who can shoot",
-              "lost to the last-place team", "conceded in the 94th minute"),
+    "sarc": (
+        "Oh great.",
+        "Sure.",
+        "Love that for us.",
+        "Wow. Incredible.",
+        "Cool cool cool.",
+        "Truly shocking stuff.",
+        "Nobody could have predicted this.",
+    ),
+    "caps": (
+        "WHAT A GOAL",
+        "UNREAL",
+        "ARE YOU KIDDING ME",
+        "LETS GOOOO",
+        "NOT AGAIN",
+        "FIRE HIM",
+        "UNBELIEVABLE",
+        "WE ARE SO BACK",
+        "SELL THE CLUB",
+    ),
+    "event": (
+        "blew a 3-goal lead",
+        "missed another penalty",
+        "traded our best defender",
+        "raised ticket prices again",
+        "benched the only guy who can shoot",
+        "lost to the last-place team",
+        "conceded in the 94th minute",
+    ),
     "play": ("header", "stepover", "volley", "last-second block", "no-look pass"),
     "topic": _SHARED_TOPICS + ("the hot dogs", "parking", "the stadium app", "my fantasy team"),
     "e": ("🙄", "😂", "🤡", "😤"),
@@ -364,12 +536,14 @@ def generate_account(spec: AccountSpec, index: int) -> SampleAccount:
     when = _START
     for i, text in enumerate(texts):
         when += timedelta(seconds=rng.randint(3 * 3600, 30 * 3600))
-        posts.append(SamplePost(
-            id=str(1_870_000_000_000_000_000 + index * 1_000_000 + i),
-            text=text,
-            created_at=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            **_engagement(rng, spec.median_likes),  # type: ignore[typeddict-item]
-        ))
+        posts.append(
+            SamplePost(
+                id=str(1_870_000_000_000_000_000 + index * 1_000_000 + i),
+                text=text,
+                created_at=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                **_engagement(rng, spec.median_likes),  # type: ignore[typeddict-item]
+            )
+        )
     return SampleAccount(
         account_id=spec.account_id,
         handle=spec.handle,

@@ -52,8 +52,15 @@ def _question(content: str | None) -> str:
     return text
 
 
-async def chat_turn(pool: Pool, settings: Settings, graph: ChatGraph, user: CurrentUser,
-                    raw_persona_id: str, content: str | None, history_id: str | None) -> ChatReply:
+async def chat_turn(
+    pool: Pool,
+    settings: Settings,
+    graph: ChatGraph,
+    user: CurrentUser,
+    raw_persona_id: str,
+    content: str | None,
+    history_id: str | None,
+) -> ChatReply:
     """Answer `content` as the persona in the caller's history `history_id` (a new history when
     None; it is created only when the turn succeeds). The persona's model, else the service's."""
     row = await find_persona(pool, raw_persona_id)
@@ -63,8 +70,11 @@ async def chat_turn(pool: Pool, settings: Settings, graph: ChatGraph, user: Curr
     config: Any = {"configurable": {"thread_id": history.id}}
     try:
         result = await graph.ainvoke(
-            {"messages": [question], "persona_id": row["id"], "persona_version": None}, config=config,
-            context=ChatContext(model=row["model"] or settings.chat_model), durability=CHAT_DURABILITY)
+            {"messages": [question], "persona_id": row["id"], "persona_version": None},
+            config=config,
+            context=ChatContext(model=row["model"] or settings.chat_model),
+            durability=CHAT_DURABILITY,
+        )
     except Exception as exc:
         await forget_failed_turn(graph, config, question.id or "", new_history=history.new)
         if isinstance(exc, ConfigError):

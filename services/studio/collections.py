@@ -49,5 +49,4 @@ def _in_use_detail(name: str, personas: list[CollectionUserRow], user: CurrentUs
     parts = [f"{'persona' if len(visible) == 1 else 'personas'} {', '.join(visible)}"] if visible else []
     if hidden:
         parts.append(f"{hidden} {'persona' if hidden == 1 else 'personas'} of other users")
-    return (f"Collection '{name}' is still used by {' and '.join(parts)}: remove it from their "
-            "rag.db_collections first")
+    return f"Collection '{name}' is still used by {' and '.join(parts)}: remove it from their rag.db_collections first"

@@ -42,14 +42,20 @@ def clean_doc_path(raw: str) -> str:
     """A relative POSIX path without '..', control characters or backslashes."""
     path = raw.strip().strip("/")
     parts = [p for p in path.split("/") if p not in ("", ".")]
-    if (not parts or len(path) > 512 or ".." in parts or "\\" in path
-            or any(ord(ch) < 32 or ord(ch) == 127 for ch in path)):
+    if (
+        not parts
+        or len(path) > 512
+        or ".." in parts
+        or "\\" in path
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in path)
+    ):
         raise ServiceError("Invalid document path: use a relative path like 'guides/setup.md'")
     return "/".join(parts)
 
 
-async def upload_document(services: Services, user: CurrentUser, collection: str, file: UploadedFile,
-                          path: str | None) -> StoredDocument:
+async def upload_document(
+    services: Services, user: CurrentUser, collection: str, file: UploadedFile, path: str | None
+) -> StoredDocument:
     """Store a file's text as embedded chunks at `path` (default: the file name). The file is
     read only up to the size limit (413 beyond it)."""
     pool, settings = services.pool, services.settings
@@ -63,8 +69,9 @@ async def upload_document(services: Services, user: CurrentUser, collection: str
     if len(data) > limit:
         raise ServiceError(f"The file is larger than the limit of {limit} bytes", status=413)
     try:
-        text = await extract_text_async(file_name, file.content_type, data, max_bytes=limit,
-                                        max_pages=settings.studio_max_pdf_pages)
+        text = await extract_text_async(
+            file_name, file.content_type, data, max_bytes=limit, max_pages=settings.studio_max_pdf_pages
+        )
     except DocumentError as exc:
         raise ServiceError(exc.detail, status=exc.status) from None
     chunks = chunk_text(text, chunk_size=settings.studio_chunk_size, chunk_overlap=settings.studio_chunk_overlap)
@@ -73,8 +80,9 @@ async def upload_document(services: Services, user: CurrentUser, collection: str
     embeddings = services.require_embeddings()
     vectors = await asyncio.to_thread(embeddings.embed_documents, chunks)
     try:
-        count = await docs_store.replace_document(pool, collection=collection, file_name=file_name,
-                                                  doc_path=doc_path, chunks=chunks, embeddings=vectors)
+        count = await docs_store.replace_document(
+            pool, collection=collection, file_name=file_name, doc_path=doc_path, chunks=chunks, embeddings=vectors
+        )
     except docs_store.CollectionNotFound:  # deleted while the file was being embedded
         raise NotFoundError(COLLECTION_NOT_FOUND) from None
     return StoredDocument(collection, file_name, doc_path, count)

@@ -60,11 +60,25 @@ def history_title(first_message: str) -> tuple[str, str]:
     return title, description
 
 
-async def save_turn(pool: Pool, user: CurrentUser, persona_id: int, history: OpenHistory, *, question: str,
-                    reply: str, rag_hit: dict[str, str]) -> None:
+async def save_turn(
+    pool: Pool,
+    user: CurrentUser,
+    persona_id: int,
+    history: OpenHistory,
+    *,
+    question: str,
+    reply: str,
+    rag_hit: dict[str, str],
+) -> None:
     """Store a finished turn; a new history is created (titled by its first message) first."""
     if history.new:
         title, description = history_title(question)
-        await create_conversation(pool, conversation_id=history.id, persona_id=persona_id, owner_id=user.id,
-                                  title=title, description=description)
+        await create_conversation(
+            pool,
+            conversation_id=history.id,
+            persona_id=persona_id,
+            owner_id=user.id,
+            title=title,
+            description=description,
+        )
     await append_messages(pool, history.id, [("user", question, {}), ("assistant", reply, {"rag_hit": rag_hit})])

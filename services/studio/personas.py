@@ -81,9 +81,17 @@ async def create_persona(pool: Pool, user: CurrentUser, new: NewPersona) -> int:
     await check_collections(pool, user, collections)
     try:
         return await insert_persona(
-            pool, kind=studio_store.KIND, name=new.name, description=new.description,
-            system_prompt=new.system_prompt, owner_id=new.creator_id, model=new.model,
-            temperature=new.temperature, attributes={"rag": new.rag}, collections=collections)
+            pool,
+            kind=studio_store.KIND,
+            name=new.name,
+            description=new.description,
+            system_prompt=new.system_prompt,
+            owner_id=new.creator_id,
+            model=new.model,
+            temperature=new.temperature,
+            attributes={"rag": new.rag},
+            collections=collections,
+        )
     except docs_store.CollectionsMissing as exc:  # deleted between the check and the write
         raise unknown_collections(exc.names) from None
 
@@ -108,7 +116,8 @@ async def update_persona(pool: Pool, user: CurrentUser, raw_id: str, changes: Pe
     if fields or prompt is not None:
         rag = (fields.get("attributes") or {}).get("rag") or {}
         try:
-            await studio_store.update_studio_persona(pool, row["id"], fields=fields, system_prompt=prompt,
-                                                     collections=list(rag.get("db_collections") or []))
+            await studio_store.update_studio_persona(
+                pool, row["id"], fields=fields, system_prompt=prompt, collections=list(rag.get("db_collections") or [])
+            )
         except docs_store.CollectionsMissing as exc:  # deleted between the check and the write
             raise unknown_collections(exc.names) from None

@@ -37,8 +37,9 @@ class TwinReply:
     session_id: str
 
 
-async def chat_turn(pool: Pool, settings: Settings, graph: ChatGraph, caller: str, persona_id: int,
-                    message: str, session_id: str | None) -> TwinReply:
+async def chat_turn(
+    pool: Pool, settings: Settings, graph: ChatGraph, caller: str, persona_id: int, message: str, session_id: str | None
+) -> TwinReply:
     """Answer `message` as the twin in the caller's session `session_id` (None: the caller's
     latest session with this twin, or a new one), with the service's chat model."""
     if await get_segment_persona(pool, persona_id) is None:  # a studio or ghostwriter persona is no twin: 404 too

@@ -37,8 +37,9 @@ async def list_personas(pool: Pool, cluster_id: int) -> list[SegmentPersonaRow]:
     return await cluster_personas(pool, cluster_id)
 
 
-async def refine_personas(pool: Pool, router: RouterGraph, cluster_id: int, query: str,
-                          top_k: int) -> list[PersonaMatch]:
+async def refine_personas(
+    pool: Pool, router: RouterGraph, cluster_id: int, query: str, top_k: int
+) -> list[PersonaMatch]:
     """At most `top_k` personas of a cluster that fit `query`, best first (possibly fewer: an age
     band or gender the query names is a hard filter)."""
     await require_cluster(pool, cluster_id)

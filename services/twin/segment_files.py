@@ -61,8 +61,9 @@ def read_segment_set(path: Path) -> SegmentSet:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                          f"column {exc.colno}).") from None
+        raise ConfigError(
+            f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+        ) from None
     try:
         return SegmentSet.from_dict(data)
     except ValueError as exc:

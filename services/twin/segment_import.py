@@ -42,13 +42,21 @@ def _facts(attributes: dict[str, Any]) -> str:
 
 def twin_system_prompt(spec: SegmentPersonaSpec, cluster_name: str, cluster_summary: str) -> str:
     """The twin's version-1 system prompt, rendered from `prompts/twin_persona_system.txt`."""
-    return render_prompt("twin_persona_system", persona_name=spec.name, age_band=spec.age_band,
-                         gender=spec.gender.lower(), cluster_name=cluster_name, summary=spec.summary,
-                         attributes=_facts(spec.attributes), cluster_summary=cluster_summary)
+    return render_prompt(
+        "twin_persona_system",
+        persona_name=spec.name,
+        age_band=spec.age_band,
+        gender=spec.gender.lower(),
+        cluster_name=cluster_name,
+        summary=spec.summary,
+        attributes=_facts(spec.attributes),
+        cluster_summary=cluster_summary,
+    )
 
 
-async def replace_segments(pool: Pool, segments: SegmentSet, embeddings: Embeddings,
-                           progress: Progress | None = None) -> ImportSummary:
+async def replace_segments(
+    pool: Pool, segments: SegmentSet, embeddings: Embeddings, progress: Progress | None = None
+) -> ImportSummary:
     """Replace all clusters and segment personas with `segments`, atomically.
 
     Embeddings are computed and prompts rendered before the transaction opens.
@@ -59,15 +67,25 @@ async def replace_segments(pool: Pool, segments: SegmentSet, embeddings: Embeddi
     say(f"embedding {len(segments.personas)} personas")
     persona_vectors = await embeddings.aembed_documents([persona_text(p) for p in segments.personas])
     clusters_by_key = {c.key: c for c in segments.clusters}
-    clusters = [ClusterInsert(id=c.key, name=c.name, summary=c.summary, attributes=c.attributes, embedding=v)
-                for c, v in zip(segments.clusters, cluster_vectors, strict=True)]
+    clusters = [
+        ClusterInsert(id=c.key, name=c.name, summary=c.summary, attributes=c.attributes, embedding=v)
+        for c, v in zip(segments.clusters, cluster_vectors, strict=True)
+    ]
     twins = []
     for spec, vec in zip(segments.personas, persona_vectors, strict=True):
         cluster = clusters_by_key[spec.cluster_key]
-        twins.append(TwinInsert(cluster_id=spec.cluster_key, name=spec.name, gender=spec.gender,
-                                age_band=spec.age_band, summary=spec.summary, attributes=spec.attributes,
-                                system_prompt=twin_system_prompt(spec, cluster.name, cluster.summary),
-                                embedding=vec))
+        twins.append(
+            TwinInsert(
+                cluster_id=spec.cluster_key,
+                name=spec.name,
+                gender=spec.gender,
+                age_band=spec.age_band,
+                summary=spec.summary,
+                attributes=spec.attributes,
+                system_prompt=twin_system_prompt(spec, cluster.name, cluster.summary),
+                embedding=vec,
+            )
+        )
     say("writing to the database (one transaction)")
     summary = await replace_twins(pool, clusters, twins)
     say(f"imported {summary.clusters} clusters and {summary.personas} personas")

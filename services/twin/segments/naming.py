@@ -34,8 +34,12 @@ class _Trait:
 
 _TRAITS: tuple[_Trait, ...] = (
     _Trait("Auto-Heavy", lambda a: _log(a["auto_debt_index"]), 1, lambda a: a["auto_debt_level"] == "high"),
-    _Trait("Debt-Free", lambda a: _log(a["auto_debt_index"]), -1,
-           lambda a: a["auto_debt_level"] == "low" and a["dominant_credit_usage"] == "low"),
+    _Trait(
+        "Debt-Free",
+        lambda a: _log(a["auto_debt_index"]),
+        -1,
+        lambda a: a["auto_debt_level"] == "low" and a["dominant_credit_usage"] == "low",
+    ),
     _Trait("Affluent", lambda a: _log(a["income_index"]), 1, lambda a: a["income_level"] == "high"),
     _Trait("Low-Income", lambda a: _log(a["income_index"]), -1, lambda a: a["income_level"] == "low"),
     _Trait("Wealthy", lambda a: _log(a["net_worth_index"]), 1, lambda a: a["wealth_level"] == "high"),
@@ -43,13 +47,25 @@ _TRAITS: tuple[_Trait, ...] = (
     _Trait("Donor", lambda a: _log(a["political_donor_index"]), 1, lambda a: a["political_donor_level"] == "high"),
     _Trait("Homeowner", lambda a: a["homeowner_share"], 1, lambda a: a["homeowner_share"] >= 0.7),
     _Trait("Renter", lambda a: a["homeowner_share"], -1, lambda a: a["homeowner_share"] <= 0.3),
-    _Trait("Family", lambda a: a["household_shares"]["Family with children"], 1,
-           lambda a: a["dominant_household"] == "Family with children"),
-    _Trait("Single-Parent", lambda a: a["household_shares"]["Single parent"], 1,
-           lambda a: a["dominant_household"] == "Single parent"),
+    _Trait(
+        "Family",
+        lambda a: a["household_shares"]["Family with children"],
+        1,
+        lambda a: a["dominant_household"] == "Family with children",
+    ),
+    _Trait(
+        "Single-Parent",
+        lambda a: a["household_shares"]["Single parent"],
+        1,
+        lambda a: a["dominant_household"] == "Single parent",
+    ),
     _Trait("Single", lambda a: a["household_shares"]["Single"], 1, lambda a: a["dominant_household"] == "Single"),
-    _Trait("Graduate-Educated", lambda a: a["education_shares"]["Graduate degree"], 1,
-           lambda a: a["dominant_education"] == "Graduate degree"),
+    _Trait(
+        "Graduate-Educated",
+        lambda a: a["education_shares"]["Graduate degree"],
+        1,
+        lambda a: a["dominant_education"] == "Graduate degree",
+    ),
 )
 FALLBACK_TRAIT = "Mainstream"
 

@@ -82,9 +82,7 @@ def cluster_attributes(members: list[dict[str, Any]], base: Baseline, total: int
     """Structured profile of one cluster's member records."""
     ages = [r["age"] for r in members]
     band_shares = _shares([age_band_of(a) for a in ages], AGE_BANDS)
-    generation_shares = {
-        g: round(sum(band_shares[b] for b in bands), 4) for g, bands in GENERATION_BANDS.items()
-    }
+    generation_shares = {g: round(sum(band_shares[b] for b in bands), 4) for g, bands in GENERATION_BANDS.items()}
     income_idx = sorted(INCOME_BANDS.index(r["income_band"]) for r in members)
     auto_index = _index(_mean([r["auto_loan_balance"] for r in members]), base.auto_balance)
     income_index = _index(_mean([_income(r) for r in members]), base.income)
