@@ -50,10 +50,10 @@ async def _load(data: str, max_bytes: int) -> tuple[bytes, str | None]:
             raise AttachmentError(413, f"Attachment is larger than {max_bytes} bytes")
         return raw, match["mime"]
     if data.lower().startswith(("https://", "http://")):
-        from tools.url_fetch import FetchError, fetch_public_url
+        from tools.url_fetch import FetchError, fetch_url_tool
 
         try:
-            fetched = await fetch_public_url(data, max_bytes=max_bytes, timeout_s=10.0)
+            fetched = await fetch_url_tool.ainvoke({"url": data, "max_bytes": max_bytes, "timeout_s": 10.0})
         except FetchError as exc:
             raise AttachmentError(400, f"Attachment URL refused: {exc.detail}") from None
         return fetched.content, (fetched.content_type or "").split(";")[0].strip() or None

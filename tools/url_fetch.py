@@ -30,6 +30,8 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import httpx
+from langchain_core.tools import tool
+from pydantic import BaseModel, Field
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -275,3 +277,16 @@ async def fetch_public_url(
     """Download `url` (https, public addresses only, <= 3 re-checked redirects,
     at most `max_bytes`, within `timeout_s` in total). Raises `FetchError`."""
     return await fetch_url(url, max_bytes=max_bytes, timeout_s=timeout_s, allow_http=allow_http, resolver=resolver)
+
+
+class FetchUrlInput(BaseModel):
+    url: str = Field(description="An https URL on a public address")
+    max_bytes: int = Field(gt=0, description="Refuse a body larger than this")
+    timeout_s: float = Field(gt=0, description="Give up after this many seconds in total")
+
+
+@tool("fetch_url", args_schema=FetchUrlInput)
+async def fetch_url_tool(url: str, max_bytes: int, timeout_s: float) -> FetchedFile:
+    """Download a public https URL for the caller (private, loopback and cloud-metadata addresses
+    are refused, redirects re-checked); raises `FetchError` with a sentence safe to show."""
+    return await fetch_public_url(url, max_bytes=max_bytes, timeout_s=timeout_s)
