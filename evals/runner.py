@@ -8,7 +8,6 @@ model (or judge) starts the bundled llama.cpp server for the run and stops it af
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -232,7 +231,3 @@ def print_run(record: Mapping[str, Any], folder: Path | None = None) -> None:
     print(metric_table(record["summary"]))
     if folder is not None:
         print(f"saved: {folder / 'results.json'} and report.md")
-
-
-def run_sync(name: str, **kwargs: Any) -> dict[str, Any]:
-    return asyncio.run(run_suite(name, **kwargs))

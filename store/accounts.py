@@ -106,9 +106,3 @@ async def latest_posts(pool: Pool, account_id: str, limit: int, after: datetime 
         )
         rows = cast(list[PostRow], await cur.fetchall())
     return list(reversed(rows))
-
-
-async def count_posts(pool: Pool, account_id: str) -> int:
-    async with pool.connection() as conn:
-        cur = await conn.execute("SELECT count(*) AS n FROM posts WHERE account_id = %s", (account_id,))
-        return int(one_row(await cur.fetchone())["n"])

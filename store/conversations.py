@@ -21,13 +21,6 @@ class ConversationRow(TypedDict):
     updated_at: datetime
 
 
-class MessageRow(TypedDict):
-    role: str
-    content: str
-    metadata: dict[str, Any]
-    created_at: datetime
-
-
 async def create_conversation(
     pool: Pool, *, conversation_id: str, persona_id: int, owner_id: str, title: str = "", description: str = ""
 ) -> None:
@@ -56,12 +49,3 @@ async def append_messages(
                 (conversation_id, role, content, Jsonb(metadata)),
             )
         await conn.execute("UPDATE conversations SET updated_at = now() WHERE id = %s", (conversation_id,))
-
-
-async def list_messages(pool: Pool, conversation_id: str) -> list[MessageRow]:
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT role, content, metadata, created_at FROM messages WHERE conversation_id = %s ORDER BY id",
-            (conversation_id,),
-        )
-        return cast(list[MessageRow], await cur.fetchall())
