@@ -67,8 +67,14 @@ async def get_chat_profile(pool: Pool, persona_id: int, version: int | None = No
     """What the chat graph needs of a persona: name, kind, prompt, model settings, attributes."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            """SELECT p.id, p.kind, p.name, p.description, p.model, p.temperature, p.attributes,
-                      v.version, v.system_prompt, v.style_traits
+            """SELECT p.id, p.kind, v.version, v.system_prompt, v.style_traits,
+                      -- a studio version records its own settings (store.versions), so an
+                      -- earlier version runs as it was; other versions use the persona's
+                      CASE WHEN v.name IS NULL THEN p.name ELSE v.name END AS name,
+                      CASE WHEN v.name IS NULL THEN p.description ELSE v.description END AS description,
+                      CASE WHEN v.name IS NULL THEN p.model ELSE v.model END AS model,
+                      CASE WHEN v.name IS NULL THEN p.temperature ELSE v.temperature END AS temperature,
+                      CASE WHEN v.name IS NULL THEN p.attributes ELSE v.attributes END AS attributes
                  FROM personas p
                  JOIN persona_versions v
                    ON v.persona_id = p.id AND v.version = COALESCE(%s, p.current_version)

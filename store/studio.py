@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypedDict, cast
 
-from psycopg.types.json import Jsonb
-
-from store.documents import lock_collections
 from store.types import Pool
 
 KIND = "studio"
@@ -64,43 +60,6 @@ async def get_studio_persona(pool: Pool, persona_id: int) -> StudioPersonaRow | 
             (persona_id, KIND),
         )
         return cast("StudioPersonaRow | None", await cur.fetchone())
-
-
-async def update_studio_persona(
-    pool: Pool,
-    persona_id: int,
-    *,
-    fields: Mapping[str, Any],
-    system_prompt: str | None = None,
-    collections: Sequence[str] = (),
-) -> None:
-    """Apply column updates (name, description, owner_id, model, temperature, attributes);
-    a new system prompt becomes a new immutable version. `collections` must still exist when the
-    update is saved (`store.documents.CollectionsMissing`)."""
-    allowed = {"name", "description", "owner_id", "model", "temperature", "attributes"}
-    if set(fields) - allowed:
-        raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
-    async with pool.connection() as conn, conn.transaction():
-        await lock_collections(conn, collections)
-        if system_prompt is not None:
-            await conn.execute(
-                """INSERT INTO persona_versions (persona_id, version, system_prompt, style_traits, details)
-                   SELECT p.id, p.current_version + 1, %s, v.style_traits, v.details
-                     FROM personas p JOIN persona_versions v
-                       ON v.persona_id = p.id AND v.version = p.current_version
-                    WHERE p.id = %s""",
-                (system_prompt, persona_id),
-            )
-            fields = {**fields, "current_version": None}
-        sets, values = [], []
-        for name, value in fields.items():
-            if name == "current_version":
-                sets.append("current_version = current_version + 1")
-                continue
-            sets.append(f"{name} = %s")
-            values.append(Jsonb(value) if name == "attributes" else value)
-        sets.append("updated_at = now()")
-        await conn.execute(f"UPDATE personas SET {', '.join(sets)} WHERE id = %s", (*values, persona_id))
 
 
 async def list_histories(pool: Pool, persona_id: int, owner_id: str) -> list[HistoryRow]:

@@ -2,8 +2,9 @@
 
 Contract routes: GET /personas/owned, POST /personas/build, PUT /personas/build/{id},
 GET /personas/{id}/message_history, POST /personas/{id}/chat. Added routes:
-POST /auth/token, POST /users, and document collections (create, list, delete, upload,
-list documents, delete a document). Objects a caller may not see answer 404.
+POST /auth/token, POST /users, document collections (create, list, delete, upload,
+list documents, delete a document), a persona's versions and rollback, export and import.
+Objects a caller may not see answer 404.
 
 Each route parses a typed request, calls one use case in `services.studio` and shapes the
 contract's response; the services' errors become HTTP answers in `server.errors`.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.security import OAuth2PasswordRequestForm
 
 from server.errors import error_responses
@@ -38,13 +39,17 @@ from server.studio.schemas import (
     PersonaModel,
     PersonaUpdate,
     RagHit,
+    RolledBack,
+    StudioPersona,
     Token,
     UserCreate,
     UserCreated,
+    VersionOut,
+    Versions,
     utc_text,
 )
 from services.studio import chat as chat_service
-from services.studio import collections, documents, histories, personas, users
+from services.studio import collections, documents, histories, personas, users, versions
 from store.types import Pool
 
 # The lifespan runs in the app that mounts this router: it points the OpenAPI token URL at the
@@ -174,6 +179,45 @@ async def chat(request: Request, persona_id: str, body: ChatRequest, user: AnyUs
         response=turn.reply,
         rag_hit=RagHit(**turn.rag_hit),
     )
+
+
+# ---------------------------------------------------------------- versions
+
+
+@router.get(
+    "/personas/{persona_id}/versions",
+    response_model=Versions,
+    responses=error_responses(*SIGNED_IN, 403, 404, 422),
+    summary="A persona's versions, newest first (its creator, or an admin)",
+)
+async def persona_versions(
+    request: Request,
+    persona_id: str,
+    user: Builder,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most versions to return.")] = 10,
+) -> Versions:
+    found = await versions.list_versions(_pool(request), user, persona_id, limit)
+    return Versions(
+        persona_id=str(found.persona_id),
+        versions=[VersionOut.of(v) for v in found.versions],
+        total_versions=found.total,
+    )
+
+
+@router.post(
+    "/personas/{persona_id}/rollback/{version}",
+    response_model=RolledBack,
+    responses=error_responses(400, *SIGNED_IN, 403, 404, 422),
+    summary="Make an earlier version current again (its creator, or an admin)",
+)
+async def rollback_persona(
+    request: Request,
+    persona_id: str,
+    version: Annotated[int, Path(ge=-(2**31), le=2**31 - 1, description="The version to make current.")],
+    user: Builder,
+) -> RolledBack:
+    row = await versions.rollback(_pool(request), user, persona_id, version)
+    return RolledBack(message=f"Rolled back to version {version}", persona=StudioPersona.of(row))
 
 
 # ---------------------------------------------------------------- document collections

@@ -13,6 +13,8 @@ from runtime.errors import ConfigError
 from runtime.models import parse_model_name
 from services.studio.personas import NewPersona, PersonaChanges
 from services.studio.rag import threshold_problem
+from store.studio import StudioPersonaRow
+from store.versions import StudioVersionRow
 
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
@@ -235,6 +237,82 @@ class DocumentDeleted(Message):
     collection: str
     doc_path: str
     chunks: int
+
+
+class RagOut(BaseModel):
+    db_collections: list[str] = Field(default_factory=list)
+    query_threshold: float | None = None
+    query_metric: str = "cosine"
+
+
+class VersionOut(BaseModel):
+    """One version: every setting it ran with, who made it, when, and what it changed."""
+
+    version: int
+    persona_name: str
+    description: str
+    system_prompt: str
+    model: str | None
+    temperature: float | None
+    rag: RagOut
+    created_by: str | None
+    created_at: str
+    changes: list[str] = Field(
+        description='what this version changed: field names, "created" or "imported" for a first version'
+    )
+
+    @classmethod
+    def of(cls, row: StudioVersionRow) -> VersionOut:
+        return cls(
+            version=row["version"],
+            persona_name=row["name"],
+            description=row["description"],
+            system_prompt=row["system_prompt"],
+            model=row["model"],
+            temperature=row["temperature"],
+            rag=RagOut(**((row["attributes"] or {}).get("rag") or {})),
+            created_by=row["created_by"],
+            created_at=utc_text(row["created_at"]),
+            changes=row["changes"],
+        )
+
+
+class Versions(BaseModel):
+    persona_id: str
+    versions: list[VersionOut] = Field(description="newest first")
+    total_versions: int
+
+
+class StudioPersona(BaseModel):
+    """A persona's current settings."""
+
+    persona_id: str
+    persona_name: str
+    creator_id: str | None
+    description: str
+    system_prompt: str
+    model: str | None
+    temperature: float | None
+    rag: RagOut
+    version: int
+
+    @classmethod
+    def of(cls, row: StudioPersonaRow) -> StudioPersona:
+        return cls(
+            persona_id=str(row["id"]),
+            persona_name=row["name"],
+            creator_id=row["owner_id"],
+            description=row["description"],
+            system_prompt=row["system_prompt"],
+            model=row["model"],
+            temperature=row["temperature"],
+            rag=RagOut(**((row["attributes"] or {}).get("rag") or {})),
+            version=row["current_version"],
+        )
+
+
+class RolledBack(Message):
+    persona: StudioPersona
 
 
 def utc_text(value: datetime) -> str:

@@ -11,12 +11,14 @@ from services.studio.access import CurrentUser
 from services.studio.rag import check_collections, merge_rag, unknown_collections
 from store import documents as docs_store
 from store import studio as studio_store
-from store.personas import create_persona as insert_persona
+from store import versions as versions_store
 from store.studio import PersonaRef, StudioPersonaRow
 from store.types import Pool
 from store.users import get_user
+from store.versions import NewVersion
 
 PERSONA_NOT_FOUND = "Persona not found"
+CREATED = "created"  # the `changes` of a persona's first version
 USER_NOT_FOUND = "Invalid user_id: User does not exist"
 
 
@@ -75,49 +77,77 @@ async def owned_personas(pool: Pool, user: CurrentUser) -> list[PersonaRef]:
 
 
 async def create_persona(pool: Pool, user: CurrentUser, new: NewPersona) -> int:
-    """A new persona owned by `creator_id` (a builder may only name themselves); its id."""
+    """A new persona owned by `creator_id` (a builder may only name themselves); its id.
+    Its settings are version 1."""
     collections = list(new.rag.get("db_collections") or [])
     await _check_creator(pool, user, new.creator_id)
     await check_collections(pool, user, collections)
+    first = NewVersion(
+        version=1,
+        name=new.name,
+        description=new.description,
+        system_prompt=new.system_prompt,
+        model=new.model,
+        temperature=new.temperature,
+        attributes={"rag": new.rag},
+        created_by=user.id,
+        created_at=None,
+        changes=[CREATED],
+    )
     try:
-        return await insert_persona(
-            pool,
-            kind=studio_store.KIND,
-            name=new.name,
-            description=new.description,
-            system_prompt=new.system_prompt,
-            owner_id=new.creator_id,
-            model=new.model,
-            temperature=new.temperature,
-            attributes={"rag": new.rag},
-            collections=collections,
+        return await versions_store.insert_studio_persona(
+            pool, owner_id=new.creator_id, versions=[first], current_version=1, collections=collections
         )
     except docs_store.CollectionsMissing as exc:  # deleted between the check and the write
         raise unknown_collections(exc.names) from None
 
 
 async def update_persona(pool: Pool, user: CurrentUser, raw_id: str, changes: PersonaChanges) -> None:
-    """Apply the given fields to a persona its caller manages (others' answer 404). A new
-    system prompt becomes a new version; rag keys are merged into the stored settings."""
+    """Apply the given fields to a persona its caller manages (others' answer 404). A change to
+    the name, description, system prompt, model, temperature or rag settings is a new version
+    (naming what changed); a new creator is not. Rag keys are merged into the stored settings."""
     row = await find_persona(pool, raw_id)
     if not user.may_manage(row["owner_id"]):
         raise NotFoundError(PERSONA_NOT_FOUND)
-    fields: dict[str, Any] = {}
+    owner: str | None = None
     if "creator_id" in changes and changes["creator_id"] != row["owner_id"]:
         await _check_creator(pool, user, changes["creator_id"])
-        fields["owner_id"] = changes["creator_id"]
-    fields.update({_COLUMNS[name]: value for name, value in changes.items() if name in _COLUMNS})
+        owner = changes["creator_id"]
+    settings: dict[str, Any] = {}
+    changed: list[str] = []
+    current: dict[str, Any] = dict(row)
+    given_fields: dict[str, Any] = dict(changes)
+    for name, column in _COLUMNS.items():
+        if name in given_fields and given_fields[name] != current[column]:
+            settings[column] = given_fields[name]
+            changed.append(name)
+    collections: list[str] = []
     if "rag" in changes:
         given = changes["rag"]
         await check_collections(pool, user, list(given.get("db_collections") or []))
-        new_rag = merge_rag((row["attributes"] or {}).get("rag") or {}, given)
-        fields["attributes"] = {**(row["attributes"] or {}), "rag": new_rag}
+        stored = (row["attributes"] or {}).get("rag") or {}
+        new_rag = merge_rag(stored, given)
+        if new_rag != stored:
+            settings["attributes"] = {**(row["attributes"] or {}), "rag": new_rag}
+            changed.append("rag")
+            collections = list(new_rag.get("db_collections") or [])
     prompt = changes.get("system_prompt")
-    if fields or prompt is not None:
-        rag = (fields.get("attributes") or {}).get("rag") or {}
-        try:
-            await studio_store.update_studio_persona(
-                pool, row["id"], fields=fields, system_prompt=prompt, collections=list(rag.get("db_collections") or [])
-            )
-        except docs_store.CollectionsMissing as exc:  # deleted between the check and the write
-            raise unknown_collections(exc.names) from None
+    if prompt is not None and prompt != row["system_prompt"]:
+        changed.append("system_prompt")
+    else:
+        prompt = None
+    if not changed and owner is None:
+        return
+    try:
+        await versions_store.save_change(
+            pool,
+            row["id"],
+            settings=settings,
+            owner_id=owner,
+            system_prompt=prompt,
+            created_by=user.id,
+            changes=changed,
+            collections=collections,
+        )
+    except docs_store.CollectionsMissing as exc:  # deleted between the check and the write
+        raise unknown_collections(exc.names) from None
