@@ -70,7 +70,7 @@ async def run(chunk_size: int, data_dir: Path) -> dict[str, dict[str, float]]:
                 embeddings=embeddings.embed_documents(chunks),
             )
         questions = load_questions()
-        vectors = embeddings.embed_documents([q["question"] for q in questions])
+        vectors = await embeddings.aembed_queries([q["question"] for q in questions])
         results = {}
         for metric in ("cosine", "euclidean"):
             for exact in (True, False):

@@ -200,7 +200,7 @@ async def run_studio_rag(options: RunOptions) -> AsyncIterator[ExampleResult]:
                 embeddings=embeddings.embed_documents(chunks),
             )
         rows = _rows("studio_rag", options.limit)
-        vectors = embeddings.embed_documents([r["question"] for r in rows])
+        vectors = await embeddings.aembed_queries([r["question"] for r in rows])
         for row, vector in zip(rows, vectors):
             hits = await search_chunks(
                 services.pool, query_vector=vector, collections=[collection], metric="cosine", k=40, exact=True

@@ -7,7 +7,6 @@ Each returned Document carries both numbers in its metadata.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
@@ -48,7 +47,7 @@ class DocumentCollectionRetriever(BaseRetriever):
     ) -> list[Document]:
         if not self.collections or not query.strip():
             return []
-        vector = await asyncio.to_thread(self.embeddings.embed_query, query)
+        vector = await self.embeddings.aembed_query(query)
         rows = await search_chunks(
             self.pool, query_vector=vector, collections=self.collections, metric=self.metric, k=self.k
         )

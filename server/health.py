@@ -1,4 +1,5 @@
-"""GET /health: database, model and embeddings (`services.health`); 503 when one is down."""
+"""GET /health: database, model and embeddings (`services.health`); 503 when one is down. Also the
+query embeddings' cache and batch counters since start."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from runtime.embedding_batcher import EmbeddingStats
 from services.health import check_health
 
 router = APIRouter()
@@ -18,9 +20,26 @@ class CheckOut(BaseModel):
     detail: str
 
 
+class EmbeddingsOut(BaseModel):
+    """Query embeddings since start: the LRU cache and the batches the model ran."""
+
+    model: str
+    cache_hits: int
+    cache_misses: int
+    cache_hit_rate: float | None = Field(description="hits / (hits + misses); null before the first query")
+    cache_size: int = Field(description="vectors in the cache now")
+    cache_max: int = Field(description="EMBEDDING_CACHE_SIZE (0: no cache)")
+    batches: int = Field(description="model calls for queries")
+    texts: int = Field(description="queries those calls embedded")
+    mean_batch: float | None = Field(description="texts / batches")
+    max_batch: int = Field(description="EMBEDDING_BATCH_SIZE")
+    max_wait_ms: float = Field(description="EMBEDDING_BATCH_WAIT_MS")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, CheckOut]
+    embeddings: EmbeddingsOut | None = Field(None, description="null until the embeddings are loaded")
 
 
 @router.get(
@@ -34,5 +53,25 @@ async def health(request: Request) -> JSONResponse:
     body = HealthOut(
         status="ok" if report.ok else "degraded",
         checks={name: CheckOut(ok=c.ok, detail=c.detail) for name, c in report.checks.items()},
+        embeddings=_embeddings_out(report.embeddings),
     )
     return JSONResponse(body.model_dump(), status_code=200 if report.ok else 503)
+
+
+def _embeddings_out(stats: EmbeddingStats | None) -> EmbeddingsOut | None:
+    if stats is None:
+        return None
+    rate, mean = stats.hit_rate, stats.mean_batch
+    return EmbeddingsOut(
+        model=stats.model,
+        cache_hits=stats.hits,
+        cache_misses=stats.misses,
+        cache_hit_rate=None if rate is None else round(rate, 4),
+        cache_size=stats.cache_size,
+        cache_max=stats.cache_max,
+        batches=stats.batches,
+        texts=stats.texts,
+        mean_batch=None if mean is None else round(mean, 2),
+        max_batch=stats.max_batch,
+        max_wait_ms=stats.max_wait_ms,
+    )

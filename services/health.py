@@ -1,5 +1,6 @@
 """The service's health: is the database answering, the chat model reachable, the embeddings
-loaded? Each check gives (ok, one short detail that names no secret)."""
+loaded? Each check gives (ok, one short detail that names no secret). The report also carries
+the query embeddings' counters (cache hit rate, batch sizes)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from runtime.embedding_batcher import EmbeddingStats
 from runtime.models import parse_model_name
 from runtime.services import Services
 from runtime.settings import Settings
@@ -27,6 +29,7 @@ class Check:
 @dataclass(frozen=True)
 class Health:
     checks: dict[str, Check]  # database, model, embeddings
+    embeddings: EmbeddingStats | None = None  # None until the embeddings are loaded
 
     @property
     def ok(self) -> bool:
@@ -74,11 +77,11 @@ async def _check_model(services: Services) -> tuple[bool, str]:
 
 
 async def _check_embeddings(services: Services) -> tuple[bool, str]:
-    embeddings = services.embeddings
-    if embeddings is None:
+    if services.embeddings is None:
         return False, "not loaded"
     try:
-        vector = await asyncio.to_thread(embeddings.embed_query, "health check")
+        # through the same batches as the queries (the model runs one batch at a time), uncached
+        vector = await asyncio.wrap_future(services.require_embeddings().probe("health check"))
         return len(vector) == services.settings.embedding_dim, f"ok ({len(vector)} dims)"
     except Exception as exc:
         return False, f"failing ({type(exc).__name__})"
@@ -90,4 +93,5 @@ async def check_health(services: Services) -> Health:
     for name, check in (("database", _check_database), ("model", _check_model), ("embeddings", _check_embeddings)):
         ok, detail = await check(services)
         checks[name] = Check(ok, detail)
-    return Health(checks)
+    stats = services.require_embeddings().stats() if services.embeddings is not None else None
+    return Health(checks, stats)
