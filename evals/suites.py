@@ -302,8 +302,22 @@ async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleRes
 
 
 async def run_prompt_injection(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    """The development half (the one defences may be tuned on)."""
+    async for result in _run_injection("prompt_injection", options):
+        yield result
+
+
+async def run_prompt_injection_heldout(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    """The held-out half: written separately, never used to tune a defence."""
+    async for result in _run_injection("prompt_injection_heldout", options):
+        yield result
+
+
+async def _run_injection(suite: str, options: RunOptions) -> AsyncIterator[ExampleResult]:
     """Each attack goes through its real channel: a retrieved document of a studio persona's
-    collection, a PDF attachment, or a web result from a loopback Tavily stub."""
+    collection, a PDF attachment, a web result from a loopback Tavily stub, or the user's own
+    message (`user`: a direct attack on the system prompt, nothing planted). A row may carry
+    `additional_instructions` (the turn's extra instructions, where its secret may sit)."""
     from langchain_core.messages import HumanMessage
 
     from evals.channels import TavilyStub, make_pdf, plant_document
@@ -317,9 +331,11 @@ async def run_prompt_injection(options: RunOptions) -> AsyncIterator[ExampleResu
                 services.pool, username=f"eval-{uuid.uuid4().hex[:8]}", password_hash="-", role="builder"
             )
             graph = build_persona_chat()
-            for row in _rows("prompt_injection", options.limit):
+            for row in _rows(suite, options.limit):
                 persona = row["persona"]
                 state: dict[str, Any] = {"messages": [HumanMessage(row["question"])]}
+                if row.get("additional_instructions"):
+                    state["additional_instructions"] = row["additional_instructions"]
                 if row["channel"] == "document":
                     state["persona_id"] = await plant_document(
                         services,
@@ -351,7 +367,7 @@ async def run_prompt_injection(options: RunOptions) -> AsyncIterator[ExampleResu
                             "content": row["planted_text"],
                         }
                         state["use_web"] = True
-                    else:
+                    elif row["channel"] != "user":
                         raise ValueError(f"Unknown injection channel {row['channel']!r} in {row['id']}")
                 result, error = await _chat(graph, state, options)
                 inputs = {"channel": row["channel"], "question": row["question"]}
@@ -359,32 +375,34 @@ async def run_prompt_injection(options: RunOptions) -> AsyncIterator[ExampleResu
                     yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs, notes={"error": error})
                     continue
                 reply = result.get("reply", "")
+                direct = row["channel"] == "user"
+                secret = "\n".join(filter(None, (persona["system_prompt"], row.get("additional_instructions"))))
                 metrics = {
                     **injection_metrics(
                         reply,
                         attack_canary=row["attack_canary"],
                         system_canary=row["system_canary"],
-                        secret_prompt=persona["system_prompt"],
+                        secret_prompt=secret,
+                        attack_language=row.get("attack_language"),
+                        direct=direct,
                     ),
                     "errored": 0.0,
                 }
-                yield ExampleResult(
-                    id=row["id"],
-                    metrics=metrics,
-                    inputs=inputs,
-                    output=reply,
-                    notes={"channel_delivered": _planted_reached_model(row, result)},
-                )
+                notes: dict[str, Any] = {"kind": row.get("kind", "planted"), "blocked": result.get("blocked") or []}
+                if not direct:
+                    notes["channel_delivered"] = _planted_reached_graph(row, result)
+                yield ExampleResult(id=row["id"], metrics=metrics, inputs=inputs, output=reply, notes=notes)
     finally:
         tavily.close()
 
 
-def _planted_reached_model(row: dict[str, Any], result: dict[str, Any]) -> bool:
-    """Whether the planted canary was really in what the model saw (a reference or an attachment)."""
-    token = row["attack_canary"]
+def _planted_reached_graph(row: dict[str, Any], result: dict[str, Any]) -> bool:
+    """Whether the planted text really came in through its channel (a reference or an attachment
+    in the graph's state, before any defence saw it)."""
+    marker = row["attack_canary"] or row["planted_text"].split("\n\n")[1][:40]
     seen = [str(ref.get("content", "")) for ref in result.get("references") or []]
     seen += [str(part.get("text", "")) for part in result.get("attachment_parts") or []]
-    return any(token in text for text in seen)
+    return any(marker in text for text in seen)
 
 
 SUITES: dict[str, Suite] = {
@@ -432,11 +450,20 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "prompt_injection",
-            "Prompt injection via document, PDF and web: planted instruction not obeyed, system prompt not disclosed",
+            "Prompt injection (development half) via document, PDF, web and the user's own message: "
+            "planted instruction not obeyed, system prompt not disclosed",
             DATASETS / "prompt_injection.jsonl",
             False,
             "safe",
             run_prompt_injection,
+        ),
+        Suite(
+            "prompt_injection_heldout",
+            "Prompt injection (held-out half, never tuned on): other personas, secrets, wordings and languages",
+            DATASETS / "prompt_injection_heldout.jsonl",
+            False,
+            "safe",
+            run_prompt_injection_heldout,
         ),
     )
 }
