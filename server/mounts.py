@@ -82,7 +82,8 @@ def check_collisions(app: FastAPI, mounts: list[RestMount]) -> None:
     }
     for mount in mounts:
         claims = _claims(normalise_prefix(mount.prefix), mount.router.routes)
-        for claim in sorted(claims):
+        # in path order, then method: the collision named is the first path both APIs claim
+        for claim in sorted(claims, key=lambda c: (c[1], c[0])):
             if claim not in owners:
                 continue
             owner, owner_path, owner_mount = owners[claim]

@@ -1,4 +1,5 @@
-"""REST adapter for the ghostwriter contract (`ghostwriter-persona-api.md`), plus account/post import.
+"""REST adapter for the ghostwriter contract (`ghostwriter-persona-api.md`), plus account/post import
+and persona export/import.
 
 Every route parses a typed request, calls one `services.ghostwriter` function and shapes the
 contract's response. Every route needs `X-API-Key` (`auth`); malformed requests are 400
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from runtime.errors import ServiceError
 from runtime.services import Services
 from server.errors import error_responses
+from server.files import EXPORT_RESPONSES, file_response, import_request_body, read_upload
 from server.ghostwriter import schemas
 from server.ghostwriter.auth import ApiKey, api_key
 from server.ghostwriter.route import NOT_OBJECT, GhostwriterRoute, read_json
@@ -40,15 +42,17 @@ from server.ghostwriter.schemas import (
     PersonaList,
     PersonaOut,
     PersonaRefined,
+    PersonaRestored,
     PostsImported,
     RefineBody,
     RolledBack,
 )
 from server.ghostwriter.sse import streaming_response
-from services.ghostwriter import accounts, batch, personas, posts
+from services.ghostwriter import accounts, batch, personas, posts, transfer
 from services.ghostwriter.accounts import Post
 from services.ghostwriter.chat import start_chat
 from services.ghostwriter.errors import describe
+from services.portable.files import ExportFormat
 
 router = APIRouter(route_class=GhostwriterRoute, dependencies=[Depends(api_key)], responses=error_responses(403))
 
@@ -263,3 +267,41 @@ async def chat(account_id: AccountId, body: ChatBody, request: Request, key: Api
     if body.stream:
         return streaming_response(turn, body.include_debug)
     return ChatResponse.of(turn.account_id, turn.handle, await turn.run(), body.include_debug)
+
+
+# ---------------------------------------------------------------- export and import (not in the contract)
+
+
+@router.get(
+    "/personas/{account_id}/export",
+    response_class=Response,
+    responses={**EXPORT_RESPONSES, **error_responses(400, 404)},
+)
+async def export_persona(
+    account_id: AccountId,
+    request: Request,
+    format: Annotated[ExportFormat, Query(description="card_v2, png or bundle")] = "card_v2",
+) -> Response:
+    """The account's persona as a Character Card V2 (JSON or PNG), or a bundle of every version."""
+    return file_response(await transfer.export_persona(_services(request), account_id, format))
+
+
+@router.post(
+    "/personas/{account_id}/import",
+    response_model=PersonaRestored,
+    responses=error_responses(400, 404),
+    openapi_extra={"requestBody": import_request_body("A ghostwriter bundle exported for this account")},
+)
+async def import_persona(
+    account_id: AccountId,
+    request: Request,
+    force: Annotated[schemas.Force, Query(description="Replace the account's existing persona.")] = False,
+) -> PersonaRestored:
+    """Restore a ghostwriter bundle's versions (and current version) for the account."""
+    restored = await transfer.import_bundle(_services(request), account_id, await read_upload(request), force=force)
+    return PersonaRestored(
+        success=True,
+        account_id=restored.account_id,
+        persona_version=restored.persona_version,
+        versions_imported=restored.versions_imported,
+    )

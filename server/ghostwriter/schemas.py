@@ -62,6 +62,7 @@ HistoryLimit = Annotated[int, _integer("limit", 1, 1000)]
 SyncLimit = Annotated[int, _integer("limit", 1, 3200)]
 Version = Annotated[int, _integer("version")]
 Background = Annotated[bool, _flag("background")]
+Force = Annotated[bool, _flag("force")]
 
 
 # ---------------------------------------------------------------- requests
@@ -389,6 +390,13 @@ class RolledBack(BaseModel):
     persona: Persona
 
 
+class PersonaRestored(BaseModel):
+    success: bool
+    account_id: str
+    persona_version: int = Field(description="The current version after the restore.")
+    versions_imported: int
+
+
 class GeneratedPostOut(BaseModel):
     success: bool
     generated_post: str
@@ -406,6 +414,9 @@ class ChatResponse(BaseModel):
     model: str
     generation_time: float = Field(description="Seconds.")
     tool_calls: list[dict[str, Any]] | None = None
+    blocked: list[dict[str, str]] | None = Field(
+        default=None, description="With include_debug: the guard's blocked events ({channel, kind, action})."
+    )
 
     @classmethod
     def of(cls, account_id: str, handle: str, reply: ChatReply, include_debug: bool) -> ChatResponse:
@@ -419,6 +430,7 @@ class ChatResponse(BaseModel):
         )
         if include_debug:
             body.tool_calls = reply.tool_calls
+            body.blocked = reply.blocked
         return body
 
 

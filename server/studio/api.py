@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.security import OAuth2PasswordRequestForm
 
 from server.errors import error_responses
+from server.files import EXPORT_RESPONSES, file_response, import_request_body, read_upload
 from server.studio.auth import LOGIN_OPERATION_ID, Admin, AnyUser, Builder, make_token, studio_lifespan
 from server.studio.schemas import (
     ChatReply,
@@ -36,6 +37,7 @@ from server.studio.schemas import (
     Message,
     MessageHistory,
     PersonaCreated,
+    PersonaImported,
     PersonaModel,
     PersonaUpdate,
     RagHit,
@@ -48,8 +50,9 @@ from server.studio.schemas import (
     Versions,
     utc_text,
 )
+from services.portable.files import ExportFormat
 from services.studio import chat as chat_service
-from services.studio import collections, documents, histories, personas, users, versions
+from services.studio import collections, documents, histories, personas, transfer, users, versions
 from store.types import Pool
 
 # The lifespan runs in the app that mounts this router: it points the OpenAPI token URL at the
@@ -218,6 +221,54 @@ async def rollback_persona(
 ) -> RolledBack:
     row = await versions.rollback(_pool(request), user, persona_id, version)
     return RolledBack(message=f"Rolled back to version {version}", persona=StudioPersona.of(row))
+
+
+# ---------------------------------------------------------------- export and import
+
+
+@router.get(
+    "/personas/{persona_id}/export",
+    response_class=Response,
+    responses={**EXPORT_RESPONSES, **error_responses(*SIGNED_IN, 403, 404, 422)},
+    summary="Export a persona: Character Card V2 JSON, PNG card, or a bundle of every version",
+)
+async def export_persona(
+    request: Request,
+    persona_id: str,
+    user: Builder,
+    format: Annotated[ExportFormat, Query(description="card_v2, png or bundle")] = "card_v2",
+    include_documents: Annotated[
+        bool, Query(description="bundle: include the documents of the persona's collections")
+    ] = False,
+) -> Response:
+    file = await transfer.export_persona(_pool(request), user, persona_id, format, include_documents=include_documents)
+    return file_response(file)
+
+
+@router.post(
+    "/personas/import",
+    status_code=201,
+    response_model=PersonaImported,
+    responses=error_responses(400, *SIGNED_IN, 403, 404, 409),
+    openapi_extra={
+        "requestBody": import_request_body(
+            "A Character Card V2 or V1 (JSON), a PNG card, or a studio bundle; as the body or as the "
+            "multipart field `file`"
+        )
+    },
+    summary="Import a card or a bundle as a new persona of yours (builder or admin)",
+)
+async def import_persona(request: Request, user: Builder) -> PersonaImported:
+    raw = await read_upload(request)
+    result = await transfer.import_persona(request.app.state.services, user, raw)
+    return PersonaImported(
+        persona_id=str(result.persona_id),
+        persona_name=result.persona_name,
+        versions_imported=result.versions_imported,
+        format=result.format,
+        png=result.png,
+        warnings=result.warnings,
+    )
 
 
 # ---------------------------------------------------------------- document collections

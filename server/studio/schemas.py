@@ -315,6 +315,15 @@ class RolledBack(Message):
     persona: StudioPersona
 
 
+class PersonaImported(BaseModel):
+    persona_id: str
+    persona_name: str
+    versions_imported: int
+    format: str = Field(description="what the file was: card_v2, card_v1 or bundle")
+    png: bool = Field(description="the card came inside a PNG")
+    warnings: list[str] = Field(description="what could not be imported as it was, e.g. unknown collections")
+
+
 def utc_text(value: datetime) -> str:
     """A timestamp as ISO 8601 with a Z for UTC, as the contract's examples write it."""
     return value.isoformat().replace("+00:00", "Z")

@@ -7,10 +7,11 @@ TWIN_API_KEY is set every route needs a matching `X-API-Key` header (`server.twi
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from runtime.services import Services
 from server.errors import error_responses
+from server.files import EXPORT_RESPONSES, file_response
 from server.twin.auth import caller_id
 from server.twin.schemas import (
     ChatOut,
@@ -21,8 +22,10 @@ from server.twin.schemas import (
     StartChatOut,
     TwinChatRequest,
 )
+from services.portable.files import ExportFormat
 from services.twin import chat as twin_chat
 from services.twin import routing
+from services.twin import transfer as twin_transfer
 
 router = APIRouter(dependencies=[Depends(caller_id)])
 
@@ -83,3 +86,17 @@ async def chat(
         services.pool, services.settings, _chat_graph(request), caller, persona_id, body.message, body.session_id
     )
     return ChatOut(persona_id=turn.persona_id, reply=turn.reply, session_id=turn.session_id)
+
+
+@router.get(
+    "/persona/{persona_id}/export",
+    response_class=Response,
+    responses={**EXPORT_RESPONSES, **error_responses(*KEYED, 404, 422)},
+)
+async def export_persona(
+    request: Request,
+    persona_id: int = Path(...),
+    format: ExportFormat = Query("card_v2", description="card_v2, png or bundle"),
+) -> Response:
+    """A twin as a Character Card V2 (JSON or PNG), or a bundle of its versions."""
+    return file_response(await twin_transfer.export_persona(_services(request).pool, persona_id, format))

@@ -1,0 +1,67 @@
+"""Checks of the values an imported file holds; each refusal names where the value is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from runtime.errors import ConfigError, ServiceError
+from runtime.models import parse_model_name
+from services.portable.card import MAX_PROMPT_CHARS
+
+
+def text(value: Any, where: str, *, required: bool = False, limit: int = MAX_PROMPT_CHARS) -> str:
+    """A string ("" for a missing optional one) of at most `limit` characters."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ServiceError(f"{where} must be a string")
+    if required and not value.strip():
+        raise ServiceError(f"{where} is missing")
+    if len(value) > limit:
+        raise ServiceError(f"{where} is longer than {limit} characters")
+    return value
+
+
+def model_name(value: Any, where: str) -> str | None:
+    """None, or a `provider:model` of a known provider."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ServiceError(f"{where} must be a string like provider:model")
+    try:
+        parse_model_name(value)
+    except ConfigError as exc:
+        raise ServiceError(f"{where}: {exc}") from None
+    return value
+
+
+def temperature(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 2.0:
+        raise ServiceError(f"{where} must be a number from 0 to 2")
+    return float(value)
+
+
+def version_number(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**31 - 1:
+        raise ServiceError(f"{where} must be a positive integer")
+    return value
+
+
+def timestamp(value: Any, where: str) -> datetime | None:
+    """None, or an ISO 8601 time with its zone."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ServiceError(f"{where} must be an ISO 8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise ServiceError(f"{where} must name its time zone (e.g. end with Z)")
+    return parsed
+
+
+def utc_text(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
