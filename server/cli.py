@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(run=_migrate)
-    for module in ("server.twin.cli", "server.studio.cli", "server.ghostwriter.cli", "evals.cli"):
+    for module in ("server.twin.cli", "server.studio.cli", "server.ghostwriter.cli", "server.transfer_cli", "evals.cli"):
         importlib.import_module(module).register(sub)
     return parser
 

@@ -21,3 +21,8 @@ class CurrentUser:
     def may_manage(self, owner_id: str | None) -> bool:
         """True for an admin, and for the owner of an object (or a creator_id naming oneself)."""
         return self.is_admin or owner_id == self.id
+
+
+# The command line acts as the operator: it reaches the database itself, so it may do what an
+# admin may (export any persona, see every collection of a bundle).
+OPERATOR = CurrentUser(id="", username="(command line)", role=Role.admin)
