@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     twin_demo_autoload: bool = True
     # --- segment twins: a cluster whose calibrated `similarity` is at least this matches the
     # query; below it for every cluster, the query is about no segment (chosen on the routing eval)
-    twin_match_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    twin_match_threshold: float = Field(0.115, ge=0.0, le=1.0)
 
     # --- ghostwriter: per-API-key token budget on /chat (None = unlimited), attachments
     bo_budget_tokens: int | None = None

@@ -14,6 +14,7 @@ from graphs.cluster_router.constraints import (
     constraint_score,
     parse_constraints,
     persona_matches_hard_constraints,
+    scope_fits,
 )
 from services.twin.segments.demo import demo_segments
 from services.twin.segments.model import SegmentSet
@@ -172,3 +173,138 @@ def test_refine_dataset_hard_filters_keep_exactly_the_expected_personas(demo: Se
             if persona_matches_hard_constraints(q, p.age_band, p.gender)
         }
         assert kept == acceptable, r["query"]
+
+
+# --- polarity, ranges, scope
+
+
+def test_negation_excludes_instead_of_wanting() -> None:
+    c = parse_constraints("super-prime households that are not boomers")
+    assert c.credit_tiers == ["Super Prime"] and c.age_bands == []
+    assert c.excluded.age_bands == ["65 - 74", "75+"]
+    c = parse_constraints("anyone except Gen Z")
+    assert c.excluded.age_bands == ["18 - 24"] and not c.age_bands
+    c = parse_constraints("millennials who don't own a home, without kids")
+    assert c.homeowner is False and c.excluded.household == "family"
+    c = parse_constraints("non-subprime renters other than retirees")
+    assert c.excluded.credit_tiers == ["Sub Prime"] and c.excluded.age_bands == ["65 - 74", "75+"]
+    assert c.homeowner is False
+    # a phrase that is itself a "no" keeps its meaning; the next clause is not negated
+    c = parse_constraints("no car loans and excellent credit")
+    assert c.auto_debt == "low" and c.credit_tiers == ["Super Prime"] and c.excluded.named() == []
+
+
+def test_past_is_not_present() -> None:
+    c = parse_constraints("used to be subprime, now prime")
+    assert c.credit_tiers == ["Prime"] and c.excluded.credit_tiers == ["Sub Prime"]
+
+
+@pytest.mark.parametrize(
+    ("query", "low", "high"),
+    [
+        ("households earning more than 300 thousand a year", 300_000, None),
+        ("income below 90k but above 60k", 60_000, 90_000),
+        ("between $60k and $90k", 60_000, 90_000),
+        ("earning between sixty and ninety thousand dollars", 60_000, 90_000),
+        ("making $25,001 - $50,000", 25_001, 50_000),
+        ("incomes of 400K+", 400_000, None),
+        ("less than forty thousand a year", None, 40_000),
+        ("six-figure salaries", 100_000, None),
+        ("about 90 grand a year", 76_500, 103_500),
+    ],
+)
+def test_money_ranges(query: str, low: float | None, high: float | None) -> None:
+    c = parse_constraints(query)
+    assert (c.income_min, c.income_max) == (pytest.approx(low) if low else None, pytest.approx(high) if high else None)
+
+
+@pytest.mark.parametrize(
+    ("query", "bands"),
+    [
+        ("roughly 50 to 60 years old", ["45 - 54", "55 - 64"]),
+        ("people pushing 70", ["65 - 74"]),
+        ("consumers around 60 with excellent credit", ["55 - 64"]),
+        ("twenty-five to thirty-four year olds", ["25 - 34"]),
+        ("60-somethings", ["55 - 64", "65 - 74"]),
+        ("from their mid-40s to mid-50s", ["35 - 44", "45 - 54", "55 - 64"]),
+        ("younger than the boomers", ["18 - 24", "25 - 34", "35 - 44", "45 - 54", "55 - 64"]),
+        ("at most 24 years old", ["18 - 24"]),
+    ],
+)
+def test_approximate_and_comparative_ages(query: str, bands: list[str]) -> None:
+    assert parse_constraints(query).age_bands == bands
+
+
+def test_spending_and_money_context() -> None:
+    c = parse_constraints("discretionary spending above $30k a year")
+    assert c.spend_min == 30_000 and c.income_min is None
+    assert parse_constraints("above-average income").income == "high"
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("teenagers aged 13 to 17", "under 18"),
+        ("kids under 12", "under 18"),
+        ("16-year-olds", "under 18"),
+        ("B2B procurement managers", "businesses"),
+        ("IT decision makers at enterprise companies", "businesses"),
+        ("middle-class families in Toronto", "outside the USA (toronto)"),
+        ("Japanese seniors", "outside the USA (japanese)"),
+    ],
+)
+def test_out_of_scope_queries_are_recognised(query: str, reason: str) -> None:
+    assert reason in parse_constraints(query).out_of_scope
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "parents of teens with prime credit",
+        "families with kids under 18 at home",
+        "high-net-worth baby boomers",
+        "Asian American homeowners",
+        "retirees in New Mexico",
+        "college students",
+    ],
+)
+def test_in_scope_queries_are_not_flagged(query: str) -> None:
+    assert parse_constraints(query).out_of_scope == []
+
+
+def test_typos_of_the_vocabulary_are_corrected_and_real_words_kept() -> None:
+    c = parse_constraints("milennials with sub prmie credt and big car loens")
+    assert (c.age_bands, c.credit_tiers, c.auto_debt) == (["25 - 34", "35 - 44"], ["Sub Prime"], "high")
+    assert parse_constraints("marathon runners").is_empty  # "runners" is a word, not a typo of "renters"
+
+
+def test_a_negated_constraint_lowers_the_clusters_that_have_it(demo: SegmentSet) -> None:
+    wanted = parse_constraints("super prime households that are boomers")
+    negated = parse_constraints("super prime households that are not boomers")
+    boomers = _cluster(demo, "Super-Prime Wealthy Boomers")
+    gen_x = _cluster(demo, "Super-Prime Debt-Free Gen X")
+    assert constraint_score(negated, boomers) < constraint_score(wanted, boomers)
+    assert constraint_score(negated, gen_x) > constraint_score(negated, boomers)
+    assert "not age_bands" in constraint_breakdown(negated, boomers)
+
+
+def test_income_ranges_score_the_typical_band(demo: SegmentSet) -> None:
+    q = parse_constraints("households earning more than 300 thousand a year")
+    scores = {c.name: constraint_score(q, c.attributes) for c in demo.clusters}
+    assert max(scores, key=scores.get) == "Super-Prime Big-Spending Gen X"  # type: ignore[arg-type]
+    assert scores["Near-Prime Single Gen Z"] == 0.0
+
+
+def test_scope_fits_only_the_data_population(demo: SegmentSet) -> None:
+    cluster = _cluster(demo, "Super-Prime Wealthy Boomers")
+    assert scope_fits(parse_constraints("retirees"), cluster)
+    assert not scope_fits(parse_constraints("retirees living in the UK"), cluster)
+    assert scope_fits(parse_constraints("retirees living in the UK"), {**cluster, "country": "UK"})
+    assert not scope_fits(parse_constraints("children aged 8 to 12"), cluster)
+
+
+def test_excluded_bands_and_gender_filter_personas() -> None:
+    q = parse_constraints("anyone except Gen Z, not men")
+    assert not persona_matches_hard_constraints(q, "18 - 24", "Female")
+    assert not persona_matches_hard_constraints(q, "35 - 44", "Male")
+    assert persona_matches_hard_constraints(q, "35 - 44", "Female")

@@ -43,6 +43,26 @@ async def test_query_clusters_contract_shape(client, twins: SegmentSet):
     assert len(default.json()) == 3
 
 
+async def test_query_clusters_min_similarity_keeps_only_matches(client, twins: SegmentSet, services):
+    threshold = services.settings.twin_match_threshold
+    query = "Millennials with high auto debt and sub-prime credit."
+    every = (await client.post("/twin/query_clusters", json={"query": query, "top_k": 3})).json()
+    kept = await client.post("/twin/query_clusters", json={"query": query, "top_k": 3, "min_similarity": threshold})
+    assert kept.status_code == 200
+    assert kept.json() == [c for c in every if c["similarity"] >= threshold]
+    assert kept.json()[0]["cluster_name"] == "Sub-Prime Auto-Heavy Millennials"
+    assert [set(c) for c in kept.json()] == [{"cluster_id", "cluster_name", "similarity", "summary"}] * len(kept.json())
+    nothing = await client.post(
+        "/twin/query_clusters", json={"query": "teenagers aged 13 to 17", "top_k": 3, "min_similarity": threshold}
+    )
+    assert nothing.status_code == 200 and nothing.json() == []
+    zero = await client.post("/twin/query_clusters", json={"query": query, "top_k": 3, "min_similarity": 0})
+    assert zero.json() == every
+    for bad in (-0.1, 1.5, "high"):
+        r = await client.post("/twin/query_clusters", json={"query": query, "min_similarity": bad})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "min_similarity"]
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -1,13 +1,19 @@
 """Rule-based parsing of segment constraints from a free-text query, and how well a
 cluster's measured attributes agree with them.
 
+The query is first normalised (`query_text`): number words become digits, typos of the
+parser's vocabulary are corrected, and negation and past-tense scopes are marked. Each
+rule below then matches a phrase; a phrase inside a negation scope ("not boomers",
+"without car loans", "anyone except Gen Z", "non-subprime") or a past scope ("used to
+be subprime") becomes an *excluded* constraint, which lowers the clusters that have it.
+
 Age words map to the seven age bands as follows (ages in 2025; a band goes to a
 word when most of the band's people fit it):
 
 =================================================  ===============================
 words                                              bands
 =================================================  ===============================
-Gen Z, Generation Z, zoomers, students, teens      18 - 24
+Gen Z, Generation Z, zoomers, students             18 - 24
 young adults, young people, young (consumers...)   18 - 24, 25 - 34
 young professionals                                25 - 34
 Millennials, Gen Y, young families/parents         25 - 34, 35 - 44
@@ -20,15 +26,31 @@ seniors, elderly, older adults, pensioners
 Silent generation                                  75+
 =================================================  ===============================
 
-Explicit ages: "25 to 34", "25-34 year old", "between 25 and 34" keep the bands that
-overlap the range by at least two years ("25 to 35" is 25 - 34 only); a single age
-("a 30-year-old", "aged 40") picks its band; "in their 30s" / "thirties" covers
-30-39 ("early"/"late" halve it); "over 65", "65+", "65 and older" is 65 and up;
-"under 35" is 18-34.
+Explicit ages: "25 to 34", "25-34 year old", "between 25 and 34", "ages 21-29" keep the
+bands that overlap the range by at least two years ("25 to 35" is 25 - 34 only); a single
+age ("a 30-year-old", "aged 40") picks its band; "in their 30s" / "thirties" /
+"30-somethings" covers 30-39 ("early"/"late" halve it, "mid" is 33-36); "over 65", "65+",
+"65 and older", "at least 65" is 65 and up; "under 35", "at most 34" is 18-34;
+approximate ages widen to a range ("around 60", "about 60", "roughly 60" are 56-64;
+"pushing 70", "nearing 70", "almost 70" are 66-70); "older/younger than the boomers"
+is the bands after/before that generation's. Explicit ages win over age words when a
+query has both ("a retired man aged 65 to 74" is 65 - 74 only).
 
-Explicit ages win over age words when a query has both ("a retired man aged 65 to
-74" is 65 - 74 only). An age band named in the query is a hard filter for personas; every other
-constraint only scores clusters.
+Money: "$150k", "150K", "150 thousand", "90 grand", "$1.2 million", "six figures" are
+amounts; "between A and B", "A to B", "A-B", "more than / over / above / at least /
+north of A", "A+", "less than / under / below / at most / up to A", "about / around /
+roughly A" (A +- 15%) are ranges; bounds named together intersect ("below 90k but above
+60k" is 60k-90k). An amount is discretionary spending next to "spend", net worth next
+to "net worth / assets / savings", otherwise household income.
+
+Outside the data: people under 18 (an age below 18, or children, teens, minors... who are
+not someone's children: "parents of teens" is about parents), businesses and
+organisations (B2B, companies, procurement, IT decision makers...) and places outside the
+USA (countries, their people, large foreign cities, "abroad") are recorded in
+`out_of_scope`; a cluster of the data set is then no match (see `scope_fits`).
+
+An age band named in the query is a hard filter for personas (an excluded band removes
+personas); every other constraint only scores clusters.
 """
 
 from __future__ import annotations
@@ -41,15 +63,27 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from graphs.cluster_router.query_text import (
+    BUSINESS_RE,
+    MINOR_RE,
+    correct_spelling,
+    find_scopes,
+    foreign_places,
+    minor_mentions,
+    normalise,
+    number_words_to_digits,
+    polarity_at,
+)
 from store.twin import AGE_BAND_LIMITS, AGE_BANDS
 
 Level = Literal["high", "medium", "low"]
 
 NEUTRAL_SCORE = 0.5  # what constraint_score returns when the query named no constraint
+MIN_AGE = min(lo for lo, _ in AGE_BAND_LIMITS.values())  # the data's youngest age (18)
 
 
-class QueryConstraints(BaseModel):
-    """What a query asks of a segment. Empty lists / ``None`` mean "not asked"."""
+class ConstraintFields(BaseModel):
+    """Segment attributes a query can ask for (or exclude). Empty lists / ``None`` mean "not asked"."""
 
     age_bands: list[str] = Field(default_factory=list, description="Age bands, in band order.")
     gender: Literal["Female", "Male"] | None = None
@@ -66,19 +100,40 @@ class QueryConstraints(BaseModel):
     credit_usage: Literal["low", "moderate", "active"] | None = None
     ethnicity: str | None = None
     region: str | None = None
+
+    def named(self) -> list[str]:
+        """The fields that are set."""
+        return [n for n in ConstraintFields.model_fields if getattr(self, n) not in (None, [])]
+
+
+class QueryConstraints(ConstraintFields):
+    """What a query asks of a segment: wanted attributes (the inherited fields), excluded
+    ones, money ranges, and why the query is outside the data, if it is."""
+
+    excluded: ConstraintFields = Field(
+        default_factory=ConstraintFields, description="Attributes the query rules out (negated or in the past)."
+    )
+    income_min: float | None = Field(None, description="Household income at least this (dollars a year).")
+    income_max: float | None = Field(None, description="Household income at most this (dollars a year).")
+    spend_min: float | None = Field(None, description="Discretionary spend at least this (dollars a year).")
+    spend_max: float | None = Field(None, description="Discretionary spend at most this (dollars a year).")
+    out_of_scope: list[str] = Field(
+        default_factory=list, description="Why the query is about people outside the data (under 18, businesses...)."
+    )
     matched_terms: list[str] = Field(default_factory=list, description="Query phrases that set a constraint.")
 
     @property
     def is_empty(self) -> bool:
         """True when the query named no constraint (the flag for a neutral score)."""
-        return not any(
-            getattr(self, name) not in (None, []) for name in type(self).model_fields if name != "matched_terms"
-        )
+        ranges = (self.income_min, self.income_max, self.spend_min, self.spend_max)
+        return not (self.named() or self.excluded.named() or any(r is not None for r in ranges) or self.out_of_scope)
 
 
 # ---------------------------------------------------------------- parsing
 
-_Action = Callable[[re.Match[str], dict[str, Any]], None]
+# An action records what its phrase says; it returns False when the phrase turns out not to be
+# one it handles (the phrase is then left for later rules), anything else when it is.
+_Action = Callable[[re.Match[str], dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -129,14 +184,40 @@ def _bands_for_range(lo: int, hi: int) -> list[str]:
     return bands
 
 
+def _ages(found: dict[str, Any], m: re.Match[str], lo: int, hi: int) -> None:
+    """An explicit age range: bands of the data, or "under 18" when it lies below the data's ages.
+    An age right after a word for children ("kids under 18", "children aged 5-12") describes
+    the children, not the people asked about."""
+    text = found["_text"]
+    if MINOR_RE.search(text[max(0, m.start() - 14) : m.start()]):
+        return
+    if hi < MIN_AGE:
+        found.setdefault("_out", []).append("under 18")
+        return
+    if lo <= hi <= 120:
+        _add("explicit_bands", *_bands_for_range(max(lo, MIN_AGE), hi))(m, found)
+
+
 def _age_range(lo_group: int | None, hi_group: int | None, lo: int = 0, hi: int = 0) -> _Action:
     """Ages from the match's groups (1-based) or fixed bounds."""
 
-    def act(m: re.Match[str], found: dict[str, Any]) -> None:
+    def act(m: re.Match[str], found: dict[str, Any]) -> bool:
         a = int(m.group(lo_group)) if lo_group else lo
         b = int(m.group(hi_group)) if hi_group else hi
-        if 16 <= a <= b <= 120:
-            _add("explicit_bands", *_bands_for_range(max(a, 18), b))(m, found)
+        if a > b or b < 10:  # "over 6" is not about ages
+            return False
+        _ages(found, m, a, b)
+        return True
+
+    return act
+
+
+def _age_about(before: int, after: int) -> _Action:
+    """An approximate age ("around 60", "pushing 70"): the age minus `before` to plus `after`."""
+
+    def act(m: re.Match[str], found: dict[str, Any]) -> None:
+        n = int(m.group("n"))
+        _ages(found, m, n - before, n + after)
 
     return act
 
@@ -149,29 +230,147 @@ _DECADES = {
     "sixties": 60,
     "seventies": 70,
     "eighties": 80,
+    "nineties": 90,
 }
 
 
-def _decade(m: re.Match[str], found: dict[str, Any]) -> None:
-    word = m.group("decade")
+def _decade_span(word: str, part: str | None) -> tuple[int, int]:
     start = _DECADES[word] if word in _DECADES else int(word)
     lo, hi = start, start + 9
-    part = m.group("part")
     if part == "early":
         hi = start + 4
     elif part == "late":
         lo = start + 5
     elif part == "mid":
         lo, hi = start + 3, start + 6
-    _add("explicit_bands", *_bands_for_range(max(lo, 18), hi))(m, found)
+    return lo, hi
 
 
-def _income_amount(m: re.Match[str], found: dict[str, Any]) -> None:
-    """A dollar figure ("$75,001 - $100,000", "$150k+"): the first one sets the income level."""
-    raw = m.group("amount").replace(",", "").replace(" ", "")
-    amount = float(raw[:-1]) * 1000 if raw.endswith("k") else float(raw)
-    level = "high" if amount >= 100_000 else "low" if amount <= 50_000 else "medium"
-    found.setdefault("income", level)
+def _decade(m: re.Match[str], found: dict[str, Any]) -> None:
+    lo, hi = _decade_span(m.group("decade"), m.group("part"))
+    _ages(found, m, lo, hi)
+
+
+def _decade_range(m: re.Match[str], found: dict[str, Any]) -> None:
+    """ "mid-40s to mid-50s": from the first span's start to the second span's end."""
+    lo, _ = _decade_span(m.group("d1"), m.group("p1"))
+    _, hi = _decade_span(m.group("d2"), m.group("p2"))
+    _ages(found, m, lo, hi)
+
+
+_GENERATION_BANDS = {
+    "gen z": ("18 - 24",),
+    "millennials": ("25 - 34", "35 - 44"),
+    "gen x": ("45 - 54", "55 - 64"),
+    "boomers": ("65 - 74", "75+"),
+}
+
+
+def _generation_key(word: str) -> str:
+    if "z" in word.split()[-1] or "zoom" in word:
+        return "gen z"
+    if "mill" in word or word.endswith("y"):
+        return "millennials"
+    if "x" in word:
+        return "gen x"
+    return "boomers"
+
+
+def _than_generation(m: re.Match[str], found: dict[str, Any]) -> None:
+    """ "older than the boomers" / "younger than Millennials": the bands after / before them."""
+    bands = _GENERATION_BANDS[_generation_key(m.group("gen"))]
+    order = list(AGE_BANDS)
+    if m.group("dir") == "older":
+        keep = order[order.index(bands[-1]) + 1 :]
+    else:
+        keep = order[: order.index(bands[0])]
+    if keep:
+        _add("explicit_bands", *keep)(m, found)
+
+
+# --- money
+
+_MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6}
+_AMOUNT = r"\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s?(?:k|thousand|grand|mm|m|million)\b)?"
+_MONEY_CONTEXT = re.compile(
+    r"\$|\d\s?(?:k|thousand|grand|mm|m|million)\b|dollars|\bincomes?\b|\bearn|\bmak(?:e|es|ing)\b|\bsalar"
+    r"|\bpaid\b|\bspend|\bworth\b|\bper year\b|\ba year\b|\bannual|\bhousehold income"
+)
+_SPEND_CONTEXT = re.compile(r"\bspen[dt]\w*|\bdiscretionary\b|\bsplurg\w*")
+_WEALTH_CONTEXT = re.compile(r"\bnet worth\b|\bassets\b|\bsavings\b|\bportfolios?\b|\bnest eggs?\b|\bwealth\b")
+_AUTO_CONTEXT = re.compile(r"\b(?:auto|car|vehicle|truck)\b|\bowe\b")
+
+
+def _amount(text: str) -> float | None:
+    m = re.fullmatch(r"\$?\s?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?(k|thousand|grand|mm|m|million)?", text.strip())
+    if not m:
+        return None
+    value = float(m.group(1).replace(",", ""))
+    return value * _MULTIPLIERS[m.group(2)] if m.group(2) else value
+
+
+_HAS_UNIT = re.compile(r"\$|\d\s?(?:k|thousand|grand|mm|m|million)\b")
+_MONEY_WORDS = re.compile(
+    r"dollars|\ba year\b|\bper year\b|\bannual|\bincomes?\b|\bearn|\bmak(?:e|es|ing)\b|\bsalar|\bspen[dt]|\bworth\b"
+)
+
+
+def _money(kind: str) -> Callable[[re.Match[str], dict[str, Any]], bool]:
+    """A money amount or range (see the module doc); False when the phrase is not money."""
+
+    def act(m: re.Match[str], found: dict[str, Any]) -> bool:
+        text = found["_text"]
+        a = _amount(m.group("a"))
+        b = _amount(m.group("b")) if "b" in m.re.groupindex and m.group("b") else None
+        if a is None:
+            return False
+        if not _HAS_UNIT.search(m.group(0)):
+            window = text[max(0, m.start() - 40) : m.end() + 20]
+            if not _MONEY_WORDS.search(window) or max(a, b or 0) < 1000:
+                return False
+        if b is not None and a < b / 100 and a * 1000 <= b:  # "between 60 and 90 thousand": a shared unit
+            a *= 1000
+        if b is not None and b < a / 100:
+            b *= 1000
+        lo: float | None
+        hi: float | None
+        if kind == "between" and b is not None:
+            lo, hi = min(a, b), max(a, b)
+        elif kind == "lower":
+            lo, hi = a, None
+        elif kind == "upper":
+            lo, hi = None, a
+        else:  # "about", or a single amount
+            lo, hi = a * 0.85, a * 1.15
+        before, after = text[max(0, m.start() - 40) : m.start()], text[m.end() : m.end() + 25]
+        point = a if lo is None or hi is None else (lo + hi) / 2
+        if _SPEND_CONTEXT.search(before) or _SPEND_CONTEXT.search(after[:12]):
+            _intersect(found, "spend", lo, hi)
+        elif _WEALTH_CONTEXT.search(before[-25:]) or _WEALTH_CONTEXT.search(after[:15]):
+            if point >= 500_000 or point <= 50_000:
+                found.setdefault("wealth", "high" if point >= 500_000 else "low")
+        elif _AUTO_CONTEXT.search(after[:20]) or _AUTO_CONTEXT.search(before[-20:]):
+            if point >= 30_000 or point <= 5_000:
+                found.setdefault("auto_debt", "high" if point >= 30_000 else "low")
+        else:
+            _intersect(found, "income", lo, hi)
+        return True
+
+    return act
+
+
+def _intersect(found: dict[str, Any], name: str, lo: float | None, hi: float | None) -> None:
+    """Bounds named together narrow each other ("below 90k but above 60k"); a contradiction keeps the first."""
+    old_lo, old_hi = found.get(f"{name}_min"), found.get(f"{name}_max")
+    new_lo = max(x for x in (old_lo, lo) if x is not None) if (old_lo, lo) != (None, None) else None
+    new_hi = min(x for x in (old_hi, hi) if x is not None) if (old_hi, hi) != (None, None) else None
+    if new_lo is not None and new_hi is not None and new_lo > new_hi:
+        return
+    found[f"{name}_min"], found[f"{name}_max"] = new_lo, new_hi
+
+
+def _income_level(level: str) -> _Action:
+    return _set("income", level)
 
 
 def _bands(*bands: str) -> _Action:
@@ -182,24 +381,73 @@ _YOUNG = ("18 - 24", "25 - 34")
 _MILLENNIAL = ("25 - 34", "35 - 44")
 _GEN_X = ("45 - 54", "55 - 64")
 _OLD = ("65 - 74", "75+")
-_AGE_NUM = r"(?<![\$\d,.])(\d{2})(?![\d,])"
+_AGE_NUM = r"(?<![\$\d,.])(\d{1,2}|1[01]\d)(?![\d,]|\s?(?:k|thousand|grand|million|%)\b)"
+_N = _AGE_NUM.replace("(\\d{1,2}", "(?P<n>\\d{1,2}")
 _YEARS_OLD = r"(?:\s*[- ]?\s*(?:years?|yrs?)[- ]?(?:olds?|of age)?)"
+_GEN_WORD = r"(?:gen(?:eration)?[- ]?[zxy]|zoomers|millennials|(?:baby[- ])?boomers)"
+_DECADE = r"(?:(?P<{p}>early|mid|late)[- ]?)?(?P<{d}>[2-9]0)'?s"
 
 # Most specific first: a phrase consumed by one rule is blanked out for the rest.
-_RULE_SPECS: list[tuple[str, _Action]] = [
+_RULE_SPECS: list[tuple[str, Callable[[re.Match[str], dict[str, Any]], Any]]] = [
+    # --- money (before ages: "below 90k" is not an age)
+    (rf"\b(?:between|from)\s+(?P<a>{_AMOUNT})\s+(?:and|to|-)\s+(?P<b>{_AMOUNT})", _money("between")),
+    (rf"(?P<a>{_AMOUNT})\s*(?:-|to|through)\s*(?P<b>{_AMOUNT})", _money("between")),
+    (
+        r"\b(?:more than|over|above|at least|north of|upwards of|in excess of|greater than|exceeding|starting at"
+        rf"|minimum(?: of)?|min\.?)\s+(?P<a>{_AMOUNT})",
+        _money("lower"),
+    ),
+    (rf"(?P<a>{_AMOUNT})\s*(?:\+|\s+(?:or|and)\s+(?:more|above|over|up|higher))", _money("lower")),
+    (
+        rf"\b(?:less than|under|below|at most|up to|no more than|south of|lower than|maximum(?: of)?)\s+(?P<a>{_AMOUNT})",
+        _money("upper"),
+    ),
+    (rf"(?P<a>{_AMOUNT})\s+(?:or|and)\s+(?:less|under|below|lower)", _money("upper")),
+    (
+        rf"\b(?:around|about|roughly|approximately|approx\.?|nearly|almost|close to|circa|some|~)\s*(?P<a>{_AMOUNT})",
+        _money("about"),
+    ),
+    (rf"(?P<a>{_AMOUNT})(?:-ish| or so)", _money("about")),
+    (rf"(?P<a>{_AMOUNT})", _money("about")),
+    (
+        r"\b(?:six|6)[- ]figures?\b|\b(?:six|6)[- ]figure (?:incomes?|salar(?:y|ies)|earners?)\b",
+        lambda m, f: _intersect(f, "income", 100_000, None),
+    ),
     # --- explicit ages
-    (rf"\bbetween\s+{_AGE_NUM}\s+and\s+{_AGE_NUM}", _age_range(1, 2)),
+    (rf"\b(?:between|from)\s+(?:the ages of\s+|ages?\s+)?{_AGE_NUM}\s+(?:and|to)\s+{_AGE_NUM}", _age_range(1, 2)),
     (rf"{_AGE_NUM}\s*(?:-|to|through)\s*{_AGE_NUM}{_YEARS_OLD}?", _age_range(1, 2)),
     (
-        rf"(?:\bover|\bolder than|\babove|\bat least|\bpast)\s+(?:the age of\s+|age\s+)?{_AGE_NUM}",
+        rf"{_DECADE.format(p='p1', d='d1')}\s*(?:-|to|through)\s*{_DECADE.format(p='p2', d='d2')}",
+        _decade_range,
+    ),
+    (rf"\b(?P<dir>older|younger) than (?:the |most )?(?P<gen>{_GEN_WORD})", _than_generation),
+    (
+        rf"(?:\bover|\bolder than|\babove|\bat least|\bpast|\bno younger than)\s+(?:the age of\s+|age\s+)?{_AGE_NUM}",
         _age_range(1, None, hi=120),
     ),
-    (rf"{_AGE_NUM}\s*(?:\+|\s+(?:and|or)\s+(?:older|over|above|up))", _age_range(1, None, hi=120)),
-    (rf"(?:\bunder|\byounger than|\bbelow)\s+(?:the age of\s+|age\s+)?{_AGE_NUM}", _age_range(None, 1, lo=18)),
-    (rf"{_AGE_NUM}\s+(?:and|or)\s+(?:younger|under|below)", _age_range(None, 1, lo=18)),
-    (r"(?:\b(?P<part>early|mid|late)[- ]?)?\b(?P<decade>[2-8]0)'?s\b", _decade),
     (
-        r"(?:\b(?P<part>early|mid|late)[- ]?)?\b(?P<decade>twenties|thirties|forties|fifties|sixties|seventies|eighties)\b",
+        rf"{_AGE_NUM}{_YEARS_OLD}?\s*(?:\+|\s+(?:and|or)\s+(?:older|over|above|up))",
+        _age_range(1, None, hi=120),
+    ),
+    (
+        rf"(?:\bunder|\byounger than|\bbelow)\s+(?:the age of\s+|age\s+)?{_AGE_NUM}",
+        lambda m, f: _ages(f, m, MIN_AGE, int(m.group(1)) - 1),
+    ),
+    (rf"(?:\bat most|\bno older than|\bup to)\s+(?:the age of\s+|age\s+)?{_AGE_NUM}", _age_range(None, 1, lo=MIN_AGE)),
+    (rf"{_AGE_NUM}{_YEARS_OLD}?\s+(?:and|or)\s+(?:younger|under|below)", _age_range(None, 1, lo=MIN_AGE)),
+    (
+        rf"\b(?:around|about|roughly|approximately|approx\.?|circa|~)\s*(?:the age of\s+|age\s+)?{_N}(?:{_YEARS_OLD})?\b",
+        _age_about(4, 4),
+    ),
+    (rf"{_N}(?:-ish| or so)\b", _age_about(4, 4)),
+    (
+        rf"\b(?:pushing|nearing|approaching|almost|nearly|close to|getting on for)\s+(?:the age of\s+|age\s+)?{_N}\b",
+        _age_about(4, 0),
+    ),
+    (rf"\bturning\s+{_N}\b", _age_about(1, 0)),
+    (r"(?:\b(?P<part>early|mid|late)[- ]?)?\b(?P<decade>[2-9]0)(?:'?s\b|[- ]?somethings?\b)", _decade),
+    (
+        r"(?:\b(?P<part>early|mid|late)[- ]?)?\b(?P<decade>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)\b",
         _decade,
     ),
     (rf"{_AGE_NUM}{_YEARS_OLD}", _age_range(1, 1)),
@@ -213,27 +461,36 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     ),
     (r"\byoung (?:families|parents)\b", _both(_bands(*_MILLENNIAL), _set("household", "family"))),
     (r"\bempty[- ]nesters?\b", _both(_bands("55 - 64", "65 - 74"), _set("household", "couple"))),
-    (r"\bcollege[- ]age\b|\b(?:college |university )?students?\b|\bteens?\b|\bteenagers?\b", _bands("18 - 24")),
+    (
+        r"\bcollege[- ]age\b|\b(?:college |university )?students?\b|\b(?:fresh|just|straight|recently) out of (?:high )?school\b",
+        _bands("18 - 24"),
+    ),
     (r"\byoung professionals?\b", _bands("25 - 34")),
     (
         r"\bliving with (?:their |his |her )?parents\b|\bmulti[- ]?generational\b|\bextended famil(?:y|ies)\b",
         _set("household", "multi_generational"),
     ),
     # --- generations and age words
-    (r"\b(?:gen(?:eration)?[- ]?z|zoomers?|genz)\b", _bands("18 - 24")),
+    (r"\b(?:gen(?:eration)?[- ]?z(?:ers?)?|zoomers?|genz)\b", _bands("18 - 24")),
     (r"\b(?:millennials?|gen(?:eration)?[- ]?y)\b", _bands(*_MILLENNIAL)),
-    (r"\b(?:gen(?:eration)?[- ]?x|xers?)\b", _bands(*_GEN_X)),
+    (r"\b(?:gen(?:eration)?[- ]?x(?:ers?)?|xers?)\b", _bands(*_GEN_X)),
     (r"\b(?:baby[- ])?boomers?\b", _bands(*_OLD)),
-    (r"\bsilent generation\b|\bgreatest generation\b", _bands("75+")),
-    (r"\bpre[- ]?retirees?\b|\b(?:near|nearing|approaching|close to|on the verge of) retirement\b", _bands("55 - 64")),
+    (r"\bsilent generation\b|\bgreatest generation\b|\boctogenarians?\b|\bnonagenarians?\b", _bands("75+")),
+    (r"\bseptuagenarians?\b", _bands("65 - 74", "75+")),
+    (
+        r"\bpre[- ]?retirees?\b|\b(?:near|nearing|approaching|close to|on the verge of) retirement\b"
+        r"|\b(?:almost|nearly|soon to be|semi)[- ]retired\b",
+        _bands("55 - 64"),
+    ),
     (
         r"\bretirees?\b|\bretired\b|\bin retirement\b|\bseniors?\b|\bsenior citizens?\b|\belderly\b|\bpensioners?\b"
-        r"|\bolder (?:adults?|consumers?|americans?|people|customers?|shoppers?|borrowers?)\b|\bgolden years\b",
+        r"|\bolder (?:adults?|consumers?|americans?|people|customers?|shoppers?|borrowers?)\b"
+        r"|\bgolden years\b",
         _bands(*_OLD),
     ),
     (r"\bmiddle[- ]aged?\b|\bmidlife\b", _bands(*_GEN_X)),
     (r"\bmid[- ]career\b", _bands("35 - 44", "45 - 54")),
-    (r"\byoung(?:er)?\b|\byouth\b", _bands(*_YOUNG)),
+    (r"\byoung(?:er)?\b|\byouth\b|\btwenty[- ]?somethings?\b", _bands(*_YOUNG)),
     # --- credit tier
     (r"\bsub[- ]?prime\b.{0,6}\bnear[- ]?prime\b", _add("credit_tiers", "Sub Prime", "Near Prime")),
     (r"\bprime\s+(?:or|and)\s+(?:better|above|higher)\b", _add("credit_tiers", "Prime", "Super Prime")),
@@ -244,12 +501,12 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     ),
     (r"\bnear[- ]?prime\b|\b(?:fair|average|okay|ok|middling|mediocre) credit\b", _add("credit_tiers", "Near Prime")),
     (
-        r"\bsub[- ]?prime\b|\b(?:bad|poor|damaged|bruised|weak|low|impaired|subpar) credit(?: scores?| ratings?)?\b"
+        r"\bsub[- ]?prime\b|\b(?:bad|poor|damaged|bruised|weak|low|impaired|subpar) credit(?: scores?| ratings?)?\b(?! (?:usage|use|users?)\b)"
         r"|\bcredit[- ]challenged\b|\brisky borrowers\b",
         _add("credit_tiers", "Sub Prime"),
     ),
     (
-        r"\b(?:strong|high|solid) credit(?: scores?| ratings?)?\b|\bcreditworthy\b",
+        r"\b(?:strong|high|solid) credit(?: scores?| ratings?)?\b(?! (?:usage|use|users?)\b)|\bcreditworthy\b",
         _add("credit_tiers", "Prime", "Super Prime"),
     ),
     (r"\bprime\b|\b(?:good|decent) credit\b", _add("credit_tiers", "Prime")),
@@ -257,7 +514,7 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     (r"\bmoderate credit (?:users?|usage|use)\b", _set("credit_usage", "moderate")),
     (
         r"\b(?:active|heavy|frequent|high) credit (?:users?|usage|use)\b|\bcredit[- ](?:active|hungry|reliant|dependent)\b"
-        r"|\brevolvers\b|\brely (?:heavily )?on credit\b|\bmaxed[- ]out\b|\buse credit (?:heavily|actively|a lot|often)\b",
+        r"|\brevolvers\b|\brely (?:heavily )?on credit\b|\bmaxed[- ]out\b|\buses? credit (?:heavily|actively|a lot|often|much)\b",
         _set("credit_usage", "active"),
     ),
     (
@@ -268,7 +525,7 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     ),
     # --- auto debt
     (
-        r"\b(?:no|without|zero|low|little|minimal|few|light|paid[- ]off)\s+(?:auto|car|vehicle|truck)\s*(?:debt|loans?|payments?|balances?|financing)\b"
+        r"\b(?:no|without|zero|0|low|little|minimal|few|light|paid[- ]off)\s+(?:any\s+|an?\s+)?(?:open\s+)?(?:auto|car|vehicle|truck)\s*(?:debt|loans?|payments?|balances?|financing)\b"
         r"|\bdebt[- ]free\b|\bno debt\b|\bowe nothing\b",
         _set("auto_debt", "low"),
     ),
@@ -280,8 +537,8 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     # --- income
     (r"\bmiddle[- ](?:incomes?|class)\b|\bmoderate incomes?\b|\baverage incomes?\b", _set("income", "medium")),
     (
-        r"\bhigh(?:er)?[- ](?:incomes?|earning|earners?|salar(?:y|ies|ied))\b|\baffluent\b|\bsix[- ]figure\b|\bwell[- ](?:off|paid)\b"
-        r"|\bupper[- ](?:income|middle[- ]class|class)\b|\b(?:top|big) earners\b|\bhigh incomes?\b|\bearn(?:s|ing)? a lot\b",
+        r"\bhigh(?:er)?[- ](?:incomes?|earning|earners?|salar(?:y|ies|ied))\b|\baffluent\b|\b(?:six|6)[- ]figures?\b|\bwell[- ](?:off|paid)\b"
+        r"|\bupper[- ](?:income|middle[- ]class|class)\b|\b(?:top|big) earners\b|\bhigh incomes?\b|\b(?:earn|make)(?:s|ing)? (?:a lot|high)\b",
         _set("income", "high"),
     ),
     (
@@ -290,7 +547,6 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
         r"|\b(?:budget[- ]constrained|financially (?:stretched|strained)|stretched thin|cash[- ]strapped)\b|\bpoor\b",
         _set("income", "low"),
     ),
-    (r"\$\s?(?P<amount>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?\s?k)\b", _income_amount),
     # --- wealth and equity
     (
         r"\bhigh[- ]net[- ]worth\b|\bhnw\b|\bwealthy\b|\bwealth\b|\brich\b|\bmillionaires?\b|\basset[- ]rich\b"
@@ -336,7 +592,7 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
     ),
     # --- household
     (
-        r"\bfamil(?:y|ies)\b|\bparents\b|\b(?:with|raising|have|having) (?:young )?(?:kids|children)\b",
+        r"\bfamil(?:y|ies)\b|\bparents\b|\b(?:with|raising|have|having) (?:young )?(?:kids|children)\b|\b(?:kids|children)\b",
         _set("household", "family"),
     ),
     (r"\bmarried\b|\bcouples?\b(?! of)|\bdual[- ]income\b|\bspouses?\b", _set("household", "couple")),
@@ -377,24 +633,67 @@ _RULE_SPECS: list[tuple[str, _Action]] = [
 ]
 _RULES: tuple[_Rule, ...] = tuple(_Rule(re.compile(p), a) for p, a in _RULE_SPECS)
 
+# Comparative wording that means a level: "above-average income" is a high income.
+_COMPARATIVES = [
+    (re.compile(r"\b(?:above|higher than|more than|better than)[- ](?:the )?(?:average|most|usual|typical)\b"), "high"),
+    (re.compile(r"\b(?:below|lower than|less than|worse than)[- ](?:the )?(?:average|most|usual|typical)\b"), "low"),
+]
 
-def _normalise(query: str) -> str:
-    text = query.lower().replace("\u2019", "'")
-    text = re.sub(r"[\u2010-\u2015]", "-", text)
-    return re.sub(r"\s+", " ", text)
+
+def prepare_text(query: str) -> str:
+    """The query as the rules read it: normalised, number words as digits, typos corrected."""
+    text = correct_spelling(number_words_to_digits(normalise(query)))
+    for pattern, word in _COMPARATIVES:
+        text = pattern.sub(word, text)
+    return text
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
 
 
 def parse_constraints(query: str) -> QueryConstraints:
     """Constraints named in ``query``; phrases are matched most-specific first and each
-    phrase is used once (so "super prime" never also counts as "prime")."""
-    text = _normalise(query)
-    found: dict[str, Any] = {}
+    phrase is used once (so "super prime" never also counts as "prime"). A phrase in a
+    negation or past scope is excluded instead of wanted."""
+    original = prepare_text(query)
+    scopes = find_scopes(original)
+    text = original
+    found: dict[str, Any] = {"_text": original}
+    excluded: dict[str, Any] = {"_text": original}
     matched: list[str] = []
     for rule in _RULES:
         for m in list(rule.pattern.finditer(text)):
-            rule.action(m, found)
-            matched.append(m.group(0).strip())
-        text = rule.pattern.sub(lambda m: " " * len(m.group(0)), text)
+            negated = bool(polarity_at(scopes, m.start(), m.end()))
+            handled: Any = rule.action(m, excluded if negated else found)
+            if handled is False:
+                continue
+            matched.append(("not " if negated else "") + m.group(0).strip())
+            text = _blank(text, m.start(), m.end())
+    out = found.pop("_out", []) + excluded.pop("_out", [])
+    for start, end, as_child in minor_mentions(original):
+        if not as_child and not polarity_at(scopes, start, end):
+            out.append("under 18")
+    business = BUSINESS_RE.search(original)
+    if business and not polarity_at(scopes, business.start(), business.end()):
+        out.append("businesses")
+    out += [f"outside the USA ({place})" for place in foreign_places(original)]
+    ranges: dict[str, Any] = {
+        k: found.pop(k) for k in ("income_min", "income_max", "spend_min", "spend_max") if k in found
+    }
+    for k in [k for k in excluded if k.endswith(("_min", "_max"))]:
+        ranges.setdefault(k, excluded.pop(k))
+    return QueryConstraints(
+        **_fields(found),
+        excluded=ConstraintFields(**_fields(excluded)),
+        **ranges,
+        out_of_scope=list(dict.fromkeys(out)),
+        matched_terms=matched,
+    )
+
+
+def _fields(found: dict[str, Any]) -> dict[str, Any]:
+    found = {k: v for k, v in found.items() if not k.startswith("_")}
     genders = found.pop("genders", set())
     if len(genders) == 1:  # "men and women" constrains nothing
         found["gender"] = next(iter(genders))
@@ -407,7 +706,7 @@ def parse_constraints(query: str) -> QueryConstraints:
     if "credit_tiers" in found:
         order = ("Sub Prime", "Near Prime", "Prime", "Super Prime")
         found["credit_tiers"] = [t for t in order if t in found["credit_tiers"]]
-    return QueryConstraints(**found, matched_terms=matched)
+    return found
 
 
 # ---------------------------------------------------------------- scoring
@@ -422,6 +721,7 @@ _HOUSEHOLD_VALUES = {
 # Relative weight of each constraint in the cluster score; demographics that most
 # clusters share about equally (gender, region) count for less.
 _WEIGHTS = {"gender": 0.5, "ethnicity": 0.5, "region": 0.5}
+EXCLUDED_FULL_AT = 0.8  # a cluster with at most 20% of an excluded attribute fully agrees
 
 
 def _clip(x: float) -> float:
@@ -444,76 +744,135 @@ def _ratio_score(index: float, want: str, span: float) -> float:
     return _clip(1 - abs(x))
 
 
-def constraint_breakdown(c: QueryConstraints, a: dict[str, Any]) -> dict[str, float]:
-    """Per-constraint agreement in [0, 1]; constraints whose attribute is missing from
-    ``a`` (e.g. an imported data set with other keys) are left out."""
-    out: dict[str, float] = {}
+def _range_score(value: float, lo: float | None, hi: float | None) -> float:
+    """1 inside [lo, hi]; falls to 0 at 1.6 times (or 1/1.6 of) the nearer bound, on a log scale."""
+    value = max(value, 1.0)
+    gap = 0.0
+    if lo is not None and value < lo:
+        gap = math.log(lo / value)
+    elif hi is not None and value > hi:
+        gap = math.log(value / hi)
+    return _clip(1 - gap / math.log(1.6))
 
-    def put(name: str, fn: Callable[[], float], *keys: str) -> None:
+
+def _band_score(band: tuple[float, float], lo: float | None, hi: float | None) -> float:
+    """Agreement of a cluster's typical band [b_lo, b_hi] with the range [lo, hi]: half for
+    how close the band comes to the range (1.6 times away is nothing), half for the share of
+    the band inside the range (both on a log scale)."""
+    b_lo, b_hi = max(band[0], 1.0), max(band[1], band[0] + 1.0)
+    r_lo, r_hi = lo if lo is not None else 0.0, hi if hi is not None else math.inf
+    gap = math.log(r_lo / b_hi) if b_hi < r_lo else math.log(b_lo / r_hi) if b_lo > r_hi else 0.0
+    inside = max(0.0, math.log(min(b_hi, r_hi)) - math.log(max(b_lo, r_lo, 1.0))) if r_hi > b_lo else 0.0
+    share = inside / math.log(b_hi / b_lo)
+    return 0.5 * _clip(1 - gap / math.log(1.6)) + 0.5 * _clip(share)
+
+
+def _income_band(a: dict[str, Any]) -> tuple[float, float] | None:
+    """The cluster's typical income band in dollars ("$75,001 - $100,000"; "$400,001+" is taken
+    as up to twice its floor), else its mean income as a point."""
+    numbers = [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", str(a.get("income_band") or ""))]
+    if len(numbers) >= 2:
+        return numbers[0], numbers[1]
+    if numbers:
+        return numbers[0], 2 * numbers[0]
+    if "income_mean" in a:
+        return float(a["income_mean"]), float(a["income_mean"])
+    return None
+
+
+def _shares(c: ConstraintFields, a: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """(share of the cluster with the attribute, share that counts as full agreement) per
+    share-valued constraint whose attribute ``a`` has."""
+    out: dict[str, tuple[float, float]] = {}
+
+    def put(name: str, fn: Callable[[], float], full_at: float, *keys: str) -> None:
         if all(k in a for k in keys):
-            out[name] = round(fn(), 4)
+            out[name] = (fn(), full_at)
 
     if c.age_bands:
-        put(
-            "age_bands",
-            lambda: _share_score(sum(a["age_band_shares"].get(b, 0.0) for b in c.age_bands), 0.6),
-            "age_band_shares",
-        )
+        put("age_bands", lambda: sum(a["age_band_shares"].get(b, 0.0) for b in c.age_bands), 0.6, "age_band_shares")
     if c.gender:
-        put("gender", lambda: _share_score(a["gender_shares"].get(c.gender, 0.0), 0.6), "gender_shares")
+        put("gender", lambda: a["gender_shares"].get(c.gender, 0.0), 0.6, "gender_shares")
     if c.credit_tiers:
         put(
             "credit_tiers",
-            lambda: _share_score(sum(a["credit_tier_shares"].get(t, 0.0) for t in c.credit_tiers), 0.6),
+            lambda: sum(a["credit_tier_shares"].get(t, 0.0) for t in c.credit_tiers),
+            0.6,
             "credit_tier_shares",
         )
-    if c.income:
-        income = c.income
-        put("income", lambda: _ratio_score(a["income_index"], income, 2.0), "income_index")
-    if c.wealth:
-        wealth = c.wealth
-        put("wealth", lambda: _ratio_score(a["net_worth_index"], wealth, 1.6), "net_worth_index")
-    if c.auto_debt:
-        auto_debt = c.auto_debt
-        put("auto_debt", lambda: _ratio_score(a["auto_debt_index"], auto_debt, 2.5), "auto_debt_index")
-    if c.spending:
-        spending = c.spending
-        put("spending", lambda: _ratio_score(a["spend_index"], spending, 2.0), "spend_index")
-    if c.political_donor is not None:
-        want = "high" if c.political_donor else "low"
-        put("political_donor", lambda: _ratio_score(a["political_donor_index"], want, 2.0), "political_donor_index")
     if c.homeowner is not None:
         put(
             "homeowner",
-            lambda: _share_score(a["homeowner_share"] if c.homeowner else 1 - a["homeowner_share"], 0.8),
+            lambda: a["homeowner_share"] if c.homeowner else 1 - a["homeowner_share"],
+            0.8,
             "homeowner_share",
         )
     if c.equity:
         put(
             "equity",
-            lambda: _share_score(a["equity_high_share"] if c.equity == "high" else 1 - a["equity_high_share"], 0.8),
+            lambda: a["equity_high_share"] if c.equity == "high" else 1 - a["equity_high_share"],
+            0.8,
             "equity_high_share",
         )
     if c.education:
         if c.education == "college":
-            put("education", lambda: _share_score(a["college_share"], 0.6), "college_share")
+            put("education", lambda: a["college_share"], 0.6, "college_share")
         else:
             level = "Graduate degree" if c.education == "graduate" else "High school or less"
-            put("education", lambda: _share_score(a["education_shares"].get(level, 0.0), 0.5), "education_shares")
+            put("education", lambda: a["education_shares"].get(level, 0.0), 0.5, "education_shares")
     if c.household:
         value = _HOUSEHOLD_VALUES[c.household]
-        put("household", lambda: _share_score(a["household_shares"].get(value, 0.0), 0.6), "household_shares")
+        put("household", lambda: a["household_shares"].get(value, 0.0), 0.6, "household_shares")
     if c.credit_usage:
-        put(
-            "credit_usage",
-            lambda: _share_score(a["credit_usage_shares"].get(c.credit_usage, 0.0), 0.6),
-            "credit_usage_shares",
-        )
+        put("credit_usage", lambda: a["credit_usage_shares"].get(c.credit_usage, 0.0), 0.6, "credit_usage_shares")
     if c.ethnicity:
-        put("ethnicity", lambda: _share_score(a["ethnicity_shares"].get(c.ethnicity, 0.0), 0.4), "ethnicity_shares")
+        put("ethnicity", lambda: a["ethnicity_shares"].get(c.ethnicity, 0.0), 0.4, "ethnicity_shares")
     if c.region:
-        put("region", lambda: _share_score(a["region_shares"].get(c.region, 0.0), 0.5), "region_shares")
+        put("region", lambda: a["region_shares"].get(c.region, 0.0), 0.5, "region_shares")
     return out
+
+
+def _ratios(c: ConstraintFields, a: dict[str, Any], negated: bool = False) -> dict[str, float]:
+    """Agreement with each level-valued constraint (high/medium/low of a cluster/table ratio);
+    `negated`: with its negation ("not rich" fully fits any cluster at or below the table mean)."""
+    out: dict[str, float] = {}
+    specs = [
+        ("income", c.income, "income_index", 2.0),
+        ("wealth", c.wealth, "net_worth_index", 1.6),
+        ("auto_debt", c.auto_debt, "auto_debt_index", 2.5),
+        ("spending", c.spending, "spend_index", 2.0),
+    ]
+    if c.political_donor is not None:
+        specs.append(("political_donor", "high" if c.political_donor else "low", "political_donor_index", 2.0))
+    for name, want, key, span in specs:
+        if want and key in a:
+            if not negated:
+                out[name] = _ratio_score(a[key], want, span)
+            elif want == "medium":
+                out[name] = 1 - _ratio_score(a[key], want, span)
+            else:
+                x = math.log(max(a[key], 1e-3)) / math.log(span)
+                out[name] = _clip(1 - x if want == "high" else 1 + x)
+    return out
+
+
+def constraint_breakdown(c: QueryConstraints, a: dict[str, Any]) -> dict[str, float]:
+    """Per-constraint agreement in [0, 1]; constraints whose attribute is missing from
+    ``a`` (e.g. an imported data set with other keys) are left out. Excluded constraints
+    appear as ``not <name>``: full agreement when few of the cluster have the attribute."""
+    out = {name: _share_score(share, full) for name, (share, full) in _shares(c, a).items()}
+    out.update(_ratios(c, a))
+    band = _income_band(a)
+    if (c.income_min is not None or c.income_max is not None) and band is not None:
+        out["income_range"] = _band_score(band, c.income_min, c.income_max)
+    if (c.spend_min is not None or c.spend_max is not None) and "discretionary_spend_median" in a:
+        out["spend_range"] = _range_score(float(a["discretionary_spend_median"]), c.spend_min, c.spend_max)
+    ex = c.excluded
+    for name, (share, _full) in _shares(ex, a).items():
+        out[f"not {name}"] = _share_score(1 - share, EXCLUDED_FULL_AT)
+    for name, score in _ratios(ex, a, negated=True).items():
+        out[f"not {name}"] = score
+    return {k: round(v, 4) for k, v in out.items()}
 
 
 def constraint_score(constraints: QueryConstraints, cluster_attributes: dict[str, Any]) -> float:
@@ -525,14 +884,35 @@ def constraint_score(constraints: QueryConstraints, cluster_attributes: dict[str
     parts = constraint_breakdown(constraints, cluster_attributes)
     if not parts:
         return NEUTRAL_SCORE
-    total = sum(_WEIGHTS.get(k, 1.0) for k in parts)
-    return round(sum(v * _WEIGHTS.get(k, 1.0) for k, v in parts.items()) / total, 4)
+
+    def weight(k: str) -> float:
+        return _WEIGHTS.get(k.removeprefix("not "), 1.0)
+
+    total = sum(weight(k) for k in parts)
+    return round(sum(v * weight(k) for k, v in parts.items()) / total, 4)
+
+
+def scope_fits(constraints: QueryConstraints, cluster_attributes: dict[str, Any]) -> bool:
+    """Whether the people the query is about can be in this cluster at all: not under 18,
+    not businesses, and in the cluster's country when the query names another one."""
+    for reason in constraints.out_of_scope:
+        if reason.startswith("outside the USA"):
+            country = str(cluster_attributes.get("country") or "USA").lower()
+            place = reason.removeprefix("outside the USA (").rstrip(")")
+            if country in ("usa", "us", "united states") or place not in country:
+                return False
+        else:
+            return False
+    return True
 
 
 def persona_matches_hard_constraints(constraints: QueryConstraints, persona_age_band: str, persona_gender: str) -> bool:
-    """Hard filter for personas: a named age band (or generation) and a named gender."""
+    """Hard filter for personas: a named age band (or generation) and a named gender; an
+    excluded band or gender removes the persona."""
     if constraints.age_bands and persona_age_band not in constraints.age_bands:
         return False
     if constraints.gender and persona_gender != constraints.gender:
+        return False
+    if persona_age_band in constraints.excluded.age_bands or persona_gender == constraints.excluded.gender:
         return False
     return True

@@ -29,6 +29,13 @@ class RouterContext:
             "the rules' answers always win."
         },
     )
+    match_threshold: float | None = field(
+        default=None,
+        metadata={
+            "description": "Calibrated similarity at or above which a cluster matches the query (0 to 1); "
+            "unset means the server's TWIN_MATCH_THRESHOLD."
+        },
+    )
     model: str = field(
         default="",
         metadata={
@@ -44,5 +51,5 @@ def router_context(context: Any, config: Any) -> RouterContext:
     if isinstance(context, RouterContext):
         return context
     values = context if isinstance(context, dict) else (config or {}).get("configurable") or {}
-    known = {k: values[k] for k in ("embedding_weight", "llm_parse", "model") if k in values}
+    known = {k: values[k] for k in ("embedding_weight", "llm_parse", "model", "match_threshold") if k in values}
     return RouterContext(**known)

@@ -1,21 +1,30 @@
 """cluster_router's nodes: parse_constraints -> score_clusters -> rank_personas -> greeting.
 
-Cluster score = embedding similarity, blended with the agreement of the parsed
-constraints with the cluster's measured attributes when the query names any.
+A cluster's raw score is the embedding similarity, blended with the agreement of the
+parsed constraints (wanted and excluded) with the cluster's measured attributes when the
+query names any, and cut to a fraction when the query is about people the cluster cannot
+hold (under 18, businesses, another country). The `similarity` clients see is that raw
+score calibrated (Platt scaling fitted on the development eval sets): in [0, 1], rounded to
+3 decimals, and comparable across queries, so one threshold (`TWIN_MATCH_THRESHOLD`)
+separates matching clusters from queries that no segment matches.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from graphs.cluster_router.constraints import (
+    ConstraintFields,
     QueryConstraints,
     constraint_score,
     persona_matches_hard_constraints,
+    scope_fits,
 )
 from graphs.cluster_router.constraints import (
     parse_constraints as rule_constraints,
@@ -32,6 +41,12 @@ log = logging.getLogger(__name__)
 
 MAX_TOP_K = 50
 CANDIDATES = 50  # clusters fetched by vector search before re-scoring
+# The raw score of a cluster the query's people cannot be in (under 18, businesses, another country).
+SCOPE_PENALTY = 0.3
+# Platt scaling of the raw score, fitted by `python -m evals.twin_routing --calibrate` on the
+# development sets (twin_routing.jsonl, twin_routing_hard_dev.jsonl), never on the held-out set.
+CALIBRATION_SLOPE = 46.519
+CALIBRATION_INTERCEPT = -34.851
 
 
 class ClusterNotFound(NotFoundError):
@@ -50,29 +65,94 @@ async def _services() -> Services:
     return await ensure_services()
 
 
+def llm_schema() -> dict[str, Any]:
+    """JSON schema of what the chat model may fill in: the constraint fields, wanted and
+    excluded, with their allowed values spelled out (small local models follow an `enum`)."""
+    from store.twin import AGE_BANDS
+
+    tiers = ["Sub Prime", "Near Prime", "Prime", "Super Prime"]
+    fields: dict[str, Any] = {}
+    for name, info in ConstraintFields.model_fields.items():
+        if name == "age_bands":
+            fields[name] = {"type": "array", "items": {"enum": list(AGE_BANDS)}}
+        elif name == "credit_tiers":
+            fields[name] = {"type": "array", "items": {"enum": tiers}}
+        elif info.annotation in (bool | None,):
+            fields[name] = {"type": "boolean"}
+        elif name == "ethnicity":
+            fields[name] = {"enum": ["White", "Hispanic", "Black", "Asian", "Other"]}
+        elif name == "region":
+            fields[name] = {"enum": ["Northeast", "Midwest", "South", "West"]}
+        else:
+            args = [a for a in getattr(info.annotation, "__args__", ()) if a is not type(None)]
+            values = [v for a in args for v in getattr(a, "__args__", ())]
+            fields[name] = {"enum": values}
+    return {
+        "type": "object",
+        "properties": {**fields, "excluded": {"type": "object", "properties": dict(fields)}},
+    }
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    start, end = text.find("{"), text.rfind("}")
+    return json.loads(text[start : end + 1]) if start >= 0 and end > start else {}
+
+
 async def _llm_constraints(query: str, model_name: str) -> QueryConstraints | None:
-    from runtime.models import make_chat_model
+    """Constraints a chat model reads in the query, or None when it fails.
+
+    The local llama.cpp server rejects OpenAI's `json_schema` response format but accepts
+    `{"type": "json_object", "schema": ...}` and constrains its output to that schema, so
+    local models get that; other providers get LangChain's structured output."""
+    from runtime.models import make_chat_model, parse_model_name
     from runtime.settings import get_settings
 
+    name = model_name or get_settings().chat_model
+    prompt = render_prompt("twin_constraints", query=query)
     try:
-        model = make_chat_model(model_name or get_settings().chat_model, temperature=0)
-        result = await model.with_structured_output(QueryConstraints).ainvoke(
-            render_prompt("twin_constraints", query=query)
-        )
-        return QueryConstraints.model_validate(result)
+        model = make_chat_model(name, temperature=0, max_tokens=200)
+        if parse_model_name(name).provider == "local":
+            bound = model.bind(response_format={"type": "json_object", "schema": llm_schema()})
+            message = await bound.ainvoke(prompt)
+            data = _json_object(str(message.content))
+        else:
+            result = await model.with_structured_output(QueryConstraints).ainvoke(prompt)
+            data = QueryConstraints.model_validate(result).model_dump()
+        return QueryConstraints.model_validate(_valid_only(data))
     except Exception as exc:  # optional step: the rules' answer stands
         log.warning("LLM constraint parse failed: %s", exc)
         return None
 
 
+def _valid_only(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `data` that validate one by one (a small model's slip costs one field, not all)."""
+    out: dict[str, Any] = {}
+    for name in ConstraintFields.model_fields:
+        if name in data:
+            try:
+                ConstraintFields.model_validate({name: data[name]})
+                out[name] = data[name]
+            except ValueError:
+                continue
+    excluded = data.get("excluded")
+    if isinstance(excluded, dict):
+        out["excluded"] = _valid_only(excluded)
+    return out
+
+
 def merge_constraints(rules: QueryConstraints, extra: QueryConstraints | None) -> QueryConstraints:
-    """Rule results win; the LLM only fills fields the rules left empty."""
+    """Rule results win; the LLM only fills fields the rules left empty (wanted or excluded),
+    and never wants what the rules excluded or excludes what they want."""
     if extra is None:
         return rules
     data = rules.model_dump()
-    for name, value in extra.model_dump().items():
-        if name != "matched_terms" and data.get(name) in (None, []) and value not in (None, []):
-            data[name] = value
+    wanted, excluded = data, data["excluded"]
+    for name in ConstraintFields.model_fields:
+        value, ex_value = getattr(extra, name), getattr(extra.excluded, name)
+        if wanted[name] in (None, []) and excluded[name] in (None, []) and value not in (None, []):
+            wanted[name] = value
+        elif excluded[name] in (None, []) and wanted[name] in (None, []) and ex_value not in (None, []):
+            excluded[name] = ex_value
     return QueryConstraints.model_validate(data)
 
 
@@ -83,7 +163,7 @@ async def parse_constraints(
     query = state.get("query") or ""
     constraints = rule_constraints(query)
     context = router_context(getattr(runtime, "context", None), config)
-    if context.llm_parse:
+    if context.llm_parse and query.strip():
         constraints = merge_constraints(constraints, await _llm_constraints(query, context.model))
     services = await _services()
     vector = await services.require_embeddings().aembed_query(query)
@@ -93,33 +173,48 @@ async def parse_constraints(
 def hybrid_score(
     similarity: float, constraints: QueryConstraints, attributes: dict[str, Any], embedding_weight: float
 ) -> tuple[float, float | None]:
-    """(score in [0, 1], constraint agreement or None when the query named no constraint)."""
+    """(raw score in [0, 1], constraint agreement or None when the query named no constraint)."""
     if constraints.is_empty:
-        return similarity, None
-    agreement = constraint_score(constraints, attributes)
-    return embedding_weight * similarity + (1 - embedding_weight) * agreement, agreement
+        raw, agreement = similarity, None
+    else:
+        agreement = constraint_score(constraints, attributes)
+        raw = embedding_weight * similarity + (1 - embedding_weight) * agreement
+    if not scope_fits(constraints, attributes):
+        raw *= SCOPE_PENALTY
+    return max(0.0, min(1.0, raw)), agreement
+
+
+def calibrated(raw: float) -> float:
+    """The raw score as a calibrated similarity in [0, 1], rounded to 3 decimals."""
+    return round(1 / (1 + math.exp(-(CALIBRATION_SLOPE * raw + CALIBRATION_INTERCEPT))), 3)
 
 
 async def score_clusters(state: RouterState, runtime: Runtime[RouterContext], config: RunnableConfig) -> dict[str, Any]:
     context = router_context(getattr(runtime, "context", None), config)
     constraints = QueryConstraints.model_validate(state.get("constraints") or {})
     services = await _services()
+    threshold = context.match_threshold
+    if threshold is None:
+        threshold = services.settings.twin_match_threshold
     retriever = ClusterRetriever(pool=services.pool, embeddings=services.require_embeddings(), k=CANDIDATES)
     matches: list[ClusterMatch] = []
     for doc in await retriever.asearch_by_vector(state["query_vector"]):
         meta = doc.metadata
-        score, agreement = hybrid_score(meta["similarity"], constraints, meta["attributes"], context.embedding_weight)
+        raw, agreement = hybrid_score(meta["similarity"], constraints, meta["attributes"], context.embedding_weight)
+        similarity = calibrated(raw)
         matches.append(
             {
                 "cluster_id": meta["cluster_id"],
                 "cluster_name": meta["cluster_name"],
                 "summary": doc.page_content,
-                "similarity": round(max(0.0, min(1.0, score)), 3),
+                "similarity": similarity,
                 "embedding_similarity": round(meta["similarity"], 3),
                 "constraint_score": agreement,
+                "raw_score": round(raw, 4),
+                "matches": similarity >= threshold,
             }
         )
-    matches.sort(key=lambda m: (-m["similarity"], -m["embedding_similarity"], m["cluster_id"]))
+    matches.sort(key=lambda m: (-m["raw_score"], -m["embedding_similarity"], m["cluster_id"]))
     return {"clusters": matches[: _top_k(state, 3)]}
 
 

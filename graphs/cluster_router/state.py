@@ -18,10 +18,14 @@ class ClusterMatch(TypedDict):
     cluster_name: str
     summary: str
     similarity: float
-    """Hybrid score in [0, 1]: embedding similarity blended with constraint agreement."""
+    """Calibrated score in [0, 1] (3 decimals): at or above the match threshold, the cluster matches."""
     embedding_similarity: float
     constraint_score: float | None
     """Agreement of the query's constraints with the cluster; None when the query named none."""
+    raw_score: float
+    """Embedding similarity blended with constraint agreement, before calibration (the ranking order)."""
+    matches: bool
+    """Whether `similarity` reaches the match threshold (`TWIN_MATCH_THRESHOLD` unless the run sets one)."""
 
 
 class PersonaMatch(TypedDict):

@@ -46,7 +46,7 @@ def _chat_graph(request: Request) -> twin_chat.ChatGraph:
 
 @router.post("/query_clusters", response_model=list[ClusterOut], responses=error_responses(*KEYED))
 async def query_clusters(body: QueryClustersRequest, request: Request) -> list[ClusterOut]:
-    clusters = await routing.find_clusters(_router_graph(request), body.query, body.top_k)
+    clusters = await routing.find_clusters(_router_graph(request), body.query, body.top_k, body.min_similarity)
     return [ClusterOut.of(c) for c in clusters]
 
 

@@ -28,6 +28,13 @@ class QueryClustersRequest(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
     query: str = QueryText
     top_k: int = Field(3, ge=1, le=50, description="How many clusters to return (1 to 50).")
+    min_similarity: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Optional: return only clusters whose calibrated similarity is at least this "
+        "(possibly none). The server's match threshold is TWIN_MATCH_THRESHOLD (0.115 by default).",
+    )
 
 
 class RefinePersonasRequest(BaseModel):

@@ -25,10 +25,16 @@ async def require_cluster(pool: Pool, cluster_id: int) -> ClusterRow:
     return cluster
 
 
-async def find_clusters(router: RouterGraph, query: str, top_k: int) -> list[ClusterMatch]:
-    """The `top_k` clusters that fit `query` best, best first."""
+async def find_clusters(
+    router: RouterGraph, query: str, top_k: int, min_similarity: float | None = None
+) -> list[ClusterMatch]:
+    """The `top_k` clusters that fit `query` best, best first; with `min_similarity`, only
+    those whose calibrated similarity reaches it (possibly none: no segment matches)."""
     state = await router.ainvoke({"task": "clusters", "query": query, "top_k": top_k})
-    return list(state.get("clusters") or [])
+    clusters = list(state.get("clusters") or [])
+    if min_similarity is not None:
+        clusters = [c for c in clusters if c["similarity"] >= min_similarity]
+    return clusters
 
 
 async def list_personas(pool: Pool, cluster_id: int) -> list[SegmentPersonaRow]:
