@@ -21,19 +21,21 @@ def _task(state: RouterState) -> Task:
     return state.get("task") or "route"
 
 
-def _after_start(state: RouterState) -> str:
+# The edge functions are coroutines: LangGraph runs a plain function of an async graph in a
+# thread pool, a hop that cost more than the whole routing decision on a busy server.
+async def _after_start(state: RouterState) -> str:
     return "greeting" if _task(state) == "greeting" else "parse_constraints"
 
 
-def _after_parse(state: RouterState) -> str:
+async def _after_parse(state: RouterState) -> str:
     return "rank_personas" if _task(state) == "personas" else "score_clusters"
 
 
-def _after_clusters(state: RouterState) -> str:
+async def _after_clusters(state: RouterState) -> str:
     return END if _task(state) == "clusters" else "rank_personas"
 
 
-def _after_personas(state: RouterState) -> str:
+async def _after_personas(state: RouterState) -> str:
     return END if _task(state) == "personas" else "greeting"
 
 
