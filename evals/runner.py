@@ -110,8 +110,11 @@ async def run_suite(
     max_tokens: int = 160,
     out_dir: str | Path | None = None,
     progress: bool = True,
+    persona: str | None = None,
 ) -> dict[str, Any]:
-    """Run suite `name` and save its record; return the record (see `save_run`)."""
+    """Run suite `name` and save its record; return the record (see `save_run`). `persona`
+    (`KIND:ID[@VERSION]`) runs it against that stored persona version, with the version's own
+    model unless `model` is given."""
     from prompts import override_prompts
     from runtime.models import parse_model_name
     from runtime.settings import get_settings
@@ -119,7 +122,8 @@ async def run_suite(
     suite = get_suite(name)
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be at least 1.")
-    model_name = "" if suite.offline else (model or get_settings().chat_model)
+    target = await _persona_target(suite, persona) if persona else None
+    model_name = "" if suite.offline else (model or (target.model if target else None) or get_settings().chat_model)
     for m in (model_name, judge_model):
         if m:
             parse_model_name(m)
@@ -130,12 +134,14 @@ async def run_suite(
             from evals.evaluators.judge import Judge
 
             judge = Judge(judge_model)
-        options = RunOptions(model=model_name, limit=limit, max_tokens=max_tokens, judge=judge)
+        options = RunOptions(model=model_name, limit=limit, max_tokens=max_tokens, judge=judge, persona=target)
         with override_prompts(texts):
             examples = await collect(suite, options, progress=progress)
+    summary = summarize_all(e["metrics"] for e in examples)
     record = {
         "run_id": _new_run_id(name),
         "suite": name,
+        "persona": target.record() if target else None,
         "offline": suite.offline,
         "model": model_name or None,
         "judge_model": judge_model,
@@ -146,12 +152,28 @@ async def run_suite(
             n: {"file": str(p), "sha256": hashlib.sha256(texts[n].encode()).hexdigest()[:12]}
             for n, p in (prompts or {}).items()
         },
-        "primary_metric": suite.primary_metric,
-        "summary": {k: v.model_dump() for k, v in summarize_all(e["metrics"] for e in examples).items()},
+        # a persona without facts has no fact_consistent: its first metric leads instead
+        "primary_metric": suite.primary_metric
+        if suite.primary_metric in summary or not summary
+        else next(iter(summary)),
+        "summary": {k: v.model_dump() for k, v in summary.items()},
         "examples": examples,
     }
     save_run(record, out_dir)
     return record
+
+
+async def _persona_target(suite: Suite, ref: str) -> Any:
+    from evals.persona_target import load_target, parse_ref
+    from evals.suites import SUITES
+
+    if not suite.persona_kinds:
+        usable = ", ".join(n for n, s in SUITES.items() if s.persona_kinds)
+        raise ConfigError(f"--persona works with the suites {usable}; {suite.name} brings its own personas.")
+    kind = parse_ref(ref)[0]
+    if kind not in suite.persona_kinds:
+        raise ConfigError(f"{suite.name} takes a --persona of kind {' or '.join(suite.persona_kinds)}, not {kind}.")
+    return await load_target(ref)
 
 
 def save_run(record: dict[str, Any], out_dir: str | Path | None = None) -> Path:
@@ -183,9 +205,11 @@ def metric_table(summary: Mapping[str, Any]) -> str:
 
 def _describe(record: Mapping[str, Any]) -> str:
     prompts = ", ".join(f"{n}={p['file']}" for n, p in record["prompts"].items()) or "defaults"
+    persona = record.get("persona")
     return (
         f"run {record['run_id']}: suite {record['suite']}, model {record['model'] or '-'}, "
-        f"prompts {prompts}, {len(record['examples'])} examples"
+        + (f"persona {persona['ref']} ({persona['name']}), " if persona else "")
+        + f"prompts {prompts}, {len(record['examples'])} examples"
     )
 
 
@@ -196,6 +220,7 @@ def markdown_report(record: Mapping[str, Any]) -> str:
         "",
         f"- suite: `{record['suite']}`",
         f"- model: `{record['model'] or '-'}`",
+        *([f"- persona: `{record['persona']['ref']}` ({record['persona']['name']})"] if record.get("persona") else []),
         f"- judge: `{record['judge_model'] or '-'}`",
         f"- created: {record['created_at']}",
         f"- prompts: {prompts or 'defaults'}",

@@ -48,6 +48,7 @@ class RunOptions:
     limit: int | None = None
     max_tokens: int = 160
     judge: Any = None  # evals.evaluators.judge.Judge when a judge model is configured
+    persona: Any = None  # evals.persona_target.PersonaTarget: `--persona`, the one persona every row talks to
 
 
 SuiteRun = Callable[[RunOptions], AsyncIterator[ExampleResult]]
@@ -61,6 +62,7 @@ class Suite:
     offline: bool
     primary_metric: str
     run: SuiteRun
+    persona_kinds: tuple[str, ...] = ()  # the kinds of persona `--persona` may name here
 
     @property
     def size(self) -> int:
@@ -232,6 +234,17 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
     heldout = {aid: [p["text"] for p in accounts[aid]["posts"] if p["id"] in ids] for aid, ids in heldout_ids.items()}
     model = make_chat_model(options.model, temperature=0.7, max_tokens=min(options.max_tokens, 120))
     personas: dict[str, tuple[str, list[str]]] = {}  # account id -> (system prompt, voice examples)
+    target = options.persona
+    if target is not None:  # a stored version writes this account's rows (held-out posts: the data set's)
+        if target.id not in heldout_ids:
+            from runtime.errors import ConfigError
+
+            raise ConfigError(
+                f"ghostwriter_style has held-out posts for the sample accounts only "
+                f"({', '.join(sorted(heldout_ids))}); account {target.id} is not one of them."
+            )
+        rows = [r for r in _rows("ghostwriter_style", None) if r["account_id"] == target.id][: options.limit]
+        personas[target.id] = (target.system_prompt, list(target.voice_examples))
     for i, row in enumerate(rows):
         aid = row["account_id"]
         account = accounts[aid]
@@ -272,8 +285,17 @@ async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleRes
     from graphs.persona_chat.graph import build_persona_chat
 
     graph = build_persona_chat()
-    for row in _rows("chat_in_character", options.limit):
+    target = options.persona
+    rows = _rows("chat_in_character", None if target else options.limit)
+    if target is not None:  # one persona answers every question: each question once, under its first row's id
+        firsts: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            firsts.setdefault(row["question"], row)
+        rows = list(firsts.values())[: options.limit]
+    for row in rows:
         persona, facts = row["persona"], row["persona"]["facts"]
+        if target is not None:
+            persona, facts = {"name": target.name, "system_prompt": target.system_prompt}, target.facts
         state, error = await _chat(
             graph,
             {
@@ -288,6 +310,8 @@ async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleRes
             continue
         reply = state.get("reply", "")
         metrics = {**persona_fact_metrics(reply, facts), "errored": 0.0}
+        if not facts:  # a persona without facts: nothing to be consistent with
+            del metrics["fact_consistent"]
         notes: dict[str, Any] = {"violations": check_persona_facts(reply, facts).violations}
         if options.judge is not None:
             scores, reasons = await options.judge.metrics(
@@ -439,6 +463,7 @@ SUITES: dict[str, Suite] = {
             False,
             "closer_to_own",
             run_ghostwriter_style,
+            persona_kinds=("ghostwriter",),
         ),
         Suite(
             "chat_in_character",
@@ -447,6 +472,7 @@ SUITES: dict[str, Suite] = {
             False,
             "fact_consistent",
             run_chat_in_character,
+            persona_kinds=("studio", "ghostwriter", "twin"),
         ),
         Suite(
             "prompt_injection",
