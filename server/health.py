@@ -1,5 +1,5 @@
 """GET /health: database, model and embeddings (`services.health`); 503 when one is down. Also the
-query embeddings' cache and batch counters since start."""
+query embeddings' cache and batch counters and the prompt guard's blocked events since start."""
 
 from __future__ import annotations
 
@@ -36,10 +36,22 @@ class EmbeddingsOut(BaseModel):
     max_wait_ms: float = Field(description="EMBEDDING_BATCH_WAIT_MS")
 
 
+class PromptGuardOut(BaseModel):
+    """Replies and reference lines the prompt guard blocked since this process started."""
+
+    total: int
+    blocked: dict[str, int] = Field(
+        description='count per "<channel>/<kind>": channel user, document, web or attachment; kind '
+        "instruction_neutralised, canary_leak, secret_leak, prompt_leak, planted_instruction, planted_link, "
+        "language_switch or persona_switch"
+    )
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, CheckOut]
     embeddings: EmbeddingsOut | None = Field(None, description="null until the embeddings are loaded")
+    prompt_guard: PromptGuardOut
 
 
 @router.get(
@@ -54,6 +66,7 @@ async def health(request: Request) -> JSONResponse:
         status="ok" if report.ok else "degraded",
         checks={name: CheckOut(ok=c.ok, detail=c.detail) for name, c in report.checks.items()},
         embeddings=_embeddings_out(report.embeddings),
+        prompt_guard=PromptGuardOut(total=sum((report.blocked or {}).values()), blocked=report.blocked or {}),
     )
     return JSONResponse(body.model_dump(), status_code=200 if report.ok else 503)
 

@@ -1,6 +1,7 @@
 """The service's health: is the database answering, the chat model reachable, the embeddings
 loaded? Each check gives (ok, one short detail that names no secret). The report also carries
-the query embeddings' counters (cache hit rate, batch sizes)."""
+the query embeddings' counters (cache hit rate, batch sizes) and the prompt guard's blocked events
+since start (by channel and kind)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from graphs.persona_chat.guard import blocked_counts
 from runtime.embedding_batcher import EmbeddingStats
 from runtime.models import parse_model_name
 from runtime.services import Services
@@ -30,6 +32,7 @@ class Check:
 class Health:
     checks: dict[str, Check]  # database, model, embeddings
     embeddings: EmbeddingStats | None = None  # None until the embeddings are loaded
+    blocked: dict[str, int] | None = None  # the prompt guard's blocked events: {"<channel>/<kind>": count}
 
     @property
     def ok(self) -> bool:
@@ -94,4 +97,4 @@ async def check_health(services: Services) -> Health:
         ok, detail = await check(services)
         checks[name] = Check(ok, detail)
     stats = services.require_embeddings().stats() if services.embeddings is not None else None
-    return Health(checks, stats)
+    return Health(checks, stats, blocked_counts())

@@ -29,7 +29,7 @@ async def test_nodes_run_in_order_and_reply_is_finalized(services, script):
     ):
         nodes.extend(update.keys())
     # nothing to attach or search: read_attachments and retrieve are skipped
-    assert nodes == ["load_persona", "generate", "finalize"]
+    assert nodes == ["load_persona", "generate", "guard", "finalize"]
     state = await graph.aget_state(thread("t-order"))
     assert state.values["reply"] == "Hello from Austin"
     assert state.values["persona"]["name"] == "Mason"
@@ -60,7 +60,7 @@ async def test_every_step_runs_when_the_turn_has_attachments_and_sources(service
         stream_mode="updates",
     ):
         nodes.extend(update.keys())
-    assert nodes == ["load_persona", "read_attachments", "retrieve", "generate", "finalize"]
+    assert nodes == ["load_persona", "read_attachments", "retrieve", "generate", "guard", "finalize"]
     nodes.clear()
     async for update in graph.astream(
         {"messages": [HumanMessage("Next")], "attachments": [], "use_documents": False},
@@ -69,7 +69,7 @@ async def test_every_step_runs_when_the_turn_has_attachments_and_sources(service
         stream_mode="updates",
     ):
         nodes.extend(update.keys())
-    assert nodes == ["load_persona", "generate", "finalize"]
+    assert nodes == ["load_persona", "generate", "guard", "finalize"]
     state = await graph.aget_state(thread("t-all"))
     assert state.values["references"] == [] and state.values["tool_calls"] == []  # no stale results
 

@@ -1,6 +1,6 @@
 """ghostwriter_chat: persona_chat's nodes with the pre-generation steps in one superstep.
 
-prepare (load_persona + read_attachments + retrieve, in that order) -> generate -> finalize;
+prepare (load_persona + read_attachments + retrieve, in that order) -> generate -> guard -> finalize;
 a turn with an inline persona, no raw attachments and no data sources has nothing to prepare
 and starts at generate.
 Same state, same nodes and the same `generate` node name for token streaming as
@@ -20,7 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from graphs.persona_chat.context import ChatContext
-from graphs.persona_chat.nodes import GENERATE_NODE, finalize, generate, load_persona, read_attachments, retrieve
+from graphs.persona_chat.nodes import GENERATE_NODE, finalize, generate, guard, load_persona, read_attachments, retrieve
 from graphs.persona_chat.state import PersonaChatState
 
 
@@ -55,10 +55,12 @@ def build_ghostwriter_chat() -> CompiledStateGraph[PersonaChatState, ChatContext
     builder = StateGraph(PersonaChatState, context_schema=ChatContext)
     builder.add_node("prepare", prepare)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node(GENERATE_NODE, generate)  # type: ignore[arg-type, call-overload, unused-ignore]
+    builder.add_node("guard", guard)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("finalize", finalize)
     builder.add_conditional_edges(START, entry, ["prepare", GENERATE_NODE])
     builder.add_edge("prepare", GENERATE_NODE)
-    builder.add_edge(GENERATE_NODE, "finalize")
+    builder.add_edge(GENERATE_NODE, "guard")
+    builder.add_edge("guard", "finalize")
     builder.add_edge("finalize", END)
     return builder.compile(name="ghostwriter_chat")
 

@@ -1,8 +1,9 @@
 """persona_chat: the chat state machine shared by the three APIs.
 
-load_persona -> read_attachments -> retrieve -> generate -> finalize. A turn skips the steps it
-has nothing for (no raw attachments, no collections, documents or web search): every superstep
-costs time before the first token (bench/chat_overhead.py, bench/sse_chat.py). One checkpointer
+load_persona -> read_attachments -> retrieve -> generate -> guard -> finalize. A turn skips the
+steps it has nothing for (no raw attachments, no collections, documents or web search): every
+superstep costs time before the first token (bench/chat_overhead.py, bench/sse_chat.py). `guard`
+checks the reply for disclosures and planted instructions before it is final. One checkpointer
 thread per conversation keeps the messages, so memory survives restarts. Tokens stream through
 `stream_mode="messages"` (node `generate`), progress through `custom` events.
 
@@ -18,7 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from graphs.persona_chat.context import ChatContext
-from graphs.persona_chat.nodes import GENERATE_NODE, finalize, generate, load_persona, read_attachments, retrieve
+from graphs.persona_chat.nodes import GENERATE_NODE, finalize, generate, guard, load_persona, read_attachments, retrieve
 from graphs.persona_chat.retrieval import needs_retrieval
 from graphs.persona_chat.state import PersonaChatInput, PersonaChatOutput, PersonaChatState
 
@@ -47,12 +48,14 @@ def build_persona_chat(
     builder.add_node("read_attachments", read_attachments)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("retrieve", retrieve)
     builder.add_node(GENERATE_NODE, generate)  # type: ignore[arg-type, call-overload, unused-ignore]
+    builder.add_node("guard", guard)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("finalize", finalize)
     builder.add_edge(START, "load_persona")
     builder.add_conditional_edges("load_persona", after_load_persona, ["read_attachments", "retrieve", GENERATE_NODE])
     builder.add_conditional_edges("read_attachments", after_read_attachments, ["retrieve", GENERATE_NODE])
     builder.add_edge("retrieve", GENERATE_NODE)
-    builder.add_edge(GENERATE_NODE, "finalize")
+    builder.add_edge(GENERATE_NODE, "guard")
+    builder.add_edge("guard", "finalize")
     builder.add_edge("finalize", END)
     return builder.compile(checkpointer=checkpointer, name="persona_chat")
 

@@ -1,9 +1,15 @@
-"""persona_chat's nodes: load_persona -> read_attachments -> retrieve -> generate -> finalize.
+"""persona_chat's nodes: load_persona -> read_attachments -> retrieve -> generate -> guard -> finalize.
 
 load_persona starts each turn by resetting its per-turn outputs (references, tool calls,
-rag_hit), so a step the graph skips never leaves an earlier turn's results behind. Reading
-attachments, searching documents and searching the web are LangChain tools (`tools/`), so
-they show in traces; this module decides when and with what they are called.
+rag_hit, blocked events), so a step the graph skips never leaves an earlier turn's results
+behind. Reading attachments, searching documents and searching the web are LangChain tools
+(`tools/`), so they show in traces; this module decides when and with what they are called:
+the search query is the user's own message, and the only URLs read are the caller's own
+attachments; nothing found in reference text ever becomes a tool argument.
+
+Reference text (documents, web results, attachment text) reaches the model only inside the
+system message's marked block, and `guard` checks every reply before it is final
+(`graphs/persona_chat/guard.py`: checks outside the model, which a model cannot be talked out of).
 """
 
 from __future__ import annotations
@@ -14,9 +20,21 @@ from typing import Any, Final
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.runnables import RunnableConfig
+from langgraph.constants import TAG_NOSTREAM
 from langgraph.runtime import Runtime
 
 from graphs.persona_chat.context import ChatContext, resolve_context
+from graphs.persona_chat.guard import (
+    GuardSpec,
+    MarkedReferences,
+    Source,
+    StreamGuard,
+    build_spec,
+    mark_references,
+    new_canary,
+    new_delimiter,
+    record,
+)
 from graphs.persona_chat.retrieval import emit_progress, rag_miss, retrieve_documents, search_the_web
 from graphs.persona_chat.state import PersonaChatState, PersonaProfile, Usage
 from prompts import render_prompt
@@ -33,6 +51,9 @@ HISTORY_TOKEN_BUDGET = 1200
 # a turn that crashes midway is simply not remembered.
 CHAT_DURABILITY: Final = "exit"
 GENERATE_NODE = "generate"
+# `configurable` key of a `StreamGuard` that a streaming caller passes to receive the turn's checks
+STREAM_GUARD_KEY = "stream_guard"
+DISCLOSURE_KINDS = frozenset({"canary_leak", "secret_leak", "prompt_leak"})
 
 
 class PersonaNotFound(NotFoundError):
@@ -43,7 +64,7 @@ async def load_persona(state: PersonaChatState) -> dict[str, Any]:
     """Load the persona (and version) from the database on every turn, so edits apply at once;
     without `persona_id`, an inline `persona` from the input is used."""
     persona_id = state.get("persona_id")
-    turn_reset: dict[str, Any] = {"references": [], "tool_calls": [], "rag_hit": rag_miss()}
+    turn_reset: dict[str, Any] = {"references": [], "tool_calls": [], "rag_hit": rag_miss(), "blocked": []}
     if persona_id is None and state.get("persona"):
         return turn_reset
     if persona_id is None:
@@ -69,25 +90,63 @@ async def load_persona(state: PersonaChatState) -> dict[str, Any]:
     return update
 
 
-def _system_message(state: PersonaChatState, context: ChatContext) -> SystemMessage:
+def _system_text(
+    state: PersonaChatState, context: ChatContext, canary: str, marked: MarkedReferences | None = None
+) -> str:
+    """The system message; every caller-supplied text (persona, instructions, style, references)
+    is a value inside the templates, never template text."""
     persona = state.get("persona") or {}
     style = context.communication_style
     instructions = state.get("additional_instructions")
-    references = state.get("references") or []
-    reference_text = "\n\n".join(
-        f"[{i}] {ref.get('title', '')}\n{ref.get('content', '')}" for i, ref in enumerate(references, 1)
-    )
-    text = render_prompt(
+    return render_prompt(
         "persona_chat_system",
+        canary=canary,
         persona_name=persona.get("name", "the persona"),
         persona_prompt=state.get("system_prompt_override") or persona.get("system_prompt", ""),
         style_block=render_prompt("persona_chat_style", style=style) if style else "",
-        instructions_block=render_prompt("persona_chat_instructions", instructions=instructions)
+        instructions_block=render_prompt("persona_chat_instructions", instructions=instructions, canary=canary)
         if instructions
         else "",
-        references_block=render_prompt("persona_chat_references", references=reference_text) if reference_text else "",
+        references_block=render_prompt("persona_chat_references", references=marked.text, marker=marked.delimiter)
+        if marked is not None
+        else "",
     )
-    return SystemMessage(content=text)
+
+
+def reference_sources(state: PersonaChatState) -> list[Source]:
+    """The turn's reference text by channel: retrieved documents, web results, attachment text."""
+    sources = [
+        Source("document" if ref.get("collection") else "web", str(ref.get("title", "")), str(ref.get("content", "")))
+        for ref in state.get("references") or []
+    ]
+    for part in state.get("attachment_parts") or []:
+        if isinstance(part, dict) and part.get("type") == "text":
+            name = str(part.get("filename") or "attachment")
+            sources.append(
+                Source("attachment", f"Attached file {name}", str(part.get("quoted_text", part.get("text"))))
+            )
+    return sources
+
+
+def user_texts(state: PersonaChatState) -> list[str]:
+    return [m.text for m in state.get("messages") or [] if isinstance(m, HumanMessage)]
+
+
+def turn_guard(
+    state: PersonaChatState, context: ChatContext, canary: str, *, drop: tuple[str, ...] = ()
+) -> tuple[GuardSpec, MarkedReferences | None]:
+    """The turn's marked references and the checks its reply must pass. The protected text is the
+    system message without its references: template, persona, style and per-turn instructions."""
+    sources = reference_sources(state)
+    marked = mark_references(sources, new_delimiter(), drop=drop) if sources else None
+    spec = build_spec(
+        protected=[_system_text(state, context, canary)],
+        canary=canary,
+        user_texts=user_texts(state),
+        marked=marked,
+        sources=sources,
+    )
+    return spec, marked
 
 
 def choose_model(state: PersonaChatState, context: ChatContext) -> tuple[str, float | None]:
@@ -122,9 +181,11 @@ async def retrieve(state: PersonaChatState, config: RunnableConfig) -> dict[str,
 
 
 def with_attachment_parts(messages: Sequence[BaseMessage], parts: list[dict[str, Any]] | None) -> list[BaseMessage]:
-    """The messages with `parts` appended to the last human message. Text-only content stays a
-    plain string (PDF text joined in): servers without multimodal support, llama.cpp's among
-    them, refuse list content; images keep the list form for vision models."""
+    """The messages with the image `parts` appended to the last human message (attachment text is
+    reference material: it goes to the system message's marked block). Text-only content stays
+    a plain string: servers without multimodal support, llama.cpp's among them, refuse list
+    content; images keep the list form for vision models."""
+    parts = [p for p in parts or [] if not (isinstance(p, dict) and p.get("type") == "text")]
     if not parts:
         return list(messages)
     for index in range(len(messages) - 1, -1, -1):
@@ -142,12 +203,9 @@ def with_attachment_parts(messages: Sequence[BaseMessage], parts: list[dict[str,
     return list(messages)
 
 
-async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
-    context = resolve_context(runtime.context, config)
-    model_name, temperature = choose_model(state, context)
-    if parse_model_name(model_name).provider == "local" and local_base_url() is None:
-        await ensure_services()  # a graph run outside the service (Studio) starts the local model here
-    model = make_chat_model(model_name, temperature=temperature, max_tokens=context.max_tokens)
+def _prompt(
+    state: PersonaChatState, context: ChatContext, canary: str, marked: MarkedReferences | None, note: str = ""
+) -> list[BaseMessage]:
     history = trim_messages(
         state["messages"],
         strategy="last",
@@ -156,15 +214,93 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], confi
         start_on="human",
         include_system=False,
     )
-    emit_progress("Generating response...")
-    prompt: list[BaseMessage] = [
-        _system_message(state, context),
+    return [
+        SystemMessage(content=_system_text(state, context, canary, marked) + note),
         *with_attachment_parts(history, state.get("attachment_parts")),
     ]
+
+
+async def _model(state: PersonaChatState, context: ChatContext) -> tuple[str, Any]:
+    model_name, temperature = choose_model(state, context)
+    if parse_model_name(model_name).provider == "local" and local_base_url() is None:
+        await ensure_services()  # a graph run outside the service (Studio) starts the local model here
+    return model_name, make_chat_model(model_name, temperature=temperature, max_tokens=context.max_tokens)
+
+
+async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
+    context = resolve_context(runtime.context, config)
+    model_name, model = await _model(state, context)
+    canary = new_canary()
+    spec, marked = turn_guard(state, context, canary)
+    sink = (config.get("configurable") or {}).get(STREAM_GUARD_KEY)
+    if isinstance(sink, StreamGuard):
+        sink.arm(spec)  # the streaming caller holds back what these checks may still cut
+    emit_progress("Generating response...")
+    prompt = _prompt(state, context, canary, marked)
     reply = await model.ainvoke(prompt, config)
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))
-    return {"messages": [reply], "model": model_name, "usage": await _usage(model_name, prompt, reply)}
+    return {
+        "messages": [reply],
+        "model": model_name,
+        "usage": await _usage(model_name, prompt, reply),
+        "canary": canary,
+    }
+
+
+async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
+    """Check the reply (`guard.check_reply`). A reply that discloses protected text or carries out
+    a planted instruction is written once more with the finding named (not when the caller
+    streamed it: what was sent stays sent) and, if that fails too, replaced by a refusal in
+    character. Every blocked event, neutralised reference instructions included, is logged and
+    counted by channel and kind, and listed in `blocked`."""
+    context = resolve_context(runtime.context, config)
+    last = state["messages"][-1]
+    reply = last.text if isinstance(last, AIMessage) else ""
+    canary = state.get("canary") or ""
+    spec, _ = turn_guard(state, context, canary)
+    events = [
+        {"channel": ch, "kind": "instruction_neutralised", "action": "removed"} for ch in sorted(set(spec.neutralised))
+    ]
+    findings = spec.check(reply)
+    if not findings:
+        record(events)
+        return {"blocked": events}
+    update: dict[str, Any] = {}
+    action, text = "replaced", ""
+    if not state.get("streaming"):
+        disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
+        drop = tuple(p.value for p in spec.payloads if p.kind != "language")
+        _, marked = turn_guard(state, context, canary, drop=drop)
+        note = render_prompt(
+            "persona_chat_retry_disclosure" if disclosure else "persona_chat_retry_planted",
+            persona_name=(state.get("persona") or {}).get("name", "the persona"),
+        )
+        model_name, model = await _model(state, context)
+        prompt = _prompt(state, context, canary, marked, note)
+        retry = await model.with_config(tags=[TAG_NOSTREAM]).ainvoke(prompt, config)
+        retry_text = retry.text if isinstance(retry, AIMessage) else str(retry.content)
+        if retry_text.strip() and not spec.check(retry_text):
+            action, text = "regenerated", retry_text
+        if isinstance(retry, AIMessage):
+            update["usage"] = _add_usage(state.get("usage"), await _usage(model_name, prompt, retry))
+    if not text:
+        disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
+        text = render_prompt("persona_chat_refusal" if disclosure else "persona_chat_refusal_planted").strip()
+    events += [{"channel": f.channel, "kind": f.kind, "action": action} for f in findings]
+    record(events)
+    return {**update, "messages": [AIMessage(content=text, id=last.id)], "blocked": events}
+
+
+def _add_usage(first: Usage | None, second: Usage) -> Usage:
+    if not first:
+        return second
+    return {
+        "input_tokens": first["input_tokens"] + second["input_tokens"],
+        "output_tokens": first["output_tokens"] + second["output_tokens"],
+        "total_tokens": first["total_tokens"] + second["total_tokens"],
+        "source": first["source"] if first["source"] == second["source"] else "approximate",
+    }
 
 
 async def _usage(model_name: str, prompt: list[BaseMessage], reply: AIMessage) -> Usage:

@@ -78,13 +78,16 @@ class PersonaChatOutput(TypedDict):
     rag_hit: NotRequired[dict[str, str] | None]
     model: NotRequired[str]
     usage: NotRequired[Usage]
+    blocked: NotRequired[list[dict[str, str]]]  # this turn's blocked events: {channel, kind, action}
 
 
 class PersonaChatState(PersonaChatInput, PersonaChatOutput):
     """Everything the nodes share. `attachment_parts` are model content parts read from the
     attachments (an API may pass them prepared); `collections` and `rag` are the loaded
-    persona's own document settings, never a caller's."""
+    persona's own document settings, never a caller's; `canary` and `streaming` serve the guard."""
 
     attachment_parts: NotRequired[list[dict[str, Any]]]
     collections: NotRequired[list[str] | None]
     rag: NotRequired[dict[str, Any] | None]
+    canary: NotRequired[str]  # this turn's marker in the system message (generate sets it)
+    streaming: NotRequired[bool]  # the caller streams the reply: a blocked one is replaced, not rewritten

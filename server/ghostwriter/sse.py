@@ -1,8 +1,9 @@
 """Streaming chat: `text/plain` with `data: {json}\\n\\n` lines, as the ghostwriter contract documents.
 
 Events: function_call (progress), text_delta (model chunks as produced), completed (JSON
-string with response.response_text, response.references and model; tool_calls when
-include_debug), error (no internals), then `data: [DONE]`. A client disconnect closes the
+string with response.response_text, response.references and model; tool_calls and the guard's
+blocked events when include_debug), error (no internals), then `data: [DONE]`. Text deltas are
+the reply as it passes the guard (its last words are held back until they are checked). A client disconnect closes the
 turn's stream, which cancels the graph run and the model call; the budget is settled anyway.
 """
 
@@ -35,6 +36,7 @@ def frame(item: ChatEvent, include_debug: bool) -> str:
     final: dict[str, Any] = {"type": "completed", "content": json.dumps(completed, ensure_ascii=False)}
     if include_debug:
         final["tool_calls"] = item.reply.tool_calls
+        final["blocked"] = item.reply.blocked
     return event(final)
 
 

@@ -4,6 +4,11 @@
 attachments) and reserves the worst case of the key's budget; the returned `ChatTurn` runs once,
 as a whole (`run`) or as events while the model writes (`stream`), and settles the budget to the
 tokens used however it ends: reply, provider error or a client that went away.
+
+The graph's guard checks every reply (disclosure of the persona's prompt or the turn's
+instructions, planted instructions carried out). A streamed reply is checked as it is written:
+its last words are held back (`StreamGuard`), so a disclosure is cut before it is sent; the
+turn's `completed` text is then what was sent plus the graph's refusal.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from langchain_core.messages.utils import count_tokens_approximately
 
 from graphs.ghostwriter_chat.graph import graph as ghostwriter_chat
 from graphs.persona_chat.context import ChatContext
-from graphs.persona_chat.nodes import GENERATE_NODE
+from graphs.persona_chat.guard import StreamGuard
+from graphs.persona_chat.nodes import GENERATE_NODE, STREAM_GUARD_KEY
 from graphs.persona_chat.state import PersonaChatState
+from prompts import render_prompt
 from runtime.errors import ConfigError, NotFoundError, ServiceError
 from runtime.models import make_chat_model, parse_model_name
 from runtime.services import Services
@@ -59,6 +66,7 @@ class ChatReply:
     references: list[dict[str, str]]
     tool_calls: list[dict[str, Any]]
     generation_time: float = 0.0
+    blocked: list[dict[str, str]] = field(default_factory=list)  # the guard's events: channel, kind, action
 
 
 @dataclass(frozen=True)
@@ -142,25 +150,33 @@ class ChatTurn:
             references=public_references(state),
             tool_calls=state.get("tool_calls") or [],
             generation_time=round(time.perf_counter() - started, 3),
+            blocked=state.get("blocked") or [],
         )
 
     async def stream(self) -> AsyncGenerator[ChatEvent, None]:
-        """Progress and reply chunks as they happen, then `completed` (or one `error`). Closing the
-        iterator cancels the graph run and the model call."""
+        """Progress and reply chunks as they pass the guard, then `completed` (or one `error`).
+        Closing the iterator cancels the graph run and the model call."""
         state: dict[str, Any] = {}
         streamed: list[str] = []
+        guard = StreamGuard()
+        graph_input: PersonaChatState = {**self.graph_input, "streaming": True}
         try:
             async for part in ghostwriter_chat.astream(
-                self.graph_input, context=self.context, stream_mode=["messages", "custom", "updates"]
+                graph_input,
+                {"configurable": {STREAM_GUARD_KEY: guard}},
+                context=self.context,
+                stream_mode=["messages", "custom", "updates"],
             ):
                 mode, chunk = cast(tuple[str, Any], part)
                 if mode == "messages":
                     message, meta = chunk
                     if isinstance(message, AIMessageChunk) and meta.get("langgraph_node") == GENERATE_NODE:
-                        text = message.text
-                        if text:
-                            streamed.append(text)
-                            yield ChatEvent("text", text)
+                        chunk_text = str(message.text)
+                        if chunk_text:
+                            streamed.append(chunk_text)
+                            safe = guard.feed(chunk_text)
+                            if safe:
+                                yield ChatEvent("text", safe)
                 elif mode == "custom":
                     if isinstance(chunk, dict) and chunk.get("content"):
                         yield ChatEvent("progress", str(chunk["content"]))
@@ -168,13 +184,27 @@ class ChatTurn:
                     for update in chunk.values():
                         if isinstance(update, dict):
                             state.update(update)
+            blocked = state.get("blocked") or []
+            if guard.blocked or any(e.get("action") != "removed" for e in blocked):
+                # what was sent stays; the refusal follows it
+                refusal = state.get("reply") if blocked else None
+                refusal = refusal or render_prompt("persona_chat_refusal").strip()
+                addition = ("\n\n" if guard.released.strip() else "") + refusal
+                yield ChatEvent("text", addition)
+                reply_text = (guard.released + addition).strip()
+            else:
+                rest = guard.finish()
+                if rest:
+                    yield ChatEvent("text", rest)
+                reply_text = state.get("reply", "".join(streamed).strip())
             yield ChatEvent(
                 "completed",
                 reply=ChatReply(
-                    text=state.get("reply", "".join(streamed).strip()),
+                    text=reply_text,
                     model=self.model,
                     references=public_references(state),
                     tool_calls=state.get("tool_calls") or [],
+                    blocked=blocked,
                 ),
             )
         except Exception:
