@@ -206,6 +206,15 @@ async def save_change(
         row = await cur.fetchone()
         if row is None:
             return None
+        # versions saved without their settings (outside these writers) keep the ones they had
+        await conn.execute(
+            """UPDATE persona_versions v
+                  SET name = p.name, description = p.description, model = p.model, temperature = p.temperature,
+                      attributes = p.attributes, created_by = COALESCE(v.created_by, p.owner_id)
+                 FROM personas p
+                WHERE p.id = %s AND v.persona_id = p.id AND v.name IS NULL""",
+            (persona_id,),
+        )
         version: int | None = None
         if changes:
             version = int(row["latest"]) + 1

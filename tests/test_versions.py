@@ -198,3 +198,18 @@ async def test_rollback_to_a_version_whose_collection_is_gone(services, client):
         {"detail": "Version 1 searches collection(s) that no longer exist: old-docs"},
     )
     assert (await get_chat_profile(services.pool, int(pid)))["version"] == 2
+
+
+async def test_a_version_saved_without_its_settings_keeps_them(services, client):
+    # personas written by other code paths (the evals, older releases) have versions without settings
+    from store.personas import create_persona
+
+    b_id, builder = await user_with_token(services, client, "bob", "builder")
+    pid = await create_persona(
+        services.pool, kind="studio", name="Old", system_prompt="old prompt", owner_id=b_id, temperature=0.5
+    )
+    r = await client.put(f"{BUILD}/{pid}", headers=builder, json={"persona_name": "New", "temperature": 0.9})
+    assert r.status_code == 200
+    versions = (await client.get(f"/studio/personas/{pid}/versions", headers=builder)).json()["versions"]
+    assert [(v["version"], v["persona_name"], v["temperature"]) for v in versions] == [(2, "New", 0.9), (1, "Old", 0.5)]
+    assert versions[1]["created_by"] == b_id and versions[1]["system_prompt"] == "old prompt"

@@ -11,6 +11,7 @@ transaction. An account that has a persona keeps it unless `force` is given.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +126,7 @@ async def import_bundle(services: Services, account_id: str, raw: bytes, *, forc
     """Restore a ghostwriter bundle's versions for an existing account (the bundle's own)."""
     pool = services.pool
     account = await _account(pool, account_id)
-    imported = read_import(raw)
+    imported = await asyncio.to_thread(read_import, raw)  # up to 16 MiB of JSON: off the event loop
     if not isinstance(imported, ImportedBundle):
         raise ServiceError("The ghostwriter imports bundles (persona-bundle/v1, kind ghostwriter), not cards")
     if imported.kind != "ghostwriter":

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import struct
 import zlib
+from functools import lru_cache
 
 from runtime.errors import ServiceError
 
@@ -35,6 +36,7 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
+@lru_cache(maxsize=64)
 def _image(seed: str) -> tuple[bytes, bytes]:
     """IHDR and IDAT of a WIDTHxHEIGHT RGB image of one soft colour derived from `seed`."""
     digest = hashlib.sha256(seed.encode("utf-8")).digest()

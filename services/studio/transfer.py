@@ -378,7 +378,7 @@ def _card_version(imported: ImportedCard, user: CurrentUser) -> NewVersion:
 
 async def import_persona(services: Services, user: CurrentUser, raw: bytes) -> ImportResult:
     """A new persona owned by `user` from a card (JSON or PNG) or a studio bundle."""
-    imported = read_import(raw)
+    imported = await asyncio.to_thread(read_import, raw)  # up to 16 MiB of JSON or PNG: off the event loop
     if isinstance(imported, ImportedBundle):
         if imported.kind != "studio":
             raise ServiceError(
