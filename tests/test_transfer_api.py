@@ -464,3 +464,76 @@ async def test_twin_export(services, client):
     assert exported["data"]["extensions"]["persona_service"]["facts"] == facts
     r = await client.post(IMPORT, headers=builder, content=json.dumps(bundle).encode())
     assert r.status_code == 400 and "twin bundle" in r.json()["detail"]
+
+
+def _mangled(value, path=()):
+    """Copies of `value` with one field (at any depth) replaced by a value of another type."""
+    odd = (None, 7, "x", [1, {}], {"a": []})
+    if isinstance(value, dict):
+        for key in value:
+            for replacement in odd:
+                copy_ = copy.deepcopy(value)
+                copy_[key] = replacement
+                yield (*path, key), copy_
+            for where, inner in _mangled(value[key], (*path, key)):
+                copy_ = copy.deepcopy(value)
+                copy_[key] = inner
+                yield where, copy_
+    elif isinstance(value, list) and value:
+        for where, inner in _mangled(value[0], (*path, 0)):
+            yield where, [inner, *copy.deepcopy(value[1:])]
+
+
+async def test_mangled_cards_and_bundles_are_400s_not_crashes(services, client):
+    b_id, builder = await user_with_token(services, client, "bob", "builder")
+    assert (await client.post("/studio/collections", headers=builder, json={"name": "kb"})).status_code == 201
+    pid = await build(client, builder, b_id, system_prompt="You are Offie.", rag={"db_collections": ["kb"]})
+    await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"temperature": 0.2})
+    bundle = (await export(client, builder, pid, "bundle")).json()
+    bundle["collections"][0]["documents"] = [
+        {"doc_path": "a.md", "file_name": "a.md", "chunk_count": 1, "sha256": None, "chunks": ["Some text."]}
+    ]
+    bundle["collections"][0]["name"] = "kb-new"
+    for version in bundle["versions"]:
+        version["rag"]["db_collections"] = ["kb-new"]
+    card = json.loads(card_file("seraphina_v2.json"))
+    imported = await import_json(client, builder, card_file("seraphina_v2.json"))
+    kept = (await export(client, builder, imported["persona_id"], "bundle")).json()  # its card fields kept
+    statuses: dict[int, int] = {}
+    for original in (card, bundle, kept):
+        for where, mangled in _mangled(original):
+            r = await client.post(IMPORT, headers=builder, content=json.dumps(mangled).encode())
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            assert r.status_code in (201, 400), (where, r.status_code, r.text)
+            if r.status_code == 400:
+                assert isinstance(r.json()["detail"], str) and r.json()["detail"], where
+            else:  # what was imported serves every read
+                new = r.json()["persona_id"]
+                for fmt in ("card_v2", "png", "bundle"):
+                    r = await client.get(f"/studio/personas/{new}/export", headers=builder, params={"format": fmt})
+                    assert r.status_code == 200, (where, fmt)
+                assert (await client.get(f"/studio/personas/{new}/versions", headers=builder)).status_code == 200
+    assert statuses[400] > 50 and statuses[201] > 50
+
+
+async def test_mangled_ghostwriter_bundles_are_400s_not_crashes(services, client, script):
+    script.responder = builder_responder
+    account = sample_account(0)
+    aid = account["account_id"]
+    await add_account(client, account, account["posts"][:40])
+    assert (await client.post(f"{GW}/personas/{aid}/create", headers=HEADERS, json={})).status_code == 200
+    bundle = (await client.get(f"{GW}/personas/{aid}/export", headers=HEADERS, params={"format": "bundle"})).json()
+    for where, mangled in _mangled(bundle):
+        r = await client.post(
+            f"{GW}/personas/{aid}/import", headers=HEADERS, params={"force": "true"}, content=json.dumps(mangled)
+        )
+        assert r.status_code in (200, 400), (where, r.status_code, r.text)
+        if r.status_code == 200:  # what was restored serves every read
+            for path in (f"/personas/{aid}", f"/personas/{aid}/history", "/personas/list", "/personas/analytics"):
+                assert (await client.get(GW + path, headers=HEADERS)).status_code == 200, (where, path)
+    r = await client.post(
+        f"{GW}/personas/{aid}/import", headers=HEADERS, params={"force": "1"}, content=json.dumps(bundle)
+    )
+    assert r.status_code == 200
+    after = (await client.get(f"{GW}/personas/{aid}/export", headers=HEADERS, params={"format": "bundle"})).json()
+    assert after == bundle

@@ -98,6 +98,38 @@ async def export_persona(services: Services, account_id: str, fmt: ExportFormat)
     return export_file("bundle", name, bundle)
 
 
+# what the service reads of a version's details, and the type each must have
+_COUNTS = ("posts_analyzed_count", "posts_analyzed", "heldout_posts")
+_NUMBERS = ("confidence_score", "avg_engagement")
+_TEXT_LISTS = ("samples", "voice_examples")
+
+
+def _details(details: Any, where: str) -> dict[str, Any]:
+    """The details a version is read with; a key the service reads, when present, has its type."""
+    if not isinstance(details, dict):
+        raise ServiceError(f"{where} must be an object")
+
+    def bad(key: str, ok: bool, wanted: str) -> None:
+        if key in details and not ok:
+            raise ServiceError(f"{where}.{key} must be {wanted}")
+
+    for key in _COUNTS:
+        value = details.get(key)
+        bad(key, isinstance(value, int) and not isinstance(value, bool) and value >= 0, "a whole number >= 0")
+    for key in _NUMBERS:
+        value = details.get(key)
+        bad(key, isinstance(value, (int, float)) and not isinstance(value, bool), "a number")
+    for key in _TEXT_LISTS:
+        value = details.get(key)
+        bad(key, isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of strings")
+    bad("engagement_aware", isinstance(details.get("engagement_aware"), bool), "true or false")
+    bad("metrics", isinstance(details.get("metrics"), dict), "an object")
+    if "latest_post_at" in details:
+        bad("latest_post_at", isinstance(details["latest_post_at"], str), "an ISO 8601 timestamp")
+        values.timestamp(details["latest_post_at"], f"{where}.latest_post_at")
+    return details
+
+
 def _version(raw: Any, index: int) -> GhostwriterVersion:
     where = f"versions[{index}]"
     if not isinstance(raw, dict):
@@ -106,9 +138,7 @@ def _version(raw: Any, index: int) -> GhostwriterVersion:
     traits = raw.get("style_traits") or []
     if not isinstance(traits, list) or not all(isinstance(t, str) for t in traits):
         raise ServiceError(f"{where}.style_traits must be a list of strings")
-    details = raw.get("details") or {}
-    if not isinstance(details, dict):
-        raise ServiceError(f"{where}.details must be an object")
+    details = _details(raw.get("details") or {}, f"{where}.details")
     summary = raw.get("refinement_summary")
     return GhostwriterVersion(
         version=number,
@@ -146,7 +176,7 @@ async def import_bundle(services: Services, account_id: str, raw: bytes, *, forc
     if len(set(numbers)) != len(numbers):
         raise ServiceError("The bundle's version numbers repeat")
     current = bundle.get("current_version")
-    if current not in numbers:
+    if isinstance(current, bool) or current not in numbers:
         raise ServiceError(f"The bundle's current_version {str(current)[:20]} is not one of its versions")
     try:
         restored = await transfer_store.restore_ghostwriter(pool, account, versions, int(current), replace=force)

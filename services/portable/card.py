@@ -169,6 +169,14 @@ def assemble_prompt(data: dict[str, Any], name: str) -> str:
     return prompt
 
 
+def check_kept(kept: Any, where: str) -> dict[str, Any]:
+    """A persona's kept card fields (`split_card`) from a bundle, checked as a card's are."""
+    if not isinstance(kept, dict):
+        raise ServiceError(f"{where} must be an object")
+    _normalise({**kept, "name": "kept"}, where)
+    return kept
+
+
 def split_card(data: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(our extension or None, the card's other fields) of normalised V2 data: `name` and
     `creator_notes` become the persona's name and description; the rest is kept as the persona's

@@ -33,7 +33,7 @@ from typing import Any
 from runtime.errors import ServiceError
 from runtime.services import Services
 from services.portable import values
-from services.portable.card import EXTENSION_KEY, MAX_NAME_CHARS, V1, assemble_prompt, build_card
+from services.portable.card import EXTENSION_KEY, MAX_NAME_CHARS, V1, assemble_prompt, build_card, check_kept
 from services.portable.card import split_card as split_card_data
 from services.portable.files import (
     BUNDLE_FORMAT,
@@ -210,6 +210,10 @@ def _version(raw: Any, index: int) -> NewVersion:
     attributes = raw.get("attributes") or {}
     if not isinstance(attributes, dict) or "rag" in attributes:
         raise ServiceError(f"{where}.attributes must be an object (without rag)")
+    if "card" in attributes:
+        check_kept(attributes["card"], f"{where}.attributes.card")
+    if not isinstance(attributes.get("card_extension", {}), dict):
+        raise ServiceError(f"{where}.attributes.card_extension must be an object")
     changes = raw.get("changes") or []
     if not isinstance(changes, list) or not all(isinstance(c, str) for c in changes):
         raise ServiceError(f"{where}.changes must be a list of strings")
@@ -242,7 +246,7 @@ def bundle_versions(bundle: dict[str, Any]) -> tuple[list[NewVersion], int]:
     if len(set(numbers)) != len(numbers):
         raise ServiceError("The bundle's version numbers repeat")
     current = bundle.get("current_version")
-    if current not in numbers:
+    if isinstance(current, bool) or current not in numbers:
         raise ServiceError(f"The bundle's current_version {str(current)[:20]} is not one of its versions")
     return sorted(versions, key=lambda v: v["version"]), int(current)
 
@@ -279,6 +283,8 @@ def _bundle_documents(entry: dict[str, Any], name: str) -> list[dict[str, Any]] 
         except ServiceError as exc:
             raise ServiceError(f"{where}.doc_path: {exc.detail}") from None
         file_name = values.text(doc.get("file_name") or path.rsplit("/", 1)[-1], f"{where}.file_name", limit=255)
+        if any(d["doc_path"] == path for d in checked):
+            raise ServiceError(f"{where}: the document path {path!r} appears twice")
         checked.append({"doc_path": path, "file_name": file_name, "chunks": chunks})
     return checked
 
@@ -290,7 +296,7 @@ async def _resolve_collections(
     result = _Collections()
     if not names:
         return result
-    entries = {e.get("name"): e for e in manifest if isinstance(e, dict)}
+    entries = {e["name"]: e for e in manifest if isinstance(e, dict) and isinstance(e.get("name"), str)}
     owners = await docs_store.existing_collections(pool, sorted(names))
     for name in sorted(names):
         entry = entries.get(name) or {}
