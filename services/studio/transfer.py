@@ -266,7 +266,7 @@ def _bundle_documents(entry: dict[str, Any], name: str) -> list[dict[str, Any]] 
     docs = entry.get("documents")
     if not isinstance(docs, list) or entry.get("missing"):
         return None
-    checked = []
+    checked: list[dict[str, Any]] = []
     for i, doc in enumerate(docs):
         where = f"collections[{name}].documents[{i}]"
         if not isinstance(doc, dict):
