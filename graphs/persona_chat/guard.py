@@ -42,6 +42,7 @@ SPAN_WORDS = 8  # a run of this many words of a protected text is a disclosure
 NEAR_WINDOW, NEAR_COVERED = 12, 9  # near-verbatim: 9 of 12 consecutive words inside protected 3-grams
 SQUASHED_CHARS = 36  # the same, with spaces and punctuation gone ("S-t-a-y i-n c-h-a-r-a-c-t-e-r")
 HOLD_BACK_WORDS, HOLD_BACK_CHARS = 16, 160  # a stream keeps at least this much unsent
+STREAM_CHECK_CHARS, STREAM_FULL_CHECK_EVERY = 600, 25  # a stream checks its tail, and all of it now and then
 
 
 # --- normalising -----------------------------------------------------------------------------
@@ -51,6 +52,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 
 def fold(text: str) -> str:
     """NFKC, invisible characters dropped, accents stripped, case folded."""
+    if text.isascii():
+        return text.lower()
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
@@ -660,9 +663,12 @@ class StreamGuard:
         self.text = ""
         self.sent = 0
         self.findings: list[Finding] = []
+        self._checks = 0
+        self._checked_at = 0
 
     def arm(self, spec: GuardSpec) -> None:
         self.spec, self.text, self.sent, self.findings = spec, "", 0, []
+        self._checks = self._checked_at = 0
 
     @property
     def blocked(self) -> bool:
@@ -672,8 +678,13 @@ class StreamGuard:
         self.text += chunk
         if self.blocked:
             return ""
-        if self.spec is not None:
-            self.findings = check_reply(self.text, self.spec, final=False)
+        if self.spec is not None and (not chunk[-1:].isalnum() or len(self.text) - self._checked_at >= 12):
+            # the tail is enough for what the hold-back can still stop (a whole-text pass now and
+            # then, and at the end, for encodings spread wider); a check costs about 1 ms
+            self._checks += 1
+            whole = self._checks % STREAM_FULL_CHECK_EVERY == 0
+            self.findings = check_reply(self.text if whole else self.text[-STREAM_CHECK_CHARS:], self.spec, final=False)
+            self._checked_at = len(self.text)
             if self.findings:
                 return ""
         starts = [m.start() for m in re.finditer(r"\S+", self.text)]

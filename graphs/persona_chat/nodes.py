@@ -240,12 +240,9 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], confi
     reply = await model.ainvoke(prompt, config)
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))
-    return {
-        "messages": [reply],
-        "model": model_name,
-        "usage": await _usage(model_name, prompt, reply),
-        "canary": canary,
-    }
+    # a draft until the guard has checked it: only `guard` writes the reply into `messages`, so no
+    # stream of the graph's values shows an unchecked reply
+    return {"draft": reply, "model": model_name, "usage": await _usage(model_name, prompt, reply), "canary": canary}
 
 
 async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
@@ -255,8 +252,10 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
     character. Every blocked event, neutralised reference instructions included, is logged and
     counted by channel and kind, and listed in `blocked`."""
     context = resolve_context(runtime.context, config)
-    last = state["messages"][-1]
-    reply = last.text if isinstance(last, AIMessage) else ""
+    draft = state.get("draft")
+    if not isinstance(draft, AIMessage):
+        draft = AIMessage(content="")
+    reply = draft.text
     canary = state.get("canary") or ""
     spec, _ = turn_guard(state, context, canary)
     events = [
@@ -265,7 +264,7 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
     findings = spec.check(reply)
     if not findings:
         record(events)
-        return {"blocked": events}
+        return {"messages": [draft], "draft": None, "blocked": events}
     update: dict[str, Any] = {}
     action, text = "replaced", ""
     if not state.get("streaming"):
@@ -289,7 +288,7 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
         text = render_prompt("persona_chat_refusal" if disclosure else "persona_chat_refusal_planted").strip()
     events += [{"channel": f.channel, "kind": f.kind, "action": action} for f in findings]
     record(events)
-    return {**update, "messages": [AIMessage(content=text, id=last.id)], "blocked": events}
+    return {**update, "messages": [AIMessage(content=text, id=draft.id)], "draft": None, "blocked": events}
 
 
 def _add_usage(first: Usage | None, second: Usage) -> Usage:

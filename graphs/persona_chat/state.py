@@ -89,5 +89,6 @@ class PersonaChatState(PersonaChatInput, PersonaChatOutput):
     attachment_parts: NotRequired[list[dict[str, Any]]]
     collections: NotRequired[list[str] | None]
     rag: NotRequired[dict[str, Any] | None]
+    draft: NotRequired[AnyMessage | None]  # generate's reply until the guard passes or replaces it
     canary: NotRequired[str]  # this turn's marker in the system message (generate sets it)
     streaming: NotRequired[bool]  # the caller streams the reply: a blocked one is replaced, not rewritten
