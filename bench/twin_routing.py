@@ -5,8 +5,9 @@
 Starts a fresh embedded Postgres with the demo twins, measures the embedding model's batched
 throughput on this machine (`bench.embeddings`: texts/s at batch sizes 1, 8, 32, 64; the best is
 the limit, since every routed query needs one embedding), then serves the app with real uvicorn
-in a child process (local embeddings, the service's settings from the environment) and sends
-routing requests from 1, 16 and 64 concurrent clients:
+in a child process (the embedding model in a process of its own, as `personas serve` runs it;
+the service's settings from the environment) and sends routing requests from 1, 16 and 64
+concurrent clients:
 
 - cache off: every query distinct, so each needs the model;
 - cache on: a realistic mix, queries drawn from 1,000 with Zipf-like frequencies (repeats).
@@ -58,11 +59,15 @@ async def _run(queries: Sequence[str], concurrency: int, call: Callable[[str], A
 def _serve(port: int) -> None:
     import uvicorn
 
+    from runtime.services import Services, launch_models
     from runtime.settings import Settings
     from server.app import create_app
 
     async def serve() -> None:
-        app = create_app(Settings(), start_model=False)  # the pool needs a running loop
+        # as `personas serve` runs: the embedding model in its own process unless EMBEDDING_PROCESS=false
+        settings = Settings()
+        services = await Services.acreate(settings, launched=launch_models(settings, with_model=False))
+        app = create_app(settings, services=services, start_model=False)
         await uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
         ).serve()

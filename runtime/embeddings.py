@@ -6,12 +6,14 @@ embedded through `query_embeddings` (batched and cached, see `runtime.embedding_
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
 from runtime.embedding_batcher import QueryEmbeddings
+from runtime.embedding_process import ProcessEmbeddings
 from runtime.errors import ConfigError
 from runtime.models import PROVIDER_ALIASES
 from runtime.settings import Settings
@@ -34,14 +36,30 @@ def bundled_minilm_path() -> Path:
     raise ConfigError(f"No sentence-transformers model found in {root}.")
 
 
-def make_embeddings(name: str, settings: Settings) -> Embeddings:
+def _provider_model(name: str) -> tuple[str, str]:
     provider, sep, model = (name or "").partition(":")
     provider = PROVIDER_ALIASES.get(provider.lower(), provider.lower())
     if not sep or not model:
         raise ConfigError(f"Embedding model {name!r} is not of the form provider:model.")
+    if provider == "local" and model.lower() not in LOCAL_MODELS:
+        raise ConfigError(f"Unknown local embedding model {model!r}; available: {', '.join(LOCAL_MODELS)}.")
+    return provider, model
+
+
+def launch_embeddings(name: str, settings: Settings) -> ProcessEmbeddings | None:
+    """A local model in a process of its own, loading from now on (`wait_loaded` waits for it),
+    when EMBEDDING_PROCESS is on; None for remote models or an in-process load (`make_embeddings`)."""
+    if _provider_model(name)[0] != "local" or not settings.embedding_process:
+        return None
+    bundled_minilm_path()  # a missing package stops here, with its sentence, not in the child
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise ConfigError("sentence-transformers is not installed; install the 'local' extra.")
+    return ProcessEmbeddings(name)
+
+
+def make_embeddings(name: str, settings: Settings) -> Embeddings:
+    provider, model = _provider_model(name)
     if provider == "local":
-        if model.lower() not in LOCAL_MODELS:
-            raise ConfigError(f"Unknown local embedding model {model!r}; available: {', '.join(LOCAL_MODELS)}.")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from langchain_huggingface import HuggingFaceEmbeddings

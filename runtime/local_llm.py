@@ -82,14 +82,26 @@ class LocalLLMServer:
         self.start_timeout = start_timeout
         self.log_path = log_path
         self._proc: subprocess.Popen | None = None
+        self._answered = False
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> str:
+        """Launch the server (unless `launch` did) and wait until it answers; its base URL."""
+        if self._proc is None:
+            self.launch()
+        if not self._answered:
+            self._wait_healthy()
+            self._answered = True
+            log.info("local model server on %s (%s)", self.base_url, self.model_path.name)
+        return self.base_url
+
+    def launch(self) -> None:
+        """Start the server process without waiting for it (it loads while the caller goes on)."""
         if self._proc is not None:
-            return self.base_url
+            return
         try:
             import llama_cpp.server  # noqa: F401
         except ImportError as exc:
@@ -122,9 +134,6 @@ class LocalLLMServer:
             preexec_fn=_die_with_parent if os.name == "posix" else None,
         )
         atexit.register(self.stop)
-        self._wait_healthy()
-        log.info("local model server on %s (%s)", self.base_url, self.model_path.name)
-        return self.base_url
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -147,6 +156,7 @@ class LocalLLMServer:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
+        self._answered = False
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -30,7 +32,8 @@ from psycopg_pool import AsyncConnectionPool
 from runtime.database import make_pool, open_pool
 from runtime.embedded_pg import start_embedded_postgres, stop_embedded_postgres
 from runtime.embedding_batcher import QueryEmbeddings
-from runtime.embeddings import make_embeddings, query_embeddings
+from runtime.embedding_process import ProcessEmbeddings
+from runtime.embeddings import launch_embeddings, make_embeddings, query_embeddings
 from runtime.local_llm import LocalLLMServer
 from runtime.migrations import apply_migrations, load_migrations
 from runtime.models import local_base_url, parse_model_name, set_local_base_url
@@ -62,6 +65,10 @@ class Services:
     embedded_pg_dir: Path | None = None
     # `embeddings` behind the query batching and cache (built for whichever model is set)
     _query_embeddings: QueryEmbeddings | None = None
+    # the local embedding model's process, launched by `launch_models` and not waited for yet
+    _launched_embeddings: ProcessEmbeddings | None = None
+    # seconds each start-up step took (what `personas serve` reports)
+    timings: dict[str, float] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -78,18 +85,28 @@ class Services:
 
     @classmethod
     async def acreate(
-        cls, settings: Settings | None = None, *, migrations: Migrations = DEFAULT_MIGRATIONS
+        cls,
+        settings: Settings | None = None,
+        *,
+        migrations: Migrations = DEFAULT_MIGRATIONS,
+        launched: LaunchedModels | None = None,
     ) -> Services:
-        """`create` without blocking the event loop: settings and the embedded Postgres in threads."""
+        """`create` without blocking the event loop: settings and the embedded Postgres in threads.
+        `launched`: models `launch_models` started for these settings (`start` waits for them)."""
         if settings is None:
             settings = await asyncio.to_thread(get_settings)
         parse_model_name(settings.chat_model)
         embedded = None if settings.database_url else settings.database_dir
+        started = time.monotonic()
         if settings.database_url:
             url = settings.database_url
         else:
             url = await asyncio.to_thread(start_embedded_postgres, settings.database_dir)
-        return cls._assemble(settings, url, embedded, migrations)
+        services = cls._assemble(settings, url, embedded, migrations)
+        services.timings["embedded postgres"] = time.monotonic() - started
+        if launched is not None:
+            services.local_llm, services._launched_embeddings = launched.local_llm, launched.embeddings
+        return services
 
     @classmethod
     def _assemble(cls, settings: Settings, url: str, embedded: Path | None, migrations: Migrations) -> Services:
@@ -113,47 +130,59 @@ class Services:
         return self.started and self.embeddings is not None and not self.needs_local_model()
 
     async def start(self, *, with_model: bool = True, with_embeddings: bool = True) -> Services:
-        """Open the pool, apply the migrations, set up the checkpointer; then start the local
-        model server (when the chat model is local) and load the embeddings, in parallel."""
+        """Open the pool, apply the migrations, set up the checkpointer, while the local model
+        server (when the chat model is local) and the embeddings load alongside."""
         async with self._lock:
-            if not self.started:
-                await open_pool(self.pool, self.database_url, self.settings.database_connect_timeout)
-                migrations = await asyncio.to_thread(load_migrations, self.migrations)
-                async with self.pool.connection() as conn:
-                    applied = await apply_migrations(conn, migrations)
-                if applied:
-                    log.info("applied migrations: %s", ", ".join(applied))
-                await self.checkpointer.setup()
-                self.started = True
-            await self._start_models(with_model=with_model, with_embeddings=with_embeddings)
+            # The models take seconds and need no database: they load while it is set up.
+            models = asyncio.ensure_future(self._start_models(with_model=with_model, with_embeddings=with_embeddings))
+            try:
+                if not self.started:
+                    started = time.monotonic()
+                    await open_pool(self.pool, self.database_url, self.settings.database_connect_timeout)
+                    migrations = await asyncio.to_thread(load_migrations, self.migrations)
+                    async with self.pool.connection() as conn:
+                        applied = await apply_migrations(conn, migrations)
+                    if applied:
+                        log.info("applied migrations: %s", ", ".join(applied))
+                    await self.checkpointer.setup()
+                    self.started = True
+                    self.timings["database set-up"] = time.monotonic() - started
+            except BaseException:
+                # what the models started must be known to `stop`: wait for them, then fail
+                await asyncio.gather(models, return_exceptions=True)
+                raise
+            await models
         set_current_services(self)
         return self
 
     async def _start_models(self, *, with_model: bool, with_embeddings: bool) -> None:
         # The model server and the embeddings both take seconds: they load side by side.
         slow_starts = []
-        if with_model and self.local_llm is None and self.needs_local_model():
-            slow_starts.append(asyncio.to_thread(self._start_local_llm))
+        if with_model and self.needs_local_model():
+            slow_starts.append(asyncio.to_thread(self._timed, "local model server", self._start_local_llm))
         if with_embeddings and self.embeddings is None:
-            slow_starts.append(asyncio.to_thread(self._load_embeddings))
+            slow_starts.append(asyncio.to_thread(self._timed, "embeddings", self._load_embeddings))
         await asyncio.gather(*slow_starts)
 
+    def _timed(self, step: str, run: Callable[[], None]) -> None:
+        started = time.monotonic()
+        run()
+        self.timings[step] = time.monotonic() - started
+
     def _start_local_llm(self) -> None:
-        s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        server = LocalLLMServer(
-            s.local_llm_model_path,
-            port=s.local_llm_port,
-            threads=s.local_llm_threads,
-            context=s.local_llm_context,
-            start_timeout=s.local_llm_start_timeout,
-            log_path=s.data_dir / "local-llm.log",
-        )
-        set_local_base_url(server.start())
+        # a server `launch_models` started is waited for; otherwise one starts now
+        server = self.local_llm or local_llm_server(self.settings)
         self.local_llm = server
+        set_local_base_url(server.start())
 
     def _load_embeddings(self) -> None:
-        self.embeddings = make_embeddings(self.settings.embedding_model, self.settings)
+        # a model process `launch_models` started (`personas serve`) is waited for; anywhere else
+        # the model loads in this process
+        launched, self._launched_embeddings = self._launched_embeddings, None
+        if launched is not None:
+            self.embeddings = launched.wait_loaded()
+        else:
+            self.embeddings = make_embeddings(self.settings.embedding_model, self.settings)
 
     def require_embeddings(self) -> QueryEmbeddings:
         """The embeddings, loaded here when nothing loaded them yet (blocking: on an event loop,
@@ -180,6 +209,13 @@ class Services:
             self.local_llm = None
         if self._query_embeddings is not None:
             self._query_embeddings.close()
+        # a model process these services launched ends with them (one a caller set is theirs)
+        for own in (self._launched_embeddings, self.embeddings):
+            if isinstance(own, ProcessEmbeddings):
+                own.close()
+        self._launched_embeddings = None
+        if isinstance(self.embeddings, ProcessEmbeddings):
+            self.embeddings = None
         await self.pool.close()
         self.started = False
         if self.embedded_pg_dir is not None:
@@ -187,6 +223,52 @@ class Services:
             await asyncio.to_thread(stop_embedded_postgres, data_dir)
         if current_services() is self:
             set_current_services(None)
+
+
+@dataclass
+class LaunchedModels:
+    """The local model server and the local embedding model's process, started without waiting
+    for them (`launch_models`); `Services.start` waits for them."""
+
+    local_llm: LocalLLMServer | None = None
+    embeddings: ProcessEmbeddings | None = None
+
+    def stop(self) -> None:
+        """For a start-up that failed before any services took these over."""
+        if self.local_llm is not None:
+            self.local_llm.stop()
+        if self.embeddings is not None:
+            self.embeddings.close()
+
+
+def local_llm_server(settings: Settings) -> LocalLLMServer:
+    s = settings
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    return LocalLLMServer(
+        s.local_llm_model_path,
+        port=s.local_llm_port,
+        threads=s.local_llm_threads,
+        context=s.local_llm_context,
+        start_timeout=s.local_llm_start_timeout,
+        log_path=s.data_dir / "local-llm.log",
+    )
+
+
+def launch_models(settings: Settings, *, with_model: bool = True, with_embeddings: bool = True) -> LaunchedModels:
+    """Start the local model server (when the chat model is local) and the local embedding model's
+    process, without waiting: both load in processes of their own, on the other core, while the
+    caller imports the app and starts the database. Pass the result to `Services.acreate`."""
+    launched = LaunchedModels()
+    try:
+        if with_model and parse_model_name(settings.chat_model).provider == "local" and local_base_url() is None:
+            launched.local_llm = local_llm_server(settings)
+            launched.local_llm.launch()
+        if with_embeddings:
+            launched.embeddings = launch_embeddings(settings.embedding_model, settings)
+    except BaseException:
+        launched.stop()
+        raise
+    return launched
 
 
 _current: Services | None = None

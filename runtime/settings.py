@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 64
     embedding_batch_wait_ms: float = 2.0
     embedding_cache_size: int = 10_000
+    embedding_process: bool = True  # `personas serve` runs the local embedding model in a child process
 
     # --- local llama.cpp server
     local_llm_model_path: Path | None = None

@@ -10,11 +10,13 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from runtime.errors import ConfigError
 from runtime.settings import get_settings
 
 log = logging.getLogger("personas")
+_STARTED = time.monotonic()  # the command's start, for the start-up report
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -24,33 +26,58 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 async def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from runtime.services import Services
-    from server.app import create_app
-    from server.rest_mounts import check_rest_mounts
+    from runtime.services import Services, launch_models
 
     settings = get_settings()
-    check_rest_mounts(settings)  # colliding prefixes stop here, before the slow start-up
-    host = args.host or settings.host
-    port = args.port or settings.port
-    # SIGTERM ends the service as Ctrl-C does, so `finally` stops the services and the embedded
-    # Postgres (uvicorn handles it while serving, then raises it again after its own shutdown).
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    print("Starting the database, the model and the embeddings...", file=sys.stderr, flush=True)
-    services = await Services.acreate(settings)
+    # The model server and the embedding model load in processes of their own from here on, on
+    # the other core, while this process imports the app and starts the database.
+    launched = launch_models(settings)
+    services = None
     try:
+        from server.rest_mounts import check_rest_mounts
+
+        check_rest_mounts(settings)  # colliding prefixes stop here, before the database starts
+        host = args.host or settings.host
+        port = args.port or settings.port
+        # SIGTERM ends the service as Ctrl-C does, so `finally` stops the services and the embedded
+        # Postgres (uvicorn handles it while serving, then raises it again after its own shutdown).
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        print("Starting the database, the model and the embeddings...", file=sys.stderr, flush=True)
+        imported = time.monotonic()
+        services = await Services.acreate(settings, launched=launched)
         await services.start()
+        ready = time.monotonic()
         from services.twin.demo import ensure_demo_twins
 
         if await ensure_demo_twins(services):
             print("Loaded the demo segment twins (first start).", file=sys.stderr, flush=True)
+        from server.app import create_app
+
         app = create_app(settings, services=services)
+        log.info("%s", _startup_report(imported, ready, services.timings))
         print(f"Serving on http://{host}:{port} (docs at /docs, health at /health)", file=sys.stderr, flush=True)
         config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, lifespan="on")
         await uvicorn.Server(config).serve()
     finally:
-        await services.stop()
+        if services is not None:
+            await services.stop()
+        else:
+            launched.stop()
     return 0
+
+
+def _startup_report(imported: float, ready: float, timings: dict[str, float]) -> str:
+    """Where the start-up's time went, for the log: this process's steps one after the other,
+    and how long `start` still waited for the models, which load in their own processes."""
+    t = dict(timings)
+    models = [f"{name} {t.pop(name):.1f} s" for name in ("embeddings", "local model server") if name in t]
+    steps = [f"imports and mount check {imported - _STARTED:.1f} s"]
+    steps += [f"{name} {seconds:.1f} s" for name, seconds in t.items()]
+    if models:
+        steps[-1] += " while waiting for " + " and ".join(models) + " (loading since the command started)"
+    steps.append(f"demo check and app {time.monotonic() - ready:.1f} s")
+    return f"started in {time.monotonic() - _STARTED:.1f} s: " + "; ".join(steps)
 
 
 async def _migrate(args: argparse.Namespace) -> int:
@@ -74,7 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(run=_migrate)
-    for module in ("server.twin.cli", "server.studio.cli", "server.ghostwriter.cli", "server.transfer_cli", "evals.cli"):
+    for module in (
+        "server.twin.cli",
+        "server.studio.cli",
+        "server.ghostwriter.cli",
+        "server.transfer_cli",
+        "evals.cli",
+    ):
         importlib.import_module(module).register(sub)
     return parser
 
