@@ -33,7 +33,9 @@ async def prepare(state: PersonaChatState, runtime: Runtime[ChatContext], config
     return update
 
 
-def entry(state: PersonaChatState) -> str:
+# A coroutine: LangGraph runs a plain function of an async graph in the thread pool, a hop before
+# every first token, queued behind other threads' work at 32 concurrent streams.
+async def entry(state: PersonaChatState) -> str:
     """`prepare` unless it would do nothing: inline persona, no raw attachments, no data sources
     (then the input must carry `references` and `tool_calls`, as load_persona would set them)."""
     idle = (

@@ -24,15 +24,17 @@ from graphs.persona_chat.retrieval import needs_retrieval
 from graphs.persona_chat.state import PersonaChatInput, PersonaChatOutput, PersonaChatState
 
 
-def after_load_persona(state: PersonaChatState) -> str:
+# The edge functions are coroutines: LangGraph runs a plain function of an async graph in the
+# thread pool, a hop before every first token.
+async def after_load_persona(state: PersonaChatState) -> str:
     """read_attachments when raw attachments came in, else retrieve when there is something to
     search, else straight to generate."""
     if state.get("attachments"):
         return "read_attachments"
-    return after_read_attachments(state)
+    return await after_read_attachments(state)
 
 
-def after_read_attachments(state: PersonaChatState) -> str:
+async def after_read_attachments(state: PersonaChatState) -> str:
     return "retrieve" if needs_retrieval(state) else GENERATE_NODE
 
 
