@@ -13,7 +13,7 @@ concurrent clients:
 - cache on: a realistic mix, queries drawn from 1,000 with Zipf-like frequencies (repeats).
 
 For each it prints req/s, req/s as a fraction of the limit, p50, p99 and p99/p50, and the cache
-hit rate the server reports on /health. At 1 client it also measures the bare path, one query
+hit rate and mean texts per model call the server reports on /health. At 1 client it also measures the bare path, one query
 embedding (the same query path) plus one pgvector SQL query in this process, and prints the
 HTTP p50 as a multiple of it.
 """
@@ -133,9 +133,9 @@ async def _bench(args: argparse.Namespace) -> int:
                     vector = await embeddings.aembed_query(query)
                     await search_clusters(services.pool, vector, limit=3)
 
-                async def cache_counts() -> tuple[int, int]:
+                async def cache_counts() -> tuple[int, int, int, int]:
                     report = (await client.get("/health")).json()["embeddings"]
-                    return report["cache_hits"], report["cache_misses"]
+                    return report["cache_hits"], report["cache_misses"], report["batches"], report["texts"]
 
                 every = distinct_queries(args.requests * (1 + 3 * len(clients)) + 400 + REPEAT_POOL, seed=3)
                 pool, fresh = every[:REPEAT_POOL], iter(every[REPEAT_POOL:])
@@ -149,23 +149,25 @@ async def _bench(args: argparse.Namespace) -> int:
                 print(f"bare path at 1 client (1 embedding + 1 SQL query, distinct queries): p50 {bare_p50:.1f} ms")
                 print(
                     f"{'queries':<9} {'clients':>7} {'req/s':>7} {'of limit':>8} {'p50':>8} {'p99':>8} "
-                    f"{'p99/p50':>7} {'hit rate':>8} {'p50/bare':>8}"
+                    f"{'p99/p50':>7} {'hit rate':>8} {'batch':>5} {'p50/bare':>8}"
                 )
                 for mix in ("distinct", "repeats"):
                     for concurrency in clients:
                         n = args.requests * (1 if concurrency == 1 else 3)
                         queries = take(n) if mix == "distinct" else repeating_queries(pool, n, seed=concurrency)
-                        hits0, misses0 = await cache_counts()
+                        hits0, misses0, batches0, texts0 = await cache_counts()
                         start = time.perf_counter()
                         latencies = await _run(queries, concurrency, http_call)
                         rps = n / (time.perf_counter() - start)
-                        hits, misses = await cache_counts()
+                        hits, misses, batches, texts = await cache_counts()
                         asked = (hits - hits0) + (misses - misses0)
+                        batch = (texts - texts0) / max(1, batches - batches0)  # mean texts per model call
                         p50, p99 = statistics.median(latencies), _pct(latencies, 0.99)
                         vs_bare = f"{p50 / bare_p50:7.2f}x" if concurrency == 1 and mix == "distinct" else ""
                         print(
                             f"{mix:<9} {concurrency:>7} {rps:>7.1f} {rps / limit:>8.0%} {p50:>6.1f}ms "
-                            f"{p99:>6.1f}ms {p99 / p50:>6.2f}x {(hits - hits0) / max(asked, 1):>8.0%} {vs_bare:>8}"
+                            f"{p99:>6.1f}ms {p99 / p50:>6.2f}x {(hits - hits0) / max(asked, 1):>8.0%} {batch:>5.1f} "
+                            f"{vs_bare:>8}"
                         )
         finally:
             if server is not None:

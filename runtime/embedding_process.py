@@ -79,7 +79,7 @@ class ProcessEmbeddings(Embeddings):
         try:
             self._loaded.result(timeout)
         except BrokenProcessPool as exc:
-            self.close()
+            self._pool.shutdown(wait=False)
             raise ConfigError(
                 f"The embedding model {self.name} could not load in its process (see the error above); "
                 "EMBEDDING_PROCESS=false loads it in the API process."
@@ -93,5 +93,6 @@ class ProcessEmbeddings(Embeddings):
         return self.embed_documents([text])[0]
 
     def close(self) -> None:
-        """End the child (what is queued is dropped)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """End the child (what is queued is dropped) and wait for it, so its pipes and locks are
+        released before the interpreter exits."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -212,7 +212,7 @@ class Services:
         # a model process these services launched ends with them (one a caller set is theirs)
         for own in (self._launched_embeddings, self.embeddings):
             if isinstance(own, ProcessEmbeddings):
-                own.close()
+                await asyncio.to_thread(own.close)
         self._launched_embeddings = None
         if isinstance(self.embeddings, ProcessEmbeddings):
             self.embeddings = None
