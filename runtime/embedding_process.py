@@ -43,10 +43,14 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _load(name: str) -> None:
+def _load(name: str, threads: int) -> None:
     """In the child: build the model and run it once (the first call pays torch's set-up)."""
     global _model
     _exit_with_parent()
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
     from runtime.embeddings import make_embeddings
     from runtime.settings import Settings
 
@@ -64,12 +68,16 @@ def _embed(texts: list[str]) -> list[list[float]]:
 
 
 class ProcessEmbeddings(Embeddings):
-    """`make_embeddings(name)` run in a child process; the child starts loading at once."""
+    """`make_embeddings(name)` run in a child process; the child starts loading at once.
+    `threads`: torch's CPU threads there (0: torch's default, one per core)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, threads: int = 0) -> None:
         self.name = name
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_load, initargs=(name,)
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load,
+            initargs=(name, threads),
         )
         self._loaded: Future[bool] = self._pool.submit(_loaded)
 

@@ -54,7 +54,7 @@ def launch_embeddings(name: str, settings: Settings) -> ProcessEmbeddings | None
     bundled_minilm_path()  # a missing package stops here, with its sentence, not in the child
     if importlib.util.find_spec("sentence_transformers") is None:
         raise ConfigError("sentence-transformers is not installed; install the 'local' extra.")
-    return ProcessEmbeddings(name)
+    return ProcessEmbeddings(name, threads=settings.embedding_threads)
 
 
 def make_embeddings(name: str, settings: Settings) -> Embeddings:
