@@ -3,6 +3,8 @@ collection isolation, and quoted references in the model's prompt."""
 
 from __future__ import annotations
 
+import re
+
 from retrievers.documents import DocumentCollectionRetriever
 from store.documents import search_chunks
 from tests.studio_support import build, upload, user_with_token
@@ -75,8 +77,11 @@ async def test_cosine_threshold_just_above_and_below_the_top_hit(services, clien
     assert abs(float(hit["euclidean_distance"]) - float(top["euclidean_distance"])) < 1e-3
     assert all(isinstance(v, str) for v in hit.values())
     system = script.calls[-1][0].content
-    assert "<<<REFERENCES" in system and CORPUS["bees.md"] in system
-    assert system.index("<<<REFERENCES") < system.index(CORPUS["bees.md"]) < system.index("REFERENCES>>>")
+    # the hit reaches the model as quoted data, between the turn's two random delimiter lines
+    delimiters = re.findall(r"=====REF-[0-9A-F]+=====", system)
+    assert len(delimiters) >= 2 and len(set(delimiters)) == 1 and CORPUS["bees.md"] in system
+    first, last = system.index(delimiters[0]), system.rindex(delimiters[0])
+    assert first < system.index(CORPUS["bees.md"]) < last
 
     r = await client.put(
         f"/studio/personas/build/{pid}", headers=builder, json={"rag": {"query_threshold": round(sim + 0.001, 6)}}
@@ -129,7 +134,7 @@ async def test_persona_without_collections_never_hits(services, client, script):
         for question in (QUESTION, CORPUS["bees.md"]):
             r = (await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": question})).json()
             assert r["rag_hit"]["success"] == "false"
-            assert "<<<REFERENCES" not in script.calls[-1][0].content
+            assert "=====REF-" not in script.calls[-1][0].content
 
 
 async def test_retriever_never_leaves_its_collections(services, client, script):
