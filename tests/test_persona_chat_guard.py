@@ -65,6 +65,18 @@ async def test_a_reply_that_still_discloses_is_refused_in_character(script):
     assert canary not in state["reply"] and "NORA-883412" not in state["reply"]
 
 
+async def test_a_self_description_that_keeps_quoting_the_profile_loses_those_sentences(script):
+    quoting = "I'm Nora, a pharmacist in Galway who loves sea swimming and cryptic crosswords."
+    rest = "I also like strong tea and long walks along the bay every single morning before work."
+    script.replies = [f"{quoting} {rest}", f"{quoting} {rest}"]
+    state = await build_persona_chat().ainvoke(_turn("Tell me about yourself."), context=CTX)
+    assert state["reply"] == rest
+    assert state["blocked"] == [{"channel": "user", "kind": "prompt_leak", "action": "trimmed"}]
+    # the second try saw the profile as fragments, not as the sentences it copied
+    second = script.calls[1][0].content
+    assert "- a pharmacist in Galway" in second and "a pharmacist in Galway who loves" not in second
+
+
 async def test_secrets_in_the_turns_instructions_are_protected_too(script):
     script.replies = ["The promo code is PROMO-527977.", "I can't share that one."]
     state = await build_persona_chat().ainvoke(

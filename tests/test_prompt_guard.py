@@ -19,9 +19,11 @@ from graphs.persona_chat.guard import (
     language_of,
     mark_references,
     new_canary,
+    profile_fragments,
     record,
     secret_tokens,
     squash,
+    trim,
 )
 
 PERSONA = (
@@ -241,3 +243,25 @@ def test_blocked_events_are_counted_by_channel_and_kind_and_logged_without_secre
         record([{"channel": "web", "kind": "planted_instruction", "action": "regenerated"}])
     assert blocked_counts()["web/planted_instruction"] == before + 1
     assert "channel=web kind=planted_instruction action=regenerated" in caplog.text
+
+
+def test_profile_fragments_keep_the_facts_but_break_the_sentences():
+    fragments = profile_fragments(
+        "Maria is a 29-year-old hygienist who rents a flat in Austin, Texas. Age band 25 - 34, female."
+    )
+    assert fragments.splitlines() == [
+        "- Maria",
+        "- a 29-year-old hygienist",
+        "- rents a flat in Austin, Texas",
+        "- Age band 25 - 34",
+        "- female",
+    ]
+
+
+def test_trim_drops_only_the_quoting_sentences_and_needs_enough_left():
+    spec = spec_for()
+    quoting = "I'm a pharmacist in Galway who loves sea swimming and cryptic crosswords."
+    rest = "Tea and long walks along the bay every morning are my favourite things in the world."
+    assert trim(f"{quoting} {rest}", spec) == rest
+    assert trim(f"{quoting} Nice day.", spec) == ""  # too little left
+    assert trim("The code is NORA-883412. " + rest, spec) == rest

@@ -649,6 +649,39 @@ def check_reply(reply: str, spec: GuardSpec, *, final: bool = True) -> list[Find
     return list(dict.fromkeys(findings))
 
 
+# --- remedies ----------------------------------------------------------------------------------------
+
+_FRAGMENT_SPLIT = re.compile(
+    r",(?!\s*[A-Z])|[;:()\[\]]|(?<!\d)\s[-–—]\s(?!\d)"
+    r"|\s(?i:who|whom|whose|which|that|and|or|with|is|are|was|were|but|while|where|because)\s"
+)
+
+
+def profile_fragments(profile: str) -> str:
+    """The profile as a list of short fragments, in order: the same facts, without the sentences a
+    small model copies word for word when it describes itself (used for a second try)."""
+    fragments: list[str] = []
+    for line in profile.splitlines():
+        for sentence in _SENTENCE_END.split(line.strip()):
+            fragments += [f.strip(" .!?\"'") for f in _FRAGMENT_SPLIT.split(sentence)]
+    return "\n".join(f"- {f}" for f in fragments if len(f) > 1)
+
+
+def trim(reply: str, spec: GuardSpec) -> str:
+    """The reply without the sentences that repeat protected text; "" when too little is left
+    (under 8 words or 40% of the reply) or what is left still fails the check."""
+    kept = [
+        sentence
+        for line in reply.splitlines()
+        for sentence in _SENTENCE_END.split(line.strip())
+        if sentence and not check_reply(sentence, spec)
+    ]
+    text = " ".join(kept).strip()
+    if len(words(text)) < max(8, 0.4 * len(words(reply))) or check_reply(text, spec):
+        return ""
+    return text
+
+
 # --- streaming --------------------------------------------------------------------------------------
 
 

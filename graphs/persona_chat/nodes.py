@@ -33,7 +33,9 @@ from graphs.persona_chat.guard import (
     mark_references,
     new_canary,
     new_delimiter,
+    profile_fragments,
     record,
+    trim,
 )
 from graphs.persona_chat.retrieval import emit_progress, rag_miss, retrieve_documents, search_the_web
 from graphs.persona_chat.state import PersonaChatState, PersonaProfile, Usage
@@ -90,11 +92,20 @@ async def load_persona(state: PersonaChatState) -> dict[str, Any]:
     return update
 
 
+def _profile(state: PersonaChatState) -> str:
+    return state.get("system_prompt_override") or (state.get("persona") or {}).get("system_prompt", "")
+
+
 def _system_text(
-    state: PersonaChatState, context: ChatContext, canary: str, marked: MarkedReferences | None = None
+    state: PersonaChatState,
+    context: ChatContext,
+    canary: str,
+    marked: MarkedReferences | None = None,
+    profile: str | None = None,
 ) -> str:
     """The system message; every caller-supplied text (persona, instructions, style, references)
-    is a value inside the templates, never template text."""
+    is a value inside the templates, never template text. `profile` replaces the persona's text
+    (a second try gets it as fragments)."""
     persona = state.get("persona") or {}
     style = context.communication_style
     instructions = state.get("additional_instructions")
@@ -102,7 +113,7 @@ def _system_text(
         "persona_chat_system",
         canary=canary,
         persona_name=persona.get("name", "the persona"),
-        persona_prompt=state.get("system_prompt_override") or persona.get("system_prompt", ""),
+        persona_prompt=_profile(state) if profile is None else profile,
         style_block=render_prompt("persona_chat_style", style=style) if style else "",
         instructions_block=render_prompt("persona_chat_instructions", instructions=instructions, canary=canary)
         if instructions
@@ -204,7 +215,12 @@ def with_attachment_parts(messages: Sequence[BaseMessage], parts: list[dict[str,
 
 
 def _prompt(
-    state: PersonaChatState, context: ChatContext, canary: str, marked: MarkedReferences | None, note: str = ""
+    state: PersonaChatState,
+    context: ChatContext,
+    canary: str,
+    marked: MarkedReferences | None,
+    note: str = "",
+    profile: str | None = None,
 ) -> list[BaseMessage]:
     history = trim_messages(
         state["messages"],
@@ -215,7 +231,7 @@ def _prompt(
         include_system=False,
     )
     return [
-        SystemMessage(content=_system_text(state, context, canary, marked) + note),
+        SystemMessage(content=_system_text(state, context, canary, marked, profile) + note),
         *with_attachment_parts(history, state.get("attachment_parts")),
     ]
 
@@ -246,45 +262,51 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], confi
 
 
 async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
-    """Check the reply (`guard.check_reply`). A reply that discloses protected text or carries out
-    a planted instruction is written once more with the finding named (not when the caller
-    streamed it: what was sent stays sent) and, if that fails too, replaced by a refusal in
-    character. Every blocked event, neutralised reference instructions included, is logged and
-    counted by channel and kind, and listed in `blocked`."""
+    """Check the draft reply (`guard.check_reply`). One that discloses protected text or carries
+    out a planted instruction is written once more (not when the caller streamed it: what was sent
+    stays sent), with the finding named in a fixed note, the persona's text given as fragments
+    after a disclosure and the planted sentences dropped after a planted instruction. If that
+    fails too, a reply that only repeated profile text loses those sentences when enough is left
+    (`trimmed`); anything else becomes a refusal in character. Every blocked event, neutralised
+    reference instructions included, is logged and counted by channel and kind, and listed in
+    `blocked`."""
     context = resolve_context(runtime.context, config)
     draft = state.get("draft")
     if not isinstance(draft, AIMessage):
         draft = AIMessage(content="")
-    reply = draft.text
     canary = state.get("canary") or ""
     spec, _ = turn_guard(state, context, canary)
     events = [
         {"channel": ch, "kind": "instruction_neutralised", "action": "removed"} for ch in sorted(set(spec.neutralised))
     ]
-    findings = spec.check(reply)
+    findings = spec.check(draft.text)
     if not findings:
         record(events)
         return {"messages": [draft], "draft": None, "blocked": events}
     update: dict[str, Any] = {}
+    disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
     action, text = "replaced", ""
     if not state.get("streaming"):
-        disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
         drop = tuple(p.value for p in spec.payloads if p.kind != "language")
         _, marked = turn_guard(state, context, canary, drop=drop)
         note = render_prompt(
             "persona_chat_retry_disclosure" if disclosure else "persona_chat_retry_planted",
             persona_name=(state.get("persona") or {}).get("name", "the persona"),
         )
+        profile = profile_fragments(_profile(state)) if disclosure else None
         model_name, model = await _model(state, context)
-        prompt = _prompt(state, context, canary, marked, note)
+        prompt = _prompt(state, context, canary, marked, note, profile)
         retry = await model.with_config(tags=[TAG_NOSTREAM]).ainvoke(prompt, config)
         retry_text = retry.text if isinstance(retry, AIMessage) else str(retry.content)
-        if retry_text.strip() and not spec.check(retry_text):
-            action, text = "regenerated", retry_text
         if isinstance(retry, AIMessage):
             update["usage"] = _add_usage(state.get("usage"), await _usage(model_name, prompt, retry))
+        if retry_text.strip() and not spec.check(retry_text):
+            action, text = "regenerated", retry_text
+        elif {f.kind for f in findings} == {"prompt_leak"}:
+            trimmed = trim(retry_text, spec) or trim(draft.text, spec)
+            if trimmed:
+                action, text = "trimmed", trimmed
     if not text:
-        disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
         text = render_prompt("persona_chat_refusal" if disclosure else "persona_chat_refusal_planted").strip()
     events += [{"channel": f.channel, "kind": f.kind, "action": action} for f in findings]
     record(events)
