@@ -18,9 +18,14 @@ QUERIES = [r["query"] for r in load_jsonl("twin_routing.jsonl")][:24] + ["two\nl
 
 
 def _model_processes() -> set[int]:
-    return {
-        child.pid for child in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(child.cmdline())
-    }
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                found.add(child.pid)
+        except psutil.Error:  # a short-lived child (pg_ctl, ...) that ended meanwhile
+            pass
+    return found
 
 
 async def test_launched_model_serves_the_services_with_the_in_process_vectors(settings, script, local_embeddings):
