@@ -39,13 +39,14 @@ async def test_launched_model_serves_the_services_with_the_in_process_vectors(se
         assert services.ready
         children = _model_processes() - before
         assert len(children) == 1
+        model_processes = [psutil.Process(pid) for pid in children]  # before stop: it may be gone after
         assert services.embeddings.embed_documents(QUERIES) == local_embeddings.embed_documents(QUERIES)
         batched = await services.require_embeddings().aembed_queries(QUERIES[:8])
         assert batched == [local_embeddings.embed_query(q) for q in QUERIES[:8]]
         assert {"embedded postgres", "database set-up", "embeddings"} <= set(services.timings)
     finally:
         await services.stop()
-    gone, alive = psutil.wait_procs([psutil.Process(pid) for pid in children], timeout=30)
+    gone, alive = psutil.wait_procs(model_processes, timeout=30)
     assert alive == []
     assert services.embeddings is None  # a restart loads the model again
 
