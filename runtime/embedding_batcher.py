@@ -193,9 +193,12 @@ class QueryEmbeddings(Embeddings):
 
     def close(self) -> None:
         """Let the workers finish what is queued and end (they start again on the next query)."""
+        # later queries go to a new queue and new workers: a stop meant for these workers can
+        # never end a worker started after it
         threads, self._threads = self._threads, []
+        jobs, self._queue = self._queue, queue.SimpleQueue()
         for _ in threads:
-            self._queue.put(_STOP)
+            jobs.put(_STOP)
 
     # --- internals
 
@@ -258,14 +261,16 @@ class QueryEmbeddings(Embeddings):
             self._start_worker()
 
     def _start_worker(self) -> None:
-        thread = threading.Thread(target=self._work, name=f"embeddings-{len(self._threads)}", daemon=True)
+        thread = threading.Thread(
+            target=self._work, args=(self._queue,), name=f"embeddings-{len(self._threads)}", daemon=True
+        )
         self._threads.append(thread)
         thread.start()
 
-    def _work(self) -> None:
+    def _work(self, jobs: queue.SimpleQueue[_Job | object]) -> None:
         carry: _Job | None = None
         while True:
-            item = carry if carry is not None else self._queue.get()
+            item = carry if carry is not None else jobs.get()
             carry = None
             if item is _STOP:
                 return
@@ -278,11 +283,11 @@ class QueryEmbeddings(Embeddings):
             while size < self.max_batch:
                 timeout = deadline - time.monotonic()
                 try:
-                    nxt = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
+                    nxt = jobs.get(timeout=timeout) if timeout > 0 else jobs.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is _STOP:
-                    self._queue.put(_STOP)  # honoured after this batch
+                    jobs.put(_STOP)  # honoured after this batch
                     break
                 assert isinstance(nxt, _Job)
                 batch.append(nxt)

@@ -235,3 +235,12 @@ async def test_service_embeddings_follow_the_settings_and_health_reports_the_cac
     assert report["cache_misses"] - before["cache_misses"] == 1
     assert report["cache_hit_rate"] == round(report["cache_hits"] / (report["cache_hits"] + report["cache_misses"]), 4)
     assert (report["max_batch"], report["cache_max"], report["model"]) == (16, 100, "local:all-minilm-l6-v2")
+
+
+async def test_queries_after_close_start_new_workers(local_embeddings):
+    embeddings = _batched(Recording(local_embeddings), max_batch=8, max_wait=0, cache_size=0)
+    first = await embeddings.aembed_query("before")
+    for _ in range(3):
+        embeddings.close()  # as the services do when they stop; they may start again
+        assert await embeddings.aembed_query("before") == first
+    embeddings.close()
