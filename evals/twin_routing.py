@@ -6,9 +6,11 @@ are REPLACED) and runs queries through the cluster_router graph.
 Data sets (`datasets/`), kept apart on purpose:
 
 - `twin_routing.jsonl` (development, 98 queries: direct, paraphrase, no_match) and
-  `twin_routing_hard_dev.jsonl` (a development split written in the hard set's style):
-  the parser, the score weights, the calibration and the match threshold were tuned on
-  these two only.
+  `twin_routing_hard_dev.jsonl` (a development split written in the hard set's style) and
+  `twin_routing_jargon_dev.jsonl` (86 queries in marketers' trade jargon: thin-file,
+  HENRYs, DINKs, subprime auto, FICO scores, HHI..., written from the cluster profiles
+  and committed before the parser's lexicon was widened): the parser, the score weights,
+  the calibration and the match threshold were tuned on these only.
 - `twin_routing_hard.jsonl` (held out, 189 queries): written from the demo cluster
   profiles before any tuning, the way marketers write, each with its kind: plain,
   synonym, misspelling, context, negation (past-vs-present included), range,
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 DATASETS = Path(__file__).with_name("datasets")
-DEV_SETS = ("twin_routing.jsonl", "twin_routing_hard_dev.jsonl")
+DEV_SETS = ("twin_routing.jsonl", "twin_routing_hard_dev.jsonl", "twin_routing_jargon_dev.jsonl")
 HARD_SET = "twin_routing_hard.jsonl"
 OUT_OF_SCOPE_KINDS = {"no_match", "out-of-scope"}
 
