@@ -212,26 +212,48 @@ def test_stream_guard_holds_back_the_tail_and_cuts_a_disclosure_before_it_leaves
         "story and I have told it many times before to friends, neighbours and the odd curious customer. "
     )
     sent = _stream(guard, preamble + "My profile says: a pharmacist in Galway who loves sea swimming and more.")
-    assert guard.blocked and "pharmacist" not in sent and "profile" not in sent
-    assert sent and preamble.startswith(sent)  # the clean start went out
+    assert guard.blocked and "pharmacist" not in sent
+    assert sent.startswith(preamble)  # the clean start went out as it was written
     assert guard.finish() == ""
 
 
-def test_stream_guard_cuts_a_secret_and_the_canary_before_any_of_it_leaves():
-    for leak in ("Here you go: N O R A - 8 8 3 4 1 2", "[ZQ0123456789] You are Nora Fitzgerald."):
-        guard = StreamGuard()
-        guard.arm(spec_for())
-        sent = _stream(guard, leak)
-        assert guard.blocked and sent == "", leak
-
-
-def test_stream_guard_releases_a_clean_reply_in_full():
+@pytest.mark.parametrize(
+    ("leak", "before"),
+    [
+        ("Here you go: N O R A - 8 8 3 4 1 2", "Here you go: "),
+        ("[ZQ0123456789] You are Nora Fitzgerald.", ""),
+        # the same disclosure shifted and reversed: its words are held as they would be written
+        (
+            codecs.encode("Sure: a pharmacist in Galway who loves sea swimming and cryptic crosswords", "rot13"),
+            "Fher: ",
+        ),
+        ("Okay, okay: " + "a pharmacist in Galway who loves sea swimming and cryptic crosswords"[::-1], "Okay, okay: "),
+    ],
+)
+def test_stream_guard_cuts_a_disclosure_before_any_of_it_leaves(leak, before):
     guard = StreamGuard()
     guard.arm(spec_for())
+    sent = _stream(guard, leak)
+    assert guard.blocked and sent == before, leak
+
+
+def test_stream_guard_sends_ordinary_words_as_soon_as_they_are_whole():
+    guard = StreamGuard()
+    guard.arm(spec_for())
+    assert guard.feed("Hi") == ""  # may still grow into another word
+    assert guard.feed("! I'm doing") == "Hi! I'm "
     reply = "Hi! I'm doing great today, thanks for asking. I went for a swim at Salthill this morning and it was cold."
+    sent = "Hi! I'm " + _stream(guard, reply.removeprefix("Hi! I'm doing"))
+    assert sent.strip() == reply and guard.finish().strip() == "" and not guard.blocked
+
+
+def test_stream_guard_holds_back_from_a_word_of_the_persona_until_the_check_can_clear_it():
+    guard = StreamGuard()
+    guard.arm(spec_for())
+    reply = "Oh, I'm a pharmacist, and I have lived in Galway for years now, which I love."
     sent = _stream(guard, reply)
-    assert len(sent) < len(reply)  # the tail waits for the check
-    assert (sent + guard.finish()).strip() == reply.strip() and not guard.blocked
+    assert sent == "Oh, I'm a "  # "pharmacist" is a word of the persona: the rest waits
+    assert (sent + guard.finish()).strip() == reply and not guard.blocked
 
 
 # --- counting --------------------------------------------------------------------------------------

@@ -519,6 +519,9 @@ class GuardSpec:
     user_text: str
     user_language: str | None
     disclosure_channel: str = "user"
+    # words that may begin a disclosure or a planted payload, as written and shifted or reversed
+    # the way `variants` decodes them: a stream holds back from the first one it sees
+    watched: frozenset[str] = frozenset()
 
     def check(self, reply: str, *, final: bool = True) -> list[Finding]:
         return check_reply(reply, self, final=final)
@@ -544,7 +547,11 @@ def build_spec(
     found_secrets: set[str] = set()
     for text in protected:
         ws = words(text)
-        spans.update(tuple(ws[i : i + SPAN_WORDS]) for i in range(len(ws) - SPAN_WORDS + 1))
+        spans.update(
+            span
+            for span in (tuple(ws[i : i + SPAN_WORDS]) for i in range(len(ws) - SPAN_WORDS + 1))
+            if not set(span) <= _STOPWORDS
+        )
         trigrams.update(
             tri for tri in (tuple(ws[i : i + 3]) for i in range(len(ws) - 2)) if any(w not in _STOPWORDS for w in tri)
         )
@@ -576,7 +583,14 @@ def build_spec(
         user_text=" ".join(user_texts[-1:]),
         user_language=language_of(user_texts[-1]) if user_texts else None,
         disclosure_channel=neutralised[0] if neutralised else "user",
+        watched=_watched_words([*protected, *(p.value for p in kept_payloads if p.kind != "language")]),
     )
+
+
+def _watched_words(texts: Iterable[str]) -> frozenset[str]:
+    plain = {w for text in texts for w in words(text) if w not in _STOPWORDS and w.isalpha()}
+    shifted = {_caesar(w, k) for w in plain for k in range(26)}
+    return frozenset(shifted | {w[::-1] for w in shifted})
 
 
 def _caesar(text: str, shift: int) -> str:
@@ -685,11 +699,34 @@ def trim(reply: str, spec: GuardSpec) -> str:
 # --- streaming --------------------------------------------------------------------------------------
 
 
+_SAFE_LETTERS = frozenset("aistmd")  # "a", "I" and the tails of it's, don't, I'm, he'd
+_NATO_LETTERS = frozenset(w for w, c in _NATO.items() if c.isalpha())
+_TOKEN_RUN = re.compile(r"[^\W_]+")
+_GROWING_WORD = re.compile(r"[^\W_]+\Z")
+
+
+def may_disclose(token: str, watched: frozenset[str]) -> bool:
+    """Whether a folded reply word could begin a disclosure or a planted payload: a word of the
+    protected text (as written, shifted or reversed), a number or code (digits, hex, leetspeak),
+    a lone letter of a spelled-out word, a long run (base64) or a NATO letter word. Every finding
+    of `check_reply` needs one of these (or a new line, for acrostics)."""
+    return (
+        token in watched
+        or not token.isalpha()
+        or (len(token) == 1 and token not in _SAFE_LETTERS)
+        or len(token) >= 12
+        or token in _NATO_LETTERS
+    )
+
+
 class StreamGuard:
-    """Checks a reply as it streams. `feed` returns the text safe to send now: everything but the
-    last HOLD_BACK_WORDS words (and HOLD_BACK_CHARS characters), so a disclosure is found before
-    its first word leaves; after a finding nothing more is released. `arm` receives the turn's
-    spec from the generate node (pass the guard as `configurable["stream_guard"]`)."""
+    """Checks a reply as it streams. `feed` returns the text safe to send now. Ordinary words go
+    out as soon as they are complete; from the first word that could begin a disclosure
+    (`may_disclose`) the stream keeps at least HOLD_BACK_WORDS words and HOLD_BACK_CHARS
+    characters unsent, so a disclosure is found before its first telling word leaves; after a
+    finding nothing more is released. The check itself runs only when such a word or a new line
+    arrives. `arm` receives the turn's spec from the generate node (pass the guard as
+    `configurable["stream_guard"]`)."""
 
     def __init__(self) -> None:
         self.spec: GuardSpec | None = None
@@ -697,11 +734,13 @@ class StreamGuard:
         self.sent = 0
         self.findings: list[Finding] = []
         self._checks = 0
-        self._checked_at = 0
+        self._scanned = 0
+        self._risky: list[int] = []  # where words that may disclose start, in order
 
     def arm(self, spec: GuardSpec) -> None:
         self.spec, self.text, self.sent, self.findings = spec, "", 0, []
-        self._checks = self._checked_at = 0
+        self._checks = self._scanned = 0
+        self._risky = []
 
     @property
     def blocked(self) -> bool:
@@ -711,22 +750,38 @@ class StreamGuard:
         self.text += chunk
         if self.blocked:
             return ""
-        if self.spec is not None and (not chunk[-1:].isalnum() or len(self.text) - self._checked_at >= 12):
+        # a word still being written may grow into one that discloses: only whole words count
+        growing = _GROWING_WORD.search(self.text, self._scanned)
+        complete = max(growing.start(), self._scanned) if growing else len(self.text)
+        new_risk = self._scan(complete)
+        if self.spec is not None and (new_risk or "\n" in chunk):
             # the tail is enough for what the hold-back can still stop (a whole-text pass now and
             # then, and at the end, for encodings spread wider); a check costs about 1 ms
             self._checks += 1
             whole = self._checks % STREAM_FULL_CHECK_EVERY == 0
             self.findings = check_reply(self.text if whole else self.text[-STREAM_CHECK_CHARS:], self.spec, final=False)
-            self._checked_at = len(self.text)
             if self.findings:
                 return ""
         starts = [m.start() for m in re.finditer(r"\S+", self.text)]
-        cut = starts[-HOLD_BACK_WORDS] if len(starts) >= HOLD_BACK_WORDS else 0
-        cut = min(cut, max(0, len(self.text) - HOLD_BACK_CHARS))
+        held = starts[-HOLD_BACK_WORDS] if len(starts) >= HOLD_BACK_WORDS else 0
+        held = min(held, max(0, len(self.text) - HOLD_BACK_CHARS))
+        risky = next((at for at in self._risky if at >= max(held, self.sent)), complete)
+        cut = max(held, min(risky, complete))
         if cut <= self.sent:
             return ""
         out, self.sent = self.text[self.sent : cut], cut
         return out
+
+    def _scan(self, end: int) -> bool:
+        """Note where the words up to `end` that may disclose start; whether there was one."""
+        found = False
+        watched = self.spec.watched if self.spec is not None else None
+        for match in _TOKEN_RUN.finditer(self.text, self._scanned, end):
+            if watched is None or any(may_disclose(t, watched) for t in words(match.group())):
+                self._risky.append(match.start())
+                found = True
+        self._scanned = max(self._scanned, end)
+        return found
 
     def finish(self, final_text: str | None = None) -> str:
         """The held-back rest once the reply is complete and clean, else ""."""
