@@ -588,9 +588,22 @@ def build_spec(
 
 
 def _watched_words(texts: Iterable[str]) -> frozenset[str]:
-    plain = {w for text in texts for w in words(text) if w not in _STOPWORDS and w.isalpha()}
-    shifted = {_caesar(w, k) for w in plain for k in range(26)}
-    return frozenset(shifted | {w[::-1] for w in shifted})
+    plain = {w for text in texts for w in words(text) if w not in _STOPWORDS and w.isalpha() and len(w) > 1}
+    return frozenset(shape for w in plain for shape in (word_shape(w), word_shape(w[::-1])))
+
+
+# a word shifted so that it starts with "a": every Caesar shift of a word (ROT13 among them) has
+# the same shape, so one lookup covers all 26
+_TO_A = {
+    letter: str.maketrans({c: chr((ord(c) - ord(letter)) % 26 + 97) for c in "abcdefghijklmnopqrstuvwxyz"})
+    for letter in "abcdefghijklmnopqrstuvwxyz"
+}
+
+
+def word_shape(word: str) -> str:
+    """A folded word's shape under Caesar shifts (the word itself when it is not a-z only)."""
+    table = _TO_A.get(word[:1])
+    return word.translate(table) if table is not None and word.isascii() else word
 
 
 def _caesar(text: str, shift: int) -> str:
@@ -711,7 +724,8 @@ def may_disclose(token: str, watched: frozenset[str]) -> bool:
     a lone letter of a spelled-out word, a long run (base64) or a NATO letter word. Every finding
     of `check_reply` needs one of these (or a new line, for acrostics)."""
     return (
-        token in watched
+        word_shape(token) in watched
+        or word_shape(token[::-1]) in watched
         or not token.isalpha()
         or (len(token) == 1 and token not in _SAFE_LETTERS)
         or len(token) >= 12
