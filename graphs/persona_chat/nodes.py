@@ -24,7 +24,10 @@ from langgraph.constants import TAG_NOSTREAM
 from langgraph.runtime import Runtime
 
 from graphs.persona_chat.context import ChatContext, resolve_context
+from graphs.persona_chat.fact_guard import MAX_REWRITES, best_attempt, fact_record, judge_for, trimmed
+from graphs.persona_chat.facts import FactCheck
 from graphs.persona_chat.guard import (
+    Finding,
     GuardSpec,
     MarkedReferences,
     Source,
@@ -262,55 +265,107 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], confi
 
 
 async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
-    """Check the draft reply (`guard.check_reply`). One that discloses protected text or carries
-    out a planted instruction is written once more (not when the caller streamed it: what was sent
-    stays sent), with the finding named in a fixed note, the persona's text given as fragments
-    after a disclosure and the planted sentences dropped after a planted instruction. If that
-    fails too, a reply that only repeated profile text loses those sentences when enough is left
-    (`trimmed`); anything else becomes a refusal in character. Every blocked event, neutralised
-    reference instructions included, is logged and counted by channel and kind, and listed in
-    `blocked`."""
+    """Check the draft reply for prompt-injection findings (`guard.check_reply`) and, in one loop
+    with them, against the persona's facts and character (`fact_guard`, `facts.py`).
+
+    A draft that discloses protected text, carries out a planted instruction, contradicts a fact
+    or talks as an assistant is written again (once for an injection finding, up to `MAX_REWRITES`
+    times while a fact problem remains; not when the caller streamed it: what was sent stays sent), with every finding named in the rewrite notes, the
+    persona's text given as fragments after a disclosure and the planted sentences dropped after
+    a planted instruction. The first attempt free of injection findings and fact problems wins.
+    Without one: among the attempts free of injection findings, the one with the fewest fact
+    problems, cut down to its consistent sentences when enough is left (`trimmed`), else kept as
+    it is and flagged (`kept_best`); when every attempt has an injection finding, a reply that
+    only repeated profile text loses those sentences when enough is left (`trimmed`), anything
+    else becomes a refusal in character. Injection events are logged, counted by channel and
+    kind and listed in `blocked`; the fact guard's outcome is the turn's `fact_check` record."""
     context = resolve_context(runtime.context, config)
     draft = state.get("draft")
     if not isinstance(draft, AIMessage):
         draft = AIMessage(content="")
     canary = state.get("canary") or ""
     spec, _ = turn_guard(state, context, canary)
+    judge = judge_for(state.get("persona"), _profile(state))
     events = [
         {"channel": ch, "kind": "instruction_neutralised", "action": "removed"} for ch in sorted(set(spec.neutralised))
     ]
     findings = spec.check(draft.text)
-    if not findings:
+    first = judge.check(draft.text)
+    if not findings and first.ok:
         record(events)
-        return {"messages": [draft], "draft": None, "blocked": events}
+        return {
+            "messages": [draft],
+            "draft": None,
+            "blocked": events,
+            "fact_check": fact_record(judge, first, first, 1, "passed"),
+        }
     update: dict[str, Any] = {}
-    disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
-    action, text = "replaced", ""
+    attempts: list[tuple[str, list[Finding], FactCheck]] = [(draft.text, findings, first)]
+    seen = list(findings)  # every injection finding so far: each rewrite avoids all of them
+    persona_name = (state.get("persona") or {}).get("name", "the persona")
     if not state.get("streaming"):
-        drop = tuple(p.value for p in spec.payloads if p.kind != "language")
-        _, marked = turn_guard(state, context, canary, drop=drop)
-        note = render_prompt(
-            "persona_chat_retry_disclosure" if disclosure else "persona_chat_retry_planted",
-            persona_name=(state.get("persona") or {}).get("name", "the persona"),
-        )
-        profile = profile_fragments(_profile(state)) if disclosure else None
-        model_name, model = await _model(state, context)
-        prompt = _prompt(state, context, canary, marked, note, profile)
-        retry = await model.with_config(tags=[TAG_NOSTREAM]).ainvoke(prompt, config)
-        retry_text = retry.text if isinstance(retry, AIMessage) else str(retry.content)
-        if isinstance(retry, AIMessage):
-            update["usage"] = _add_usage(state.get("usage"), await _usage(model_name, prompt, retry))
-        if retry_text.strip() and not spec.check(retry_text):
-            action, text = "regenerated", retry_text
-        elif {f.kind for f in findings} == {"prompt_leak"}:
-            trimmed = trim(retry_text, spec) or trim(draft.text, spec)
-            if trimmed:
-                action, text = "trimmed", trimmed
+        for rewrite in range(MAX_REWRITES):
+            _, last_findings, last_check = attempts[-1]
+            if rewrite and last_check.ok:
+                break  # an injection finding gets one rewrite; a fact problem up to MAX_REWRITES
+            disclosure = any(f.kind in DISCLOSURE_KINDS for f in seen)
+            planted = any(f.kind not in DISCLOSURE_KINDS for f in seen)
+            drop = tuple(p.value for p in spec.payloads if p.kind != "language") if planted else ()
+            _, marked = turn_guard(state, context, canary, drop=drop)
+            notes = []
+            if disclosure:
+                notes.append(render_prompt("persona_chat_retry_disclosure", persona_name=persona_name))
+            if planted:
+                notes.append(render_prompt("persona_chat_retry_planted", persona_name=persona_name))
+            if not last_check.ok:
+                notes.append(judge.note(persona_name, last_check))
+            profile = profile_fragments(_profile(state)) if disclosure else None
+            model_name, model = await _model(state, context)
+            prompt = _prompt(state, context, canary, marked, "".join(notes), profile)
+            retry = await model.with_config(tags=[TAG_NOSTREAM]).ainvoke(prompt, config)
+            retry_text = retry.text if isinstance(retry, AIMessage) else str(retry.content)
+            if isinstance(retry, AIMessage):
+                update["usage"] = _add_usage(
+                    update.get("usage") or state.get("usage"), await _usage(model_name, prompt, retry)
+                )
+            retry_findings = spec.check(retry_text) if retry_text.strip() else [*last_findings]
+            seen += [f for f in retry_findings if f.kind not in {s.kind for s in seen}]
+            attempts.append((retry_text, retry_findings, judge.check(retry_text)))
+            if retry_text.strip() and not retry_findings and attempts[-1][2].ok:
+                break
+    clean = [(text, check) for text, found, check in attempts if text.strip() and not found]
+    action, text, cut_down = "replaced", "", False
+    if clean:
+        best_text, best_check = clean[best_attempt(clean)]
+        action, text = "regenerated", best_text
+        if not best_check.ok:
+            cut = trimmed(best_text, best_check, judge)
+            if cut and not spec.check(cut):
+                text, cut_down = cut, True
+    elif len(attempts) > 1 and {f.kind for f in findings} == {"prompt_leak"}:
+        cut = trim(attempts[-1][0], spec) or trim(draft.text, spec)
+        if cut:
+            action, text = "trimmed", cut
     if not text:
+        disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
         text = render_prompt("persona_chat_refusal" if disclosure else "persona_chat_refusal_planted").strip()
+    final = judge.check(text)
+    if not final.ok:
+        fact_action = "kept_best" if len(attempts) > 1 else "flagged"
+    elif first.ok:
+        fact_action = "passed"
+    else:
+        fact_action = "trimmed" if cut_down else "regenerated" if clean else "replaced"
     events += [{"channel": f.channel, "kind": f.kind, "action": action} for f in findings]
     record(events)
-    return {**update, "messages": [AIMessage(content=text, id=draft.id)], "draft": None, "blocked": events}
+    message = draft if text == draft.text else AIMessage(content=text, id=draft.id)
+    return {
+        **update,
+        "messages": [message],
+        "draft": None,
+        "blocked": events,
+        "fact_check": fact_record(judge, first, final, len(attempts), fact_action),
+    }
 
 
 def _add_usage(first: Usage | None, second: Usage) -> Usage:

@@ -79,6 +79,9 @@ class PersonaChatOutput(TypedDict):
     model: NotRequired[str]
     usage: NotRequired[Usage]
     blocked: NotRequired[list[dict[str, str]]]  # this turn's blocked events: {channel, kind, action}
+    # the fact guard's record of this turn: facts checked, replies generated, the first draft's and
+    # the final reply's problems, the action taken and whether the final reply is still flagged
+    fact_check: NotRequired[dict[str, Any]]
 
 
 class PersonaChatState(PersonaChatInput, PersonaChatOutput):
