@@ -1,0 +1,213 @@
+"""One persona answers one closed question: exactly one of the options, with a probability for each.
+
+Two ways to read the model's preference, chosen by what the provider offers:
+
+- ``option_likelihood`` (the local llama.cpp server): one call per option, each constrained by a
+  GBNF grammar to write exactly that option, with the log-probability of every token it wrote
+  (llama.cpp reports them from the raw logits, before the grammar). An option's score is the
+  sum, i.e. the likelihood that the persona writes that option; a softmax over the options
+  gives the probabilities. The calls share the prompt, which llama.cpp keeps cached.
+- ``label_logprobs`` (OpenAI and OpenAI-compatible servers, anything else): the options are
+  listed as A, B, C...; one call writes one token, and the probabilities are the top
+  log-probabilities of the option letters, renormalised. A provider that returns no
+  log-probabilities still answers: the letter it wrote counts as probability 1.
+
+The options are shown in ``order`` (default: as given), so callers can rotate or shuffle
+them per respondent and average out the position bias small models have.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from prompts import render_prompt
+from runtime.models import make_chat_model, parse_model_name
+from runtime.settings import Settings
+
+Method = Literal["auto", "option_likelihood", "label_logprobs"]
+LABELS = "ABCDEFGHIJ"
+MAX_OPTIONS = len(LABELS)
+TOP_LOGPROBS = 20  # the most OpenAI accepts
+OPTION_TOKENS = 48  # room for the longest option under the grammar; the grammar stops it sooner
+
+
+@dataclass(frozen=True)
+class ClosedAnswer:
+    """What one persona answered.
+
+    ``answer`` is the most probable option (ties: the earlier option in ``options``);
+    ``probabilities`` maps every option, in the caller's order, to its probability (sums to 1);
+    ``method`` says how they were read (``label_text`` when the provider gave no
+    log-probabilities and the written letter decided; ``uniform`` when nothing usable came back).
+    """
+
+    answer: str
+    probabilities: dict[str, float]
+    method: str
+    order: tuple[int, ...]
+
+
+def _grammar_literal(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def _softmax(scores: Sequence[float]) -> list[float]:
+    top = max(scores)
+    if top == -math.inf:
+        return [1.0 / len(scores)] * len(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _token_logprobs(message: BaseMessage) -> list[dict[str, Any]]:
+    logprobs = (getattr(message, "response_metadata", None) or {}).get("logprobs") or {}
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    return list(content or [])
+
+
+def _result(options: Sequence[str], probs: Sequence[float], method: str, order: Sequence[int]) -> ClosedAnswer:
+    probabilities = {option: float(p) for option, p in zip(options, probs, strict=True)}
+    best = max(range(len(options)), key=lambda i: (probs[i], -i))
+    return ClosedAnswer(options[best], probabilities, method, tuple(order))
+
+
+def _messages(system_prompt: str, user_text: str) -> list[BaseMessage]:
+    return (
+        [SystemMessage(content=system_prompt), HumanMessage(content=user_text)]
+        if system_prompt
+        else [HumanMessage(content=user_text)]
+    )
+
+
+async def _by_option_likelihood(
+    model: BaseChatModel, system_prompt: str, question: str, options: Sequence[str], order: Sequence[int], seed: int
+) -> ClosedAnswer:
+    shown = [options[i] for i in order]
+    prompt = render_prompt("survey_question_options", question=question, option_list=", ".join(shown))
+    messages = _messages(system_prompt, prompt)
+    scores = [-math.inf] * len(options)
+    for index in order:  # one after another: each call reuses the prompt llama.cpp just evaluated
+        bound = model.bind(
+            logprobs=True,
+            top_logprobs=1,
+            seed=seed,
+            extra_body={"grammar": "root ::= " + _grammar_literal(options[index]), "max_tokens": OPTION_TOKENS},
+        )
+        reply = await bound.ainvoke(messages)
+        tokens = _token_logprobs(reply)
+        if tokens:
+            scores[index] = sum(float(t.get("logprob", -math.inf)) for t in tokens)
+    if all(s == -math.inf for s in scores):
+        return _result(options, [1.0 / len(options)] * len(options), "uniform", order)
+    return _result(options, _softmax(scores), "option_likelihood", order)
+
+
+_LETTER = re.compile(r"^\W*([A-J])\b")
+
+
+def _letter_of(text: str) -> str | None:
+    match = _LETTER.match(text.strip().upper()) if text else None
+    return match.group(1) if match else None
+
+
+async def _by_label_logprobs(
+    model: BaseChatModel,
+    system_prompt: str,
+    question: str,
+    options: Sequence[str],
+    order: Sequence[int],
+    seed: int,
+    local: bool,
+) -> ClosedAnswer:
+    lines = "\n".join(f"{LABELS[pos]}. {options[index]}" for pos, index in enumerate(order))
+    prompt = render_prompt("survey_question_letters", question=question, option_lines=lines)
+    # llama.cpp reads `max_tokens` only from the body (langchain-openai sends max_completion_tokens)
+    extra = {"extra_body": {"max_tokens": 1}} if local else {}
+    bound = model.bind(logprobs=True, top_logprobs=TOP_LOGPROBS, seed=seed, max_tokens=1, **extra)
+    reply = await bound.ainvoke(_messages(system_prompt, prompt))
+    mass = [0.0] * len(options)
+    tokens = _token_logprobs(reply)
+    if tokens:
+        for candidate in tokens[0].get("top_logprobs") or []:
+            letter = str(candidate.get("token", "")).strip().upper()
+            if len(letter) == 1 and letter in LABELS[: len(options)]:
+                mass[order[LABELS.index(letter)]] += math.exp(float(candidate.get("logprob", -math.inf)))
+    if sum(mass) > 0:
+        total = sum(mass)
+        return _result(options, [m / total for m in mass], "label_logprobs", order)
+    text = reply.text if isinstance(reply, AIMessage) else str(getattr(reply, "content", ""))
+    written = _letter_of(text)
+    if written is not None and LABELS.index(written) < len(options):
+        chosen = order[LABELS.index(written)]
+        return _result(options, [1.0 if i == chosen else 0.0 for i in range(len(options))], "label_text", order)
+    return _result(options, [1.0 / len(options)] * len(options), "uniform", order)
+
+
+def resolve_method(model_name: str, method: Method = "auto") -> Method:
+    """``auto``: option likelihood on the local llama.cpp server (it takes a grammar), letter
+    log-probabilities everywhere else."""
+    if method != "auto":
+        return method
+    return "option_likelihood" if parse_model_name(model_name).provider == "local" else "label_logprobs"
+
+
+async def ask_closed_question(
+    model: str | BaseChatModel,
+    system_prompt: str,
+    question: str,
+    options: Sequence[str],
+    *,
+    seed: int = 0,
+    order: Sequence[int] | None = None,
+    method: Method = "auto",
+    settings: Settings | None = None,
+) -> ClosedAnswer:
+    """Ask one persona (its system prompt) a closed question; it answers with exactly one option.
+
+    ``model`` is a ``provider:model`` name (``local:smollm2``, ``openai:gpt-4.1``) or a chat
+    model already built (``auto`` then means ``label_logprobs``: name the method for a built
+    local model). ``options`` must be 2 to 10 distinct
+    strings; ``order`` is the order they are shown in (indices into ``options``); ``seed`` goes to
+    providers that take one; ``settings`` (default: the process's) hold the provider's keys and URL. Deterministic for a given prompt on the local model.
+    """
+    if not 2 <= len(options) <= MAX_OPTIONS or len(set(options)) != len(options):
+        raise ValueError(f"A closed question needs 2 to {MAX_OPTIONS} distinct options.")
+    shown = list(order) if order is not None else list(range(len(options)))
+    if sorted(shown) != list(range(len(options))):
+        raise ValueError("order must list every option index exactly once.")
+    local = isinstance(model, str) and parse_model_name(model).provider == "local"
+    if isinstance(model, str):
+        chosen = resolve_method(model, method)
+        chat_model = make_chat_model(model, temperature=0.0, max_tokens=OPTION_TOKENS, settings=settings)
+    else:
+        chosen = "label_logprobs" if method == "auto" else method
+        chat_model = model
+    if chosen == "option_likelihood":
+        return await _by_option_likelihood(chat_model, system_prompt, question, options, shown, seed)
+    return await _by_label_logprobs(chat_model, system_prompt, question, options, shown, seed, local)
+
+
+def shuffled_order(n_options: int, *keys: int) -> list[int]:
+    """A stable random order of ``n_options`` options for one respondent: the same keys (a
+    survey seed, a persona id, a sample number) always give the same order."""
+    order = list(range(n_options))
+    random.Random("/".join(str(k) for k in keys)).shuffle(order)
+    return order
+
+
+def draw_answer(answer: ClosedAnswer, *keys: int) -> str:
+    """One answer drawn from the option probabilities with a generator seeded by ``keys``, so a
+    survey keeps the spread of the model's answers and a fixed seed gives the same draws."""
+    options = list(answer.probabilities)
+    rng = random.Random("draw/" + "/".join(str(k) for k in keys))
+    return rng.choices(options, weights=[answer.probabilities[o] for o in options], k=1)[0]
