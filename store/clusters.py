@@ -128,3 +128,11 @@ async def get_segment_persona(pool: Pool, persona_id: int) -> SegmentPersonaWith
     if row is None:
         return None
     return SegmentPersonaWithClusterRow(**_persona(row), cluster_name=row["cluster_name"])
+
+
+async def list_clusters(pool: Pool) -> list[ClusterRow]:
+    """Every cluster, in id order."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT id, name, summary, attributes FROM clusters ORDER BY id")
+        rows = await cur.fetchall()
+    return [ClusterRow(id=r["id"], name=r["name"], summary=r["summary"], attributes=r["attributes"]) for r in rows]
