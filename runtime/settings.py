@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +33,10 @@ class Settings(BaseSettings):
     database_pool_max: int = 10
     database_connect_timeout: float = 5.0
     database_prepared_statements: bool = True
+    database_pool_timeout: float = 5.0  # longest wait for a pooled connection before a 503
+    database_statement_timeout: float = 20.0  # seconds a statement may run (0: no limit)
+    # the embedded Postgres is checked this often and started again when it died (0: never)
+    embedded_pg_supervise_seconds: float = 2.0
 
     # --- models
     chat_model: str = "local:smollm2"
@@ -82,7 +87,11 @@ class Settings(BaseSettings):
 
     # --- ghostwriter: per-API-key token budget on /chat (None = unlimited), attachments
     bo_budget_tokens: int | None = None
-    bo_budget_period: str = "day"  # day | week | month
+    bo_budget_period: Literal["day", "week", "month"] = "day"
+    # a reservation not settled by then (its process died) no longer holds the budget
+    bo_budget_reservation_seconds: float = Field(900.0, gt=0)
+    # chat turns running at once in this process; more are refused with 503 and Retry-After
+    chat_max_concurrent: int = Field(64, ge=1)
     attachment_max_bytes: int = 10_000_000
     attachment_max_pdf_pages: int = 50
     attachment_pdf_timeout: float = 20.0
@@ -90,6 +99,12 @@ class Settings(BaseSettings):
     vision_models: str = "openai:gpt-4o*,openai:gpt-4.1*,openai:gpt-5*,google_vertexai:gemini*"
     # document collections that `data_sources.documents` searches (comma-separated; empty = all)
     ghostwriter_collections: str = ""
+
+    # --- request limits: bodies over max_request_bytes (multipart uploads aside) answer 413;
+    # ghostwriter post texts and chat messages (each history message too) have a length limit
+    max_request_bytes: int = Field(33_554_432, ge=1024)
+    ghostwriter_max_post_chars: int = Field(25_000, ge=1)
+    ghostwriter_max_message_chars: int = Field(20_000, ge=1)
 
     # --- studio document uploads
     studio_max_upload_bytes: int = 20_000_000
@@ -107,6 +122,26 @@ class Settings(BaseSettings):
         return self.data_dir / "jwt-secret"
 
 
+def load_settings() -> Settings:
+    """The environment's settings; a wrong value stops with one sentence naming the setting."""
+    from runtime.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe_invalid_settings(exc)) from None
+
+
+def describe_invalid_settings(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = "_".join(str(part) for part in first.get("loc", ())).upper() or "a setting"
+    value = first.get("input")
+    shown = "empty" if value == "" else f"{str(value)[:40]!r}"
+    more = exc.error_count() - 1
+    others = f" (and {more} more setting{'s' if more > 1 else ''})" if more > 0 else ""
+    return f"The setting {name} is {shown}: {first.get('msg', 'invalid')}; fix or unset it{others}."
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

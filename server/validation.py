@@ -1,19 +1,184 @@
-"""FastAPI's 422 for malformed requests, safe for any input.
+"""Request checks every route shares, before any route code runs, and FastAPI's 422 made safe.
 
-The default handler echoes the offending input in `detail`; Python's json accepts `NaN` and
+`RequestChecks` refuses, for all three APIs and the graph routes alike, with 400 `{"detail": ...}`:
+a NUL character (U+0000) or an unpaired surrogate anywhere a request carries text (the URL
+path, the query string, a form field, a JSON body's keys and strings), which Postgres cannot
+store and which no client sends on purpose; and a JSON body nested deeper than MAX_JSON_DEPTH.
+A body over MAX_REQUEST_BYTES (multipart uploads aside: they have their own limits) is a 413.
+Binary bodies (PNG cards, PDFs, multipart uploads) are not read here; what their routes
+extract from them is checked there.
+
+A value Postgres still refuses (a number out of range for its column, a NUL that came another
+way) becomes a 400 instead of a 500 (`_data_error`), and the statement's transaction is rolled
+back by the pool, so nothing partial of that statement is stored.
+
+The default 422 handler echoes the offending input in `detail`; Python's json accepts `NaN` and
 `Infinity` in a request body, and such an echo cannot be rendered as JSON (a 500). Non-finite
 numbers are echoed as strings instead.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
+import psycopg.errors
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runtime.errors import ServiceError
+
+MAX_JSON_DEPTH = 64
+# Bodies of these types are binary (or parsed by their route with its own limits).
+_NOT_TEXT = ("multipart/", "image/", "application/octet-stream", "application/pdf", "application/zip")
+_FORM = "application/x-www-form-urlencoded"
+_CSV = ("text/csv", "application/csv")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+NUL = "contains a NUL character (U+0000), which is not allowed"
+SURROGATE = "contains an unpaired surrogate, which is not valid Unicode"
+TOO_DEEP = f"Request body is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+DATA_ERROR = "A value in the request cannot be stored (out of range or not valid text)"
+
+
+class RequestRefused(Exception):
+    def __init__(self, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+
+
+def text_problem(value: str) -> str | None:
+    """Why Postgres cannot store `value` as text, or None."""
+    if "\x00" in value:
+        return NUL
+    if _SURROGATE.search(value):
+        return SURROGATE
+    return None
+
+
+def check_text(where: str, value: str) -> None:
+    problem = text_problem(value)
+    if problem:
+        raise RequestRefused(f"{where} {problem}")
+
+
+def refuse_bad_text(**fields: str | None) -> None:
+    """For the form fields a multipart body carries (the request checks do not parse those):
+    a NUL or an unpaired surrogate is the 400 a urlencoded form gets."""
+    for name, value in fields.items():
+        problem = value and text_problem(value)
+        if problem:
+            raise ServiceError(f"Form field {name!r} {problem}")
+
+
+def _check_json(data: Any) -> None:
+    """Every key and string of a parsed JSON body, and its depth (iteratively: no recursion)."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise RequestRefused(TOO_DEEP)
+        if isinstance(value, str):
+            check_text(f"Request body field {where or '(the body)'}", value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{where}.{key}" if where else str(key)
+                check_text("A request body key", key)
+                stack.append((item, name, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
+
+
+def _check_body(content_type: str, body: bytes) -> None:
+    if content_type == _FORM:
+        for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8"):
+            check_text("A form field name", key)
+            check_text(f"Form field {key!r}", value)
+        return
+    if content_type in _CSV:
+        if b"\x00" in body:
+            raise RequestRefused(f"The CSV body {NUL}")
+        return
+    if not body.strip():
+        return
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise RequestRefused(TOO_DEEP) from None
+    except ValueError:  # not JSON: the route answers what it makes of it
+        return
+    _check_json(data)
+
+
+def _check_url(scope: Scope) -> None:
+    check_text("The URL path", scope.get("path", ""))
+    query = scope.get("query_string", b"").decode("latin-1")
+    for key, value in parse_qsl(query, keep_blank_values=True, encoding="utf-8"):
+        check_text("A query parameter name", key)
+        check_text(f"Query parameter {key!r}", value)
+
+
+class RequestChecks:
+    """Pure ASGI middleware: the checks above, before the app sees the request."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: Callable[[], int]) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        content_type = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+        try:
+            _check_url(scope)
+            if content_type.startswith(_NOT_TEXT) or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+                await self.app(scope, receive, send)
+                return
+            body = await self._read(headers, receive)
+            _check_body(content_type, body)
+        except RequestRefused as exc:
+            await JSONResponse({"detail": exc.detail}, status_code=exc.status)(scope, receive, send)
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:  # afterwards: the client's disconnect, as the server reports it
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
+        limit = self.max_body_bytes()
+        too_large = RequestRefused(f"Request body is larger than the limit of {limit} bytes", status=413)
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
 
 def json_safe(value: Any) -> Any:
@@ -31,5 +196,21 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": json_safe(jsonable_encoder(exc.errors()))})
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=400, content={"detail": DATA_ERROR})
+
+
 def install_validation_handler(app: FastAPI) -> None:
+    """The 422 handler, the request checks and the data-error safety net."""
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for error in (
+        psycopg.errors.NumericValueOutOfRange,
+        psycopg.errors.UntranslatableCharacter,
+        psycopg.errors.CharacterNotInRepertoire,
+    ):
+        app.add_exception_handler(error, _data_error)
+
+    def limit() -> int:
+        return app.state.services.settings.max_request_bytes
+
+    app.add_middleware(RequestChecks, max_body_bytes=limit)

@@ -16,6 +16,8 @@ from psycopg.types.json import Jsonb
 from store.personas import create_persona
 from store.types import Pool, one_row
 
+VERSION_MAX = 2**31 - 1  # persona_versions.version is an integer column
+
 _VERSION_SELECT = """SELECT v.version, v.system_prompt, v.style_traits, v.refinement_summary, v.details,
                             v.created_at"""
 
@@ -159,6 +161,8 @@ async def history(pool: Pool, account_id: str, limit: int) -> tuple[list[Version
 
 async def rollback(pool: Pool, account_id: str, version: int) -> bool:
     """Make `version` current again (history is kept); False when there is no such version."""
+    if not 0 < version <= VERSION_MAX:  # beyond the column's range: no such version, no query
+        return False
     async with pool.connection() as conn:
         cur = await conn.execute(
             """UPDATE personas p SET current_version = %s, updated_at = now()

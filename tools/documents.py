@@ -120,9 +120,12 @@ def decode_text(data: bytes, charset: str | None = None) -> str:
         candidates.append("cp1252")
     for encoding in candidates:
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
             continue
+        if "\x00" in text:  # past the first 8 KB, or UTF-16: text never holds NUL, Postgres refuses it
+            raise DocumentError(400, "The file does not look like text (it contains NUL characters)")
+        return text
     raise DocumentError(400, "The file's text encoding could not be read (use UTF-8)")
 
 
@@ -273,7 +276,10 @@ def extract_text(
     if len(data) > max_bytes:
         raise DocumentError(413, f"The file is {len(data)} bytes; the limit is {max_bytes}")
     if kind is DocumentKind.pdf:
-        return read_pdf(data, max_bytes=max_bytes, max_pages=max_pages, timeout_s=pdf_timeout_s).text
+        # a text layer may carry NUL characters, which Postgres cannot store and no reader sees
+        return read_pdf(data, max_bytes=max_bytes, max_pages=max_pages, timeout_s=pdf_timeout_s).text.replace(
+            "\x00", ""
+        )
     _, charset = _split_content_type(content_type)
     text = decode_text(data, charset).replace("\r\n", "\n").replace("\r", "\n")
     if kind is DocumentKind.html:

@@ -87,9 +87,12 @@ def _csv_posts(raw: bytes) -> list[dict[str, Any]]:
     except UnicodeDecodeError:
         raise ServiceError("CSV must be UTF-8") from None
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"id", "text", "created_at"} <= set(reader.fieldnames):
-        raise ServiceError("CSV needs a header with at least id, text and created_at")
-    return [{k: v for k, v in row.items() if k is not None and v not in (None, "")} for row in reader]
+    try:
+        if not reader.fieldnames or not {"id", "text", "created_at"} <= set(reader.fieldnames):
+            raise ServiceError("CSV needs a header with at least id, text and created_at")
+        return [{k: v for k, v in row.items() if k is not None and v not in (None, "")} for row in reader]
+    except csv.Error as exc:  # e.g. a field over the csv module's limit of 131,072 characters
+        raise ServiceError(f"CSV could not be read (line {reader.line_num}): {exc}") from None
 
 
 async def _posts(request: Request) -> list[Post]:
@@ -104,14 +107,18 @@ async def _posts(request: Request) -> list[Post]:
             raise ServiceError('Send {"posts": [...]} as JSON or a CSV file (Content-Type: text/csv)')
     if len(items) > MAX_POSTS:
         raise ServiceError(f"At most {MAX_POSTS} posts per request")
+    max_chars = _services(request).settings.ghostwriter_max_post_chars
     parsed = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise ServiceError(f"posts[{index}].{NOT_OBJECT}")
         try:
-            parsed.append(Post.model_validate(item))
+            post = Post.model_validate(item)
         except ValidationError as exc:
             raise ServiceError(f"posts[{index}].{describe(exc.errors())}") from None
+        if len(post.text) > max_chars:
+            raise ServiceError(f"posts[{index}].text exceeds {max_chars} character limit")
+        parsed.append(post)
     return parsed
 
 
@@ -263,6 +270,7 @@ async def generate_post(account_id: AccountId, body: GenerateBody, request: Requ
 async def chat(account_id: AccountId, body: ChatBody, request: Request, key: ApiKey) -> ChatResponse | Response:
     """Chat with the account's persona, streaming (default) or as one JSON reply."""
     services = _services(request)
+    body.check_lengths(services.settings.ghostwriter_max_message_chars)
     turn = await start_chat(services, account_id, body.to_request(), key)
     if body.stream:
         return streaming_response(turn, body.include_debug)

@@ -25,6 +25,7 @@ from services.ghostwriter.errors import describe
 
 NOT_JSON = "Request body must be valid JSON"
 NOT_OBJECT = "Request body must be a JSON object"
+TOO_DEEP = "Request body is nested too deeply"
 _JSON = (b"content-type", b"application/json")
 
 
@@ -37,6 +38,8 @@ async def read_json(request: Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ServiceError(NOT_JSON) from None
+    except RecursionError:  # the request checks refuse deep nesting first; this is the backstop
+        raise ServiceError(TOO_DEEP) from None
 
 
 class _Refused:

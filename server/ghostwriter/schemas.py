@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
+from runtime.errors import ServiceError
 from services.ghostwriter.accounts import Post
 from services.ghostwriter.chat import ChatReply, ChatRequest
 from services.ghostwriter.errors import rule
@@ -183,6 +184,15 @@ class ChatBody(_Body):
                 if isinstance(extra, str) and len(extra) > MAX_INSTRUCTIONS:
                     raise rule(f"additional_instructions exceeds {MAX_INSTRUCTIONS} character limit")
         return data
+
+    def check_lengths(self, max_chars: int) -> None:
+        """The configured length limit (GHOSTWRITER_MAX_MESSAGE_CHARS) of the message and of
+        every history message, in the wording of the contract's own limit."""
+        if len(self.message) > max_chars:
+            raise ServiceError(f"message exceeds {max_chars} character limit")
+        for index, item in enumerate(self.conversation_history):
+            if len(item.content) > max_chars:
+                raise ServiceError(f"conversation_history[{index}].content exceeds {max_chars} character limit")
 
     def to_request(self) -> ChatRequest:
         config = self.llm_config or LLMConfig()

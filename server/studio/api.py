@@ -50,6 +50,7 @@ from server.studio.schemas import (
     Versions,
     utc_text,
 )
+from server.validation import refuse_bad_text
 from services.portable.files import ExportFormat
 from services.studio import chat as chat_service
 from services.studio import collections, documents, histories, personas, transfer, users, versions
@@ -78,6 +79,7 @@ def _pool(request: Request) -> Pool:
     summary="Exchange username and password for a bearer token (OAuth2 password flow)",
 )
 async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    refuse_bad_text(username=form.username, password=form.password)
     user = await users.log_in(_pool(request), form.username, form.password)
     return Token(
         access_token=make_token(request, user["id"], user["role"]),
@@ -333,6 +335,7 @@ async def upload_document(
     file: Annotated[UploadFile, File(description="the document")],
     path: Annotated[str | None, Form(description="doc_path; defaults to the file name")] = None,
 ) -> DocumentStored:
+    refuse_bad_text(file=file.filename, path=path)
     stored = await documents.upload_document(request.app.state.services, user, name, file, path)
     return DocumentStored(
         collection=stored.collection, file_name=stored.file_name, doc_path=stored.doc_path, chunks=stored.chunks

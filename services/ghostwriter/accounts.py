@@ -105,6 +105,8 @@ async def sync_posts(services: Services, account_id: str, limit: int) -> ImportR
         raise ServiceError(exc.detail, status=502) from None
     posts = []
     for item in items:
+        if isinstance(item.get("text"), str):  # Postgres cannot store NUL; X text never means one
+            item = {**item, "text": item["text"].replace("\x00", "")}
         try:
             posts.append(Post.model_validate(item))
         except ValidationError as exc:
