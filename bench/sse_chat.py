@@ -31,12 +31,11 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import SecretStr
 
-from graphs.persona_chat.guard import HOLD_BACK_CHARS, HOLD_BACK_WORDS
 from runtime.local_llm import free_port
 from runtime.models import register_chat_provider
 from runtime.services import Services
 from runtime.settings import Settings
-from server.app import create_app
+from server.app import create_app, freeze_startup_heap
 from store.accounts import upsert_account
 from store.ghostwriter import save_version
 
@@ -152,6 +151,7 @@ async def run(rounds: int) -> None:
             lambda: StreamingResponse(bare_model_stream(), media_type="text/plain"),
             methods=["POST"],
         )
+        freeze_startup_heap()  # as the app's lifespan does once it has started
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
         task = asyncio.create_task(server.serve())
@@ -167,10 +167,9 @@ async def run(rounds: int) -> None:
                 print(f"SSE chat vs bare SSE endpoints, same {len([c for c in CHUNKS if c])} chunks, p50")
                 print("  bare: static chunks; bare+model: chunks from the same instant model called directly")
                 print(
-                    f"  the chat's text deltas pass the prompt guard, which holds back the last {HOLD_BACK_WORDS} "
-                    f"words and {HOLD_BACK_CHARS} characters: its first text_delta leaves once that much is written "
-                    f"({len(REPLY)} characters in all here); its first event is the function_call sent just before "
-                    "the model is called"
+                    "  the chat's text deltas pass the prompt guard, which sends ordinary words once whole and "
+                    "holds back from a word that may begin a disclosure; its first event is the function_call "
+                    "sent just before the model is called"
                 )
                 for concurrency, n in ((1, rounds), (32, max(2, rounds // 8))):
                     gw_event, gw_first, gw_total = await measure(http, gw_path, concurrency, n)
