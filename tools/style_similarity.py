@@ -26,7 +26,6 @@ from collections import Counter
 
 import numpy as np
 from pydantic import BaseModel
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from tools.stylometrics import FUNCTION_WORDS, StyleMetrics, measure_style, words_of
 
@@ -78,6 +77,10 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def char_ngram_similarity(candidates: list[str], references: list[str]) -> float:
     """Cosine of the mean TF-IDF character 2-4-gram vectors of the two sets."""
+    # scikit-learn (with SciPy) takes seconds to import: only the first style score pays for it,
+    # not every start of the service
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=False, sublinear_tf=True)
     try:
         matrix = vectorizer.fit_transform(candidates + references)
