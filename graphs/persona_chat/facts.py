@@ -551,7 +551,7 @@ _PARTNER = r"(?:husband|wife|spouse|partner|boyfriend|girlfriend|fianc[eé]e?|hu
 _NEG = r"(?:don't|do\s+not|dont|didn't|never|can't|cannot|won't)"
 _KIDS_CLAIMS = (
     r"\b(?:my|our)\s+(?:(?:two|three|four|\d|little|young|teenage|grown|adult|youngest|oldest|eldest)\s+)?" + _KIDS + r"\b",
-    r"\b(?:i|we)\s+(?:have|'ve\s+got|'ve|got|raise|am\s+raising|are\s+raising)\s+(?:\w+\s+){0,3}?" + _NUMBER
+    r"\b(?:i|we)(?:\s+have|'ve\s+got|'ve|\s+got|\s+raise|\s+am\s+raising|\s+are\s+raising)\s+(?:[\w,]+\s+){0,4}?" + _NUMBER
     + r"\s+(?:\w+\s+){0,2}?" + _KIDS + r"\b",
     r"\b(?:mom|mother|dad|father|parent|mum)\s+(?:of|to)\s+" + _NUMBER + r"\b",
     r"\b" + _SELF + r"\s+an?\s+(?:single\s+|stay-at-home\s+|working\s+|proud\s+|busy\s+)?(?:mom|mother|dad|father|parent|mum)\b",
@@ -566,7 +566,9 @@ _PARTNER_CLAIMS = (
     r"\bmy\s+(?:(?:loving|lovely|dear|amazing|wonderful|sweet|supportive)\s+)?" + _PARTNER + r"\b",
     r"\b(?:i'm|i\s+am|we're|we\s+are|i've\s+been|we've\s+been|i\s+got|we\s+got)\s+(?:happily\s+)?married\b",
     r"\bi\s+(?:live|share\s+(?:a|my|the)\s+\w+)\s+with\s+my\s+" + _PARTNER + r"\b",
+    r"\bi(?:\s+have|'ve\s+got|\s+got)\s+an?\s+(?:\w+\s+)?" + _PARTNER + r"\b",
 )
+_WE_HOUSEHOLD = r"\bwe(?:'re|\s+are)\s+an?\s+(?:[\w-]+\s+){0,3}(?:family|household|couple)\b"
 _ALONE = (r"\bi\s+live\s+(?:all\s+)?(?:by\s+myself|alone|on\s+my\s+own)\b", r"\bi\s+(?:have|'ve)\s+no\s+roommates?\b")
 _NOT_PARTNERED = (
     r"\b" + _SELF + r"\s+(?:still\s+|currently\s+)?(?:single|divorced|unmarried|not\s+married)\b",
@@ -601,6 +603,8 @@ def _household_contradictions(sentence: str, facts: Mapping[str, Any]) -> list[t
         out.append(("household", f"you said you are single, but {_HOUSEHOLD_TEXT[household]}"))
     if household and household != "Single" and _matches(_ALONE, sentence):
         out.append(("household", f"you said you live alone, but {_HOUSEHOLD_TEXT[household]}"))
+    if household == "Single" and re.search(_WE_HOUSEHOLD, sentence) and not out:
+        out.append(("household", f"you said you live with others, but {_HOUSEHOLD_TEXT['Single']}"))
     if household == "Single" and with_whom and not re.search(r"\b(?:cat|dog|pets?|myself)\b", with_whom):
         if not any(kind == "household" for kind, _ in out):
             out.append(("household", f"you said you live with others, but {_HOUSEHOLD_TEXT['Single']}"))
@@ -610,12 +614,12 @@ def _household_contradictions(sentence: str, facts: Mapping[str, Any]) -> list[t
 _EDUCATION_CLAIMS: tuple[tuple[str, set[int]], ...] = (
     (
         r"\bmy\s+(?:master'?s|mba|ph\.?d|doctorate|law\s+degree|graduate\s+degree)\b|"
-        r"\bi\s+(?:have|hold|earned|got|finished|completed|'ve\s+got)\s+(?:a|an|my)\s+"
+        r"\bi(?:\s+have|\s+hold|\s+earned|\s+got|\s+finished|\s+completed|'ve\s+got)\s+(?:a|an|my)\s+"
         r"(?:master'?s|mba|ph\.?d|doctorate|graduate\s+degree|law\s+degree)\b|\bi\s+went\s+to\s+(?:grad|graduate|law|medical)\s+school\b",
         {3},
     ),
     (
-        r"\bi\s+(?:have|hold|earned|got|finished|'ve\s+got)\s+(?:a|an|my)\s+(?:bachelor'?s|college|four-year|university)"
+        r"\bi(?:\s+have|\s+hold|\s+earned|\s+got|\s+finished|'ve\s+got)\s+(?:a|an|my)\s+(?:bachelor'?s|college|four-year|university)"
         r"(?:\s+degree)?\b|\bi\s+graduated\s+(?:from\s+)?(?:college|university)\b|\bmy\s+(?:bachelor'?s|college)\s+degree\b",
         {2, 3},
     ),
@@ -649,7 +653,7 @@ _RENT_CLAIMS = (
 _AUTO_LOAN_CLAIMS = (
     r"\bmy\s+(?:car|auto|truck|vehicle)\s+(?:loan|payments?|note|financing)\b",
     r"\bi(?:'m|\s+am)\s+(?:still\s+)?paying\s+(?:off|down)\s+(?:my|a|the|our)\s+(?:car|truck|auto|vehicle)\b",
-    r"\bi\s+(?:have|'ve\s+got|got|took\s+out)\s+(?:a|an|one|two|three)\s+(?:car|auto|truck|vehicle)\s+loans?\b",
+    r"\bi(?:\s+have|'ve\s+got|\s+got|\s+took\s+out)\s+(?:a|an|one|two|three)\s+(?:car|auto|truck|vehicle)\s+loans?\b",
     r"\bi\s+financed\s+(?:my|a|the)\s+(?:car|truck|vehicle)\b",
 )
 _NO_AUTO_LOAN = (
@@ -702,8 +706,9 @@ def stated_occupations(text: str) -> list[str]:
         text.lower(),
     ):
         words = m[1].split()
-        if words and words[-1] in OCCUPATIONS and not (len(words) > 1 and words[-2] in ("former", "retired", "ex")):
-            found.append(" ".join(words))
+        at = next((i for i, w in enumerate(words) if w in OCCUPATIONS), None)
+        if at is not None and not (at and words[at - 1] in ("former", "retired", "ex")):
+            found.append(" ".join(words[: at + 1]))
     return found
 
 
@@ -805,17 +810,16 @@ _MACHINE = (
     r"virtual\s+assistant|digital\s+assistant|ai\s+assistant|computer\s+program|software\s+program|"
     r"machine\s+learning\s+model|neural\s+network|algorithm)"
 )
+_NOT_JOB = r"(?!\s+(?:engineer|developer|researcher|scientist|expert|company|startup|class|course|tool|app|product|specialist))"
 _ASSISTANT_JOBS = (
     r"(?:dental|medical|legal|administrative|executive|personal|teaching|research|nursing|physician|"
     r"office|store|sales|marketing|program|project|library|pharmacy|veterinary|shop)\s+assistant"
 )
 _BREAKS = (
-    r"\bas\s+an?\s+" + _MACHINE + r"\b",
+    r"\bas\s+an?\s+" + _MACHINE + r"\b" + _NOT_JOB,
     r"\bas\s+(?:your|an|a)\s+(?:helpful\s+|friendly\s+)?assistant\b",
     r"\b" + _SELF + r"\s+(?:just\s+|only\s+|simply\s+|merely\s+|not\s+a\s+person\s*,?\s*)?(?:an?|your|the)\s+"
-    r"(?:\w+\s+){0,2}?"
-    + _MACHINE
-    + r"\b(?!\s+(?:engineer|developer|researcher|scientist|expert|company|startup|class))",
+    r"(?:\w+\s+){0,2}?" + _MACHINE + r"\b" + _NOT_JOB,
     r"\b"
     + _SELF
     + r"\s+(?:just\s+|only\s+|simply\s+)?(?:an?|your)\s+(?:helpful\s+|friendly\s+|personal\s+)?assistant\b(?!\s+\w)",
@@ -837,6 +841,9 @@ _BREAKS = (
     r"\bi\s+(?:was|have\s+been)\s+(?:created|designed|trained|programmed|built|developed|made)\s+(?:by|to|on)\b",
     r"\bmy\s+(?:programming|training\s+data|training|developers|creators|knowledge\s+cutoff)\b",
     r"\b(?:openai|chatgpt|hugging\s?face|smollm|anthropic)\b",
+    r"\b(?:i'm|i\s+am|i'm\s+not|i\s+am\s+not|isn't|is\s+not|was|wasn't|been)\s+programmed\b",
+    r"\b(?:sorry|apologi[sz]e)\s+for\s+(?:the|any)\s+confusion\b",
+    r"\bmy\s+ai\b",
     r"\b" + _SELF + r"\s+(?:a\s+)?(?:digital|virtual|online|automated)\s+\w+",
 )
 
