@@ -164,6 +164,23 @@ def format_report(title: str, rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_misses(routed: list[RoutedQuery], threshold: float) -> str:
+    """One line per query the router got wrong: top cluster not expected, or on the wrong side
+    of the threshold; with the top 3 and the parsed constraints (for tuning on development sets)."""
+    lines = []
+    for r in routed:
+        names = [c["cluster_name"] for c in r.clusters]
+        want = set(r.row["expected_cluster_names"])
+        wrong_top = r.in_scope and (not names or names[0] not in want)
+        if wrong_top or (r.top >= threshold) != r.in_scope:
+            top3 = ", ".join(f"{c['cluster_name']} {c['similarity']:.3f}" for c in r.clusters[:3])
+            named = {k: v for k, v in r.constraints.items() if v not in (None, [], {}) and k != "excluded"}
+            excluded = {k: v for k, v in (r.constraints.get("excluded") or {}).items() if v not in (None, [])}
+            lines.append(f"  MISS [{r.row['kind']}] {r.row['query']!r} want {sorted(want)}\n    top: {top3}")
+            lines.append(f"    parsed: {named} excluded: {excluded}")
+    return "\n".join(lines) if lines else "  no misses"
+
+
 async def run_refine(graph: Any, pool: Any, embeddings: Any) -> dict[str, Metrics]:
     """Top-1 persona is acceptable: embedding similarity alone vs hard filter + similarity."""
     from store.clusters import scored_cluster_personas
@@ -266,6 +283,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 routed = await route_rows(graph, load_jsonl(name), len(segments.clusters), context)
                 everything += routed
                 print(format_report(f"Cluster routing, {name}", report(routed, threshold)), flush=True)
+                if args.misses:
+                    print(format_misses(routed, threshold), flush=True)
             if len(names) > 1:
                 print(format_report("Cluster routing, all of the above", report(everything, threshold)))
             if args.calibrate:
@@ -293,6 +312,9 @@ def main() -> int:
     parser.add_argument("--llm-parse", action="store_true", help="also ask the chat model for constraints")
     parser.add_argument("--model", default="", help="chat model for --llm-parse (default: CHAT_MODEL)")
     parser.add_argument("--calibrate", action="store_true", help="refit the similarity calibration (development sets)")
+    parser.add_argument(
+        "--misses", action="store_true", help="list each miss with its parse (for the development sets only)"
+    )
     parser.add_argument("--pick-threshold", action="store_true", help="print the best balanced-accuracy threshold")
     return asyncio.run(main_async(parser.parse_args()))
 

@@ -63,6 +63,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from graphs.cluster_router.lexicon import COMPILED as LEXICON_RULES
+from graphs.cluster_router.lexicon import Concept
 from graphs.cluster_router.query_text import (
     BUSINESS_RE,
     MINOR_RE,
@@ -90,7 +92,7 @@ class ConstraintFields(BaseModel):
     credit_tiers: list[str] = Field(default_factory=list, description="Sub Prime, Near Prime, Prime, Super Prime.")
     income: Level | None = None
     wealth: Literal["high", "low"] | None = None
-    auto_debt: Literal["high", "low"] | None = None
+    auto_debt: Level | None = None
     homeowner: bool | None = None
     equity: Literal["high", "low"] | None = None
     education: Literal["high_school", "college", "graduate"] | None = None
@@ -121,6 +123,13 @@ class QueryConstraints(ConstraintFields):
         default_factory=list, description="Why the query is about people outside the data (under 18, businesses...)."
     )
     matched_terms: list[str] = Field(default_factory=list, description="Query phrases that set a constraint.")
+
+    def count(self) -> int:
+        """How many constraints the query names (wanted, excluded and money ranges)."""
+        ranges = (self.income_min is not None or self.income_max is not None) + (
+            self.spend_min is not None or self.spend_max is not None
+        )
+        return len(self.named()) + len(self.excluded.named()) + ranges
 
     @property
     def is_empty(self) -> bool:
@@ -222,6 +231,16 @@ def _age_about(before: int, after: int) -> _Action:
     return act
 
 
+_TENS_WORDS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fourty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+}
 _DECADES = {
     "twenties": 20,
     "thirties": 30,
@@ -294,7 +313,7 @@ _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "mm": 1e6, "m
 _AMOUNT = r"\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s?(?:k|thousand|grand|mm|m|million)\b)?"
 _MONEY_CONTEXT = re.compile(
     r"\$|\d\s?(?:k|thousand|grand|mm|m|million)\b|dollars|\bincomes?\b|\bearn|\bmak(?:e|es|ing)\b|\bsalar"
-    r"|\bpaid\b|\bspend|\bworth\b|\bper year\b|\ba year\b|\bannual|\bhousehold income"
+    r"|\bpaid\b|\bspend|\bworth\b|\bper year\b|\ba year\b|\bannual|\bhousehold income|\bhhi\b"
 )
 _SPEND_CONTEXT = re.compile(r"\bspen[dt]\w*|\bdiscretionary\b|\bsplurg\w*")
 _WEALTH_CONTEXT = re.compile(r"\bnet worth\b|\bassets\b|\bsavings\b|\bportfolios?\b|\bnest eggs?\b|\bwealth\b")
@@ -311,7 +330,7 @@ def _amount(text: str) -> float | None:
 
 _HAS_UNIT = re.compile(r"\$|\d\s?(?:k|thousand|grand|mm|m|million)\b")
 _MONEY_WORDS = re.compile(
-    r"dollars|\ba year\b|\bper year\b|\bannual|\bincomes?\b|\bearn|\bmak(?:e|es|ing)\b|\bsalar|\bspen[dt]|\bworth\b"
+    r"dollars|\ba year\b|\bper year\b|\bannual|\bincomes?\b|\bearn|\bmak(?:e|es|ing)\b|\bsalar|\bspen[dt]|\bworth\b|\bhhi\b"
 )
 
 
@@ -369,6 +388,86 @@ def _intersect(found: dict[str, Any], name: str, lo: float | None, hi: float | N
     found[f"{name}_min"], found[f"{name}_max"] = new_lo, new_hi
 
 
+# --- credit scores ("700 FICO", "credit scores above 760", "sub-600", "in the 700s")
+
+_TIER_SCORES = {"Sub Prime": (300, 619), "Near Prime": (620, 659), "Prime": (660, 719), "Super Prime": (720, 850)}
+_SCORE_NOUN = r"(?:fico|credit|vantage ?score)(?:[- ](?:scores?|ratings?))?|scores?"
+_SCORE_CMP = (
+    r"(?P<cmp>under|below|less than|lower than|above|over|at least|more than|greater than|north of|south of"
+    r"|at most|around|about|roughly|near|approximately|~|sub[- ]?)"
+)
+_SCORE_TAIL = r"(?P<tail>\+|s\b| or (?:higher|above|more|better|over|lower|below|less|under|worse)\b)?"
+_SCORE = r"(?<![\d$,.])(?P<n>[3-8]\d\d)(?!\d|,\d|\s?(?:k|thousand|grand|million)\b)"
+
+
+def _tiers_for_scores(lo: int, hi: int) -> list[str]:
+    """Credit tiers whose score range overlaps [lo, hi] by at least 10 points (the one holding a single score)."""
+    need = min(10, hi - lo + 1)
+    return [t for t, (t_lo, t_hi) in _TIER_SCORES.items() if min(hi, t_hi) - max(lo, t_lo) + 1 >= need]
+
+
+def _credit_score(m: re.Match[str], found: dict[str, Any]) -> bool:
+    groups = m.groupdict()
+    if groups.get("a") and groups.get("b"):
+        lo, hi = sorted((int(groups["a"]), int(groups["b"])))
+    else:
+        n, cmp, tail = int(groups["n"]), (groups.get("cmp") or "").strip(), (groups.get("tail") or "").strip()
+        lo, hi = n, n
+        if tail == "s":
+            hi = n + 99
+        elif cmp in ("under", "below", "less than", "lower than", "south of", "at most") or cmp.startswith("sub"):
+            lo, hi = 300, n - 1
+        elif cmp in ("around", "about", "roughly", "near", "approximately", "~"):
+            lo, hi = n - 20, n + 20
+        elif cmp or tail == "+" or re.search(r"higher|above|more|better|over", tail):
+            lo, hi = n, 850
+        elif re.search(r"lower|below|less|under|worse", tail):
+            lo, hi = 300, n
+    tiers = _tiers_for_scores(max(lo, 300), min(hi, 850))
+    if not tiers:
+        return False
+    _add("credit_tiers", *tiers)(m, found)
+    return True
+
+
+_CREDIT_SCORE_SPECS: list[tuple[str, _Action]] = [
+    (
+        rf"\b(?:{_SCORE_NOUN})\s+(?:of\s+|between\s+|from\s+)?(?P<a>[3-8]\d\d)\s*(?:-|to|and)\s*(?P<b>[3-8]\d\d)\b",
+        _credit_score,
+    ),
+    (rf"(?<![\d$])(?P<a>[3-8]\d\d)\s*(?:-|to)\s*(?P<b>[3-8]\d\d)[- ](?:{_SCORE_NOUN})\b", _credit_score),
+    (
+        rf"\b(?:{_SCORE_NOUN})(?:\s+(?:of|at|is|are|in the|in|near|around))?\s*{_SCORE_CMP}?\s*{_SCORE}{_SCORE_TAIL}",
+        _credit_score,
+    ),
+    (rf"(?:\b{_SCORE_CMP}\s*)?{_SCORE}{_SCORE_TAIL}[- ](?:{_SCORE_NOUN})\b", _credit_score),
+]
+
+
+# --- the marketers' lexicon (see `lexicon`)
+
+
+def _apply(found: dict[str, Any], name: str, value: Any) -> None:
+    if name in ("age_bands", "credit_tiers"):
+        bucket = found.setdefault(name, [])
+        bucket.extend(v for v in value if v not in bucket)
+    elif name == "gender":
+        found.setdefault("genders", set()).add(value)
+    else:
+        found.setdefault(name, value)
+
+
+def _concept(concept: Concept) -> _Action:
+    """Record what the concept means; what it rules out goes to the other side (see `parse_constraints`)."""
+
+    def act(_m: re.Match[str], found: dict[str, Any]) -> None:
+        for name, value in concept.sets.items():
+            _apply(found, name, value)
+        found.setdefault("_flip", []).extend(concept.exclude.items())
+
+    return act
+
+
 def _income_level(level: str) -> _Action:
     return _set("income", level)
 
@@ -389,6 +488,8 @@ _DECADE = r"(?:(?P<{p}>early|mid|late)[- ]?)?(?P<{d}>[2-9]0)'?s"
 
 # Most specific first: a phrase consumed by one rule is blanked out for the rest.
 _RULE_SPECS: list[tuple[str, Callable[[re.Match[str], dict[str, Any]], Any]]] = [
+    # --- credit scores (before money and ages: "over 700" next to "FICO" is neither)
+    *_CREDIT_SCORE_SPECS,
     # --- money (before ages: "below 90k" is not an age)
     (rf"\b(?:between|from)\s+(?P<a>{_AMOUNT})\s+(?:and|to|-)\s+(?P<b>{_AMOUNT})", _money("between")),
     (rf"(?P<a>{_AMOUNT})\s*(?:-|to|through)\s*(?P<b>{_AMOUNT})", _money("between")),
@@ -439,7 +540,7 @@ _RULE_SPECS: list[tuple[str, Callable[[re.Match[str], dict[str, Any]], Any]]] = 
         rf"\b(?:around|about|roughly|approximately|approx\.?|circa|~)\s*(?:the age of\s+|age\s+)?{_N}(?:{_YEARS_OLD})?\b",
         _age_about(4, 4),
     ),
-    (rf"{_N}(?:-ish| or so)\b", _age_about(4, 4)),
+    (rf"{_N}(?:-?ish| or so)\b", _age_about(4, 4)),
     (
         rf"\b(?:pushing|nearing|approaching|almost|nearly|close to|getting on for)\s+(?:the age of\s+|age\s+)?{_N}\b",
         _age_about(4, 0),
@@ -452,6 +553,10 @@ _RULE_SPECS: list[tuple[str, Callable[[re.Match[str], dict[str, Any]], Any]]] = 
     ),
     (rf"{_AGE_NUM}{_YEARS_OLD}", _age_range(1, 1)),
     (rf"\bage[ds]?\s+{_AGE_NUM}", _age_range(1, 1)),
+    (
+        r"\b(?P<w>twenty|thirty|forty|fourty|fifty|sixty|seventy|eighty)[- ]?somethings?\b",
+        lambda m, f: _ages(f, m, _TENS_WORDS[m.group("w")], _TENS_WORDS[m.group("w")] + 9),
+    ),
     # --- life-stage phrases that also say something else
     (r"\bsingle[- ](?:moms?|mothers?)\b", _both(_set("household", "single_parent"), _gender("Female"))),
     (r"\bsingle[- ](?:dads?|fathers?)\b", _both(_set("household", "single_parent"), _gender("Male"))),
@@ -488,7 +593,7 @@ _RULE_SPECS: list[tuple[str, Callable[[re.Match[str], dict[str, Any]], Any]]] = 
         r"|\bgolden years\b",
         _bands(*_OLD),
     ),
-    (r"\bmiddle[- ]aged?\b|\bmidlife\b", _bands(*_GEN_X)),
+    (r"\bmiddle[- ]ag(?:ed?|ers?)\b|\bmidlife\b", _bands(*_GEN_X)),
     (r"\bmid[- ]career\b", _bands("35 - 44", "45 - 54")),
     (r"\byoung(?:er)?\b|\byouth\b|\btwenty[- ]?somethings?\b", _bands(*_YOUNG)),
     # --- credit tier
@@ -632,6 +737,14 @@ _RULE_SPECS: list[tuple[str, Callable[[re.Match[str], dict[str, Any]], Any]]] = 
     (r"\bwest(?:ern)?\b|\bwest coast\b|\bpacific northwest\b", _set("region", "West")),
 ]
 _RULES: tuple[_Rule, ...] = tuple(_Rule(re.compile(p), a) for p, a in _RULE_SPECS)
+# The lexicon's phrases go right after the numeric rules (credit scores, money, explicit ages):
+# they are more specific than the core words they contain ("subprime auto", "solo moms").
+_FIRST_WORD_RULE = next(i for i, (p, _a) in enumerate(_RULE_SPECS) if "single[- ](?:moms" in p)
+_RULES = (
+    _RULES[:_FIRST_WORD_RULE]
+    + tuple(_Rule(pattern, _concept(concept)) for pattern, concept in LEXICON_RULES)
+    + _RULES[_FIRST_WORD_RULE:]
+)
 
 # Comparative wording that means a level: "above-average income" is a high income.
 _COMPARATIVES = [
@@ -670,6 +783,11 @@ def parse_constraints(query: str) -> QueryConstraints:
                 continue
             matched.append(("not " if negated else "") + m.group(0).strip())
             text = _blank(text, m.start(), m.end())
+    wanted_flips, excluded_flips = found.pop("_flip", []), excluded.pop("_flip", [])
+    for name, value in wanted_flips:  # "child-free": families are ruled out
+        _apply(excluded, name, value)
+    for name, value in excluded_flips:  # "not child-free": ruled out twice is wanted
+        _apply(found, name, value)
     out = found.pop("_out", []) + excluded.pop("_out", [])
     for start, end, as_child in minor_mentions(original):
         if not as_child and not polarity_at(scopes, start, end):
@@ -780,9 +898,10 @@ def _income_band(a: dict[str, Any]) -> tuple[float, float] | None:
     return None
 
 
-def _shares(c: ConstraintFields, a: dict[str, Any]) -> dict[str, tuple[float, float]]:
+def _shares(c: ConstraintFields, a: dict[str, Any], negated: bool = False) -> dict[str, tuple[float, float]]:
     """(share of the cluster with the attribute, share that counts as full agreement) per
-    share-valued constraint whose attribute ``a`` has."""
+    share-valued constraint whose attribute ``a`` has. `negated`: what an exclusion rules out;
+    ruling out families ("no kids", "child-free") rules out single parents too."""
     out: dict[str, tuple[float, float]] = {}
 
     def put(name: str, fn: Callable[[], float], full_at: float, *keys: str) -> None:
@@ -821,8 +940,10 @@ def _shares(c: ConstraintFields, a: dict[str, Any]) -> dict[str, tuple[float, fl
             level = "Graduate degree" if c.education == "graduate" else "High school or less"
             put("education", lambda: a["education_shares"].get(level, 0.0), 0.5, "education_shares")
     if c.household:
-        value = _HOUSEHOLD_VALUES[c.household]
-        put("household", lambda: a["household_shares"].get(value, 0.0), 0.6, "household_shares")
+        values = [_HOUSEHOLD_VALUES[c.household]]
+        if negated and c.household == "family":
+            values.append(_HOUSEHOLD_VALUES["single_parent"])
+        put("household", lambda: sum(a["household_shares"].get(v, 0.0) for v in values), 0.6, "household_shares")
     if c.credit_usage:
         put("credit_usage", lambda: a["credit_usage_shares"].get(c.credit_usage, 0.0), 0.6, "credit_usage_shares")
     if c.ethnicity:
@@ -868,7 +989,7 @@ def constraint_breakdown(c: QueryConstraints, a: dict[str, Any]) -> dict[str, fl
     if (c.spend_min is not None or c.spend_max is not None) and "discretionary_spend_median" in a:
         out["spend_range"] = _range_score(float(a["discretionary_spend_median"]), c.spend_min, c.spend_max)
     ex = c.excluded
-    for name, (share, _full) in _shares(ex, a).items():
+    for name, (share, _full) in _shares(ex, a, negated=True).items():
         out[f"not {name}"] = _share_score(1 - share, EXCLUDED_FULL_AT)
     for name, score in _ratios(ex, a, negated=True).items():
         out[f"not {name}"] = score

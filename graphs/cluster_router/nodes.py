@@ -45,8 +45,8 @@ CANDIDATES = 50  # clusters fetched by vector search before re-scoring
 SCOPE_PENALTY = 0.3
 # Platt scaling of the raw score, fitted by `python -m evals.twin_routing --calibrate` on the
 # development sets (twin_routing.jsonl, twin_routing_hard_dev.jsonl), never on the held-out set.
-CALIBRATION_SLOPE = 46.519
-CALIBRATION_INTERCEPT = -34.851
+CALIBRATION_SLOPE = 46.106
+CALIBRATION_INTERCEPT = -37.510
 
 
 class ClusterNotFound(NotFoundError):
@@ -170,6 +170,16 @@ async def parse_constraints(
     return {"constraints": constraints.model_dump(), "query_vector": list(vector)}
 
 
+def evidence_weight(embedding_weight: float, n_constraints: int) -> float:
+    """The embedding's share when the query names `n_constraints` constraints: the embedding
+    counts as much as `embedding_weight` says against one constraint, and each further
+    constraint is as much evidence again (0.35 against 1, 0.15 against 3, 0.10 against 5)."""
+    if embedding_weight >= 1.0:
+        return 1.0
+    ratio = embedding_weight / (1 - embedding_weight)
+    return ratio / (ratio + max(1, n_constraints))
+
+
 def hybrid_score(
     similarity: float, constraints: QueryConstraints, attributes: dict[str, Any], embedding_weight: float
 ) -> tuple[float, float | None]:
@@ -178,7 +188,8 @@ def hybrid_score(
         raw, agreement = similarity, None
     else:
         agreement = constraint_score(constraints, attributes)
-        raw = embedding_weight * similarity + (1 - embedding_weight) * agreement
+        weight = evidence_weight(embedding_weight, constraints.count())
+        raw = weight * similarity + (1 - weight) * agreement
     if not scope_fits(constraints, attributes):
         raw *= SCOPE_PENALTY
     return max(0.0, min(1.0, raw)), agreement

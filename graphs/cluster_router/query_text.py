@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from graphs.cluster_router.lexicon import LEXICON_WORDS
+
 # ---------------------------------------------------------------- normalising
 
 
@@ -130,8 +132,9 @@ def number_words_to_digits(text: str) -> str:
 # ---------------------------------------------------------------- spelling
 
 # The words the parser keys on. A typo is corrected only towards these.
-DOMAIN_WORDS = frozenset(
-    """
+DOMAIN_WORDS = (
+    frozenset(
+        """
     millennial millennials boomer boomers baby retiree retirees retired retirement senior seniors
     elderly pensioner pensioners generation zoomer zoomers teens teenagers students student college
     university young younger youth middle aged midlife career professional professionals executives
@@ -155,6 +158,8 @@ DOMAIN_WORDS = frozenset(
     income executive consumers households household retirees elderly thousand million
     between approximately around roughly about nearly almost older than under over above below
     """.split()
+    )
+    | LEXICON_WORDS
 )
 
 # Real words a typo-looking token may be: never "corrected".
@@ -290,7 +295,10 @@ def find_scopes(text: str) -> list[Scope]:
     for kind, cues in (("negation", _NEGATION_CUES), ("past", _PAST_CUES)):
         for m in cues.finditer(text):
             start = m.end()
-            if m.group(0).startswith("non"):
+            compound = text.startswith("-", start)
+            if m.group(0).startswith("non") or compound:
+                # "non-smokers", "never-married", "no-frills": the cue negates its own compound word only
+                start += compound
                 word = re.match(r"[a-z]+(?:-[a-z]+)?", text[start:])
                 end = start + (word.end() if word else 0)
             else:
@@ -316,7 +324,7 @@ def polarity_at(scopes: list[Scope], start: int, end: int) -> str:
 MINOR_WORDS = (
     r"children|child|kids|kid|toddlers?|babies|baby(?![- ]?boomers?)|infants?|minors?|tweens?|pre-?teens?|teens?|teenagers?"
     r"|adolescents?|high[- ]schoolers?|middle[- ]schoolers?|schoolchildren|schoolkids|juveniles?|underage"
-    r"|preschoolers?|kindergartners?|grade[- ]schoolers?"
+    r"|preschoolers?|kindergartners?|grade[- ]schoolers?|gen(?:eration)?[- ]alpha"
 )
 MINOR_RE = re.compile(rf"\b(?:{MINOR_WORDS})\b|\bhigh[- ]school students?\b|\bunder[- ]?age\b")
 # A minor named as someone's child, or "college kids": the people asked about are adults.
@@ -370,7 +378,9 @@ def _phrase_alternation(names: str) -> str:
 _FOREIGN_PLACE = re.compile(rf"\b(?:{_phrase_alternation(_COUNTRIES)})\b")
 _FOREIGN_PEOPLE = re.compile(rf"\b(?:{_phrase_alternation(_DEMONYMS)})\b(?![- ]?americans?\b)")
 _NOT_FOREIGN = re.compile(r"\bnew mexico\b|\bnew england\b|\bnew jersey\b|\bpuerto ric\w+")
-_ABROAD = re.compile(r"\b(?:abroad|overseas|outside (?:the )?(?:us|usa|u\.s\.|united states|america)|non-us|foreign)\b")
+_ABROAD = re.compile(
+    r"\b(?:abroad|overseas|expats?|expatriates|outside (?:the )?(?:us|usa|u\.s\.|united states|america)|non-us|foreign)\b"
+)
 
 
 def foreign_places(text: str) -> list[str]:
