@@ -303,7 +303,9 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
     attempts: list[tuple[str, list[Finding], FactCheck]] = [(draft.text, findings, first)]
     seen = list(findings)  # every injection finding so far: each rewrite avoids all of them
     persona_name = (state.get("persona") or {}).get("name", "the persona")
-    if not state.get("streaming"):
+    # a caller that streams passes its StreamGuard: what it sent stays sent, so no rewrite
+    streaming = isinstance((config.get("configurable") or {}).get(STREAM_GUARD_KEY), StreamGuard)
+    if not streaming:
         for rewrite in range(MAX_REWRITES):
             _, last_findings, last_check = attempts[-1]
             if rewrite and last_check.ok:
