@@ -17,7 +17,6 @@ from typing import Any
 from runtime.errors import ConfigError
 
 REF = re.compile(r"^(studio|ghostwriter|twin):([A-Za-z0-9_-]{1,64})(?:@([0-9]{1,9}))?$")
-FACT_KEYS = ("age_band", "gender", "location", "credit_tier")
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class PersonaTarget:
     system_prompt: str
     model: str | None = None
     temperature: float | None = None
-    facts: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
     voice_examples: list[str] = field(default_factory=list)
 
     @property
@@ -65,9 +64,11 @@ def parse_ref(text: str) -> tuple[str, str, int | None]:
     return kind, ident, int(version) if version else None
 
 
-def _facts(attributes: dict[str, Any]) -> dict[str, str]:
-    source = attributes.get("card_extension", {}).get("facts") or attributes
-    return {k: str(source[k]) for k in FACT_KEYS if isinstance(source, dict) and source.get(k)}
+def _facts(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The facts the chat's guard holds this persona to (`graphs.persona_chat.facts.persona_facts`)."""
+    from graphs.persona_chat.facts import persona_facts
+
+    return persona_facts(attributes)
 
 
 async def load_target(ref: str) -> PersonaTarget:

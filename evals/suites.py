@@ -280,6 +280,10 @@ async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> tuple
 
 
 async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    """Each row's persona answers with its facts attached, so the chat's fact guard holds the reply
+    to them. `fact_consistent` / `in_character` score the final reply; `*_unguarded` score the
+    first draft, the reply the model wrote before the fact guard (the guard's record of it: the
+    same checker, `graphs/persona_chat/facts.py`)."""
     from langchain_core.messages import HumanMessage
 
     from graphs.persona_chat.graph import build_persona_chat
@@ -300,19 +304,36 @@ async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleRes
             graph,
             {
                 "messages": [HumanMessage(row["question"])],
-                "persona": {"name": persona["name"], "system_prompt": persona["system_prompt"], "kind": "studio"},
+                "persona": {
+                    "name": persona["name"],
+                    "system_prompt": persona["system_prompt"],
+                    "kind": "studio",
+                    "attributes": {"facts": facts} if facts else {},
+                },
             },
             options,
         )
-        inputs = {"persona": persona["name"], "question": row["question"]}
+        inputs = {"persona": persona["name"], "question": row["question"], "split": row.get("split", "dev")}
         if error:
             yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs, notes={"error": error})
             continue
         reply = state.get("reply", "")
-        metrics = {**persona_fact_metrics(reply, facts), "errored": 0.0}
+        metrics = {**persona_fact_metrics(reply, facts, persona["system_prompt"]), "errored": 0.0}
+        record = state.get("fact_check") or {}
+        first_kinds = list(record.get("first_kinds") or [])
+        metrics["fact_consistent_unguarded"] = 0.0 if any(k != "character" for k in first_kinds) else 1.0
+        metrics["in_character_unguarded"] = 0.0 if "character" in first_kinds else 1.0
+        metrics["guard_rewrote"] = 1.0 if int(record.get("generations", 1)) > 1 else 0.0
+        metrics["guard_flagged"] = 1.0 if record.get("flagged") else 0.0
         if not facts:  # a persona without facts: nothing to be consistent with
-            del metrics["fact_consistent"]
-        notes: dict[str, Any] = {"violations": check_persona_facts(reply, facts).violations}
+            del metrics["fact_consistent"], metrics["fact_consistent_unguarded"]
+        check = check_persona_facts(reply, facts, persona["system_prompt"])
+        notes: dict[str, Any] = {
+            "violations": check.violations,
+            "character": check.character,
+            "first_draft_problems": record.get("first") or [],
+            "guard_action": record.get("action"),
+        }
         if options.judge is not None:
             scores, reasons = await options.judge.metrics(
                 question=row["question"], reply=reply, persona=persona["system_prompt"]
@@ -467,7 +488,8 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "chat_in_character",
-            "Persona chat: replies consistent with the persona's age, gender, place, credit tier",
+            "Persona chat: replies consistent with the persona's facts (age, gender, place, household, "
+            "children, home, car loans, job, credit tier) and in character, with and without the fact guard",
             DATASETS / "chat_in_character.jsonl",
             False,
             "fact_consistent",

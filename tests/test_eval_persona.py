@@ -48,7 +48,7 @@ async def test_run_and_compare_two_studio_versions(services, client, cli_env, sc
     record = _only_run(runs)
     assert record["persona"]["ref"] == f"studio:{pid}@1" and record["persona"]["name"] == "Offie"
     assert record["model"] == "fake:scripted"  # the version has no model: the service's
-    assert len(record["examples"]) == 6  # the data set's questions, each once
+    assert len(record["examples"]) == 8  # the data set's questions, each once
     assert record["primary_metric"] == "in_character" and "fact_consistent" not in record["summary"]
     assert record["summary"]["in_character"]["mean"] == 0.0
     assert f"persona studio:{pid}@1 (Offie)" in capsys.readouterr().out

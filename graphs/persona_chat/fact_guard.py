@@ -75,6 +75,9 @@ def fact_record(judge: FactJudge, first: FactCheck, final: FactCheck, generation
         "generations": generations,
         "first": first.problems(),
         "final": final.problems(),
+        # kinds of problem (a fact's kind, or "character"), so a caller can count without parsing text
+        "first_kinds": [c.kind for c in first.contradictions] + ["character"] * len(first.character),
+        "final_kinds": [c.kind for c in final.contradictions] + ["character"] * len(final.character),
         "action": action,
         "flagged": not final.ok,
     }
