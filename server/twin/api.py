@@ -7,8 +7,11 @@ TWIN_API_KEY is set every route needs a matching `X-API-Key` header (`server.twi
 
 from __future__ import annotations
 
+from typing import cast
+
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from graphs.segment_survey.state import SurveyInput
 from runtime.services import Services
 from server.errors import error_responses
 from server.files import EXPORT_RESPONSES, file_response
@@ -20,11 +23,14 @@ from server.twin.schemas import (
     QueryClustersRequest,
     RefinePersonasRequest,
     StartChatOut,
+    SurveyOut,
+    SurveyRequest,
     TwinChatRequest,
 )
 from services.portable.files import ExportFormat
 from services.twin import chat as twin_chat
 from services.twin import routing
+from services.twin import survey as twin_survey
 from services.twin import transfer as twin_transfer
 
 router = APIRouter(dependencies=[Depends(caller_id)])
@@ -100,3 +106,17 @@ async def export_persona(
 ) -> Response:
     """A twin as a Character Card V2 (JSON or PNG), or a bundle of its versions."""
     return file_response(await twin_transfer.export_persona(_services(request).pool, persona_id, format))
+
+
+@router.post("/survey", response_model=SurveyOut, responses=error_responses(*KEYED, 404, 502))
+async def survey(body: SurveyRequest, request: Request) -> SurveyOut:
+    """Ask the personas of some clusters one closed question; each picks exactly one option.
+
+    `distribution` weights each persona by the share of its cluster's records it stands for
+    (gender and age band); `ci95` is a Wilson interval on the effective number of personas."""
+    result = await twin_survey.run_survey(
+        request.app.state.graphs["segment_survey"],
+        cast("SurveyInput", body.model_dump()),
+        _services(request).settings.chat_model,
+    )
+    return SurveyOut.model_validate(result)

@@ -3,7 +3,7 @@ contract's cut of the summaries they carry."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from graphs.cluster_router.state import ClusterMatch, Greeting, PersonaMatch
 from store.clusters import SegmentPersonaRow
@@ -120,3 +120,77 @@ class ChatOut(BaseModel):
     persona_id: int
     reply: str
     session_id: str
+
+
+# ---------------------------------------------------------------- surveys and focus groups
+
+
+def _distinct_options(options: list[str]) -> list[str]:
+    if any(not o for o in options):
+        raise ValueError("every option must be a non-empty answer")
+    if len({o.casefold() for o in options}) != len(options):
+        raise ValueError("options must be distinct")
+    return options
+
+
+class _SegmentChoice(BaseModel):
+    """Which clusters: `cluster_ids`, or the `top_k` clusters routed for `query`, or (neither) all."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+    cluster_ids: list[int] | None = Field(
+        None, min_length=1, max_length=50, description="Clusters to ask; omitted (and no query): every cluster."
+    )
+    query: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="Instead of cluster_ids: ask the top_k clusters this free-text description routes to.",
+    )
+    top_k: int = Field(3, ge=1, le=50, description="With query: how many routed clusters to ask (1 to 50).")
+
+    @model_validator(mode="after")
+    def _ids_or_query(self) -> _SegmentChoice:
+        if self.cluster_ids is not None and self.query is not None:
+            raise ValueError("give cluster_ids or query, not both")
+        return self
+
+
+class SurveyRequest(_SegmentChoice):
+    question: str = Field(min_length=1, max_length=2000, description="A closed question.")
+    options: list[str] = Field(
+        min_length=2, max_length=10, description="2 to 10 distinct answers; every persona picks exactly one."
+    )
+    samples_per_persona: int = Field(1, ge=1, le=10, description="Times each persona is asked (1 to 10).")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Fixes the option orders and the answers drawn.")
+    shuffle_options: bool = Field(
+        True, description="Show the options in a different order to each respondent; false for ordered scales."
+    )
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, options: list[str]) -> list[str]:
+        return _distinct_options(options)
+
+
+class SurveyAnswerOut(BaseModel):
+    persona_id: int
+    persona_name: str
+    weight: float = Field(description="Share of the cluster's records this persona stands for.")
+    answer: str
+    probabilities: dict[str, float]
+
+
+class SurveyClusterOut(BaseModel):
+    cluster_id: int
+    cluster_name: str
+    n_personas: int
+    n_answers: int
+    distribution: dict[str, float] = Field(description="Weighted share of each option; sums to 1.")
+    ci95: dict[str, list[float]] = Field(description="[low, high] Wilson 95% interval per option.")
+    answers: list[SurveyAnswerOut]
+
+
+class SurveyOut(BaseModel):
+    question: str
+    options: list[str]
+    clusters: list[SurveyClusterOut]

@@ -1,0 +1,161 @@
+"""segment_survey's nodes: select_respondents -> ask (one branch per persona and sample, via
+`Send`) -> aggregate."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from graphs.segment_survey.closed_answer import MAX_OPTIONS, ask_closed_question, draw_answer, shuffled_order
+from graphs.segment_survey.context import SurveyContext, concurrency_gate, survey_context
+from graphs.segment_survey.respondents import Respondent, chosen_clusters, cluster_info, respondents_of
+from graphs.segment_survey.state import AnswerRecord, AskTask, ClusterSurvey, PersonaAnswer, SurveyState
+from graphs.segment_survey.weights import confidence_intervals, weighted_distribution
+from runtime.errors import ServiceError
+from runtime.models import parse_model_name
+from runtime.services import ensure_services
+
+MAX_SAMPLES = 10
+
+
+class SurveyInputError(ServiceError):
+    """The survey's input cannot be answered (422), e.g. one option or repeated options."""
+
+    status = 422
+
+
+def check_input(state: SurveyState) -> tuple[str, list[str], int]:
+    """(question, options, samples per persona), or a SurveyInputError naming the field."""
+    question = str(state.get("question") or "").strip()
+    if not question:
+        raise SurveyInputError("question: a survey needs a question.")
+    options = [str(o).strip() for o in state.get("options") or []]
+    if not 2 <= len(options) <= MAX_OPTIONS:
+        raise SurveyInputError(f"options: give 2 to {MAX_OPTIONS} options.")
+    if any(not o for o in options) or len(set(options)) != len(options):
+        raise SurveyInputError("options: every option must be a distinct, non-empty answer.")
+    samples = state.get("samples_per_persona")
+    samples = 1 if samples is None else int(samples)
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise SurveyInputError(f"samples_per_persona: ask each persona 1 to {MAX_SAMPLES} times.")
+    return question, options, samples
+
+
+async def select_respondents(state: SurveyState) -> dict[str, Any]:
+    """Check the input, pick the clusters and load their personas with their weights."""
+    question, options, samples = check_input(state)
+    services = await ensure_services()
+    clusters = await chosen_clusters(services, state.get("cluster_ids"), state.get("query"), state.get("top_k"))
+    surveyed, respondents = [], []
+    for cluster in clusters:
+        members = await respondents_of(services, cluster)
+        surveyed.append(cluster_info(cluster, members))
+        respondents.extend(members)
+    return {
+        "question": question,
+        "options": options,
+        "samples_per_persona": samples,
+        "surveyed": surveyed,
+        "respondents": respondents,
+        "answers": None,  # empties answers of an earlier run on the same thread
+    }
+
+
+async def fan_out(state: SurveyState) -> list[Send] | str:
+    """One `ask` branch per persona and sample; straight to aggregate when nobody is there."""
+    tasks = [
+        Send(
+            "ask",
+            AskTask(
+                respondent=respondent,
+                sample=sample,
+                question=state["question"],
+                options=list(state["options"]),
+                seed=int(state.get("seed") or 0),
+                shuffle_options=state.get("shuffle_options") is not False,
+            ),
+        )
+        for respondent in state.get("respondents") or []
+        for sample in range(int(state.get("samples_per_persona") or 1))
+    ]
+    return tasks or "aggregate"
+
+
+async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableConfig) -> dict[str, Any]:
+    """One persona answers once: options in this respondent's order, the answer drawn from its
+    option probabilities (seeded), so answers keep the model's spread and a seed repeats them."""
+    context = survey_context(getattr(runtime, "context", None), config)
+    services = await ensure_services()
+    model = context.model or services.settings.chat_model
+    local = parse_model_name(model).provider == "local"
+    respondent: Respondent = task["respondent"]
+    keys = (task["seed"], respondent["persona_id"], task["sample"])
+    n = len(task["options"])
+    order = shuffled_order(n, *keys) if task["shuffle_options"] else list(range(n))
+    async with concurrency_gate(getattr(runtime, "context", None), context, local):
+        answer = await ask_closed_question(
+            model,
+            respondent["system_prompt"],
+            task["question"],
+            task["options"],
+            seed=task["seed"],
+            order=order,
+            method=context.method,
+            settings=services.settings,
+        )
+    record = AnswerRecord(
+        cluster_id=respondent["cluster_id"],
+        persona_id=respondent["persona_id"],
+        persona_name=respondent["persona_name"],
+        weight=respondent["weight"],
+        sample=task["sample"],
+        answer=draw_answer(answer, *keys),
+        probabilities={o: round(p, 4) for o, p in answer.probabilities.items()},
+        method=answer.method,
+    )
+    return {"answers": [record]}
+
+
+def summarise_cluster(
+    options: list[str], info: dict[str, Any], answers: list[AnswerRecord], samples: int
+) -> ClusterSurvey:
+    """A cluster's weighted distribution, its intervals and its answers (persona order, then sample)."""
+    ordered = sorted(answers, key=lambda a: (a["persona_id"], a["sample"]))
+    distribution, _total = weighted_distribution(options, [(a["answer"], a["weight"] / samples) for a in ordered])
+    persona_weights = list({a["persona_id"]: a["weight"] for a in ordered}.values())
+    intervals = confidence_intervals(distribution, persona_weights)
+    return ClusterSurvey(
+        cluster_id=info["cluster_id"],
+        cluster_name=info["cluster_name"],
+        n_personas=info["n_personas"],
+        n_answers=len(ordered),
+        distribution=distribution,
+        ci95={o: list(intervals[o]) for o in options},
+        answers=[
+            PersonaAnswer(
+                persona_id=a["persona_id"],
+                persona_name=a["persona_name"],
+                weight=round(a["weight"], 4),
+                answer=a["answer"],
+                probabilities=a["probabilities"],
+            )
+            for a in ordered
+        ],
+    )
+
+
+async def aggregate(state: SurveyState) -> dict[str, Any]:
+    by_cluster: dict[int, list[AnswerRecord]] = defaultdict(list)
+    for answer in state.get("answers") or []:
+        by_cluster[answer["cluster_id"]].append(answer)
+    options = list(state["options"])
+    samples = int(state.get("samples_per_persona") or 1)
+    clusters = [
+        summarise_cluster(options, dict(info), by_cluster.get(info["cluster_id"], []), samples)
+        for info in state.get("surveyed") or []
+    ]
+    return {"question": state["question"], "options": options, "clusters": clusters}

@@ -1,0 +1,92 @@
+"""Who answers: the clusters a survey or focus group names (ids, a routed query, or all of them)
+and their personas, each with its system prompt and the weight of the records it stands for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from typing_extensions import TypedDict
+
+from graphs.cluster_router.nodes import ClusterNotFound
+from graphs.segment_survey.weights import persona_weights
+from runtime.services import Services
+from store.clusters import ClusterRow, cluster_personas, get_cluster, list_clusters
+from store.personas import get_chat_profile
+
+MAX_TOP_K = 50
+
+
+class Respondent(TypedDict):
+    persona_id: int
+    persona_name: str
+    cluster_id: int
+    cluster_name: str
+    gender: str
+    age_band: str
+    weight: float
+    """Share of the cluster's records this persona stands for (the cluster's weights sum to 1)."""
+    system_prompt: str
+
+
+class ClusterInfo(TypedDict):
+    cluster_id: int
+    cluster_name: str
+    n_personas: int
+
+
+async def chosen_clusters(
+    services: Services, cluster_ids: Sequence[int] | None, query: str | None, top_k: int | None
+) -> list[ClusterRow]:
+    """The clusters named by id (in the order given, duplicates once; an unknown id is a 404
+    "Cluster N not found"), else the `top_k` clusters cluster_router finds for `query`, else all."""
+    if cluster_ids:
+        rows: list[ClusterRow] = []
+        for cluster_id in dict.fromkeys(int(c) for c in cluster_ids):
+            row = await get_cluster(services.pool, cluster_id)
+            if row is None:
+                raise ClusterNotFound(f"Cluster {cluster_id} not found")
+            rows.append(row)
+        return rows
+    if query and query.strip():
+        from graphs.cluster_router.graph import graph as cluster_router
+
+        k = max(1, min(MAX_TOP_K, int(top_k or 3)))
+        routed = await cluster_router.ainvoke({"task": "clusters", "query": query, "top_k": k})
+        found = [await get_cluster(services.pool, c["cluster_id"]) for c in routed.get("clusters") or []]
+        return [c for c in found if c is not None]
+    return await list_clusters(services.pool)
+
+
+async def respondents_of(services: Services, cluster: ClusterRow) -> list[Respondent]:
+    """Every persona of `cluster` in id order, weighted by its (gender, age band) cell."""
+    personas = await cluster_personas(services.pool, cluster["id"])
+    weights = persona_weights([(p["gender"], p["age_band"]) for p in personas], cluster["attributes"])
+    out: list[Respondent] = []
+    for persona, weight in zip(personas, weights, strict=True):
+        profile = await get_chat_profile(services.pool, persona["persona_id"])
+        out.append(
+            Respondent(
+                persona_id=persona["persona_id"],
+                persona_name=persona["name"],
+                cluster_id=cluster["id"],
+                cluster_name=cluster["name"],
+                gender=persona["gender"],
+                age_band=persona["age_band"],
+                weight=weight,
+                system_prompt=profile["system_prompt"] if profile else "",
+            )
+        )
+    return out
+
+
+def cluster_info(cluster: ClusterRow, respondents: Sequence[Respondent]) -> ClusterInfo:
+    return ClusterInfo(cluster_id=cluster["id"], cluster_name=cluster["name"], n_personas=len(respondents))
+
+
+def reset_or_add(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
+    """Reducer of results that fan-out branches add to; None empties the list, so a second run
+    on the same thread (LangGraph Studio) starts afresh."""
+    if right is None:
+        return []
+    return [*(left or []), *right]

@@ -1,0 +1,55 @@
+"""Surveys of segment twins: one closed question to the personas of some clusters, through the
+segment_survey graph, with progress for the command line."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from graphs.segment_survey.context import SurveyContext
+from graphs.segment_survey.graph import SurveyGraph
+from graphs.segment_survey.state import SurveyInput, SurveyOutput
+from runtime.database import is_database_unavailable
+from runtime.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+MODEL_FAILED = "The chat model failed to answer; try again later."
+
+Progress = Callable[[int, int], None]
+"""Called with (answers so far, answers expected) as the survey runs."""
+
+
+async def run_survey(
+    graph: SurveyGraph,
+    survey: SurveyInput,
+    model: str,
+    *,
+    max_concurrency: int = 0,
+    progress: Progress | None = None,
+) -> SurveyOutput:
+    """Run the survey; `model` answers for every persona. Unknown clusters are 404s, bad input
+    422s; a failing model provider is a 502 that names no internals."""
+    context = SurveyContext(model=model, max_concurrency=max_concurrency)
+    expected, done = 0, 0
+    result: dict[str, Any] = {}
+    try:
+        async for update in graph.astream(survey, context=context, stream_mode="updates"):
+            for node, values in update.items():
+                if node == "select_respondents":
+                    expected = len(values.get("respondents") or []) * int(values.get("samples_per_persona") or 1)
+                elif node == "ask":
+                    done += len(values.get("answers") or [])
+                elif node == "aggregate":
+                    result = dict(values)
+                if progress is not None and node in ("select_respondents", "ask"):
+                    progress(done, expected)
+    except ServiceError:
+        raise
+    except Exception as exc:
+        if is_database_unavailable(exc):  # the app answers these with a 503
+            raise
+        log.exception("segment survey failed")
+        raise ServiceError(MODEL_FAILED, status=502) from None
+    return SurveyOutput(question=result["question"], options=result["options"], clusters=result["clusters"])

@@ -1,0 +1,268 @@
+"""POST /twin/survey and the segment_survey graph: weighted distributions, intervals, stable
+answers for a seed, clear 422s and 404s, routed clusters, bounded fan-out; the fake model answers
+from each persona's facts, and one test runs the graph on the real local model."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import threading
+import time
+
+import httpx
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage
+
+from graphs.segment_survey.context import SurveyContext
+from graphs.segment_survey.graph import graph as segment_survey
+from graphs.segment_survey.weights import effective_size, wilson_interval
+from runtime.services import set_current_services
+from services.twin.segment_import import replace_segments
+from services.twin.segments.model import SegmentSet
+from tests.twin_fixtures import cluster_key, small_segments
+
+GEN_Z = "Near-Prime Single Gen Z"
+BOOMERS = "Super-Prime Wealthy Boomers"
+AUTO = "Sub-Prime Auto-Heavy Millennials"
+QUESTION = "Do you own or rent your home?"
+
+
+@pytest.fixture
+async def twins(services):
+    segments = small_segments()
+    await replace_segments(services.pool, segments, services.embeddings)
+    set_current_services(services)  # the graphs reach the database through the current services
+    return segments
+
+
+def _letters(prompt: str) -> dict[str, str]:
+    """Option -> letter, as the survey prompt listed them."""
+    return {m.group(2): m.group(1) for m in re.finditer(r"^([A-J])\. (.+)$", prompt, re.M)}
+
+
+def fact_answerer(calls: list[tuple[str, str]] | None = None, pause: float = 0.0):
+    """A scripted model that puts 0.9 on the option matching the persona's `homeowner` fact,
+    reported as OpenAI-style top log-probabilities of the option letters."""
+
+    def respond(messages: list[BaseMessage]) -> AIMessage:
+        system, prompt = str(messages[0].content), str(messages[-1].content)
+        if calls is not None:
+            calls.append((system, prompt))
+        if pause:
+            time.sleep(pause)
+        letters = _letters(prompt)
+        owns = "- homeowner: yes" in system
+        likely, other = (letters["Own"], letters["Rent"]) if owns else (letters["Rent"], letters["Own"])
+        tops = [{"token": likely, "logprob": math.log(0.9)}, {"token": other, "logprob": math.log(0.1)}]
+        return AIMessage(
+            content=likely, response_metadata={"logprobs": {"content": [{**tops[0], "top_logprobs": tops}]}}
+        )
+
+    return respond
+
+
+def expected_weights(segments: SegmentSet, name: str) -> list[float]:
+    """gender share x age-band share, split between personas of one cell, scaled to sum to 1."""
+    cluster = next(c for c in segments.clusters if c.name == name)
+    people = segments.personas_of(cluster.key)
+    cells = [(p.gender, p.age_band) for p in people]
+    raw = [
+        cluster.attributes["gender_shares"][g] * cluster.attributes["age_band_shares"][b] / cells.count((g, b))
+        for g, b in cells
+    ]
+    return [w / sum(raw) for w in raw]
+
+
+async def test_survey_over_loopback_weights_each_persona_by_its_records(live_app, twins, script):
+    script.responder = fact_answerer()
+    ids = [cluster_key(twins, GEN_Z), cluster_key(twins, BOOMERS)]
+    body = {"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": ids, "samples_per_persona": 1}
+    with live_app() as server:
+        with httpx.Client(base_url=server.url, timeout=120) as http:
+            first = http.post("/twin/survey", json=body)
+            again = http.post("/twin/survey", json=body)
+            other_seed = http.post("/twin/survey", json={**body, "seed": 99})
+    assert first.status_code == 200, first.text
+    out = first.json()
+    assert set(out) == {"question", "options", "clusters"}
+    assert out["question"] == QUESTION and out["options"] == ["Own", "Rent"]
+    assert [c["cluster_id"] for c in out["clusters"]] == ids
+    for cluster, name in zip(out["clusters"], (GEN_Z, BOOMERS), strict=True):
+        assert set(cluster) == {
+            "cluster_id",
+            "cluster_name",
+            "n_personas",
+            "n_answers",
+            "distribution",
+            "ci95",
+            "answers",
+        }
+        assert cluster["cluster_name"] == name and cluster["n_personas"] == 15 and cluster["n_answers"] == 15
+        answers = cluster["answers"]
+        assert [set(a) for a in answers] == [{"persona_id", "persona_name", "weight", "answer", "probabilities"}] * 15
+        assert [a["weight"] for a in answers] == pytest.approx(expected_weights(twins, name), abs=1e-4)
+        assert all(a["answer"] in ("Own", "Rent") for a in answers)
+        for a in answers:
+            assert a["probabilities"] == pytest.approx({"Own": 0.9, "Rent": 0.1}) or a["probabilities"] == (
+                pytest.approx({"Own": 0.1, "Rent": 0.9})
+            )
+        weighted = {o: sum(a["weight"] for a in answers if a["answer"] == o) for o in ("Own", "Rent")}
+        total = sum(weighted.values())
+        assert cluster["distribution"] == pytest.approx({o: w / total for o, w in weighted.items()}, abs=1e-3)
+        assert sum(cluster["distribution"].values()) == pytest.approx(1.0)
+        n_eff = effective_size([a["weight"] for a in answers])
+        for option, (low, high) in cluster["ci95"].items():
+            share = cluster["distribution"][option]
+            assert low <= share <= high
+            assert (low, high) == pytest.approx(wilson_interval(share, n_eff), abs=1e-4)
+    gen_z = out["clusters"][0]["answers"]
+    # 91% of the Gen Z cluster is 18-24 and nobody is over 44: its 45+ personas weigh nothing
+    older = [a for a, p in zip(gen_z, twins.personas_of(ids[0]), strict=True) if p.age_band in ("45 - 54", "75+")]
+    assert older and all(a["weight"] == 0 for a in older)
+    boomers = out["clusters"][1]
+    owners = [a for a in boomers["answers"] if a["probabilities"]["Own"] > 0.5]
+    assert boomers["distribution"]["Own"] > 0.5 and len(owners) >= 10
+    assert again.json() == out  # a fixed seed repeats every answer
+    assert other_seed.status_code == 200 and other_seed.json()["clusters"][0]["n_answers"] == 15
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"options": ["Own"]}, "options"),
+        ({"options": [str(i) for i in range(11)]}, "options"),
+        ({"options": ["Own", "own"]}, "options"),
+        ({"options": ["Own", " "]}, "options"),
+        ({"samples_per_persona": 0}, "samples_per_persona"),
+        ({"samples_per_persona": 11}, "samples_per_persona"),
+        ({"question": ""}, "question"),
+        ({"cluster_ids": []}, "cluster_ids"),
+        ({"top_k": 0, "query": "retirees"}, "top_k"),
+        ({"seed": -1}, "seed"),
+    ],
+)
+async def test_bad_survey_input_is_a_422_naming_the_field(client, twins, script, patch, field):
+    body = {"question": QUESTION, "options": ["Own", "Rent"], **patch}
+    r = await client.post("/twin/survey", json=body)
+    assert r.status_code == 422, r.text
+    assert field in str(r.json()["detail"])
+    assert script.calls == []
+
+
+async def test_ids_and_query_together_are_refused_and_unknown_clusters_are_404(client, twins, script):
+    both = await client.post(
+        "/twin/survey", json={"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": [1], "query": "x"}
+    )
+    assert both.status_code == 422 and "cluster_ids or query" in str(both.json()["detail"])
+    known = cluster_key(twins, GEN_Z)
+    r = await client.post(
+        "/twin/survey", json={"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": [known, 999]}
+    )
+    assert r.status_code == 404 and r.json() == {"detail": "Cluster 999 not found"}
+    assert script.calls == []
+
+
+async def test_a_query_surveys_the_routed_clusters_and_no_ids_survey_all(client, twins, script):
+    script.responder = fact_answerer()
+    query = "Millennials with high auto debt and sub-prime credit."
+    routed = (await client.post("/twin/query_clusters", json={"query": query, "top_k": 2})).json()
+    r = await client.post(
+        "/twin/survey", json={"question": QUESTION, "options": ["Own", "Rent"], "query": query, "top_k": 2}
+    )
+    assert r.status_code == 200, r.text
+    assert [c["cluster_id"] for c in r.json()["clusters"]] == [c["cluster_id"] for c in routed]
+    assert r.json()["clusters"][0]["cluster_name"] == AUTO
+    everyone = await client.post("/twin/survey", json={"question": QUESTION, "options": ["Own", "Rent"]})
+    assert sorted(c["cluster_id"] for c in everyone.json()["clusters"]) == sorted(c.key for c in twins.clusters)
+
+
+async def test_samples_rotate_the_option_order_and_count_as_one_persona(services, twins, script):
+    calls: list[tuple[str, str]] = []
+    script.responder = fact_answerer(calls)
+    out = await segment_survey.ainvoke(
+        {
+            "question": QUESTION,
+            "options": ["Own", "Rent", "Live with family"],
+            "cluster_ids": [cluster_key(twins, BOOMERS)],
+            "samples_per_persona": 3,
+            "seed": 5,
+        },
+        context=SurveyContext(model="fake:scripted"),
+    )
+    (cluster,) = out["clusters"]
+    assert cluster["n_personas"] == 15 and cluster["n_answers"] == 45
+    per_persona = {a["persona_id"] for a in cluster["answers"]}
+    assert len(per_persona) == 15
+    orders = {tuple(_letters(prompt)) for _system, prompt in calls}
+    assert len(orders) > 1  # respondents see the options in different orders
+    # three samples of 15 personas: the interval is as wide as 15 personas' (samples add no respondents)
+    weights = list({a["persona_id"]: a["weight"] for a in cluster["answers"]}.values())
+    share = cluster["distribution"]["Own"]
+    assert cluster["ci95"]["Own"] == pytest.approx(list(wilson_interval(share, effective_size(weights))), abs=1e-4)
+    unshuffled_calls: list[tuple[str, str]] = []
+    script.responder = fact_answerer(unshuffled_calls)
+    await segment_survey.ainvoke(
+        {
+            "question": QUESTION,
+            "options": ["Own", "Rent", "Live with family"],
+            "cluster_ids": [cluster_key(twins, BOOMERS)],
+            "shuffle_options": False,
+        },
+        context=SurveyContext(model="fake:scripted"),
+    )
+    assert {tuple(_letters(p)) for _s, p in unshuffled_calls} == {("Own", "Rent", "Live with family")}
+
+
+async def test_fan_out_keeps_to_max_concurrency(services, twins, script):
+    running, peak, lock = 0, 0, threading.Lock()
+    answer = fact_answerer(pause=0.05)
+
+    def counted(messages):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            return answer(messages)
+        finally:
+            with lock:
+                running -= 1
+
+    script.responder = counted
+    out = await segment_survey.ainvoke(
+        {"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": [cluster_key(twins, AUTO)]},
+        context=SurveyContext(model="fake:scripted", max_concurrency=2),
+    )
+    assert out["clusters"][0]["n_answers"] == 15
+    assert 1 <= peak <= 2
+
+
+async def test_a_failing_model_is_a_502_without_internals(client, twins, script):
+    def broken(messages):
+        raise ConnectionError("upstream said no at 10.0.0.7")
+
+    script.responder = broken
+    r = await client.post(
+        "/twin/survey",
+        json={"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": [cluster_key(twins, AUTO)]},
+    )
+    assert r.status_code == 502 and r.json() == {"detail": "The chat model failed to answer; try again later."}
+
+
+async def test_survey_graph_on_the_real_local_model(services, local_llm):
+    """Two personas of one cluster answer on SmolLM2 (option likelihood under a grammar)."""
+    demo = small_segments()
+    cluster = next(c for c in demo.clusters if c.name == BOOMERS)
+    people = [p for p in demo.personas_of(cluster.key) if p.age_band in ("65 - 74", "18 - 24")][:2]
+    await replace_segments(services.pool, SegmentSet(clusters=[cluster], personas=people), services.embeddings)
+    set_current_services(services)
+    survey = {"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": [cluster.key], "seed": 3}
+    first = await segment_survey.ainvoke(survey, context=SurveyContext(model="local:smollm2"))
+    (result,) = first["clusters"]
+    assert result["n_personas"] == 2 and result["n_answers"] == 2
+    assert all(a["answer"] in ("Own", "Rent") for a in result["answers"])
+    assert all(sum(a["probabilities"].values()) == pytest.approx(1.0, abs=1e-3) for a in result["answers"])
+    assert sum(result["distribution"].values()) == pytest.approx(1.0)
+    again = await asyncio.wait_for(segment_survey.ainvoke(survey, context=SurveyContext(model="local:smollm2")), 600)
+    assert again == first
