@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from graphs.cluster_router.graph import graph as cluster_router
 from graphs.persona_builder.graph import graph as persona_builder
 from graphs.persona_chat.graph import build_persona_chat
+from graphs.segment_survey.graph import graph as segment_survey
 from runtime.services import Services
 from runtime.settings import Settings, get_settings
 from server.docs import install_docs
@@ -35,6 +36,7 @@ def build_graphs(services: Services) -> dict[str, object]:
         "persona_chat": build_persona_chat(checkpointer=services.checkpointer),
         "persona_builder": persona_builder,
         "cluster_router": cluster_router,
+        "segment_survey": segment_survey,
     }
 
 
