@@ -308,3 +308,119 @@ def test_excluded_bands_and_gender_filter_personas() -> None:
     assert not persona_matches_hard_constraints(q, "18 - 24", "Female")
     assert not persona_matches_hard_constraints(q, "35 - 44", "Male")
     assert persona_matches_hard_constraints(q, "35 - 44", "Female")
+
+
+# --- the marketers' lexicon
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("thin-file zoomers", {"credit_usage": "low", "age_bands": ["18 - 24"]}),
+        ("HENRYs", {"income": "high", "age_bands": ["25 - 34", "35 - 44"]}),
+        ("DINKs", {"household": "couple", "income": "high"}),
+        ("subprime auto borrowers", {"credit_tiers": ["Sub Prime"], "auto_debt": "high"}),
+        ("revolvers with card balances", {"credit_usage": "active"}),
+        ("transactors who pay their cards in full", {"credit_usage": "low"}),
+        ("underbanked households", {"income": "low", "wealth": "low"}),
+        ("house-rich cash-poor widows", {"homeowner": True, "equity": "high", "income": "low", "gender": "Female"}),
+        ("soccer moms", {"household": "family"}),
+        ("solo moms", {"household": "single_parent"}),
+        ("singletons who lease their apartment", {"household": "single", "homeowner": False}),
+        ("credit rebuilders", {"credit_tiers": ["Sub Prime"]}),
+        ("so-so FICO", {"credit_tiers": ["Near Prime"]}),
+        ("non-prime borrowers", {"credit_tiers": ["Sub Prime", "Near Prime"]}),
+        ("deep-pocketed fortysomethings", {"income": "high", "wealth": "high", "age_bands": ["35 - 44", "45 - 54"]}),
+        ("GED-educated truck owners", {"education": "high_school"}),
+        ("a family with a car payment", {"auto_debt": "medium", "household": "family"}),
+        ("echo boomers", {"age_bands": ["25 - 34", "35 - 44"]}),
+        ("snowbirds in Florida", {"age_bands": ["65 - 74", "75+"], "region": "South"}),
+        ("octagenarians on fixed incomes", {"age_bands": ["75+"], "income": "low"}),  # a typo of a lexicon word
+    ],
+)
+def test_trade_jargon_maps_to_record_attributes(query: str, expected: dict) -> None:
+    c = parse_constraints(query)
+    assert {k: getattr(c, k) for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "tiers"),
+    [
+        ("700 FICO", ["Prime"]),
+        ("FICO 640", ["Near Prime"]),
+        ("credit scores above 760, aged 45 to 54", ["Super Prime"]),
+        ("sub-600 credit scores", ["Sub Prime"]),
+        ("800+ FICO", ["Super Prime"]),
+        ("credit score between 620 and 660", ["Near Prime"]),
+        ("credit scores in the 700s", ["Prime", "Super Prime"]),
+        ("FICO under 580", ["Sub Prime"]),
+        ("a credit score of 680 or higher", ["Prime", "Super Prime"]),
+    ],
+)
+def test_credit_scores_map_to_tiers(query: str, tiers: list[str]) -> None:
+    c = parse_constraints(query)
+    assert c.credit_tiers == tiers
+    assert c.income_min is c.income_max is None  # a score is not money
+
+
+def test_credit_scores_leave_ages_and_money_alone() -> None:
+    c = parse_constraints("credit scores above 760, aged 45 to 54, earning over $200k")
+    assert (c.credit_tiers, c.age_bands, c.income_min) == (["Super Prime"], ["45 - 54"], 200_000)
+
+
+def test_concepts_that_rule_something_out() -> None:
+    c = parse_constraints("child-free couples")
+    assert c.household == "couple" and c.excluded.household == "family"
+    c = parse_constraints("college dropouts")
+    assert c.excluded.education == "college" and c.education is None
+    c = parse_constraints("DINKs who are not retired")
+    assert c.excluded.household == "family" and c.excluded.age_bands == ["65 - 74", "75+"]
+
+
+def test_a_hyphenated_cue_negates_only_its_own_word() -> None:
+    c = parse_constraints("never-married middle-agers who rent")
+    assert c.household == "single" and c.age_bands == ["45 - 54", "55 - 64"] and c.excluded.named() == []
+
+
+def test_ruling_out_kids_rules_out_single_parents_too(demo: SegmentSet) -> None:
+    q = parse_constraints("subprime borrowers without kids")
+    single_parents = constraint_breakdown(q, _cluster(demo, "Sub-Prime Single-Parent Millennials"))
+    auto_heavy = constraint_breakdown(q, _cluster(demo, "Sub-Prime Auto-Heavy Millennials"))
+    assert single_parents["not household"] == 0.0
+    assert auto_heavy["not household"] > 0.5
+
+
+def test_every_lexicon_concept_matches_something_and_sets_known_fields() -> None:
+    from graphs.cluster_router.constraints import ConstraintFields
+    from graphs.cluster_router.lexicon import LEXICON
+
+    fields = set(ConstraintFields.model_fields)
+    for concept in LEXICON:
+        assert concept.sets or concept.exclude, concept.pattern
+        assert set(concept.sets) | set(concept.exclude) <= fields, concept.pattern
+        # validates: the values are ones the fields accept
+        ConstraintFields.model_validate({k: v for k, v in concept.sets.items() if k != "gender"})
+
+
+def test_the_embedding_counts_less_as_a_query_names_more_constraints() -> None:
+    from graphs.cluster_router.nodes import evidence_weight
+
+    assert evidence_weight(0.35, 1) == pytest.approx(0.35)
+    assert evidence_weight(0.35, 0) == pytest.approx(0.35)
+    assert evidence_weight(0.35, 3) == pytest.approx(0.152, abs=1e-3)
+    assert evidence_weight(0.35, 5) < evidence_weight(0.35, 3)
+    assert evidence_weight(1.0, 5) == 1.0 and evidence_weight(0.0, 2) == 0.0
+    assert parse_constraints("subprime millennials renting, no car, earning $40k").count() == 5
+
+
+def test_development_sets_refer_to_demo_clusters_and_share_no_query_with_the_held_out_set(demo: SegmentSet) -> None:
+    names = {c.name for c in demo.clusters}
+    kinds = {"plain", "synonym", "misspelling", "context", "negation", "range", "out-of-scope"}
+    held_out = {r["query"].lower() for r in _jsonl("twin_routing_hard.jsonl")}
+    for name in ("twin_routing_hard_dev.jsonl", "twin_routing_jargon_dev.jsonl"):
+        rows = _jsonl(name)
+        assert len(rows) >= 80
+        for r in rows:
+            assert r["kind"] in kinds and set(r["expected_cluster_names"]) <= names, r
+            assert (r["kind"] == "out-of-scope") == (not r["expected_cluster_names"]), r
+        assert not {r["query"].lower() for r in rows} & held_out

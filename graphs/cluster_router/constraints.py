@@ -318,6 +318,7 @@ _MONEY_CONTEXT = re.compile(
 _SPEND_CONTEXT = re.compile(r"\bspen[dt]\w*|\bdiscretionary\b|\bsplurg\w*")
 _WEALTH_CONTEXT = re.compile(r"\bnet worth\b|\bassets\b|\bsavings\b|\bportfolios?\b|\bnest eggs?\b|\bwealth\b")
 _AUTO_CONTEXT = re.compile(r"\b(?:auto|car|vehicle|truck)\b|\bowe\b")
+_INCOME_CONTEXT = re.compile(r"\b(?:earn\w*|incomes?|mak(?:e|es|ing)|salar\w*|hhi|paid|pulling in|bringing in)\W*$")
 
 
 def _amount(text: str) -> float | None:
@@ -368,6 +369,8 @@ def _money(kind: str) -> Callable[[re.Match[str], dict[str, Any]], bool]:
         elif _WEALTH_CONTEXT.search(before[-25:]) or _WEALTH_CONTEXT.search(after[:15]):
             if point >= 500_000 or point <= 50_000:
                 found.setdefault("wealth", "high" if point >= 500_000 else "low")
+        elif _INCOME_CONTEXT.search(before[-20:]):  # "no car, earning $40k": the earning is what the amount is
+            _intersect(found, "income", lo, hi)
         elif _AUTO_CONTEXT.search(after[:20]) or _AUTO_CONTEXT.search(before[-20:]):
             if point >= 30_000 or point <= 5_000:
                 found.setdefault("auto_debt", "high" if point >= 30_000 else "low")

@@ -15,7 +15,8 @@ as `ConstraintFields`:
   children; "college dropouts" excludes college graduates).
 
 A concept inside a negation or past scope flips: "not DINKs" excludes what DINKs are.
-Concepts are tried before the core rules, longest first, and each phrase is used once.
+Concepts are tried after the numeric rules (credit scores, money, explicit ages) and before
+the core words, in the order listed (a more specific phrase first), and each phrase is used once.
 Age words here follow the same 2025 band table as `constraints`.
 """
 
@@ -219,7 +220,7 @@ LEXICON: tuple[Concept, ...] = (
         {"homeowner": True, "equity": "high"},
     ),
     Concept(
-        r"\b(?:own|owns|owning|bought|buy|with|have|has|having)(?: a| their| his| her| the)? (?:house|houses|condo|condos|townhouse|townhomes?|single[- ]family homes?)\b"
+        r"\b(?:own|owns|owning|bought|with|have|has|having)(?: a| their| his| her| the)? (?:house|houses|condo|condos|townhouse|townhomes?|single[- ]family homes?)\b"
         r"|\bdownsiz(?:ers?|ing)\b|\bmortgage (?:holders|payers)\b|\bhouse[- ]poor\b",
         {"homeowner": True},
     ),
@@ -410,8 +411,10 @@ LEXICON_WORDS = frozenset(
     """
     octogenarians octogenarian nonagenarians septuagenarians septuagenarian snowbirds singletons yuppies
     zillennials xennials henrys dinks fico transactors revolvers underbanked unbanked repossessions
-    bankruptcy delinquent rebuilders millionaires newlyweds widowers divorced childless downsizers
-    grandparents leaseholders roommates affluent shopaholics coupon coupons upscale executives
+    bankruptcy bankruptcies delinquent delinquencies rebuilders millionaires multimillionaires newlyweds
+    widowers divorced divorcees childless downsizers grandparents leaseholders roommates affluent shopaholics
+    coupon coupons upscale executives cohabiting philanthropists impoverished poverty medicaid prosperous
+    privileged snowbird singleton nesters boomerang sandwich transactor revolver yuppie
     """.split()
 )
 
