@@ -10,7 +10,9 @@ Data sets (`datasets/`), kept apart on purpose:
   `twin_routing_jargon_dev.jsonl` (86 queries in marketers' trade jargon: thin-file,
   HENRYs, DINKs, subprime auto, FICO scores, HHI..., written from the cluster profiles
   and committed before the parser's lexicon was widened): the parser, the score weights,
-  the calibration and the match threshold were tuned on these only.
+  the calibration and the match threshold were tuned on these only; and
+  `twin_routing_jargon_dev2.jsonl` (60 more, written after the lexicon's first version and
+  measured before it was widened again: a check of how the lexicon carries to new wording).
 - `twin_routing_hard.jsonl` (held out, 189 queries): written from the demo cluster
   profiles before any tuning, the way marketers write, each with its kind: plain,
   synonym, misspelling, context, negation (past-vs-present included), range,
@@ -40,7 +42,12 @@ from pathlib import Path
 from typing import Any
 
 DATASETS = Path(__file__).with_name("datasets")
-DEV_SETS = ("twin_routing.jsonl", "twin_routing_hard_dev.jsonl", "twin_routing_jargon_dev.jsonl")
+DEV_SETS = (
+    "twin_routing.jsonl",
+    "twin_routing_hard_dev.jsonl",
+    "twin_routing_jargon_dev.jsonl",
+    "twin_routing_jargon_dev2.jsonl",
+)
 HARD_SET = "twin_routing_hard.jsonl"
 OUT_OF_SCOPE_KINDS = {"no_match", "out-of-scope"}
 

@@ -417,9 +417,9 @@ def test_development_sets_refer_to_demo_clusters_and_share_no_query_with_the_hel
     names = {c.name for c in demo.clusters}
     kinds = {"plain", "synonym", "misspelling", "context", "negation", "range", "out-of-scope"}
     held_out = {r["query"].lower() for r in _jsonl("twin_routing_hard.jsonl")}
-    for name in ("twin_routing_hard_dev.jsonl", "twin_routing_jargon_dev.jsonl"):
+    for name in ("twin_routing_hard_dev.jsonl", "twin_routing_jargon_dev.jsonl", "twin_routing_jargon_dev2.jsonl"):
         rows = _jsonl(name)
-        assert len(rows) >= 80
+        assert len(rows) >= 50
         for r in rows:
             assert r["kind"] in kinds and set(r["expected_cluster_names"]) <= names, r
             assert (r["kind"] == "out-of-scope") == (not r["expected_cluster_names"]), r
