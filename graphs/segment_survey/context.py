@@ -57,24 +57,24 @@ _shared_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, as
 )
 
 
-def _limit(context: SurveyContext, local: bool) -> int:
-    limit = int(context.max_concurrency or 0)
+def concurrency_limit(max_concurrency: int | None, local: bool) -> int:
+    """The bound a run asked for (1 to 64), or the automatic one for its model."""
+    limit = int(max_concurrency or 0)
     if limit <= 0:
         limit = LOCAL_CONCURRENCY if local else REMOTE_CONCURRENCY
     return max(1, min(64, limit))
 
 
-def concurrency_gate(runtime_context: Any, context: SurveyContext, local: bool) -> asyncio.Semaphore:
-    """The semaphore the run's answers share. Every fan-out branch of one run sees the same
+def concurrency_gate(runtime_context: Any, limit: int) -> asyncio.Semaphore:
+    """The semaphore a run's fan-out branches share. Every branch of one run sees the same
     context object, so the gate is kept on it (made on first use, in the run's event loop).
     A run without a context object (LangServe passes `configurable`) shares one gate per limit
     with such runs of this process."""
-    if isinstance(runtime_context, SurveyContext):
+    if runtime_context is not None and hasattr(runtime_context, "__dict__"):
         gate = runtime_context.__dict__.get("_gate")
         if gate is None:
-            gate = asyncio.Semaphore(_limit(runtime_context, local))
+            gate = asyncio.Semaphore(limit)
             runtime_context.__dict__["_gate"] = gate
         return gate
-    limit = _limit(context, local)
     gates = _shared_gates.setdefault(asyncio.get_running_loop(), {})
     return gates.setdefault(limit, asyncio.Semaphore(limit))

@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from graphs.segment_survey.closed_answer import MAX_OPTIONS, ask_closed_question, draw_answer, shuffled_order
-from graphs.segment_survey.context import SurveyContext, concurrency_gate, survey_context
+from graphs.segment_survey.context import SurveyContext, concurrency_gate, concurrency_limit, survey_context
 from graphs.segment_survey.respondents import Respondent, chosen_clusters, cluster_info, respondents_of
 from graphs.segment_survey.state import AnswerRecord, AskTask, ClusterSurvey, PersonaAnswer, SurveyState
 from graphs.segment_survey.weights import confidence_intervals, weighted_distribution
@@ -96,7 +96,7 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
     keys = (task["seed"], respondent["persona_id"], task["sample"])
     n = len(task["options"])
     order = shuffled_order(n, *keys) if task["shuffle_options"] else list(range(n))
-    async with concurrency_gate(getattr(runtime, "context", None), context, local):
+    async with concurrency_gate(getattr(runtime, "context", None), concurrency_limit(context.max_concurrency, local)):
         answer = await ask_closed_question(
             model,
             respondent["system_prompt"],

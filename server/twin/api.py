@@ -7,11 +7,17 @@ TWIN_API_KEY is set every route needs a matching `X-API-Key` header (`server.twi
 
 from __future__ import annotations
 
-from typing import cast
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
+from graphs.focus_group.state import FocusGroupInput
 from graphs.segment_survey.state import SurveyInput
+from runtime.errors import ServiceError
 from runtime.services import Services
 from server.errors import error_responses
 from server.files import EXPORT_RESPONSES, file_response
@@ -19,6 +25,8 @@ from server.twin.auth import caller_id
 from server.twin.schemas import (
     ChatOut,
     ClusterOut,
+    FocusGroupOut,
+    FocusGroupRequest,
     PersonaOut,
     QueryClustersRequest,
     RefinePersonasRequest,
@@ -29,11 +37,13 @@ from server.twin.schemas import (
 )
 from services.portable.files import ExportFormat
 from services.twin import chat as twin_chat
+from services.twin import focus_group as twin_focus_group
 from services.twin import routing
 from services.twin import survey as twin_survey
 from services.twin import transfer as twin_transfer
 
 router = APIRouter(dependencies=[Depends(caller_id)])
+log = logging.getLogger(__name__)
 
 KEYED = (401,)  # when TWIN_API_KEY is set
 
@@ -120,3 +130,49 @@ async def survey(body: SurveyRequest, request: Request) -> SurveyOut:
         _services(request).settings.chat_model,
     )
     return SurveyOut.model_validate(result)
+
+
+def _sse(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+async def _focus_group_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
+    """Every event as a `data:` line, an `error` event when the run fails, then `data: [DONE]`."""
+    try:
+        async for event in events:
+            yield _sse(event)
+    except ServiceError as exc:
+        yield _sse({"type": "error", "detail": exc.detail})
+    except Exception:
+        log.exception("focus group stream failed")
+        yield _sse({"type": "error", "detail": twin_focus_group.MODEL_FAILED})
+    yield "data: [DONE]\n\n"
+
+
+@router.post(
+    "/focus_group",
+    response_model=FocusGroupOut,
+    responses={
+        **error_responses(*KEYED, 404, 502),
+        200: {
+            "description": "The focus group; with `stream: true` an event stream of `data: {json}` lines "
+            "(`progress`, `response`, `result`, `error`) ending `data: [DONE]`.",
+            "content": {"text/event-stream": {}},
+        },
+    },
+)
+async def focus_group(body: FocusGroupRequest, request: Request) -> Any:
+    """Ask the most representative personas of some clusters an open question; each answers in
+    character, then the answers are grouped into themes, each with a verbatim quote."""
+    graph = request.app.state.graphs["focus_group"]
+    model = _services(request).settings.chat_model
+    run = cast("FocusGroupInput", body.model_dump(exclude={"stream"}))
+    if not body.stream:
+        return FocusGroupOut.model_validate(await twin_focus_group.run_focus_group(graph, run, model))
+    for cluster_id in body.cluster_ids or []:  # an unknown cluster is a 404 before the stream starts
+        await routing.require_cluster(_services(request).pool, cluster_id)
+    return StreamingResponse(
+        _focus_group_stream(twin_focus_group.focus_group_events(graph, run, model)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -194,3 +194,38 @@ class SurveyOut(BaseModel):
     question: str
     options: list[str]
     clusters: list[SurveyClusterOut]
+
+
+class FocusGroupRequest(_SegmentChoice):
+    question: str = Field(min_length=1, max_length=2000, description="An open question.")
+    personas_per_cluster: int = Field(
+        5, ge=1, le=15, description="Personas per cluster (1 to 15): those standing for the most records."
+    )
+    stream: bool = Field(
+        False, description="Stream progress and each answer as it arrives (SSE `data:` lines ending `data: [DONE]`)."
+    )
+
+
+class FocusGroupResponseOut(BaseModel):
+    persona_id: int
+    persona_name: str
+    answer: str
+
+
+class FocusGroupThemeOut(BaseModel):
+    theme: str = Field(description="The words that set this theme's sentences apart from the others'.")
+    count: int = Field(description="Personas who said something in this theme.")
+    persona_ids: list[int]
+    quote: str = Field(description="A sentence copied verbatim from one of their answers.")
+
+
+class FocusGroupClusterOut(BaseModel):
+    cluster_id: int
+    cluster_name: str
+    responses: list[FocusGroupResponseOut]
+    themes: list[FocusGroupThemeOut]
+
+
+class FocusGroupOut(BaseModel):
+    question: str
+    clusters: list[FocusGroupClusterOut]
