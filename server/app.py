@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from graphs.cluster_router.graph import graph as cluster_router
+from graphs.focus_group.graph import graph as focus_group
 from graphs.persona_builder.graph import graph as persona_builder
 from graphs.persona_chat.graph import build_persona_chat
 from graphs.segment_survey.graph import graph as segment_survey
@@ -37,6 +38,7 @@ def build_graphs(services: Services) -> dict[str, object]:
         "persona_builder": persona_builder,
         "cluster_router": cluster_router,
         "segment_survey": segment_survey,
+        "focus_group": focus_group,
     }
 
 
