@@ -135,3 +135,25 @@ def stop_embedded_postgres(data_dir: Path) -> bool:
                 # a later start in this process registers again (pgserver would reuse the handle)
                 PostgresServer._instances.pop(data_dir, None)
     return postgres_pid(data_dir) is None
+
+
+def restart_if_dead(data_dir: Path) -> bool:
+    """Start the server this process uses again when its postmaster has died (killed, crashed);
+    True when it was started again. A frozen server (stopped, not dead) is left alone. Fails
+    while the dead server's backends still hold its shared memory: the next call tries again."""
+    data_dir = data_dir.resolve()
+    if postgres_pid(data_dir) is not None:
+        return False
+    try:
+        from pgserver.postgres_server import PostgresServer
+    except ImportError:  # pragma: no cover - nothing was started then
+        return False
+    server = PostgresServer._instances.get(data_dir)
+    if server is None:  # this process holds no handle on it (stopped on purpose)
+        return False
+    with PostgresServer._lock:
+        if postgres_pid(data_dir) is not None:
+            return False
+        log.warning("embedded Postgres in %s is not running: starting it again", data_dir)
+        server.ensure_postgres_running()
+    return True

@@ -34,3 +34,19 @@ class ConfigError(ServiceError):
     """A setting is wrong or a required service is unreachable: stops start-up."""
 
     status = 503
+
+
+class UnavailableError(ServiceError):
+    """The service cannot take the request now (overloaded, or the database is down): a 503 with
+    `Retry-After`, answered before any work starts; the same request may succeed later."""
+
+    status = 503
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+BUSY = "The service is busy; try again shortly."
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."

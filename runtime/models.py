@@ -7,13 +7,16 @@ OpenAI-compatible URL through OPENAI_BASE_URL), `google_vertexai` (alias
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 
 from runtime.errors import ConfigError
-from runtime.settings import Settings, get_settings
+from runtime.settings import Settings
 
 PROVIDER_ALIASES = {"vertex": "google_vertexai", "vertexai": "google_vertexai", "google": "google_vertexai"}
 
@@ -77,9 +80,12 @@ def make_chat_model(
     name: str, *, temperature: float | None = None, max_tokens: int | None = None, settings: Settings | None = None
 ) -> BaseChatModel:
     parsed = parse_model_name(name)
-    return _builders[parsed.provider](
-        parsed.model, temperature=temperature, max_tokens=max_tokens, settings=settings or get_settings()
-    )
+    if settings is None:
+        # the running service's settings (a graph node passes none), else the environment's
+        from runtime.services import current_settings
+
+        settings = current_settings()
+    return _builders[parsed.provider](parsed.model, temperature=temperature, max_tokens=max_tokens, settings=settings)
 
 
 def _build_local(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
@@ -109,8 +115,7 @@ def _build_local(model: str, *, temperature, max_tokens, settings: Settings) -> 
 def _build_openai(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
-    if settings.openai_api_key is None and not settings.openai_base_url:
-        raise ConfigError(f"openai:{model} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server).")
+    _check_openai(model, settings)
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
     return ChatOpenAI(
         model=model,
@@ -123,18 +128,59 @@ def _build_openai(model: str, *, temperature, max_tokens, settings: Settings) ->
     )
 
 
+# The Vertex AI SDK's own default region when none is configured (aiplatform's DEFAULT_REGION).
+VERTEX_DEFAULT_LOCATION = "us-central1"
+
+
+def vertex_location(settings: Settings) -> str:
+    """GOOGLE_CLOUD_LOCATION, else the region variables the Vertex SDK reads, else its default."""
+    return (
+        settings.google_cloud_location
+        or os.environ.get("GOOGLE_CLOUD_REGION")
+        or os.environ.get("CLOUD_ML_REGION")
+        or VERTEX_DEFAULT_LOCATION
+    )
+
+
+def _check_vertex(model: str, settings: Settings) -> None:
+    if importlib.util.find_spec("langchain_google_vertexai") is None:
+        raise ConfigError("google_vertexai models need the langchain-google-vertexai package.")
+    if not settings.google_cloud_project:
+        raise ConfigError(f"google_vertexai:{model} needs GOOGLE_CLOUD_PROJECT (the Google Cloud project id).")
+
+
 def _build_vertex(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
-    try:
-        from langchain_google_vertexai import ChatVertexAI
-    except ImportError as exc:  # pragma: no cover
-        raise ConfigError("google_vertexai models need the langchain-google-vertexai package.") from exc
+    _check_vertex(model, settings)
+    from langchain_google_vertexai import ChatVertexAI
+
     return ChatVertexAI(
         model=model,
         temperature=temperature,
         max_output_tokens=max_tokens,
         project=settings.google_cloud_project,
-        location=settings.google_cloud_location,
+        location=vertex_location(settings),
     )
+
+
+def _check_openai(model: str, settings: Settings) -> None:
+    if settings.openai_api_key is None and not settings.openai_base_url:
+        raise ConfigError(f"openai:{model} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server).")
+    if settings.openai_base_url and not settings.openai_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"OPENAI_BASE_URL must be an http:// or https:// URL, not {settings.openai_base_url!r}.")
+
+
+# What each provider needs from the settings, checked at start-up before anything is built.
+_checks: dict[str, Callable[[str, Settings], None]] = {"openai": _check_openai, "google_vertexai": _check_vertex}
+
+
+def check_chat_model(name: str, settings: Settings) -> ModelName:
+    """The configured model's name, parsed, with its provider's settings checked: a missing key,
+    project or package stops start-up with one sentence rather than failing on the first chat."""
+    parsed = parse_model_name(name)
+    check = _checks.get(parsed.provider)
+    if check is not None:
+        check(parsed.model, settings)
+    return parsed
 
 
 register_chat_provider("local", _build_local)

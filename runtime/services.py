@@ -29,14 +29,15 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
+from runtime.admission import Admission
 from runtime.database import make_pool, open_pool
-from runtime.embedded_pg import start_embedded_postgres, stop_embedded_postgres
+from runtime.embedded_pg import restart_if_dead, start_embedded_postgres, stop_embedded_postgres
 from runtime.embedding_batcher import QueryEmbeddings
 from runtime.embedding_process import ProcessEmbeddings
 from runtime.embeddings import launch_embeddings, make_embeddings, query_embeddings
 from runtime.local_llm import LocalLLMServer
 from runtime.migrations import apply_migrations, load_migrations
-from runtime.models import local_base_url, parse_model_name, set_local_base_url
+from runtime.models import check_chat_model, local_base_url, parse_model_name, set_local_base_url
 from runtime.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -69,6 +70,14 @@ class Services:
     _launched_embeddings: ProcessEmbeddings | None = None
     # seconds each start-up step took (what `personas serve` reports)
     timings: dict[str, float] = field(default_factory=dict)
+    # restarts the embedded Postgres when it dies (`supervise_embedded_postgres`)
+    _supervisor: asyncio.Task[None] | None = None
+    # chat turns running at once (CHAT_MAX_CONCURRENT); see `runtime.admission`
+    chat_admission: Admission = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chat_admission = Admission(self.settings.chat_max_concurrent)
+
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
@@ -78,7 +87,7 @@ class Services:
         `acreate` on a running event loop. Must run where an event loop runs (the checkpointer
         binds to it)."""
         settings = settings or get_settings()
-        parse_model_name(settings.chat_model)  # unknown model names stop start-up here
+        check_chat_model(settings.chat_model, settings)  # unknown models, missing keys stop start-up here
         embedded = None if settings.database_url else settings.database_dir
         url = settings.database_url or start_embedded_postgres(settings.database_dir)
         return cls._assemble(settings, url, embedded, migrations)
@@ -95,7 +104,7 @@ class Services:
         `launched`: models `launch_models` started for these settings (`start` waits for them)."""
         if settings is None:
             settings = await asyncio.to_thread(get_settings)
-        parse_model_name(settings.chat_model)
+        check_chat_model(settings.chat_model, settings)
         embedded = None if settings.database_url else settings.database_dir
         started = time.monotonic()
         if settings.database_url:
@@ -152,8 +161,14 @@ class Services:
                 await asyncio.gather(models, return_exceptions=True)
                 raise
             await models
+        self._start_supervisor()
         set_current_services(self)
         return self
+
+    def _start_supervisor(self) -> None:
+        every = self.settings.embedded_pg_supervise_seconds
+        if self.embedded_pg_dir is not None and every > 0 and self._supervisor is None:
+            self._supervisor = asyncio.create_task(supervise_embedded_postgres(self.embedded_pg_dir, every))
 
     async def _start_models(self, *, with_model: bool, with_embeddings: bool) -> None:
         # The model server and the embeddings both take seconds: they load side by side.
@@ -223,6 +238,18 @@ class Services:
             await asyncio.to_thread(stop_embedded_postgres, data_dir)
         if current_services() is self:
             set_current_services(None)
+
+
+async def supervise_embedded_postgres(data_dir: Path, every: float) -> None:
+    """Check the embedded Postgres every `every` seconds and start it again when it died; the
+    pool reconnects by itself, so requests recover without a restart of the service."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await asyncio.to_thread(restart_if_dead, data_dir):
+                log.warning("embedded Postgres started again after it stopped")
+        except Exception as exc:  # its backends may still be exiting: try again next round
+            log.warning("embedded Postgres could not be started again yet: %s", exc)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from server.mounts import include_mounts
 from server.rest_mounts import rest_mounts
 from server.validation import install_validation_handler
 from services.ghostwriter.batch import recover_jobs, stop_jobs
+from services.ghostwriter.budget import drain as drain_settlements
 from services.twin.demo import ensure_demo_twins
 
 
@@ -62,6 +63,7 @@ def create_app(
             yield
         finally:
             await stop_jobs(services)
+            await drain_settlements()  # budget settlements still running finish before the pool closes
             await services.stop()
 
     app = FastAPI(

@@ -3,20 +3,28 @@
 Events: function_call (progress), text_delta (model chunks as produced), completed (JSON
 string with response.response_text, response.references and model; tool_calls and the guard's
 blocked events when include_debug), error (no internals), then `data: [DONE]`. Text deltas are
-the reply as it passes the guard (its last words are held back until they are checked). A client disconnect closes the
-turn's stream, which cancels the graph run and the model call; the budget is settled anyway.
+the reply as it passes the guard (its last words are held back until they are checked).
+
+Every stream that starts ends with `[DONE]`, after an `error` event when anything failed. A client
+that goes away ends the response: the turn's stream is closed at once, which cancels the graph
+run and the model call upstream, and the turn is settled whether or not the stream ever ran.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from services.ghostwriter.chat import ChatEvent, ChatTurn
+from services.ghostwriter.errors import PROVIDER_FAILED
+
+log = logging.getLogger(__name__)
 
 DONE = "data: [DONE]\n\n"
 _TYPES = {"progress": "function_call", "text": "text_delta", "error": "error"}
@@ -40,16 +48,41 @@ def frame(item: ChatEvent, include_debug: bool) -> str:
     return event(final)
 
 
-async def chat_events(turn: ChatTurn, include_debug: bool) -> AsyncIterator[str]:
-    async with aclosing(turn.stream()) as events:
-        async for item in events:
-            yield frame(item, include_debug)
+async def chat_events(turn: ChatTurn, include_debug: bool) -> AsyncGenerator[str, None]:
+    failed = False
+    try:
+        async with aclosing(turn.stream()) as events:
+            async for item in events:
+                failed = failed or item.kind == "error"
+                yield frame(item, include_debug)
+    except Exception:  # the turn reports its own failures; this is anything past them
+        log.exception("ghostwriter chat stream failed outside the turn")
+        if not failed:
+            yield event({"type": "error", "content": PROVIDER_FAILED})
     yield DONE
 
 
+class ChatStreamResponse(StreamingResponse):
+    """Closes the event stream as soon as the response ends, however it ends (a client that went
+    away raises on the next write), rather than when the generator is collected; and ends the
+    turn even when the stream never started."""
+
+    def __init__(self, turn: ChatTurn, include_debug: bool) -> None:
+        self.events = chat_events(turn, include_debug)
+        self.turn = turn
+        super().__init__(
+            self.events,
+            media_type="text/plain; charset=utf-8",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.events.aclose()
+            self.turn.finish(None)
+
+
 def streaming_response(turn: ChatTurn, include_debug: bool) -> StreamingResponse:
-    return StreamingResponse(
-        chat_events(turn, include_debug),
-        media_type="text/plain; charset=utf-8",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return ChatStreamResponse(turn, include_debug)

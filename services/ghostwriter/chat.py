@@ -17,12 +17,12 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import anyio
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, SystemMessage
-from langchain_core.messages.utils import count_tokens_approximately
 
 from graphs.ghostwriter_chat.graph import graph as ghostwriter_chat
 from graphs.persona_chat.context import ChatContext
@@ -30,15 +30,25 @@ from graphs.persona_chat.guard import StreamGuard
 from graphs.persona_chat.nodes import GENERATE_NODE, STREAM_GUARD_KEY
 from graphs.persona_chat.state import PersonaChatState
 from prompts import render_prompt
-from runtime.errors import ConfigError, NotFoundError, ServiceError
+from runtime.admission import Slot
+from runtime.database import is_database_unavailable
+from runtime.errors import BUSY, DATABASE_UNAVAILABLE, ConfigError, NotFoundError, ServiceError, UnavailableError
 from runtime.models import make_chat_model, parse_model_name
 from runtime.services import Services
+from runtime.token_count import approximate_tokens, count_prompt_tokens, count_texts
 from services.ghostwriter import budget
 from services.ghostwriter.errors import ACCOUNT_NOT_FOUND, PERSONA_NOT_FOUND, PROVIDER_FAILED
 from store import ghostwriter as gw_store
 from tools.attachments import prepare_attachments
 
 log = logging.getLogger(__name__)
+
+_END = object()  # the graph's stream is over
+STREAM_QUEUE = 256  # graph events a stream may run ahead of its client
+STOP_WAIT = 10.0  # seconds a closed stream waits for the graph's task to end
+
+# Tokens reserved for the text a turn's searches may add to its prompt (settled to what they added).
+RETRIEVAL_ALLOWANCE = {"documents": 1_200, "web": 2_000}
 
 
 @dataclass(frozen=True)
@@ -115,35 +125,63 @@ class ChatTurn:
     model_name: str
     input_tokens: int
     reservation: budget.Reservation | None = field(default=None)
+    slot: Slot | None = field(default=None)  # this turn's place among the chats running at once
+    _settlement: asyncio.Task[None] | None = field(default=None, init=False)
 
     @property
     def model(self) -> str:
         """The model's name without its provider, as the contract shows it."""
         return parse_model_name(self.model_name).model
 
-    def tokens_used(self, state: Mapping[str, Any] | None, streamed_text: str = "") -> int:
-        """The provider's reported usage, else an approximate count of prompt and reply."""
+    async def tokens_used(self, state: Mapping[str, Any] | None, generated: str = "") -> int:
+        """The usage the graph recorded (the provider's, or its own count with the model's
+        tokenizer), else the prompt (with any retrieved text) plus what the model generated."""
         usage = (state or {}).get("usage") or {}
         total = int(usage.get("total_tokens") or 0) or int(usage.get("input_tokens") or 0) + int(
             usage.get("output_tokens") or 0
         )
         if total:
             return total
-        reply = (state or {}).get("reply") or streamed_text
-        return self.input_tokens + (count_tokens_approximately([AIMessage(reply)]) if reply else 0)
+        retrieved = [str(r.get("content") or "") for r in (state or {}).get("references") or []]
+        texts = [(state or {}).get("reply") or generated, *retrieved]
+        counts, _ = await count_texts(self.model_name, texts)
+        return self.input_tokens + sum(counts)
+
+    def finish(self, state: Mapping[str, Any] | None, generated: str = "") -> asyncio.Task[None]:
+        """End the turn (once): free its slot and settle its budget in a task of its own, which a
+        closed stream or a cancelled request cannot stop. Await the task to know it is done."""
+        if self.slot is not None:
+            self.slot.release()
+        if self._settlement is None:
+            self._settlement = budget.settle_soon(self._settle(dict(state or {}), generated))
+        return self._settlement
+
+    async def _settle(self, state: Mapping[str, Any], generated: str) -> None:
+        if self.reservation is None or self.reservation.settled:
+            return
+        try:
+            used = await self.tokens_used(state, generated)
+        except Exception:  # a count that fails must not lose the charge: the estimate stands in
+            used = self.input_tokens + approximate_tokens(generated)
+        task = budget.settle(self.services, self.reservation, used)
+        if task is not None:
+            await task
 
     async def run(self) -> ChatReply:
-        """The whole reply; a provider failure is a 502 without internals."""
+        """The whole reply; a provider failure is a 502 without internals, a database that cannot
+        serve now a 503."""
         started = time.perf_counter()
         state: dict[str, Any] | None = None
         try:
             state = dict(await ghostwriter_chat.ainvoke(self.graph_input, context=self.context))
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                raise
             raise ServiceError(PROVIDER_FAILED, status=502) from None
         finally:
-            await asyncio.shield(budget.settle(self.services, self.reservation, self.tokens_used(state)))
+            await asyncio.shield(self.finish(state))
         return ChatReply(
             text=state.get("reply", ""),
             model=self.model,
@@ -155,18 +193,25 @@ class ChatTurn:
 
     async def stream(self) -> AsyncGenerator[ChatEvent, None]:
         """Progress and reply chunks as they pass the guard, then `completed` (or one `error`).
-        Closing the iterator cancels the graph run and the model call."""
+        Closing the iterator closes the graph's stream, which cancels the model call; the turn
+        is then charged for the prompt and what the model had generated."""
         state: dict[str, Any] = {}
         streamed: list[str] = []
         guard = StreamGuard()
         graph_input: PersonaChatState = {**self.graph_input, "streaming": True}
+        # The graph runs in a task of its own, fed to this generator through a queue: closing or
+        # cancelling this generator then cancels that task once, as asyncio does, and LangGraph
+        # cancels the model call. (Starlette cancels a stream whose client left through an anyio
+        # cancel scope, which keeps cancelling LangGraph's clean-up too: the model call went on.)
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=STREAM_QUEUE)
+        producer = asyncio.ensure_future(self._pump(graph_input, guard, queue))
         try:
-            async for part in ghostwriter_chat.astream(
-                graph_input,
-                {"configurable": {STREAM_GUARD_KEY: guard}},
-                context=self.context,
-                stream_mode=["messages", "custom", "updates"],
-            ):
+            while True:
+                part = await queue.get()
+                if part is _END:
+                    break
+                if isinstance(part, BaseException):
+                    raise part
                 mode, chunk = cast(tuple[str, Any], part)
                 if mode == "messages":
                     message, meta = chunk
@@ -207,12 +252,41 @@ class ChatTurn:
                     blocked=blocked,
                 ),
             )
-        except Exception:
-            log.exception("ghostwriter chat stream failed")
-            yield ChatEvent("error", PROVIDER_FAILED)
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                log.warning("ghostwriter chat stream: database unavailable: %s", exc)
+                yield ChatEvent("error", DATABASE_UNAVAILABLE)
+            else:
+                log.exception("ghostwriter chat stream failed")
+                yield ChatEvent("error", PROVIDER_FAILED)
         finally:
-            with anyio.CancelScope(shield=True):
-                await budget.settle(self.services, self.reservation, self.tokens_used(state, "".join(streamed)))
+            if not producer.done():
+                producer.cancel()
+                with anyio.CancelScope(shield=True):
+                    await asyncio.wait({producer}, timeout=STOP_WAIT)
+            self.finish(state, "".join(streamed))
+
+    async def _pump(self, graph_input: PersonaChatState, guard: StreamGuard, queue: asyncio.Queue[Any]) -> None:
+        """Run the graph's stream into `queue`, then `_END` (or the exception that ended it)."""
+        try:
+            parts = cast(
+                AsyncGenerator[Any, None],
+                ghostwriter_chat.astream(
+                    graph_input,
+                    {"configurable": {STREAM_GUARD_KEY: guard}},
+                    context=self.context,
+                    stream_mode=["messages", "custom", "updates"],
+                ),
+            )
+            async with aclosing(parts):
+                async for part in parts:
+                    await queue.put(part)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await queue.put(exc)
+            return
+        await queue.put(_END)
 
 
 def _messages(request: ChatRequest) -> list[AnyMessage]:
@@ -223,8 +297,23 @@ def _messages(request: ChatRequest) -> list[AnyMessage]:
 
 
 async def start_chat(services: Services, account_id: str, request: ChatRequest, api_key: bytes) -> ChatTurn:
-    """A turn ready to run: 404 without the account or its persona, 400 for a model or attachment
-    that cannot be used, 429 when the key's budget cannot cover the prompt plus `max_tokens`."""
+    """A turn ready to run: 503 when CHAT_MAX_CONCURRENT turns already run (before any work), 404
+    without the account or its persona, 400 for a model or attachment that cannot be used, 429
+    when the key's budget cannot cover the prompt plus `max_tokens`. The caller must end the turn
+    (`run`, `stream`, or `finish` when it will run neither)."""
+    slot = services.chat_admission.try_enter()
+    if slot is None:
+        raise UnavailableError(BUSY, retry_after=1)
+    try:
+        turn = await _prepare_turn(services, account_id, request, api_key)
+    except BaseException:
+        slot.release()
+        raise
+    turn.slot = slot
+    return turn
+
+
+async def _prepare_turn(services: Services, account_id: str, request: ChatRequest, api_key: bytes) -> ChatTurn:
     settings = services.settings
     row = await gw_store.account_with_persona(services.pool, account_id)
     if row is None:
@@ -258,7 +347,12 @@ async def start_chat(services: Services, account_id: str, request: ChatRequest, 
         "tool_calls": [],
     }
     prompt_text = (request.system_prompt or row["system_prompt"]) + (request.additional_instructions or "")
-    input_tokens = count_tokens_approximately([SystemMessage(prompt_text), *messages])
+    # the prompt as the model will see it, attachments included (their text goes in the system message)
+    counted = [SystemMessage(prompt_text), *messages]
+    if parts:
+        counted.append(HumanMessage(content=list(parts)))
+    input_tokens, _ = await count_prompt_tokens(model_name, counted)
+    allowance = RETRIEVAL_ALLOWANCE["documents"] * request.use_documents + RETRIEVAL_ALLOWANCE["web"] * request.use_web
     turn = ChatTurn(
         services=services,
         account_id=row["id"],
@@ -273,5 +367,5 @@ async def start_chat(services: Services, account_id: str, request: ChatRequest, 
         model_name=model_name,
         input_tokens=input_tokens,
     )
-    turn.reservation = await budget.reserve(services, api_key, input_tokens + request.max_tokens)
+    turn.reservation = await budget.reserve(services, api_key, input_tokens + allowance + request.max_tokens)
     return turn
