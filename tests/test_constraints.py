@@ -424,3 +424,29 @@ def test_development_sets_refer_to_demo_clusters_and_share_no_query_with_the_hel
             assert r["kind"] in kinds and set(r["expected_cluster_names"]) <= names, r
             assert (r["kind"] == "out-of-scope") == (not r["expected_cluster_names"]), r
         assert not {r["query"].lower() for r in rows} & held_out
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("single mamas raising kids on one paycheck", {"household": "single_parent", "gender": "Female"}),
+        ("moms going it alone", {"household": "single_parent", "gender": "Female"}),
+        ("solo dads", {"household": "single_parent", "gender": "Male"}),
+        ("pre-retirement couples", {"age_bands": ["55 - 64"], "household": "couple"}),
+        ("young family households", {"age_bands": ["25 - 34", "35 - 44"], "household": "family"}),
+        ("retirees who no longer have a mortgage", {"homeowner": True, "equity": "high"}),
+        ("zoomers with limted credit history", {"credit_usage": "low"}),
+    ],
+)
+def test_more_everyday_wording(query: str, expected: dict) -> None:
+    c = parse_constraints(query)
+    assert {k: getattr(c, k) for k in expected} == expected
+    assert c.excluded.named() == []
+
+
+def test_the_askers_own_business_is_not_the_audience() -> None:
+    assert parse_constraints("Our company wants to reach young renters").out_of_scope == []
+    assert parse_constraints("Our startup targets Gen Z").out_of_scope == []
+    assert parse_constraints("our B2B clients").out_of_scope == ["businesses"]
+    assert parse_constraints("my enterprise customers").out_of_scope == ["businesses"]
+    assert parse_constraints("companies selling to retirees").out_of_scope == ["businesses"]

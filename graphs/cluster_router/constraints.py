@@ -66,8 +66,8 @@ from pydantic import BaseModel, Field
 from graphs.cluster_router.lexicon import COMPILED as LEXICON_RULES
 from graphs.cluster_router.lexicon import Concept
 from graphs.cluster_router.query_text import (
-    BUSINESS_RE,
     MINOR_RE,
+    business_mentions,
     correct_spelling,
     find_scopes,
     foreign_places,
@@ -567,7 +567,10 @@ _RULE_SPECS: list[tuple[str, Callable[[re.Match[str], dict[str, Any]], Any]]] = 
         r"\braising (?:kids|children|a family) (?:alone|solo|on (?:their|her|his) own)\b|\b(?:single|lone|solo)[- ]parents?\b|\bsingle[- ]parent(?:ed)? (?:households?|homes?|families)",
         _set("household", "single_parent"),
     ),
-    (r"\byoung (?:families|parents)\b", _both(_bands(*_MILLENNIAL), _set("household", "family"))),
+    (
+        r"\byoung (?:families|family(?: households?)?|parents|moms|dads|households with (?:kids|children))\b",
+        _both(_bands(*_MILLENNIAL), _set("household", "family")),
+    ),
     (r"\bempty[- ]nesters?\b", _both(_bands("55 - 64", "65 - 74"), _set("household", "couple"))),
     (
         r"\bcollege[- ]age\b|\b(?:college |university )?students?\b|\b(?:fresh|just|straight|recently) out of (?:high )?school\b",
@@ -586,7 +589,7 @@ _RULE_SPECS: list[tuple[str, Callable[[re.Match[str], dict[str, Any]], Any]]] = 
     (r"\bsilent generation\b|\bgreatest generation\b|\boctogenarians?\b|\bnonagenarians?\b", _bands("75+")),
     (r"\bseptuagenarians?\b", _bands("65 - 74", "75+")),
     (
-        r"\bpre[- ]?retirees?\b|\b(?:near|nearing|approaching|close to|on the verge of) retirement\b"
+        r"\bpre[- ]?retire(?:es?|ment)\b|\b(?:near|nearing|approaching|close to|on the verge of) retirement\b"
         r"|\b(?:almost|nearly|soon to be|semi)[- ]retired\b",
         _bands("55 - 64"),
     ),
@@ -795,8 +798,7 @@ def parse_constraints(query: str) -> QueryConstraints:
     for start, end, as_child in minor_mentions(original):
         if not as_child and not polarity_at(scopes, start, end):
             out.append("under 18")
-    business = BUSINESS_RE.search(original)
-    if business and not polarity_at(scopes, business.start(), business.end()):
+    if any(not polarity_at(scopes, start, end) for start, end in business_mentions(original)):
         out.append("businesses")
     out += [f"outside the USA ({place})" for place in foreign_places(original)]
     ranges: dict[str, Any] = {

@@ -47,6 +47,11 @@ class Concept:
     exclude: dict[str, Any] = field(default_factory=dict)
 
 
+# Parents bringing children up without a partner: "solo moms", "dads going it alone".
+_ALONE = r"unpartnered|unmarried|divorced|separated|solo|custodial|lone|single[- ]income"
+_GOING_ALONE = r"(?:going it alone|doing it alone|on their own|by themselves|raising (?:kids|children) alone)\b"
+
+
 def _adjectives(words: str) -> str:
     """ "<adjective> credit/FICO/scores" for a |-separated list of adjectives."""
     return rf"\b(?:{words})[- ]{CREDIT_NOUN}(?! (?:usage|use|users?|cards?)\b)"
@@ -99,7 +104,7 @@ LEXICON: tuple[Concept, ...] = (
     # ------------------------------------------------------------ credit usage
     Concept(
         r"\bthin[- ](?:credit[- ])?files?\b|\bthin[- ]credit\b|\bcredit[- ]invisibles?\b|\bunscor(?:e)?able\b"
-        r"|\b(?:no|limited|little|short|zero) credit(?: histor(?:y|ies))?\b(?! (?:card )?(?:debt|problems?|issues?))"
+        r"|\b(?:no|limited|little|short|zero|barely any|hardly any|scant|minimal) credit(?: histor(?:y|ies))?\b(?! (?:card )?(?:debt|problems?|issues?))"
         r"|\bnew[- ]to[- ]credit\b|\bcredit (?:newbies|novices|rookies|newcomers|starters?|beginners?|builders?)\b"
         r"|\bcredit[- ]builder\b|\bsecured (?:credit )?cards?\b|\bstarter (?:credit )?cards?\b|\bfirst[- ]time credit\b"
         r"|\bfirst credit cards?\b",
@@ -216,7 +221,8 @@ LEXICON: tuple[Concept, ...] = (
     ),
     Concept(
         r"\bown(?:s|ing)? (?:their |his |her |the )?(?:homes?|houses?|places?) (?:outright|free and clear)\b|\bfree and clear\b"
-        r"|\bmortgage[- ]free\b|\bpaid[- ]off (?:homes?|houses?|mortgages?)\b|\bpaid off (?:their |the )?mortgage\b",
+        r"|\bmortgage[- ]free\b|\bpaid[- ]off (?:homes?|houses?|mortgages?)\b|\bpaid off (?:their |the )?mortgage\b"
+        r"|\bno longer (?:have|has|carry|carries|pay|pays|owe|owes) (?:a |their |the |any )?mortgages?\b",
         {"homeowner": True, "equity": "high"},
     ),
     Concept(
@@ -226,8 +232,19 @@ LEXICON: tuple[Concept, ...] = (
     ),
     # ------------------------------------------------------------ household and life stage
     Concept(
-        r"\b(?:unpartnered|unmarried|divorced|separated|solo|custodial|lone|single[- ]income)[- ](?:parents?|moms?|mothers?|dads?|fathers?)\b"
-        r"|\bsingle[- ]income (?:households?|families) with (?:kids|children)\b|\bsingle[- ]parent\w*\b",
+        rf"\b(?:{_ALONE})[- ](?:moms?|mothers?|mamas?|mommies)\b|\b(?:moms?|mothers?|mamas?) {_GOING_ALONE}"
+        r"|\bsingle (?:mamas?|mommies)\b",
+        {"household": "single_parent", "gender": "Female"},
+    ),
+    Concept(
+        rf"\b(?:{_ALONE})[- ](?:dads?|fathers?|papas?)\b|\b(?:dads?|fathers?|papas?) {_GOING_ALONE}",
+        {"household": "single_parent", "gender": "Male"},
+    ),
+    Concept(
+        rf"\b(?:{_ALONE})[- ]parents?\b|\bparents? {_GOING_ALONE}|\bsingle[- ]parent\w*\b"
+        r"|\bsingle[- ]income (?:households?|families) with (?:kids|children)\b"
+        r"|\bsingle\b[^,.;]{0,30}\b(?:raising|with|has|have|having) (?:kids|children|a child|a kid|toddlers)\b"
+        r"|\braising (?:kids|children|a family) on (?:one|a single|1) (?:paycheck|income|salary)\b",
         {"household": "single_parent"},
     ),
     Concept(
@@ -308,6 +325,12 @@ LEXICON: tuple[Concept, ...] = (
     ),
     # ------------------------------------------------------------ more everyday synonyms
     Concept(r"\becho[- ]boomers?\b", {"age_bands": MILLENNIAL}),
+    Concept(
+        r"\b(?:recent|new|fresh) (?:high[- ]school )?(?:grads|graduates)\b(?! (?:degrees?|school|students?))"
+        r"|\b(?:just|recently|fresh) graduated\b",
+        {"age_bands": YOUNG},
+    ),
+    Concept(r"\bfirst (?:apartments?|rentals?|places? of their own)\b", {"age_bands": YOUNG, "homeowner": False}),
     Concept(
         r"\bgen(?:eration)? jones\b|\b(?:late|younger|trailing)[- ](?:baby[- ])?boomers\b",
         {"age_bands": ["55 - 64", "65 - 74"]},
@@ -415,6 +438,7 @@ LEXICON_WORDS = frozenset(
     widowers divorced divorcees childless downsizers grandparents leaseholders roommates affluent shopaholics
     coupon coupons upscale executives cohabiting philanthropists impoverished poverty medicaid prosperous
     privileged snowbird singleton nesters boomerang sandwich transactor revolver yuppie
+    limited barely hardly history histories alone mamas retirement graduates apartment
     """.split()
 )
 

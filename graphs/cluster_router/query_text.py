@@ -392,6 +392,22 @@ def foreign_places(text: str) -> list[str]:
     return found
 
 
+# "Our company wants to reach...": the business is who asks, not who is asked about.
+_SPEAKER = re.compile(r"\b(?:our|my|we(?:'re| are)?(?: an?)?|i(?:'m| am)?(?: an?)?|as an?)\s+(?:[a-z&-]+\s+){0,2}$")
+
+
+_ORGANISATION = frozenset("company corporation startup start-up nonprofit non-profit".split())
+
+
+def business_mentions(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each word naming businesses as the people asked about (not the asker's own)."""
+    return [
+        (m.start(), m.end())
+        for m in BUSINESS_RE.finditer(text)
+        if m.group(0) not in _ORGANISATION or not _SPEAKER.search(text[max(0, m.start() - 30) : m.start()])
+    ]
+
+
 def minor_mentions(text: str) -> list[tuple[int, int, bool]]:
     """(start, end, as_someone's_child) for each word naming people under 18."""
     out = []
