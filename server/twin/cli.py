@@ -7,9 +7,13 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from runtime.settings import get_settings
 from services.twin.segments.model import SegmentSet
+
+if TYPE_CHECKING:
+    from graphs.segment_survey.state import SurveyInput
 
 
 def _say(message: str) -> None:
@@ -63,6 +67,86 @@ async def _demo(args: argparse.Namespace) -> int:
     return await _store(demo_segments())
 
 
+def _survey_request(args: argparse.Namespace) -> SurveyInput:
+    """The survey as the REST API takes it, checked by the same schema (a ValueError names the field)."""
+    from pydantic import ValidationError
+
+    from server.twin.schemas import SurveyRequest
+
+    body = {
+        "question": args.question,
+        "options": args.option or [],
+        "cluster_ids": args.cluster,
+        "query": args.query,
+        "top_k": args.top_k,
+        "samples_per_persona": args.samples,
+        "seed": args.seed,
+        "shuffle_options": not args.keep_order,
+    }
+    try:
+        return cast("SurveyInput", SurveyRequest.model_validate(body).model_dump())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "request"
+        raise ValueError(f"{field}: {first['msg']}") from None
+
+
+def _print_survey(result: dict) -> None:
+    print(f"{result['question']}")
+    width = max(len(o) for o in result["options"])
+    for cluster in result["clusters"]:
+        print(
+            f"\ncluster {cluster['cluster_id']}: {cluster['cluster_name']} "
+            f"({cluster['n_personas']} personas, {cluster['n_answers']} answers)"
+        )
+        for option in result["options"]:
+            share = cluster["distribution"][option]
+            low, high = cluster["ci95"][option]
+            print(f"  {option:<{width}}  {share:6.1%}  (95% CI {low:.1%} - {high:.1%})")
+
+
+async def _survey(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from graphs.segment_survey.graph import graph as segment_survey
+    from runtime.errors import ServiceError
+    from runtime.services import Services
+    from services.twin.survey import run_survey
+
+    try:
+        request = _survey_request(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    model = args.model or settings.chat_model
+    services = await Services.acreate(settings)
+    try:
+        print("Starting the database, the model and the embeddings...", file=sys.stderr, flush=True)
+        await services.start(with_model=True, with_embeddings=True)
+        with tqdm(total=0, unit="answer", desc="Surveying", file=sys.stderr, disable=args.quiet) as bar:
+
+            def progress(done: int, expected: int) -> None:
+                bar.total = expected
+                bar.update(done - bar.n)
+
+            result = await run_survey(
+                segment_survey, request, model, max_concurrency=args.concurrency, progress=progress
+            )
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await services.stop()
+    if args.json:
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+    else:
+        _print_survey(dict(result))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     twin = subparsers.add_parser("twin", help="segment twins: build, import, demo")
     sub = twin.add_subparsers(dest="twin_command", required=True)
@@ -77,6 +161,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.set_defaults(run=_import)
     demo = sub.add_parser("demo", help="load the bundled demo clusters and personas")
     demo.set_defaults(run=_demo)
+    survey = sub.add_parser(
+        "survey",
+        help="ask the personas of some clusters a closed question (weighted answers, 95%% intervals)",
+        description="Every persona picks exactly one option; shares weight each persona by the share of "
+        "its cluster's records it stands for. Clusters: --cluster (repeat), or --query, or all.",
+    )
+    survey.add_argument("--question", required=True, help="the closed question")
+    survey.add_argument("--option", action="append", help="one answer option (repeat: 2 to 10 distinct)")
+    survey.add_argument("--cluster", type=int, action="append", help="a cluster id to ask (repeat)")
+    survey.add_argument("--query", help="instead of --cluster: ask the clusters this description routes to")
+    survey.add_argument("--top-k", type=int, default=3, help="with --query: how many clusters (default 3)")
+    survey.add_argument("--samples", type=int, default=1, help="times each persona is asked (1 to 10, default 1)")
+    survey.add_argument("--seed", type=int, default=0, help="fixes option orders and answers (default 0)")
+    survey.add_argument("--keep-order", action="store_true", help="show the options in the given order to everyone")
+    survey.add_argument("--model", help="provider:model answering for the personas (default CHAT_MODEL)")
+    survey.add_argument("--concurrency", type=int, default=0, help="answers in flight at once (0 = automatic)")
+    survey.add_argument("--json", action="store_true", help="print the result as the REST API returns it")
+    survey.add_argument("--quiet", action="store_true", help="no progress bar")
+    survey.set_defaults(run=_survey)
 
 
 if __name__ == "__main__":  # pragma: no cover
