@@ -27,6 +27,30 @@ def _cluster(features: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.nd
     return labels, distances
 
 
+def _ordered_groups(
+    records: list[dict[str, Any]], features: np.ndarray, k: int, seed: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Member indices of each cluster, youngest cluster (by mean age) first, and every record's
+    distance to its cluster centre."""
+    labels, distances = _cluster(features, k, seed)
+    groups = [np.flatnonzero(labels == c) for c in range(k)]
+    if any(len(g) == 0 for g in groups):
+        raise ValueError(f"KMeans left an empty cluster; try fewer than {k} clusters")
+
+    def mean_age(g: np.ndarray) -> float:
+        return round(sum(records[i]["age"] for i in g) / len(g), 1)  # as the profile rounds it
+
+    order = sorted(range(k), key=lambda c: (mean_age(groups[c]), -len(groups[c]), c))
+    return [groups[c] for c in order], distances
+
+
+def cluster_members(records: list[dict[str, Any]], k: int, seed: int = 7) -> list[list[dict[str, Any]]]:
+    """The member records of each cluster `build_segments` makes from the same records, k and
+    seed, in cluster-key order (a fidelity eval compares twins with the records they stand for)."""
+    groups, _ = _ordered_groups(records, encode_features(records), k, seed)
+    return [[records[i] for i in g] for g in groups]
+
+
 def build_segments(
     records: list[dict[str, Any]],
     k: int,
@@ -46,16 +70,9 @@ def build_segments(
     say(f"encoding {len(records)} records")
     features = encode_features(records)
     say(f"clustering into {k} clusters (KMeans, n_init={N_INIT}, seed={seed})")
-    labels, distances = _cluster(features, k, seed)
-    groups = [np.flatnonzero(labels == c) for c in range(k)]
-    if any(len(g) == 0 for g in groups):
-        raise ValueError(f"KMeans left an empty cluster; try fewer than {k} clusters")
+    groups, distances = _ordered_groups(records, features, k, seed)
     base = baseline_of(records)
     profiles = [cluster_attributes([records[i] for i in g], base, len(records)) for g in groups]
-    # Stable, readable keys: youngest cluster first.
-    order = sorted(range(k), key=lambda c: (profiles[c]["age_mean"], -profiles[c]["size"], c))
-    profiles = [profiles[c] for c in order]
-    groups = [groups[c] for c in order]
     names = name_clusters(profiles)
     clusters: list[ClusterSpec] = []
     personas = []

@@ -9,6 +9,7 @@ moved into the band; such personas carry ``age_adjusted: true``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -136,8 +137,24 @@ def _age_in_band(age: int, band: str) -> int:
     return min(max(age, lo), min(hi, _OLDEST_PERSONA))
 
 
-def persona_summary(a: dict[str, Any]) -> str:
-    """Summary written only from the persona's own attributes (its age, its numbers)."""
+# attribute groups a summary can leave out (a fidelity eval holds one fact out of the profile)
+SUMMARY_FACTS = (
+    "place",
+    "household",
+    "education",
+    "income",
+    "net_worth",
+    "credit",
+    "auto_loans",
+    "spend",
+    "home",
+    "giving",
+)
+
+
+def persona_summary(a: dict[str, Any], omit: Collection[str] = ()) -> str:
+    """Summary written only from the persona's own attributes (its age, its numbers); the facts
+    named in `omit` (of :data:`SUMMARY_FACTS`) are left out."""
     female = a["gender"] == "Female"
     she, her = ("She", "her") if female else ("He", "his")
     noun = "woman" if female else "man"
@@ -155,17 +172,42 @@ def persona_summary(a: dict[str, Any]) -> str:
         if a["political_giving"]
         else "does not give to political causes"
     )
-    return (
-        f"{who} living in {place} ({a['region']}, {a['country']}), in "
-        f"{_HOUSEHOLD_PHRASES.get(a['household'], a['household'])}, with "
-        f"{_EDUCATION_PHRASES.get(a['education'], a['education'])}. "
-        f"{she} earns {a['income_band']} a year and is in the {_ordinal(a['net_worth_decile'])} "
-        f"net worth decile. {her.capitalize()} credit is {a['credit_tier']} "
-        f"({_ordinal(a['credit_quartile'])} quartile) with {a['credit_usage']} credit usage and a "
-        f"{a['equity_balance']} equity balance. {she} {auto}, spends about "
-        f"${a['discretionary_spend']:,} a year on discretionary purchases, "
-        f"{'owns' if a['homeowner'] else 'rents'} {her} home and {giving}."
+    first = [who + ("" if "place" in omit else f" living in {place} ({a['region']}, {a['country']})")]
+    if "household" not in omit:
+        first.append(f"in {_HOUSEHOLD_PHRASES.get(a['household'], a['household'])}")
+    if "education" not in omit:
+        first.append(f"with {_EDUCATION_PHRASES.get(a['education'], a['education'])}")
+    money = []
+    if "income" not in omit:
+        money.append(f"earns {a['income_band']} a year")
+    if "net_worth" not in omit:
+        money.append(f"is in the {_ordinal(a['net_worth_decile'])} net worth decile")
+    credit = (
+        ""
+        if "credit" in omit
+        else f" {her.capitalize()} credit is {a['credit_tier']} ({_ordinal(a['credit_quartile'])} quartile) with "
+        f"{a['credit_usage']} credit usage and a {a['equity_balance']} equity balance."
     )
+    last = []
+    if "auto_loans" not in omit:
+        last.append(auto)
+    if "spend" not in omit:
+        last.append(f"spends about ${a['discretionary_spend']:,} a year on discretionary purchases")
+    if "home" not in omit:
+        last.append(f"{'owns' if a['homeowner'] else 'rents'} {her} home")
+    if "giving" not in omit:
+        last.append(giving)
+    text = ", ".join(first) + "."
+    if money:
+        text += f" {she} {' and '.join(money)}."
+    text += credit
+    if last:
+        text += f" {she} {_join(last)}."
+    return text
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def persona_attributes(record: dict[str, Any], band: str) -> dict[str, Any]:
