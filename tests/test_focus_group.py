@@ -182,3 +182,19 @@ async def test_focus_group_graph_on_the_real_local_model(services, local_llm):
     assert len(result["responses"]) == 2
     assert all(r["answer"].strip() for r in result["responses"])
     check_themes(result)
+
+
+async def test_langserve_runs_the_focus_group(client, twins, script):
+    script.responder = by_tenure
+    cid = cluster_key(twins, BOOMERS)
+    r = await client.post(
+        "/graphs/focus_group/invoke",
+        json={
+            "input": {"question": QUESTION, "cluster_ids": [cid], "personas_per_cluster": 3},
+            "config": {"configurable": {"model": "fake:scripted", "max_themes": 1}},
+        },
+    )
+    assert r.status_code == 200, r.text
+    (cluster,) = r.json()["output"]["clusters"]
+    assert len(cluster["responses"]) == 3 and len(cluster["themes"]) == 1
+    check_themes(cluster)

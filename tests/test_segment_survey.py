@@ -266,3 +266,22 @@ async def test_survey_graph_on_the_real_local_model(services, local_llm):
     assert sum(result["distribution"].values()) == pytest.approx(1.0)
     again = await asyncio.wait_for(segment_survey.ainvoke(survey, context=SurveyContext(model="local:smollm2")), 600)
     assert again == first
+
+
+async def test_langserve_runs_the_survey_and_answers_its_errors(client, twins, script):
+    script.responder = fact_answerer()
+    cid = cluster_key(twins, AUTO)
+    survey = {"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": [cid]}
+    config = {"configurable": {"model": "fake:scripted", "max_concurrency": 3}}
+    r = await client.post("/graphs/segment_survey/invoke", json={"input": survey, "config": config})
+    assert r.status_code == 200, r.text
+    (cluster,) = r.json()["output"]["clusters"]
+    assert cluster["cluster_id"] == cid and cluster["n_answers"] == 15
+    missing = await client.post(
+        "/graphs/segment_survey/invoke", json={"input": {**survey, "cluster_ids": [999]}, "config": config}
+    )
+    assert missing.status_code == 404 and missing.json() == {"detail": "Cluster 999 not found"}
+    one_option = await client.post(
+        "/graphs/segment_survey/invoke", json={"input": {**survey, "options": ["Own"]}, "config": config}
+    )
+    assert one_option.status_code == 422 and "options" in one_option.json()["detail"]
