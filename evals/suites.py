@@ -450,6 +450,33 @@ def _planted_reached_graph(row: dict[str, Any], result: dict[str, Any]) -> bool:
     return any(marker in text for text in seen)
 
 
+# --- twin fidelity --------------------------------------------------------------------------
+
+
+async def run_twin_fidelity(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    """The held-out twins (clusters never looked at while the items and prompts were set)."""
+    async for result in _run_fidelity("twin_fidelity", options):
+        yield result
+
+
+async def run_twin_fidelity_dev(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    """The development twins (the two youngest clusters, the issue's examples among them)."""
+    async for result in _run_fidelity("twin_fidelity_dev", options):
+        yield result
+
+
+async def _run_fidelity(suite: str, options: RunOptions) -> AsyncIterator[ExampleResult]:
+    """`--limit N`: the first N twins (rows run cluster by cluster: 15 rows are one cluster)."""
+    from evals.twin_fidelity import SEED, run_rows
+    from graphs.segment_survey.closed_answer import ask_closed_question
+
+    async def ask(system: str, question: str, choices: Any, order: Any) -> Any:
+        return await ask_closed_question(options.model, system, question, choices, order=order, seed=SEED)
+
+    async for result in run_rows(_rows(suite, options.limit), ask):
+        yield result
+
+
 SUITES: dict[str, Suite] = {
     s.name: s
     for s in (
@@ -495,6 +522,24 @@ SUITES: dict[str, Suite] = {
             "fact_consistent",
             run_chat_in_character,
             persona_kinds=("studio", "ghostwriter", "twin"),
+        ),
+        Suite(
+            "twin_fidelity",
+            "Segment twins vs their records (held-out clusters): closed items answered with the fact in the "
+            "profile and held out of it; accuracy, retest agreement, cluster TVD / Wasserstein / spread vs the "
+            "records, with uniform, global-prior and demographics-only baselines",
+            DATASETS / "twin_fidelity.jsonl",
+            False,
+            "accuracy_in",
+            run_twin_fidelity,
+        ),
+        Suite(
+            "twin_fidelity_dev",
+            "twin_fidelity on the development clusters (the ones items and prompts were set on)",
+            DATASETS / "twin_fidelity_dev.jsonl",
+            False,
+            "accuracy_in",
+            run_twin_fidelity_dev,
         ),
         Suite(
             "prompt_injection",
