@@ -6,6 +6,7 @@ guards), so an answer in the focus group is the answer the persona gives in a ch
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 
@@ -124,7 +125,9 @@ async def find_themes(state: FocusGroupState, runtime: Runtime[FocusGroupContext
         vectors: list[list[float]] = []
         if sentences and services is not None:
             vectors = await services.require_embeddings().aembed_documents([s.text for s in sentences])
-        themes = build_themes(
+        # scikit-learn's clustering is CPU work: off the event loop, so other runs keep streaming
+        themes = await asyncio.to_thread(
+            build_themes,
             sentences,
             vectors,
             distance=context.theme_distance,
