@@ -8,6 +8,7 @@ cancel request to a frozen server hangs as well), so the pool replaces it.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
@@ -23,6 +24,17 @@ from runtime.settings import Settings
 CLIENT_TIMEOUT_MARGIN = 3.0
 # Callers over this many per pool connection, waiting for one, are refused at once.
 WAITING_PER_CONNECTION = 4
+
+
+# When the database last failed to answer (monotonic seconds): a pool that times out soon after
+# is waiting for a database that is down, not for connections busy with other requests.
+_last_failure = -1e9
+FAILURE_MEMORY = 15.0
+
+
+def note_database_failure() -> None:
+    global _last_failure
+    _last_failure = time.monotonic()
 
 
 class DatabaseTimeout(psycopg.OperationalError):
@@ -43,6 +55,7 @@ class TimedConnection(AsyncConnection[DictRow]):
                 raise
             # The connection's state is unknown now; closing it lets the pool replace it.
             self.pgconn.finish()
+            note_database_failure()
             raise DatabaseTimeout(f"the database did not answer within {limit:g} s") from None
 
 
@@ -103,8 +116,15 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 
 def is_overload(exc: BaseException) -> bool:
-    """Every connection was busy: the database answers, there are only too many requests."""
-    return isinstance(exc, (PoolTimeout, TooManyRequests))
+    """Every connection was busy: the database answers, there are only too many requests. A pool
+    timeout while the database has just failed is the database being down instead."""
+    if isinstance(exc, TooManyRequests):
+        return True
+    if isinstance(exc, PoolTimeout):
+        return time.monotonic() - _last_failure > FAILURE_MEMORY
+    if isinstance(exc, psycopg.OperationalError):
+        note_database_failure()
+    return False
 
 
 def describe_url(url: str) -> str:

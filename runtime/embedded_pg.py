@@ -119,6 +119,8 @@ def stop_embedded_postgres(data_dir: Path) -> bool:
         from pgserver.postgres_server import PostgresServer
     except ImportError:  # pragma: no cover - nothing was started then
         return True
+    import psutil
+
     with _users_lock:
         left = _users.get(data_dir, 1) - 1
         if left > 0:
@@ -131,6 +133,8 @@ def stop_embedded_postgres(data_dir: Path) -> bool:
             atexit.unregister(server._cleanup)
             try:
                 server._cleanup()
+            except psutil.NoSuchProcess:  # it had died already
+                pass
             finally:
                 # a later start in this process registers again (pgserver would reuse the handle)
                 PostgresServer._instances.pop(data_dir, None)
@@ -155,5 +159,8 @@ def restart_if_dead(data_dir: Path) -> bool:
         if postgres_pid(data_dir) is not None:
             return False
         log.warning("embedded Postgres in %s is not running: starting it again", data_dir)
+        # A killed postmaster whose parent never reaps it (a container without an init process)
+        # stays a zombie: its lock file would make Postgres and pgserver take it for running.
+        (data_dir / "postmaster.pid").unlink(missing_ok=True)
         server.ensure_postgres_running()
     return True

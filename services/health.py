@@ -7,17 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 
 from graphs.persona_chat.guard import blocked_counts
+from runtime.database import TimedConnection, note_database_failure
 from runtime.embedding_batcher import EmbeddingStats
 from runtime.models import parse_model_name
 from runtime.services import Services
 from runtime.settings import Settings
 
 OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
+# Each check's bound; the database's own: a pooled connection within DATABASE_WAIT, its answer
+# within DATABASE_QUERY (the two stay under CHECK_SECONDS).
+CHECK_SECONDS = 1.8
+DATABASE_WAIT = 0.8
+DATABASE_QUERY = 0.8
 REMOTE_CHECK_SECONDS = 30.0  # a remote provider is asked at most this often; probes in between reuse the answer
 _remote_checks: dict[str, tuple[float, bool, str]] = {}
 
@@ -47,7 +54,7 @@ async def _check_openai(settings: Settings) -> tuple[bool, str]:
         return cached[1], cached[2]
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
     try:
-        async with httpx.AsyncClient(timeout=3.0) as http:
+        async with httpx.AsyncClient(timeout=CHECK_SECONDS) as http:
             response = await http.get(f"{base}/models", headers={"Authorization": f"Bearer {key}"})
         ok = response.status_code == 200
         detail = "ok" if ok else f"provider answered {response.status_code}"
@@ -59,10 +66,20 @@ async def _check_openai(settings: Settings) -> tuple[bool, str]:
 
 async def _check_database(services: Services) -> tuple[bool, str]:
     try:
-        async with services.pool.connection(timeout=3) as conn:
-            await conn.execute("SELECT 1")
+        async with services.pool.connection(timeout=DATABASE_WAIT) as conn:
+            # a frozen server answers nothing: this probe gives up sooner than a request's query
+            # (the connection is then closed and the pool replaces it)
+            previous = getattr(conn, "query_timeout", None)
+            if isinstance(conn, TimedConnection):
+                conn.query_timeout = DATABASE_QUERY
+            try:
+                await conn.execute("SELECT 1")
+            finally:
+                if isinstance(conn, TimedConnection):
+                    conn.query_timeout = previous
         return True, "ok"
     except Exception as exc:  # any failure means "down"; the detail stays short
+        note_database_failure()
         return False, f"unreachable ({type(exc).__name__})"
 
 
@@ -90,11 +107,27 @@ async def _check_embeddings(services: Services) -> tuple[bool, str]:
         return False, f"failing ({type(exc).__name__})"
 
 
+async def _bounded(name: str, check: Callable[[Services], Awaitable[tuple[bool, str]]], services: Services) -> Check:
+    if name == "database":
+        # bounded by its own timeouts: cancelling a query waits for the server, which may be frozen
+        return Check(*await check(services))
+    try:
+        ok, detail = await asyncio.wait_for(check(services), CHECK_SECONDS)
+    except asyncio.TimeoutError:
+        ok, detail = False, f"no answer within {CHECK_SECONDS:g} s"
+    return Check(ok, detail)
+
+
 async def check_health(services: Services) -> Health:
-    """Every check, one after the other (the database first)."""
-    checks: dict[str, Check] = {}
-    for name, check in (("database", _check_database), ("model", _check_model), ("embeddings", _check_embeddings)):
-        ok, detail = await check(services)
-        checks[name] = Check(ok, detail)
+    """Every check at once, each bounded, so the report comes within about 2 s even while the
+    database is frozen or a provider hangs."""
+    names = ("database", "model", "embeddings")
+    results = await asyncio.gather(
+        *(
+            _bounded(name, check, services)
+            for name, check in zip(names, (_check_database, _check_model, _check_embeddings))
+        )
+    )
+    checks = dict(zip(names, results))
     stats = services.require_embeddings().stats() if services.embeddings is not None else None
     return Health(checks, stats, blocked_counts())

@@ -27,6 +27,8 @@ SETTLE_ATTEMPTS = 8  # back-off 0.5 s doubling to 30 s: about 2.5 minutes in all
 PURGE_CHANCE = 0.01  # one reservation in a hundred also deletes long-expired ones
 
 _pending: set[asyncio.Task[None]] = set()
+# settlement attempts that failed and were tried again, and settlements given up, since start
+settle_stats = {"retried": 0, "given_up": 0}
 
 
 @dataclass
@@ -78,6 +80,7 @@ async def _settle(services: Services, reservation: Reservation, used: int) -> No
             return
         except Exception as exc:
             if attempt == SETTLE_ATTEMPTS:
+                settle_stats["given_up"] += 1
                 log.error(
                     "budget settlement of reservation %s (%d tokens used) failed %d times, last: %s; "
                     "the reservation is released when it expires",
@@ -87,6 +90,7 @@ async def _settle(services: Services, reservation: Reservation, used: int) -> No
                     exc,
                 )
                 return
+            settle_stats["retried"] += 1
             log.warning("budget settlement failed (attempt %d), retrying: %s", attempt, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

@@ -16,9 +16,12 @@ from langgraph.graph.state import CompiledStateGraph
 
 from graphs.cluster_router.nodes import TwinPersonaNotFound
 from graphs.persona_chat.context import ChatContext
+from graphs.persona_chat.nodes import CHAT_DURABILITY
 from graphs.persona_chat.state import PersonaChatInput, PersonaChatOutput, PersonaChatState
+from runtime.database import is_database_unavailable
 from runtime.errors import ServiceError
 from runtime.settings import Settings
+from services.studio.chat import forget_failed_turn
 from store.clusters import get_segment_persona
 from store.twin import resolve_session
 from store.types import Pool
@@ -46,10 +49,18 @@ async def chat_turn(
         raise TwinPersonaNotFound(f"Persona {persona_id} not found")
     session, thread_id = await resolve_session(pool, caller, persona_id, session_id)
     config: Any = {"configurable": {"thread_id": thread_id}, "run_id": uuid.uuid4()}
-    turn: PersonaChatInput = {"messages": [HumanMessage(content=message)], "persona_id": persona_id}
+    question = HumanMessage(content=message, id=uuid.uuid4().hex)
+    turn: PersonaChatInput = {"messages": [question], "persona_id": persona_id}
     try:
-        state = await graph.ainvoke(turn, config=config, context=ChatContext(model=settings.chat_model))
-    except Exception:
+        # saved once, when the turn ends: a process that dies mid-turn leaves nothing of it
+        state = await graph.ainvoke(
+            turn, config=config, context=ChatContext(model=settings.chat_model), durability=CHAT_DURABILITY
+        )
+    except Exception as exc:
+        # a failed turn leaves no trace in the session's memory, as in the studio
+        await forget_failed_turn(graph, config, question.id or "", new_history=False)
+        if is_database_unavailable(exc):
+            raise
         # the provider (or the way to it) failed: a 502 that names no internals
         log.exception("twin chat failed for persona %s", persona_id)
         raise ServiceError(MODEL_FAILED, status=502) from None

@@ -1,0 +1,106 @@
+"""The database frozen (postmaster and backends stopped) or killed, on an embedded Postgres of the
+test's own: /health answers 503 promptly, routes answer JSON 503 with Retry-After instead of
+hanging or a 500, the supervisor starts a killed server again, and the service recovers without
+a restart, its data intact."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import psutil
+import pytest
+from pydantic import SecretStr
+
+from runtime.embedded_pg import postgres_pid
+from runtime.services import Services
+from runtime.settings import Settings
+from tests.conftest import app_client
+from tests.gw_support import API_KEY, HEADERS
+
+LIST = "/ghostwriter/personas/list"
+ACCOUNT = {"id": "4242", "handle": "faulty", "display_name": "Faulty", "avatar_url": "https://example.com/a.png"}
+
+
+@pytest.fixture
+async def embedded(tmp_path, local_embeddings, script):
+    """An app on services that run an embedded Postgres in tmp_path (supervised every 0.2 s)."""
+    from server.app import create_app
+
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        chat_model="fake:scripted",
+        jwt_secret="x" * 48,
+        twin_demo_autoload=False,
+        bo_api_key=SecretStr(API_KEY),
+        database_statement_timeout=2,
+        database_pool_timeout=1,
+        embedded_pg_supervise_seconds=0.2,
+    )
+    services = await Services.acreate(settings)
+    services.embeddings = local_embeddings
+    app = create_app(settings, services=services, start_model=False, start_embeddings=False)
+    async with app_client(app) as client:
+        yield client, settings.database_dir
+    assert postgres_pid(settings.database_dir) is None  # stopping the app stopped its server
+
+
+def _server_processes(data_dir) -> list[psutil.Process]:
+    pid = postgres_pid(data_dir)
+    assert pid is not None
+    postmaster = psutil.Process(pid)
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+async def _until_healthy(client) -> None:
+    for _ in range(400):
+        r = await client.get("/health")
+        if r.status_code == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the service never became healthy again: {r.json()}")
+
+
+async def test_a_frozen_database_is_reported_and_refused_then_recovered(embedded):
+    client, data_dir = embedded
+    assert (await client.post("/ghostwriter/accounts", headers=HEADERS, json=ACCOUNT)).status_code == 200
+    assert (await client.get("/health")).status_code == 200
+    frozen = _server_processes(data_dir)
+    for process in frozen:
+        process.send_signal(signal.SIGSTOP)
+    try:
+        r = await client.get("/health")
+        assert r.status_code == 503
+        assert r.json()["status"] == "degraded" and not r.json()["checks"]["database"]["ok"]
+        r = await client.get(LIST, headers=HEADERS)
+        assert r.status_code == 503
+        assert r.headers["retry-after"] == "5"
+        assert r.json() == {"detail": "The database is unavailable; try again shortly."}
+    finally:
+        for process in frozen:
+            process.send_signal(signal.SIGCONT)
+    await _until_healthy(client)
+    r = await client.get(LIST, headers=HEADERS)
+    assert r.status_code == 200
+
+
+async def test_a_killed_database_is_started_again_and_the_service_recovers(embedded):
+    client, data_dir = embedded
+    assert (await client.post("/ghostwriter/accounts", headers=HEADERS, json=ACCOUNT)).status_code == 200
+    first = postgres_pid(data_dir)
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    r = await client.get(LIST, headers=HEADERS)
+    assert r.status_code in (200, 503)  # the supervisor may have started it again already
+    if r.status_code == 503:
+        assert r.json() == {"detail": "The database is unavailable; try again shortly."}
+        assert r.headers["retry-after"] == "5"
+    await _until_healthy(client)
+    assert postgres_pid(data_dir) not in (None, first)
+    # the same data, without a restart of the service
+    r = await client.post("/ghostwriter/accounts", headers=HEADERS, json=ACCOUNT)
+    assert r.status_code == 200
+    r = await client.get(LIST, headers=HEADERS)
+    assert r.status_code == 200
