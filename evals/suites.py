@@ -466,14 +466,25 @@ async def run_twin_fidelity_dev(options: RunOptions) -> AsyncIterator[ExampleRes
 
 
 async def _run_fidelity(suite: str, options: RunOptions) -> AsyncIterator[ExampleResult]:
-    """`--limit N`: the first N twins (rows run cluster by cluster: 15 rows are one cluster)."""
-    from evals.twin_fidelity import SEED, run_rows
+    """`--limit N`: the first N twins (rows run cluster by cluster: 15 rows are one cluster);
+    `TWIN_FIDELITY_ITEMS=home,auto_loan` runs only those items."""
+    import os
+
+    from evals.twin_fidelity import ITEMS, SEED, run_rows
+
+    wanted = [k.strip() for k in os.environ.get("TWIN_FIDELITY_ITEMS", "").split(",") if k.strip()]
+    unknown = sorted(set(wanted) - {item.key for item in ITEMS})
+    if unknown:
+        from runtime.errors import ConfigError
+
+        raise ConfigError(f"Unknown twin_fidelity items {unknown}; known: {', '.join(i.key for i in ITEMS)}.")
+    items = [item for item in ITEMS if not wanted or item.key in wanted]
     from graphs.segment_survey.closed_answer import ask_closed_question
 
     async def ask(system: str, question: str, choices: Any, order: Any) -> Any:
         return await ask_closed_question(options.model, system, question, choices, order=order, seed=SEED)
 
-    async for result in run_rows(_rows(suite, options.limit), ask):
+    async for result in run_rows(_rows(suite, options.limit), ask, items):
         yield result
 
 
