@@ -782,6 +782,8 @@ def parse_constraints(query: str) -> QueryConstraints:
     excluded: dict[str, Any] = {"_text": original}
     matched: list[str] = []
     for rule in _RULES:
+        if rule.pattern.search(text) is None:  # most rules find nothing: skip the iterator
+            continue
         for m in list(rule.pattern.finditer(text)):
             negated = bool(polarity_at(scopes, m.start(), m.end()))
             handled: Any = rule.action(m, excluded if negated else found)
