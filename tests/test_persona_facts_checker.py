@@ -41,6 +41,8 @@ def test_hazel_with_a_husband_and_two_kids_is_caught():
         ("I make $250,000 a year.", "income"),
         ("My credit is excellent, a 790 credit score.", "credit"),
         ("I'm a proud dad of two.", "gender"),
+        ("It's a small apartment that we own, and we have a dog named Max.", "household"),
+        ("It's a small apartment that we own.", "home"),
     ],
 )
 def test_each_kind_of_contradiction(reply, kind):
@@ -78,6 +80,7 @@ def test_grown_children_are_no_contradiction_for_an_older_couple():
         "I'm sorry for the confusion. My AI isn't programmed to do that.",
         "I don't have personal experiences with that.",
         "I'm here to help you with any questions.",
+        "I'm sorry, but I don't have a profile. I'm not able to provide that information.",
     ],
 )
 def test_assistant_talk_breaks_character(reply):
@@ -91,6 +94,7 @@ def test_assistant_talk_breaks_character(reply):
         "I love my job as a computer programmer.",
         "I tried Afterpay once for a jacket and paid it off in six weeks.",
         "My friend works as an AI engineer.",
+        "Sorry, but I can't afford that right now.",
     ],
 )
 def test_people_talk_stays_in_character(reply):

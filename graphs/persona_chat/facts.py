@@ -568,7 +568,12 @@ _PARTNER_CLAIMS = (
     r"\bi\s+(?:live|share\s+(?:a|my|the)\s+\w+)\s+with\s+my\s+" + _PARTNER + r"\b",
     r"\bi(?:\s+have|'ve\s+got|\s+got)\s+an?\s+(?:\w+\s+)?" + _PARTNER + r"\b",
 )
-_WE_HOUSEHOLD = r"\bwe(?:'re|\s+are)\s+an?\s+(?:[\w-]+\s+){0,3}(?:family|household|couple)\b"
+_WE_HOUSEHOLD = (
+    r"\bwe(?:'re|\s+are)\s+an?\s+(?:[\w-]+\s+){0,3}(?:family|household|couple)\b|"
+    r"\bwe\s+(?:have|live\s+in|own|rent|share)\s+(?:a|an|our|the)\s+(?:[\w-]+\s+){0,2}?"
+    r"(?:home|house|apartment|place|condo|dog|cat|pet|kids|children)\b|"
+    r"\bour\s+(?:home|house|apartment|condo|household|family\s+home)\b"
+)
 _ALONE = (r"\bi\s+live\s+(?:all\s+)?(?:by\s+myself|alone|on\s+my\s+own)\b", r"\bi\s+(?:have|'ve)\s+no\s+roommates?\b")
 _NOT_PARTNERED = (
     r"\b" + _SELF + r"\s+(?:still\s+|currently\s+)?(?:single|divorced|unmarried|not\s+married)\b",
@@ -636,6 +641,7 @@ _EDUCATION_CLAIMS: tuple[tuple[str, set[int]], ...] = (
     ),
 )
 _OWN_CLAIMS = (
+    r"\b(?:home|house|apartment|condo|place)\s+(?:that\s+)?(?:i|we)\s+own\b",
     r"\b(?:i|we)\s+own\s+(?:my|our|a|the)\s+(?:own\s+)?(?:home|house|place|condo|townhouse|apartment)\b",
     r"\b" + _SELF + r"\s+an?\s+(?:proud\s+)?homeowner\b",
     r"\bmy\s+mortgage\b",
@@ -844,6 +850,10 @@ _BREAKS = (
     r"\b(?:i'm|i\s+am|i'm\s+not|i\s+am\s+not|isn't|is\s+not|was|wasn't|been)\s+programmed\b",
     r"\b(?:sorry|apologi[sz]e)\s+for\s+(?:the|any)\s+confusion\b",
     r"\bmy\s+ai\b",
+    r"\bi\s+(?:don't|do\s+not)\s+have\s+(?:a\s+)?(?:profile|personal\s+information|personal\s+data|access\s+to)\b",
+    r"\b" + _SELF + r"\s+(?:not\s+able|unable)\s+to\s+(?:provide|share|give|answer|assist)\s+(?:you\s+with\s+)?"
+    r"(?:that|this|any|personal|specific|information|details)\b",
+    r"\bsorry,?\s+but\s+i\s+(?:can't|cannot|am\s+unable\s+to|'m\s+unable\s+to)\s+(?:help|assist|provide|answer|comply)\b",
     r"\b" + _SELF + r"\s+(?:a\s+)?(?:digital|virtual|online|automated)\s+\w+",
 )
 
