@@ -23,7 +23,7 @@ from runtime.settings import Settings
 # How much longer than the server's statement timeout the client waits for an answer.
 CLIENT_TIMEOUT_MARGIN = 3.0
 # Callers over this many per pool connection, waiting for one, are refused at once.
-WAITING_PER_CONNECTION = 4
+WAITING_PER_CONNECTION = 20
 
 
 # When the database last failed to answer (monotonic seconds): a pool that times out soon after
