@@ -11,6 +11,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from runtime.errors import ConfigError
 from runtime.settings import get_settings
@@ -117,16 +119,41 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     logging.getLogger("numexpr").setLevel(logging.WARNING)  # "NumExpr defaulting to N threads"
+    # SIGTERM ends any command as Ctrl-C does, so what it started is stopped (`_run_command`;
+    # `serve` hands the signal to uvicorn while it serves); a plain exit runs the atexit clean-ups.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         result = args.run(args)
         if asyncio.iscoroutine(result):
-            result = asyncio.run(result)
+            result = asyncio.run(result if args.run is _serve else _run_command(result))
         return int(result or 0)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except asyncio.CancelledError:  # SIGTERM during a command (`_run_command`)
+        return 128 + signal.SIGTERM
+
+
+async def _run_command(command: Coroutine[Any, Any, Any]) -> Any:
+    """A command's coroutine, cancelled by SIGTERM (its `finally` blocks run), and whatever
+    services it started through `ensure_services` (the local model server, the embedded
+    Postgres) stopped however it ends."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        try:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+    try:
+        return await command
+    finally:
+        from runtime.services import stop_current_services
+
+        await stop_current_services()
 
 
 if __name__ == "__main__":
