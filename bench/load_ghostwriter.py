@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -137,7 +138,7 @@ def start_stub(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the stub model did not start")
 
 
-def sample_accounts(n: int) -> list[dict]:
+def sample_accounts(n: int) -> list[Any]:
     from services.ghostwriter.sample_accounts import load_sample_accounts
 
     return load_sample_accounts()[:n]
@@ -268,6 +269,9 @@ async def crash_and_restart(service: Service, stub_port: int, accounts: list[dic
             for _ in range(20)
         ]
         await asyncio.sleep(1.5)
+        if job_id:
+            at_kill = (await client.get(f"{GW}/personas/batch/jobs/{job_id}", headers=HEADERS)).json()
+            print(f"  batch job at the kill: {at_kill.get('status')} {at_kill.get('progress')}")
         pg_dir = service.data_dir / "pg"
         old_tree = service.tree()
         old_pids = {p.pid for p in old_tree}

@@ -198,7 +198,7 @@ class ChatTurn:
         state: dict[str, Any] = {}
         streamed: list[str] = []
         guard = StreamGuard()
-        graph_input: PersonaChatState = {**self.graph_input, "streaming": True}
+        graph_input: PersonaChatState = self.graph_input
         # The graph runs in a task of its own, fed to this generator through a queue: closing or
         # cancelling this generator then cancels that task once, as asyncio does, and LangGraph
         # cancels the model call. (Starlette cancels a stream whose client left through an anyio
