@@ -228,3 +228,32 @@ async def test_a_busy_pool_answers_json_503_with_retry_after(fresh_db_url, tmp_p
         assert r.json() == {"detail": "The service is busy; try again shortly."}
         r = await client.get(f"{GW}/personas/list", headers=HEADERS)
         assert r.status_code == 200
+
+
+async def test_attachment_text_counts_in_the_reservation(fresh_db_url, tmp_path, stub, local_embeddings):
+    import base64
+
+    from tests.test_ghostwriter_chat import _tiny_pdf
+
+    settings = stub_settings(fresh_db_url, tmp_path, stub, bo_budget_tokens=1_000_000)
+    with serve(settings, local_embeddings) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            aid = await make_persona(client)
+            url = f"{GW}/personas/{aid}/chat"
+            stub.behaviour.tokens = 5
+            plain = {"message": "hi", "stream": False, "max_tokens": 10}
+            assert (await client.post(url, headers=HEADERS, json=plain)).status_code == 200
+            await wait_until(lambda: _live(fresh_db_url, 0), "the first turn was settled")
+            one_turn = await budget_used(fresh_db_url)
+            assert 0 < one_turn < 1000
+            # room for about two more plain turns, not for a PDF carrying some 3,000 words
+            server_settings = server.server.config.app.state.services.settings
+            server_settings.bo_budget_tokens = one_turn + 2 * one_turn + 50
+            pdf = "data:application/pdf;base64," + base64.b64encode(_tiny_pdf("report " * 3000)).decode()
+            attached = {
+                **plain,
+                "attachments": [{"type": "file", "data": pdf, "mime_type": "application/pdf", "filename": "r.pdf"}],
+            }
+            r = await client.post(url, headers=HEADERS, json=attached)
+            assert r.status_code == 429, r.text
+            assert (await client.post(url, headers=HEADERS, json=plain)).status_code == 200
