@@ -546,7 +546,7 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "twin_fidelity_dev",
-            "twin_fidelity on the development clusters (the ones items and prompts were set on)",
+            "twin_fidelity on the development clusters 0 and 1 (for tuning items and prompts; report on twin_fidelity)",
             DATASETS / "twin_fidelity_dev.jsonl",
             False,
             "accuracy_in",

@@ -112,3 +112,15 @@ async def test_one_loop_for_a_disclosure_and_a_contradiction(script):
     assert "repeated your private profile" in note and "you said you have a spouse or partner" in note
     assert state["blocked"] == [{"channel": "user", "kind": "secret_leak", "action": "regenerated"}]
     assert state["fact_check"]["action"] == "regenerated"
+
+
+async def test_a_streamed_reply_is_flagged_not_rewritten(script):
+    from graphs.persona_chat.guard import StreamGuard
+    from graphs.persona_chat.nodes import STREAM_GUARD_KEY
+
+    script.replies = [WRONG]
+    state = await build_persona_chat().ainvoke(
+        _turn("Where do you live?"), {"configurable": {STREAM_GUARD_KEY: StreamGuard()}}, context=CTX
+    )
+    assert state["reply"] == WRONG and len(script.calls) == 1  # what was sent stays sent
+    assert state["fact_check"]["action"] == "flagged" and state["fact_check"]["flagged"]
