@@ -13,7 +13,7 @@ import psutil
 import pytest
 from pydantic import SecretStr
 
-from runtime.embedded_pg import postgres_pid
+from runtime.embedded_pg import postgres_pid, restart_if_dead
 from runtime.services import Services
 from runtime.settings import Settings
 from tests.conftest import app_client
@@ -24,7 +24,12 @@ ACCOUNT = {"id": "4242", "handle": "faulty", "display_name": "Faulty", "avatar_u
 
 
 @pytest.fixture
-async def embedded(tmp_path, local_embeddings, script):
+def supervise_seconds() -> float:
+    return 0.2
+
+
+@pytest.fixture
+async def embedded(tmp_path, local_embeddings, script, supervise_seconds):
     """An app on services that run an embedded Postgres in tmp_path (supervised every 0.2 s)."""
     from server.app import create_app
 
@@ -37,7 +42,7 @@ async def embedded(tmp_path, local_embeddings, script):
         bo_api_key=SecretStr(API_KEY),
         database_statement_timeout=2,
         database_pool_timeout=1,
-        embedded_pg_supervise_seconds=0.2,
+        embedded_pg_supervise_seconds=supervise_seconds,
     )
     services = await Services.acreate(settings)
     services.embeddings = local_embeddings
@@ -104,3 +109,27 @@ async def test_a_killed_database_is_started_again_and_the_service_recovers(embed
     assert r.status_code == 200
     r = await client.get(LIST, headers=HEADERS)
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("supervise_seconds", [0.0])
+async def test_while_the_database_is_gone_health_and_routes_answer_503_until_it_is_back(embedded):
+    client, data_dir = embedded  # not supervised here: the server stays down until started below
+    postmaster, *backends = _server_processes(data_dir)
+    postmaster.send_signal(signal.SIGKILL)
+    await asyncio.to_thread(psutil.wait_procs, backends, 30)  # they exit once they notice
+    for _ in range(3):
+        r = await client.get("/health")
+        assert r.status_code == 503
+        assert not r.json()["checks"]["database"]["ok"]
+        r = await client.get(LIST, headers=HEADERS)
+        assert r.status_code == 503
+        assert r.json() == {"detail": "The database is unavailable; try again shortly."}
+        assert r.headers["retry-after"] == "5"
+    for _ in range(100):  # what the supervisor does, once the dead server's backends are gone
+        try:
+            if await asyncio.to_thread(restart_if_dead, data_dir):
+                break
+        except Exception:
+            await asyncio.sleep(0.2)
+    await _until_healthy(client)
+    assert (await client.get(LIST, headers=HEADERS)).status_code == 200
