@@ -87,11 +87,11 @@ class PersonaChatOutput(TypedDict):
 class PersonaChatState(PersonaChatInput, PersonaChatOutput):
     """Everything the nodes share. `attachment_parts` are model content parts read from the
     attachments (an API may pass them prepared); `collections` and `rag` are the loaded
-    persona's own document settings, never a caller's; `canary` and `streaming` serve the guard."""
+    persona's own document settings, never a caller's; `canary` serves the guard (a streaming
+    caller is known by the StreamGuard it passes in `configurable`)."""
 
     attachment_parts: NotRequired[list[dict[str, Any]]]
     collections: NotRequired[list[str] | None]
     rag: NotRequired[dict[str, Any] | None]
     draft: NotRequired[AnyMessage | None]  # generate's reply until the guard passes or replaces it
     canary: NotRequired[str]  # this turn's marker in the system message (generate sets it)
-    streaming: NotRequired[bool]  # the caller streams the reply: a blocked one is replaced, not rewritten
