@@ -1,6 +1,6 @@
 """Themes of a focus group's answers: sentences that say the same thing, grouped by meaning.
 
-Every answer is cut into sentences; the sentences are embedded and grouped by average-linkage
+Every answer is cut into sentences (of two words or more); the sentences are embedded and grouped by average-linkage
 agglomerative clustering on cosine distance (no fixed number of themes: sentences closer than
 `distance` join). A theme counts the personas who said something in it, names itself by the
 words that set its sentences apart from the rest (tf-idf over the themes) and quotes the
@@ -23,7 +23,13 @@ from graphs.focus_group.state import Theme
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
-MIN_WORDS = 3
+MIN_WORDS = 2
+# Conversational filler that names no theme, on top of scikit-learn's English stop words.
+FILLER_WORDS = frozenset(
+    "honest honestly really just like think know lot lots things thing make makes get gets got way right "
+    "now year years time times bit pretty sure want wants say says does doing going keeps keep did "
+    "try trying feel guess maybe actually definitely probably stuff".split()
+)
 LABEL_WORDS = 3
 
 
@@ -34,7 +40,7 @@ class Sentence:
 
 
 def sentences_of(persona_id: int, answer: str) -> list[Sentence]:
-    """The answer's sentences of at least three words (the whole answer when none is that long)."""
+    """The answer's sentences of at least two words (the whole answer when none is that long)."""
     parts = [p.strip() for p in _SENTENCE_END.split(answer.strip()) if p.strip()]
     kept = [p for p in parts if len(p.split()) >= MIN_WORDS]
     if not kept and answer.strip():
@@ -46,7 +52,7 @@ def _words(text: str, ignore: frozenset[str]) -> list[str]:
     return [
         w
         for w in (m.group(0).lower().strip("'-") for m in _WORD.finditer(text))
-        if len(w) > 2 and w not in ENGLISH_STOP_WORDS and w not in ignore
+        if len(w) > 2 and w not in ENGLISH_STOP_WORDS and w not in FILLER_WORDS and w not in ignore
     ]
 
 
