@@ -8,25 +8,31 @@ likelihood on the local model: one call per option), which separates the cost of
 option from the cost of the graph.
 
     python -m bench.survey [--model local:smollm2] [--rounds 1] [--cluster "Super-Prime Wealthy Boomers"]
+
+`--model instant:letters` answers instantly (a fake model reporting letter log-probabilities), so
+the run measures what the graph, the database and the answer parsing add per persona.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from itertools import cycle
 from pathlib import Path
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from graphs.segment_survey.closed_answer import _grammar_literal, ask_closed_question, shuffled_order
 from graphs.segment_survey.context import SurveyContext
 from graphs.segment_survey.graph import graph as segment_survey
 from prompts import render_prompt
-from runtime.models import make_chat_model, parse_model_name
+from runtime.models import make_chat_model, parse_model_name, register_chat_provider
 from runtime.services import Services
 from runtime.settings import Settings
 from services.twin.segment_import import replace_segments
@@ -40,7 +46,15 @@ OPTIONS = ["Own", "Rent"]
 SEED = 0
 
 
+def instant_model(model: str, **_: object) -> GenericFakeChatModel:
+    """Answers "A" at once, with OpenAI-style top log-probabilities for A and B."""
+    tops = [{"token": "A", "logprob": math.log(0.7)}, {"token": "B", "logprob": math.log(0.3)}]
+    reply = AIMessage(content="A", response_metadata={"logprobs": {"content": [{**tops[0], "top_logprobs": tops}]}})
+    return GenericFakeChatModel(messages=cycle([reply]))
+
+
 async def run(model_name: str, rounds: int, cluster_name: str) -> None:
+    register_chat_provider("instant", instant_model)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_url=None, data_dir=Path(tmp), chat_model=model_name)
         services = Services.create(settings)
@@ -108,6 +122,10 @@ async def run(model_name: str, rounds: int, cluster_name: str) -> None:
         median = statistics.median(samples)
         rate[name] = n / median
         print(f"{name:26}{median:10.2f}{rate[name]:12.2f}")
+    overhead = (
+        statistics.median(seconds["segment_survey graph"]) - statistics.median(seconds["bare constrained calls"])
+    ) / n
+    print(f"the survey takes {overhead * 1000:.1f} ms more per persona than a bare call")
     bare_rate = rate["bare constrained calls"]
     print(
         f"survey / bare calls: {rate['segment_survey graph'] / bare_rate:.2f}x the rate "
