@@ -88,6 +88,8 @@ class StubOpenAI:
         words = self._reply(body, min(int(limit), self.behaviour.tokens))
         prompt_tokens = sum(len(str(m.get("content", "")).split()) + 4 for m in body.get("messages", []))
         if not body.get("stream"):
+            if self.behaviour.delay:
+                await asyncio.sleep(self.behaviour.delay)
             return JSONResponse(
                 {
                     "id": f"chatcmpl-{uuid.uuid4().hex}",

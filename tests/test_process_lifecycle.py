@@ -162,3 +162,44 @@ def test_vertex_without_a_location_uses_the_sdks_default_region(monkeypatch):
     monkeypatch.setenv("GOOGLE_CLOUD_REGION", "europe-west4")
     model = make_chat_model("google_vertexai:gemini-2.5-flash", settings=settings)
     assert getattr(model, "location", None) == "europe-west4"
+
+
+def test_sigterm_ends_another_command_through_its_clean_up(tmp_path):
+    # an eval run waiting on a slow model: SIGTERM cancels it (exit 128 + 15, not a kill by the
+    # signal), so its finally blocks and the services' stop run; nothing it started is left
+    slow = StubOpenAI().start()
+    slow.behaviour.tokens, slow.behaviour.delay = 100_000, 0.5
+    try:
+        data_dir = tmp_path / "data"
+        env = {
+            **os.environ,
+            "DATA_DIR": str(data_dir),
+            "OPENAI_BASE_URL": slow.url,
+            "OPENAI_API_KEY": "stub-key",
+            "TWIN_DEMO_AUTOLOAD": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+        log = open(tmp_path / "eval.log", "wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "eval", "run", "chat_in_character", "--model", "openai:stub"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        for _ in range(1200):
+            if slow.counters.requests or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert slow.counters.requests, (tmp_path / "eval.log").read_text()[-2000:]
+        started = psutil.Process(proc.pid).children(recursive=True)
+        postmaster = postgres_pid(data_dir / "pg")
+        if postmaster is not None:
+            started.append(psutil.Process(postmaster))
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert _gone(started) == []
+        assert postgres_pid(data_dir / "pg") is None
+    finally:
+        slow.stop()
