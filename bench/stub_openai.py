@@ -2,7 +2,7 @@
 
 `POST /v1/chat/completions` answers with `tokens` plain words (`max_tokens` caps them),
 streamed as chat.completion.chunk events with `delay` seconds between chunks and a final usage
-chunk when asked for (`stream_options.include_usage`), or as one JSON body. A request whose last
+chunk when asked for (`stream_options.include_usage`), or as one JSON body after the same time. A request whose last
 message asks for JSON ("Return JSON with") gets a style analysis, so personas can be built with it.
 `GET /v1/models` lists the model, `GET /stats` counts streams started, completed and aborted (the
 client went away before the last chunk), and `POST /control` changes the behaviour at run time:
@@ -88,8 +88,8 @@ class StubOpenAI:
         words = self._reply(body, min(int(limit), self.behaviour.tokens))
         prompt_tokens = sum(len(str(m.get("content", "")).split()) + 4 for m in body.get("messages", []))
         if not body.get("stream"):
-            if self.behaviour.delay:
-                await asyncio.sleep(self.behaviour.delay)
+            if self.behaviour.delay:  # as long as streaming the same words would take
+                await asyncio.sleep(self.behaviour.delay * len(words))
             return JSONResponse(
                 {
                     "id": f"chatcmpl-{uuid.uuid4().hex}",
