@@ -23,7 +23,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import parse_qsl
 
 import psycopg.errors
@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, model_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.errors import ServiceError
@@ -181,6 +182,36 @@ class RequestChecks:
         return b"".join(chunks)
 
 
+def _int_fields(model: type[BaseModel]) -> frozenset[str]:
+    names = set()
+    for name, field in model.model_fields.items():
+        kinds = set(get_args(field.annotation)) | {field.annotation}
+        if int in kinds and not kinds & {float, bool}:
+            names.add(name)
+    return frozenset(names)
+
+
+class StrictBody(BaseModel):
+    """A request body whose JSON types are the ones its OpenAPI schema states: `0` is not `false`,
+    `"1"` is not 1, `false` is not 0.0 (pydantic's lax mode would take them). JSON Schema's
+    integers include `49.0`, so an integral float is taken for an integer field."""
+
+    model_config = ConfigDict(strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_floats(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        ints = _int_fields(cls)
+        return {
+            key: int(value)
+            if key in ints and isinstance(value, float) and math.isfinite(value) and value.is_integer()
+            else value
+            for key, value in data.items()
+        }
+
+
 def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
@@ -200,8 +231,47 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=400, content={"detail": DATA_ERROR})
 
 
+_ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
+_COMMON = {
+    "400": "Bad request: a NUL character, an unpaired surrogate, JSON nested too deeply, a value out of range",
+    "503": "A required service (the database) is unavailable or the server is overloaded; try again later",
+}
+_WITH_BODY = {"413": "The request body is larger than MAX_REQUEST_BYTES"}
+# The ghostwriter API answers every validation problem with 400 (server/ghostwriter/route.py).
+_NO_422_TAGS = {"ghostwriter"}
+_METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+def declare_common_responses(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every REST operation's OpenAPI answers include the statuses any request can get before its
+    route runs (the request checks above, an unavailable database or an overloaded server)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(
+        "ErrorBody",
+        {"type": "object", "properties": {"detail": {"title": "Detail"}}, "required": ["detail"], "title": "ErrorBody"},
+    )
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in _METHODS or not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            extra = {**_COMMON, **(_WITH_BODY if "requestBody" in operation else {})}
+            for status, description in extra.items():
+                responses.setdefault(
+                    status, {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+                )
+            if _NO_422_TAGS & set(operation.get("tags", [])):
+                responses.pop("422", None)
+            elif "422" in responses:  # FastAPI's list of errors, or a rule's sentence
+                responses["422"] = {
+                    "description": responses["422"].get("description", "Invalid request"),
+                    "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+                }
+    return schema
+
+
 def install_validation_handler(app: FastAPI) -> None:
-    """The 422 handler, the request checks and the data-error safety net."""
+    """The 422 handler, the request checks, the data-error safety net and their OpenAPI answers."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     for error in (
         psycopg.errors.NumericValueOutOfRange,
@@ -214,3 +284,12 @@ def install_validation_handler(app: FastAPI) -> None:
         return app.state.services.settings.max_request_bytes
 
     app.add_middleware(RequestChecks, max_body_bytes=limit)
+
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_common_responses(original())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

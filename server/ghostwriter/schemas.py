@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from runtime.errors import ServiceError
+from server.validation import StrictBody
 from services.ghostwriter.accounts import Post
 from services.ghostwriter.chat import ChatReply, ChatRequest
 from services.ghostwriter.errors import rule
@@ -25,7 +26,7 @@ MAX_INSTRUCTIONS = 2000
 POST_LIMIT = Field(default=100, ge=1, le=1000, description="How many of the newest posts to analyse.")
 
 
-class _Body(BaseModel):
+class _Body(StrictBody):
     model_config = ConfigDict(extra="ignore")
 
 
@@ -62,8 +63,11 @@ def _flag(name: str) -> BeforeValidator:
 HistoryLimit = Annotated[int, _integer("limit", 1, 1000)]
 SyncLimit = Annotated[int, _integer("limit", 1, 3200)]
 Version = Annotated[int, _integer("version")]
-Background = Annotated[bool, _flag("background")]
-Force = Annotated[bool, _flag("force")]
+_FLAG_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$", "default": "false"}
+)
+Background = Annotated[bool, _flag("background"), _FLAG_SCHEMA]
+Force = Annotated[bool, _flag("force"), _FLAG_SCHEMA]
 
 
 # ---------------------------------------------------------------- requests

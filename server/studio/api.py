@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 
 from server.errors import error_responses
 from server.files import EXPORT_RESPONSES, file_response, import_request_body, read_upload
@@ -78,9 +77,14 @@ def _pool(request: Request) -> Pool:
     responses=error_responses(401, 422, 503),
     summary="Exchange username and password for a bearer token (OAuth2 password flow)",
 )
-async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
-    refuse_bad_text(username=form.username, password=form.password)
-    user = await users.log_in(_pool(request), form.username, form.password)
+async def login(
+    request: Request,
+    username: Annotated[str, Form(min_length=1)],
+    password: Annotated[str, Form(min_length=1)],
+) -> Token:
+    """The OAuth2 password flow's form (`grant_type`, `scope` and the client fields are ignored)."""
+    refuse_bad_text(username=username, password=password)
+    user = await users.log_in(_pool(request), username, password)
     return Token(
         access_token=make_token(request, user["id"], user["role"]),
         user_id=user["id"],

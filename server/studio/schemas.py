@@ -4,13 +4,15 @@ are refused with 422; each request model turns itself into its service's input."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Literal, cast
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from runtime.errors import ConfigError
-from runtime.models import parse_model_name
+from runtime.models import PROVIDER_ALIASES, known_providers, parse_model_name
+from server.validation import StrictBody
 from services.studio.personas import NewPersona, PersonaChanges
 from services.studio.rag import threshold_problem
 from store.studio import StudioPersonaRow
@@ -20,8 +22,32 @@ COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 
 
-class Strict(BaseModel):
+class Strict(StrictBody):
     model_config = ConfigDict(extra="forbid")
+
+
+def _model_name_schema() -> dict[str, Any]:
+    """What `model` accepts, for OpenAPI: `provider:model` with a known provider, or null."""
+    providers = sorted({*known_providers(), *PROVIDER_ALIASES})
+    pattern = "^(" + "|".join(re.escape(p) for p in providers) + "):\\S"
+    return {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}], "default": None}
+
+
+MODEL_NAME = WithJsonSchema(_model_name_schema())
+
+
+def _not_nullable(*names: str) -> Callable[[dict[str, Any]], None]:
+    """OpenAPI for fields an update may leave out but not set to null (a 422)."""
+
+    def edit(schema: dict[str, Any]) -> None:
+        for name in names:
+            field = schema["properties"][name]
+            field.pop("default", None)
+            if "anyOf" in field:
+                branches = [b for b in field.pop("anyOf") if b.get("type") != "null"]
+                field.update(branches[0] if len(branches) == 1 else {"anyOf": branches})
+
+    return edit
 
 
 class RagPatch(Strict):
@@ -59,8 +85,8 @@ class PersonaModel(Strict):
     creator_id: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=2000)
     system_prompt: str = Field("", max_length=20000)
-    model: str | None = None
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    model: Annotated[str | None, MODEL_NAME] = None
+    temperature: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)
     rag: RagSettings = Field(default_factory=RagSettings)
 
     _model = field_validator("model")(_check_model)
@@ -78,12 +104,16 @@ class PersonaModel(Strict):
 
 
 class PersonaUpdate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra=_not_nullable("persona_name", "creator_id", "description", "system_prompt", "rag")
+    )
+
     persona_name: str | None = Field(None, min_length=1, max_length=200)
     creator_id: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2000)
     system_prompt: str | None = Field(None, max_length=20000)
-    model: str | None = None
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    model: Annotated[str | None, MODEL_NAME] = None
+    temperature: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)
     rag: RagPatch | None = None
 
     _model = field_validator("model")(_check_model)
@@ -106,7 +136,7 @@ class ChatRequest(Strict):
 
 
 class UserCreate(Strict):
-    username: str
+    username: str = Field(json_schema_extra={"pattern": USERNAME.pattern})
     password: str = Field(min_length=8, max_length=256)
     role: Literal["admin", "builder", "user"] = "user"
 
@@ -119,7 +149,7 @@ class UserCreate(Strict):
 
 
 class CollectionCreate(Strict):
-    name: str
+    name: str = Field(json_schema_extra={"pattern": COLLECTION_NAME.pattern})
     description: str = Field("", max_length=2000)
 
     @field_validator("name")

@@ -3,15 +3,23 @@ contract's cut of the summaries they carry."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 from graphs.cluster_router.state import ClusterMatch, Greeting, PersonaMatch
+from server.validation import StrictBody
 from store.clusters import SegmentPersonaRow
 
 CLUSTER_SUMMARY_CHARS = 150
 PERSONA_SUMMARY_CHARS = 200
 
-QueryText = Field(min_length=1, max_length=2000, description="Free-text description of the segment.")
+# Stripped of white space before the length check: OpenAPI says "something besides white space".
+SOME_TEXT: JsonDict = {"pattern": "[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"}
+QueryText = Field(
+    min_length=1, max_length=2000, description="Free-text description of the segment.", json_schema_extra=SOME_TEXT
+)
 
 
 def cluster_summary(text: str) -> str:
@@ -24,7 +32,7 @@ def persona_summary(text: str) -> str:
     return text[:PERSONA_SUMMARY_CHARS]
 
 
-class QueryClustersRequest(BaseModel):
+class QueryClustersRequest(StrictBody):
     model_config = ConfigDict(str_strip_whitespace=True)
     query: str = QueryText
     top_k: int = Field(3, ge=1, le=50, description="How many clusters to return (1 to 50).")
@@ -37,15 +45,15 @@ class QueryClustersRequest(BaseModel):
     )
 
 
-class RefinePersonasRequest(BaseModel):
+class RefinePersonasRequest(StrictBody):
     model_config = ConfigDict(str_strip_whitespace=True)
     query: str = QueryText
     top_k: int = Field(5, ge=1, le=50, description="At most this many personas (1 to 50).")
 
 
-class TwinChatRequest(BaseModel):
+class TwinChatRequest(StrictBody):
     model_config = ConfigDict(str_strip_whitespace=True)
-    message: str = Field(min_length=1, max_length=8000)
+    message: str = Field(min_length=1, max_length=8000, json_schema_extra=SOME_TEXT)
     session_id: str | None = Field(
         None,
         min_length=1,
@@ -133,7 +141,7 @@ def _distinct_options(options: list[str]) -> list[str]:
     return options
 
 
-class _SegmentChoice(BaseModel):
+class _SegmentChoice(StrictBody):
     """Which clusters: `cluster_ids`, or the `top_k` clusters routed for `query`, or (neither) all."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
@@ -144,6 +152,7 @@ class _SegmentChoice(BaseModel):
         None,
         min_length=1,
         max_length=2000,
+        json_schema_extra=SOME_TEXT,
         description="Instead of cluster_ids: ask the top_k clusters this free-text description routes to.",
     )
     top_k: int = Field(3, ge=1, le=50, description="With query: how many routed clusters to ask (1 to 50).")
@@ -156,9 +165,12 @@ class _SegmentChoice(BaseModel):
 
 
 class SurveyRequest(_SegmentChoice):
-    question: str = Field(min_length=1, max_length=2000, description="A closed question.")
-    options: list[str] = Field(
-        min_length=2, max_length=10, description="2 to 10 distinct answers; every persona picks exactly one."
+    question: str = Field(min_length=1, max_length=2000, description="A closed question.", json_schema_extra=SOME_TEXT)
+    options: list[Annotated[str, Field(json_schema_extra=SOME_TEXT)]] = Field(
+        min_length=2,
+        max_length=10,
+        description="2 to 10 distinct answers; every persona picks exactly one.",
+        json_schema_extra={"uniqueItems": True},
     )
     samples_per_persona: int = Field(1, ge=1, le=10, description="Times each persona is asked (1 to 10).")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Fixes the option orders and the answers drawn.")
@@ -197,7 +209,7 @@ class SurveyOut(BaseModel):
 
 
 class FocusGroupRequest(_SegmentChoice):
-    question: str = Field(min_length=1, max_length=2000, description="An open question.")
+    question: str = Field(min_length=1, max_length=2000, description="An open question.", json_schema_extra=SOME_TEXT)
     personas_per_cluster: int = Field(
         5, ge=1, le=15, description="Personas per cluster (1 to 15): those standing for the most records."
     )

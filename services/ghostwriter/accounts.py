@@ -23,15 +23,23 @@ from tools.x_api import XApiError, fetch_user_posts
 class Post(BaseModel):
     """One post as imported: engagement counts default to 0; `created_at` needs a timezone."""
 
-    model_config = ConfigDict(extra="ignore")
+    # strict for JSON (a count is a number, not "5"); a CSV import validates with strict=False
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     id: str = Field(min_length=1, max_length=64, description="The post's id (unique across accounts).")
     text: str = Field(min_length=1)
-    created_at: datetime = Field(description="ISO 8601 with a timezone, e.g. 2025-01-15T10:30:00Z.")
+    created_at: datetime = Field(strict=False, description="ISO 8601 with a timezone, e.g. 2025-01-15T10:30:00Z.")
     replies: int = Field(0, ge=0)
     reposts: int = Field(0, ge=0)
     likes: int = Field(0, ge=0)
     views: int = Field(0, ge=0)
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        if isinstance(value, (int, float, bool)):  # not a Unix time: the schema says an ISO 8601 string
+            raise ValueError("must be an ISO 8601 date-time string")
+        return value
 
     @field_validator("created_at")
     @classmethod
@@ -108,7 +116,7 @@ async def sync_posts(services: Services, account_id: str, limit: int) -> ImportR
         if isinstance(item.get("text"), str):  # Postgres cannot store NUL; X text never means one
             item = {**item, "text": item["text"].replace("\x00", "")}
         try:
-            posts.append(Post.model_validate(item))
+            posts.append(Post.model_validate(item, strict=False))
         except ValidationError as exc:
             raise ServiceError(describe(exc.errors())) from None
     return await _save_posts(services.pool, account_id, posts)
