@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     # document collections that `data_sources.documents` searches (comma-separated; empty = all)
     ghostwriter_collections: str = ""
 
+    # --- background jobs (procrastinate, in the same database): `personas serve` runs a worker
+    # unless jobs_worker is false; `personas worker` runs one on its own
+    jobs_worker: bool = True
+    jobs_concurrency: int = Field(1, ge=1)  # jobs one worker runs at once
+    jobs_stalled_seconds: float = Field(30.0, gt=0)  # a worker silent this long is dead: its jobs run again
+    jobs_shutdown_seconds: float = Field(5.0, ge=0)  # a stopping worker waits this long, then re-queues its jobs
+
     # --- request limits: bodies over max_request_bytes (multipart uploads aside) answer 413;
     # ghostwriter post texts and chat messages (each history message too) have a length limit
     max_request_bytes: int = Field(33_554_432, ge=1024)

@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "server.studio.cli",
         "server.ghostwriter.cli",
         "server.transfer_cli",
+        "server.worker_cli",
         "evals.cli",
     ):
         importlib.import_module(module).register(sub)

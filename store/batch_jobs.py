@@ -1,7 +1,8 @@
 """Background persona batch jobs in Postgres, so any replica can answer a status poll.
 
-The process running a job refreshes `heartbeat_at`; a queued or running job whose heartbeat is
-older than the stale interval belonged to a process that died and is marked failed.
+The task queue (procrastinate) decides which worker runs a job and when; this table keeps what a
+poll shows: status, per-account results as they complete, the summary or the error.
+`heartbeat_at` is refreshed with every change.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from store.types import Pool
 
 UNFINISHED = ("queued", "running")
 _COLUMNS = """id, status, total, done, results, result, error, created_at, started_at, finished_at,
-              heartbeat_at, key_hash"""
+              heartbeat_at, key_hash, account_ids, request"""
 
 
 class BatchJobRow(TypedDict):
@@ -33,6 +34,8 @@ class BatchJobRow(TypedDict):
     finished_at: datetime | None
     heartbeat_at: datetime
     key_hash: str
+    account_ids: list[str]
+    request: dict[str, Any]
 
 
 async def create_job(pool: Pool, *, key_hash: str, request: Mapping[str, Any], account_ids: Sequence[str]) -> uuid.UUID:
@@ -52,11 +55,25 @@ async def get_job(pool: Pool, job_id: uuid.UUID) -> BatchJobRow | None:
         return cast("BatchJobRow | None", await cur.fetchone())
 
 
-async def mark_running(pool: Pool, job_id: uuid.UUID) -> None:
+async def mark_running(pool: Pool, job_id: uuid.UUID) -> BatchJobRow | None:
+    """The job, now running (again, when a run before this one was interrupted); None when it
+    has finished already or does not exist."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"""UPDATE batch_jobs SET status = 'running', started_at = COALESCE(started_at, now()),
+                      heartbeat_at = now()
+                 WHERE id = %s AND status IN ('queued', 'running')
+             RETURNING {_COLUMNS}""",
+            (job_id,),
+        )
+        return cast("BatchJobRow | None", await cur.fetchone())
+
+
+async def requeue(pool: Pool, job_id: uuid.UUID) -> None:
+    """Back to queued (its results so far kept) while the task queue runs it again."""
     async with pool.connection() as conn:
         await conn.execute(
-            """UPDATE batch_jobs SET status = 'running', started_at = now(), heartbeat_at = now()
-                WHERE id = %s AND status = 'queued'""",
+            "UPDATE batch_jobs SET status = 'queued', heartbeat_at = now() WHERE id = %s AND status = 'running'",
             (job_id,),
         )
 
@@ -68,16 +85,6 @@ async def add_result(pool: Pool, job_id: uuid.UUID, result: Mapping[str, Any]) -
             """UPDATE batch_jobs SET results = results || %s, done = done + 1, heartbeat_at = now()
                 WHERE id = %s AND status = 'running'""",
             (Jsonb([result]), job_id),
-        )
-
-
-async def heartbeat(pool: Pool, job_ids: list[uuid.UUID]) -> None:
-    if not job_ids:
-        return
-    async with pool.connection() as conn:
-        await conn.execute(
-            "UPDATE batch_jobs SET heartbeat_at = now() WHERE id = ANY(%s) AND status IN ('queued', 'running')",
-            (job_ids,),
         )
 
 
@@ -93,16 +100,3 @@ async def finish(
                 WHERE id = %s AND status IN ('queued', 'running')""",
             (status, None if result is None else Jsonb(result), error, job_id),
         )
-
-
-async def fail_stale(pool: Pool, stale_seconds: float, error: str, job_id: uuid.UUID | None = None) -> int:
-    """Mark unfinished jobs (one, or all) whose heartbeat is older than `stale_seconds` as failed."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            """UPDATE batch_jobs SET status = 'failed', error = %s, finished_at = now()
-                WHERE status IN ('queued', 'running')
-                  AND heartbeat_at < now() - make_interval(secs => %s)
-                  AND (%s::uuid IS NULL OR id = %s::uuid)""",
-            (error, stale_seconds, job_id, job_id),
-        )
-        return cur.rowcount

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from runtime.settings import Settings
-from services.ghostwriter.batch import INTERRUPTED
+from services import task_queue
+from services.ghostwriter import batch
 from store import batch_jobs
 from store.budgets import key_hash
 from tests.gw_support import API_KEY, HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
@@ -122,22 +123,106 @@ async def test_batch_jobs_need_the_api_key(client, services):
     assert r.status_code == 200 and r.json()["status"] == "queued"
 
 
-async def test_job_left_running_by_a_dead_process_is_failed_on_next_start(services, live_app):
+async def _queued_job(services, account_ids: list[str]) -> uuid.UUID:
+    """A batch job accepted by a process that runs no worker (its row and its queue job)."""
     job_id = await batch_jobs.create_job(
-        services.pool, key_hash=key_hash(API_KEY.encode()), request={}, account_ids=["1", "2"]
+        services.pool, key_hash=key_hash(API_KEY.encode()), request={"post_limit": 100}, account_ids=account_ids
     )
-    await batch_jobs.mark_running(services.pool, job_id)
-    async with services.pool.connection() as conn:  # its process stopped beating an hour ago
-        await conn.execute("UPDATE batch_jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = %s", (job_id,))
-    fresh = await batch_jobs.create_job(
-        services.pool, key_hash=key_hash(API_KEY.encode()), request={}, account_ids=["3"]
+    app = await task_queue.open_queue(services)
+    await app.configure_task(batch.TASK).defer_async(batch_job_id=str(job_id))
+    return job_id
+
+
+async def _wait_finished(services, job_id: uuid.UUID) -> dict:
+    for _ in range(1200):
+        row = await batch_jobs.get_job(services.pool, job_id)
+        if row["status"] in ("succeeded", "failed"):
+            return row
+        await asyncio.sleep(0.05)
+    raise AssertionError("the job never finished")
+
+
+async def test_a_queued_job_waits_for_a_worker_and_survives_a_restart(settings, services, live_app, script):
+    """Accepted while no worker runs (JOBS_WORKER=false), the job is still queued after that process
+    has gone; the next process with a worker runs it to the end."""
+    script.responder = builder_responder
+    a = sample_account(0)
+    from store import accounts as accounts_store
+
+    await accounts_store.upsert_account(
+        services.pool, account_id=a["account_id"], handle=a["handle"], display_name="", avatar_url=""
     )
-    with live_app() as server:
-        rows = {job: await batch_jobs.get_job(services.pool, job) for job in (job_id, fresh)}
-        assert rows[job_id]["status"] == "failed" and rows[job_id]["error"] == INTERRUPTED
-        assert rows[fresh]["status"] == "queued"  # heartbeat still fresh: maybe alive elsewhere
+    await accounts_store.import_posts(services.pool, a["account_id"], a["posts"][:20])
+    with live_app(settings.model_copy(update={"jobs_worker": False})) as server:
         async with httpx.AsyncClient(base_url=server.url) as http:
-            r = await http.get(f"{GW}/personas/batch/jobs/{job_id}", headers=HEADERS)
-    body = r.json()
-    assert body["status"] == "failed" and body["error"] == INTERRUPTED and body["result"] is None
-    assert body["progress"] == {"done": 0, "total": 2}
+            r = await http.post(
+                f"{GW}/personas/batch/create?background=true", headers=HEADERS, json={"account_ids": [a["account_id"]]}
+            )
+            assert r.status_code == 202, r.text
+            job_id = uuid.UUID(r.json()["job_id"])
+    row = await batch_jobs.get_job(services.pool, job_id)
+    assert row["status"] == "queued" and row["done"] == 0
+    with live_app():  # a restart, now with a worker
+        row = await _wait_finished(services, job_id)
+    assert row["status"] == "succeeded", row
+    assert row["result"]["results"] == [{"account_id": a["account_id"], "success": True, "persona_version": 1}]
+
+
+async def test_a_job_whose_worker_died_runs_again_without_repeating_finished_accounts(
+    settings, services, live_app, script
+):
+    script.responder = builder_responder
+    a, b = sample_account(0), sample_account(1)
+    from store import accounts as accounts_store
+
+    for account in (a, b):
+        await accounts_store.upsert_account(
+            services.pool, account_id=account["account_id"], handle=account["handle"], display_name="", avatar_url=""
+        )
+        await accounts_store.import_posts(services.pool, account["account_id"], account["posts"][:20])
+    job_id = await _queued_job(services, [a["account_id"], b["account_id"]])
+    # A worker took the job, finished the first account and died (no heartbeat for an hour).
+    app = task_queue.queue_app(services)
+    dead_worker = await app.job_manager.register_worker()
+    taken = await app.job_manager.fetch_job(queues=None, worker_id=dead_worker)
+    assert taken is not None and taken.task_name == batch.TASK
+    await batch_jobs.mark_running(services.pool, job_id)
+    first = {"account_id": a["account_id"], "success": True, "persona_version": 7}
+    await batch_jobs.add_result(services.pool, job_id, first)
+    async with services.pool.connection() as conn:
+        await conn.execute(
+            "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' WHERE id = %s", (dead_worker,)
+        )
+    await task_queue.stop_queue(services)
+    with live_app():
+        row = await _wait_finished(services, job_id)
+    assert row["status"] == "succeeded", row
+    # the first account's result is the dead worker's (not built again), the second is new
+    assert row["result"]["results"] == [first, {"account_id": b["account_id"], "success": True, "persona_version": 1}]
+    assert row["done"] == 2
+
+
+async def test_a_job_failing_every_run_is_failed_after_the_retries(settings, services, live_app, script):
+    def broken(messages):
+        raise RuntimeError("the model is gone")
+
+    script.responder = broken
+    job_id = await _queued_job(services, ["100000000001"])
+    await task_queue.stop_queue(services)
+    # the graph reports a failing account as a result; a broken store is what fails a whole run
+    async with services.pool.connection() as conn:
+        await conn.execute("ALTER TABLE batch_jobs ADD CONSTRAINT no_results CHECK (done = 0)")
+    fast = settings.model_copy(update={"jobs_stalled_seconds": 2.0})
+    with live_app(fast):
+        for _ in range(1200):
+            row = await batch_jobs.get_job(services.pool, job_id)
+            async with services.pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT status, attempts FROM procrastinate_jobs WHERE args->>'batch_job_id' = %s", (str(job_id),)
+                )
+                queue_row = await cur.fetchone()
+            if row["status"] == "failed" and queue_row["status"] == "failed":
+                break
+            await asyncio.sleep(0.1)
+    assert row["status"] == "failed" and row["error"] == batch.FAILED, row
+    assert queue_row["attempts"] == batch.MAX_ATTEMPTS

@@ -1,11 +1,11 @@
 """Persona batch creation: the synchronous call and background jobs polled by id.
 
 `run_batch` drives the `persona_batch` graph (Send fan-out, BATCH_CONCURRENCY at a time) and
-reports each account's result as it completes. A background job stores its progress in
-Postgres (`store.batch_jobs`) so any replica can answer a poll; it runs as an asyncio task in
-the server process that accepted it, refreshing a heartbeat. Jobs still unfinished when the
-server shuts down are marked failed; after a crash, the next start (or a poll) marks a job
-whose heartbeat is older than STALE_SECONDS as failed.
+reports each account's result as it completes. A background job is a row in `batch_jobs` (what a
+poll reads, on any replica) and a procrastinate job (`services.task_queue`) that any worker takes:
+a worker inside `personas serve` or a separate `personas worker` process. Each account's result is
+stored as it completes; a job that runs again (its worker died or stopped, or it failed and is
+retried, up to MAX_ATTEMPTS runs) builds only the accounts that have no result yet.
 """
 
 from __future__ import annotations
@@ -16,26 +16,29 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import procrastinate
+
 from graphs.persona_builder import BuilderContext
 from graphs.persona_builder.graph import batch_graph
 from graphs.persona_builder.state import BatchInput
 from runtime.errors import NotFoundError
 from runtime.services import Services
+from services import task_queue
 from store import accounts as accounts_store
 from store import batch_jobs
+from store import ghostwriter as gw_store
 from store.batch_jobs import BatchJobRow
 from store.budgets import key_hash
 
 log = logging.getLogger(__name__)
 
 BATCH_CONCURRENCY = 4
-HEARTBEAT_SECONDS = 5.0
-STALE_SECONDS = 30.0
-INTERRUPTED = "The job was interrupted by a server restart before it finished; submit the batch again."
+MAX_ATTEMPTS = 3  # runs of one job: the first and two retries (a shutdown or a lost worker counts as one)
+RETRY_WAIT_SECONDS = 5
+TASK = "persona_batch"
 FAILED = "The batch job failed unexpectedly; submit the batch again."
+INTERRUPTED = "The batch job was interrupted too often before it finished; submit the batch again."
 JOB_NOT_FOUND = "Batch job not found"
-
-_tasks: dict[uuid.UUID, tuple[Services, asyncio.Task[None]]] = {}
 
 OnResult = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -75,37 +78,64 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def _beat(services: Services, job_id: uuid.UUID) -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-        try:
-            await batch_jobs.heartbeat(services.pool, [job_id])
-        except Exception:  # a missed beat only makes the job look stale sooner
-            log.warning("batch job %s: heartbeat failed", job_id, exc_info=True)
-
-
-async def _run_job(services: Services, job_id: uuid.UUID, account_ids: list[str], force: bool, post_limit: int) -> None:
+async def run_job(services: Services, job_id: uuid.UUID) -> None:
+    """Run (or go on with) a stored job: the accounts without a result yet, then the summary."""
     pool = services.pool
-    beat = asyncio.create_task(_beat(services, job_id))
+    row = await batch_jobs.mark_running(pool, job_id)
+    if row is None:  # finished already, or gone
+        return
+    done = {r["account_id"]: r for r in row["results"]}
+    account_ids: list[str] = list(row["account_ids"])
+    request = row["request"]
+    # A run that died after saving an account's persona but before recording it: the version it
+    # saved (made since the job started) is that account's result, not a second build.
+    for account_id in account_ids:
+        if account_id in done:
+            continue
+        current = await gw_store.current_version(pool, account_id)
+        if current is not None and row["started_at"] is not None and current["created_at"] >= row["started_at"]:
+            result = {"account_id": account_id, "success": True, "persona_version": current["version"]}
+            await batch_jobs.add_result(pool, job_id, result)
+            done[account_id] = result
+    await run_batch(
+        services,
+        [a for a in account_ids if a not in done],
+        force=bool(request.get("force", False)),
+        post_limit=int(request.get("post_limit", 100)),
+        on_result=lambda r: batch_jobs.add_result(pool, job_id, r),
+    )
+    stored = await batch_jobs.get_job(pool, job_id)
+    by_id = {r["account_id"]: r for r in (stored["results"] if stored else [])}
+    await batch_jobs.finish(pool, job_id, result=summary([by_id[a] for a in account_ids if a in by_id]))
+
+
+@task_queue.task(
+    name=TASK,
+    queue="persona_batch",
+    pass_context=True,
+    retry=procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS - 1, wait=RETRY_WAIT_SECONDS),
+)
+async def persona_batch_job(context: procrastinate.JobContext, batch_job_id: str) -> None:
+    services = task_queue.job_context_services(context)
+    job_id = uuid.UUID(batch_job_id)
+    last_attempt = context.job.attempts + 1 >= MAX_ATTEMPTS
     try:
-        await batch_jobs.mark_running(pool, job_id)
-        results = await run_batch(
-            services,
-            account_ids,
-            force=force,
-            post_limit=post_limit,
-            on_result=lambda r: batch_jobs.add_result(pool, job_id, r),
-        )
-        await batch_jobs.finish(pool, job_id, result=summary(results))
-    except asyncio.CancelledError:
-        await asyncio.shield(batch_jobs.finish(pool, job_id, error=INTERRUPTED))
+        await run_job(services, job_id)
+    except (asyncio.CancelledError, procrastinate.exceptions.JobAborted):
+        # stopped with its worker: queued again for the next worker, unless this was the last run
+        await asyncio.shield(_after_failure(services, job_id, INTERRUPTED, last_attempt))
         raise
     except Exception:
-        log.exception("batch job %s failed", job_id)
-        await batch_jobs.finish(pool, job_id, error=FAILED)
-    finally:
-        beat.cancel()
-        _tasks.pop(job_id, None)
+        log.exception("batch job %s failed (run %d of %d)", job_id, context.job.attempts + 1, MAX_ATTEMPTS)
+        await _after_failure(services, job_id, FAILED, last_attempt)
+        raise
+
+
+async def _after_failure(services: Services, job_id: uuid.UUID, error: str, last_attempt: bool) -> None:
+    if last_attempt:
+        await batch_jobs.finish(services.pool, job_id, error=error)
+    else:
+        await batch_jobs.requeue(services.pool, job_id)
 
 
 async def _accounts(services: Services, account_ids: list[str] | None) -> list[str]:
@@ -127,13 +157,13 @@ async def create_personas(
 async def submit_job(
     services: Services, api_key: bytes, account_ids: list[str] | None, *, force: bool, post_limit: int
 ) -> tuple[uuid.UUID, int]:
-    """Store a queued job for the accounts and start it in this process; (job id, accounts)."""
+    """Store a queued job for the accounts and defer it to the task queue; (job id, accounts)."""
     ids = await _accounts(services, account_ids)
     job_id = await batch_jobs.create_job(
         services.pool, key_hash=key_hash(api_key), account_ids=ids, request={"force": force, "post_limit": post_limit}
     )
-    task = asyncio.create_task(_run_job(services, job_id, ids, force, post_limit), name=f"persona-batch-{job_id}")
-    _tasks[job_id] = (services, task)
+    app = task_queue.queue_app(services)
+    await app.configure_task(TASK).defer_async(batch_job_id=str(job_id))
     return job_id, len(ids)
 
 
@@ -143,25 +173,20 @@ async def job_status(services: Services, job_id: str, api_key: bytes) -> BatchJo
         parsed = uuid.UUID(job_id)
     except ValueError:
         raise NotFoundError(JOB_NOT_FOUND) from None
-    if parsed not in _tasks:  # run elsewhere, or by a process that may have died
-        await batch_jobs.fail_stale(services.pool, STALE_SECONDS, INTERRUPTED, parsed)
     row = await batch_jobs.get_job(services.pool, parsed)
     if row is None or row["key_hash"] != key_hash(api_key):
         raise NotFoundError(JOB_NOT_FOUND)
     return row
 
 
-async def recover_jobs(services: Services) -> int:
-    """At start-up: fail jobs left unfinished by a process that is gone (stale heartbeat)."""
-    count = await batch_jobs.fail_stale(services.pool, STALE_SECONDS, INTERRUPTED)
-    if count:
-        log.warning("marked %d interrupted persona batch job(s) as failed", count)
-    return count
+async def recover_jobs(services: Services) -> None:
+    """At start-up: open the task queue and, unless JOBS_WORKER=false, run a worker in this process
+    (it also queues again the jobs of workers that died)."""
+    await task_queue.open_queue(services)
+    if services.settings.jobs_worker:
+        await task_queue.start_worker(services, name="serve")
 
 
 async def stop_jobs(services: Services) -> None:
-    """At shutdown: cancel the jobs these services run (each records itself as failed)."""
-    tasks = [task for owner, task in list(_tasks.values()) if owner is services]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    """At shutdown: stop this process's worker (its unfinished jobs go back to the queue)."""
+    await task_queue.stop_queue(services)
