@@ -43,6 +43,8 @@ def test_hazel_with_a_husband_and_two_kids_is_caught():
         ("I'm a proud dad of two.", "gender"),
         ("It's a small apartment that we own, and we have a dog named Max.", "household"),
         ("It's a small apartment that we own.", "home"),
+        ("I'm married with two children: a boy and a girl.", "children"),
+        ("I've got a credit score of 305, sadly.", "credit"),
     ],
 )
 def test_each_kind_of_contradiction(reply, kind):

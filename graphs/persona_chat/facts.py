@@ -524,10 +524,11 @@ def stated_credit(text: str) -> list[set[str]]:
     found: list[set[str]] = []
     for m in re.finditer(
         r"\bmy\s+credit\s+score\s+(?:is\s+|of\s+)?(?:around\s+|about\s+|roughly\s+)?(\d{3})\b|"
-        r"\bi\s+(?:have|'ve\s+got|got)\s+an?\s+(\d{3})\s+credit(?:\s+score)?\b",
+        r"\bi\s+(?:have|'ve\s+got|got)\s+an?\s+(\d{3})\s+credit(?:\s+score)?\b|"
+        r"\bi(?:\s+have|'ve\s+got|\s+got|'ve)\s+a\s+credit\s+score\s+of\s+(?:about\s+|around\s+)?(\d{3})\b",
         low,
     ):
-        score = int(m[1] or m[2])
+        score = int(m[1] or m[2] or m[3])
         if 300 <= score <= 850:
             found.append(tiers_for_score(score))
     for m in re.finditer(r"\b(deep[\s-]?sub[\s-]?prime|super[\s-]?prime|near[\s-]?prime|sub[\s-]?prime|prime)\b", low):
@@ -556,6 +557,7 @@ _KIDS_CLAIMS = (
     r"\b(?:mom|mother|dad|father|parent|mum)\s+(?:of|to)\s+" + _NUMBER + r"\b",
     r"\b" + _SELF + r"\s+an?\s+(?:single\s+|stay-at-home\s+|working\s+|proud\s+|busy\s+)?(?:mom|mother|dad|father|parent|mum)\b",
     r"\ba\s+family\s+of\s+(?:\d{1,2}|three|four|five|six|seven|eight|nine|ten)\b",
+    r"\b" + _SELF + r"\s+(?:\w+\s+){0,2}?with\s+" + _NUMBER + r"\s+(?:\w+\s+)?" + _KIDS + r"\b",
 )  # fmt: skip
 _NO_KIDS = (
     r"\bi\s+" + _NEG + r"\s+have\s+(?:any\s+)?(?:kids|children)\b",
