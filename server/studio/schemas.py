@@ -80,6 +80,14 @@ def _check_model(value: str | None) -> str | None:
     return value
 
 
+# Declared facts the chat's fact guard holds replies to (graphs/persona_chat/facts.py names the keys
+# it checks: age, age_band, gender, location, household, children, education, income_band,
+# credit_tier, homeowner, auto_loans, occupation...); optional, stored with the version.
+PersonaFacts = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=40)], str | int | bool | None], Field(max_length=40)
+]
+
+
 class PersonaModel(Strict):
     persona_name: str = Field(min_length=1, max_length=200)
     creator_id: str = Field(min_length=1, max_length=100)
@@ -88,6 +96,7 @@ class PersonaModel(Strict):
     model: Annotated[str | None, MODEL_NAME] = None
     temperature: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)
     rag: RagSettings = Field(default_factory=RagSettings)
+    facts: PersonaFacts | None = None
 
     _model = field_validator("model")(_check_model)
 
@@ -100,6 +109,7 @@ class PersonaModel(Strict):
             model=self.model,
             temperature=self.temperature,
             rag=self.rag.model_dump(),
+            facts={k: v for k, v in (self.facts or {}).items() if v is not None},
         )
 
 
@@ -115,6 +125,7 @@ class PersonaUpdate(Strict):
     model: Annotated[str | None, MODEL_NAME] = None
     temperature: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)
     rag: RagPatch | None = None
+    facts: PersonaFacts | None = None  # replaces the declared facts ({} or null: none)
 
     _model = field_validator("model")(_check_model)
 

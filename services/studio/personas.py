@@ -32,6 +32,7 @@ class NewPersona:
     temperature: float | None = None
     # complete rag settings: db_collections, query_threshold, query_metric
     rag: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)  # declared facts the chat's fact guard checks
 
 
 class PersonaChanges(TypedDict, total=False):
@@ -45,6 +46,7 @@ class PersonaChanges(TypedDict, total=False):
     model: str | None
     temperature: float | None
     rag: dict[str, Any]
+    facts: dict[str, Any] | None
 
 
 # a changed field -> its personas column
@@ -89,7 +91,7 @@ async def create_persona(pool: Pool, user: CurrentUser, new: NewPersona) -> int:
         system_prompt=new.system_prompt,
         model=new.model,
         temperature=new.temperature,
-        attributes={"rag": new.rag},
+        attributes={"rag": new.rag, **({"facts": new.facts} if new.facts else {})},
         created_by=user.id,
         created_at=None,
         changes=[CREATED],
@@ -131,6 +133,16 @@ async def update_persona(pool: Pool, user: CurrentUser, raw_id: str, changes: Pe
             settings["attributes"] = {**(row["attributes"] or {}), "rag": new_rag}
             changed.append("rag")
             collections = list(new_rag.get("db_collections") or [])
+    if "facts" in changes:
+        facts = {k: v for k, v in (changes["facts"] or {}).items() if v is not None}
+        attributes = dict(settings.get("attributes") or row["attributes"] or {})
+        if facts != (attributes.get("facts") or {}):
+            if facts:
+                attributes["facts"] = facts
+            else:
+                attributes.pop("facts", None)
+            settings["attributes"] = attributes
+            changed.append("facts")
     prompt = changes.get("system_prompt")
     if prompt is not None and prompt != row["system_prompt"]:
         changed.append("system_prompt")

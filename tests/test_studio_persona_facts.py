@@ -1,0 +1,45 @@
+"""Studio personas may declare facts (optional `facts`): the chat's fact guard holds their replies
+to them; personas without facts behave as before."""
+
+from __future__ import annotations
+
+from tests.studio_support import build, user_with_token
+
+FACTS = {"age_band": "25 - 34", "occupation": "dental hygienist", "household": "Single", "homeowner": "no"}
+
+
+async def test_declared_facts_are_stored_and_guard_the_chat(services, client, script):
+    b_id, builder = await user_with_token(services, client, "factbuilder", "builder")
+    pid = await build(client, builder, b_id, name="Maria", system_prompt="Maria, 29, a dental hygienist.", facts=FACTS)
+    script.replies = ["I'm a nurse and I own my house.", "I'm a dental hygienist and I rent a small place."]
+    r = await client.post(f"/studio/personas/{pid}/chat", headers=builder, json={"content": "What do you do?"})
+    assert r.status_code == 200 and r.json()["response"] == "I'm a dental hygienist and I rent a small place."
+    assert "occupation nurse" in script.calls[1][0].content  # the rewrite named the contradiction
+
+    # new facts are a new version; an empty object removes them
+    r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"facts": {"homeowner": "yes"}})
+    assert r.status_code == 200, r.text
+    script.replies = ["I own my house."]
+    r = await client.post(f"/studio/personas/{pid}/chat", headers=builder, json={"content": "Own or rent?"})
+    assert r.json()["response"] == "I own my house." and len(script.calls) == 3
+    r = await client.put(f"/studio/personas/build/{pid}", headers=builder, json={"facts": {}})
+    assert r.status_code == 200
+    script.replies = ["I rent, and I'm a nurse."]
+    r = await client.post(f"/studio/personas/{pid}/chat", headers=builder, json={"content": "Own or rent?"})
+    assert r.json()["response"] == "I rent, and I'm a nurse." and len(script.calls) == 4
+
+
+async def test_facts_must_be_an_object_of_plain_values(services, client, script):
+    b_id, builder = await user_with_token(services, client, "factbuilder2", "builder")
+    r = await client.post(
+        "/studio/personas/build",
+        headers=builder,
+        json={"persona_name": "X", "creator_id": b_id, "facts": ["age 29"]},
+    )
+    assert r.status_code == 422 and "facts" in r.text
+    r = await client.post(
+        "/studio/personas/build",
+        headers=builder,
+        json={"persona_name": "X", "creator_id": b_id, "facts": {"age": {"nested": 1}}},
+    )
+    assert r.status_code == 422 and "facts" in r.text
