@@ -7,6 +7,7 @@ import stat
 import time
 
 import jwt
+import psycopg
 import pytest
 from pydantic import SecretStr
 
@@ -393,6 +394,36 @@ async def test_model_failure_is_a_502_and_leaves_no_trace(services, client, scri
         ("assistant", "fine"),
         ("user", "Next question"),
         ("assistant", "again"),
+    ]
+
+
+async def test_database_lost_mid_turn_is_a_503_and_leaves_no_trace(services, client, script):
+    (_, _), (b_id, builder), (_, user) = await _three(services, client)
+    pid = await build(client, builder, b_id)
+
+    def database_lost(messages):
+        # every connection of the service ends while the model answers, as when Postgres restarts
+        with psycopg.connect(services.database_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND datname = current_database()"
+            )
+        return "never saved"
+
+    script.responder = database_lost
+    r = await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": "First try"})
+    assert r.status_code == 503 and r.headers["retry-after"].isdigit(), r.text
+    assert "detail" in r.json() and "psycopg" not in r.text
+    script.responder = lambda messages: "fine"
+    for _ in range(5):  # connections the pool still held may each fail once
+        r = await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": "Hello"})
+        if r.status_code != 503:
+            break
+    assert r.status_code == 200 and r.json()["response"] == "fine"
+    history = (await client.get(f"/studio/personas/{pid}/message_history", headers=user)).json()["messages"]
+    assert [(m["role"], m["content"]) for h in history for m in h["messages"]] == [
+        ("user", "Hello"),
+        ("assistant", "fine"),
     ]
 
 

@@ -18,6 +18,7 @@ from langgraph.graph.state import CompiledStateGraph
 from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.nodes import CHAT_DURABILITY, PersonaNotFound
 from graphs.persona_chat.retrieval import rag_miss
+from runtime.database import is_database_unavailable
 from runtime.errors import ConfigError, NotFoundError, ServiceError
 from runtime.settings import Settings
 from services.studio.access import CurrentUser
@@ -81,6 +82,8 @@ async def chat_turn(
             raise ServiceError(str(exc), status=503) from None
         if isinstance(exc, PersonaNotFound):  # deleted while the turn ran
             raise NotFoundError(PERSONA_NOT_FOUND) from None
+        if is_database_unavailable(exc):  # the app's handler answers 503 with Retry-After
+            raise
         # the provider (or the way to it) failed: a 502 without internals
         log.exception("studio chat failed for persona %s", row["id"])
         raise ServiceError(PROVIDER_FAILED, status=502) from None
