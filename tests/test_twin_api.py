@@ -145,10 +145,11 @@ async def test_start_chat_greeting(client, twins: SegmentSet):
 async def test_chat_replies_in_character_with_memory_per_session(client, twins: SegmentSet, script):
     pid = (await client.get(f"/twin/cluster/{_cluster_id(twins)}/personas")).json()[0]["persona_id"]
     spec = twins.personas_of(_cluster_id(twins))[0]
-    script.replies = ["I live in the South.", "I said the South.", "Hello again!"]
+    # replies that claim nothing the persona's facts could contradict (the fact guard would rewrite them)
+    script.replies = ["I keep busy with work and family.", "I said I keep busy.", "Hello again!"]
     first = await client.post(f"/twin/persona/{pid}/chat", json={"message": "Where do you reside?"})
     assert first.status_code == 200
-    assert first.json()["persona_id"] == pid and first.json()["reply"] == "I live in the South."
+    assert first.json()["persona_id"] == pid and first.json()["reply"] == "I keep busy with work and family."
     session = first.json()["session_id"]
     system = script.calls[0][0].content
     assert spec.name in system and spec.summary in system
