@@ -427,6 +427,16 @@ async def test_database_lost_mid_turn_is_a_503_and_leaves_no_trace(services, cli
     ]
 
 
+async def test_a_nul_in_the_model_reply_is_dropped_not_a_failed_write(services, client, script):
+    (_, _), (b_id, builder), (_, user) = await _three(services, client)
+    pid = await build(client, builder, b_id)
+    script.responder = lambda messages: "Fine\x00 thanks"
+    r = await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": "How are you?"})
+    assert r.status_code == 200 and r.json()["response"] == "Fine thanks", r.text
+    history = (await client.get(f"/studio/personas/{pid}/message_history", headers=user)).json()["messages"]
+    assert [m["content"] for h in history for m in h["messages"]] == ["How are you?", "Fine thanks"]
+
+
 async def test_build_and_update_validation(services, client):
     (admin_id, admin), (b_id, builder), (u_id, _) = await _three(services, client)
     r = await client.post("/studio/personas/build", headers=admin, json={"persona_name": "X", "creator_id": "user123"})

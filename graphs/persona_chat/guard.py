@@ -761,7 +761,7 @@ class StreamGuard:
         return bool(self.findings)
 
     def feed(self, chunk: str) -> str:
-        self.text += chunk
+        self.text += chunk.replace("\x00", "")  # never stored (Postgres text), so never sent
         if self.blocked:
             return ""
         # a word still being written may grow into one that discloses: only whole words count

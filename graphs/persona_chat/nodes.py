@@ -239,6 +239,11 @@ def _prompt(
     ]
 
 
+def storable(text: str) -> str:
+    """A model's text as Postgres can store it: a NUL a model may emit would fail the turn's write."""
+    return text.replace("\x00", "")
+
+
 async def _model(state: PersonaChatState, context: ChatContext) -> tuple[str, Any]:
     model_name, temperature = choose_model(state, context)
     if parse_model_name(model_name).provider == "local" and local_base_url() is None:
@@ -259,6 +264,8 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], confi
     reply = await model.ainvoke(prompt, config)
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))
+    if "\x00" in reply.text:
+        reply = reply.model_copy(update={"content": storable(reply.text)})
     # a draft until the guard has checked it: only `guard` writes the reply into `messages`, so no
     # stream of the graph's values shows an unchecked reply
     return {"draft": reply, "model": model_name, "usage": await _usage(model_name, prompt, reply), "canary": canary}
@@ -325,7 +332,7 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
             model_name, model = await _model(state, context)
             prompt = _prompt(state, context, canary, marked, "".join(notes), profile)
             retry = await model.with_config(tags=[TAG_NOSTREAM]).ainvoke(prompt, config)
-            retry_text = retry.text if isinstance(retry, AIMessage) else str(retry.content)
+            retry_text = storable(retry.text if isinstance(retry, AIMessage) else str(retry.content))
             if isinstance(retry, AIMessage):
                 update["usage"] = _add_usage(
                     update.get("usage") or state.get("usage"), await _usage(model_name, prompt, retry)
