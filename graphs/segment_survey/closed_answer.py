@@ -6,7 +6,7 @@ Two ways to read the model's preference, chosen by what the provider offers:
   GBNF grammar to write exactly that option, with the log-probability of every token it wrote
   (llama.cpp reports them from the raw logits, before the grammar). An option's score is the
   sum, i.e. the likelihood that the persona writes that option; a softmax over the options
-  gives the probabilities. The calls share the prompt, which llama.cpp keeps cached.
+  gives the probabilities. The calls share the prompt, which llama.cpp can reuse between them.
 - ``label_logprobs`` (OpenAI and OpenAI-compatible servers, anything else): the options are
   listed as A, B, C...; one call writes one token, and the probabilities are the top
   log-probabilities of the option letters, renormalised. A provider that returns no

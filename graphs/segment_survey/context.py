@@ -36,7 +36,7 @@ class SurveyContext:
         default=0,
         metadata={
             "description": "At most this many persona answers in flight at once (1 to 64). 0 = automatic: "
-            "1 on the local model (its single server reuses the persona's prompt between the option "
+            "1 on the local model (one server, which may reuse the persona's prompt between the option "
             "calls), 8 on a hosted provider."
         },
     )
