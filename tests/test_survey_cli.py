@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from runtime.services import set_current_services
 from services.twin.segment_import import replace_segments
 from tests.test_segment_survey import BOOMERS, QUESTION, fact_answerer
 from tests.test_twin_cli import cli_env, personas  # noqa: F401  (cli_env is a fixture)
@@ -50,6 +51,9 @@ async def test_survey_prints_shares_intervals_and_a_progress_bar(services, loade
     ],
 )
 async def test_survey_errors_are_one_line(services, loaded, script, capsys, extra, code, message):
+    # the command line stops the process's current services when it ends: here they would be
+    # the test's own (on another event loop), as a command that fails early starts none
+    set_current_services(None)
     assert await personas(services, "twin", "survey", "--question", QUESTION, *extra) == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
