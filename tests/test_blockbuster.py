@@ -181,10 +181,35 @@ async def run_persona_builder(graph: Pregel, data: dict[str, Any], script: Any) 
     assert out["version"] >= 1 and out["system_prompt"] and 0.0 <= out["confidence_score"] <= 1.0
 
 
+async def run_segment_survey(graph: Pregel, data: dict[str, Any], script: Any) -> None:
+    script.responder = lambda messages: "A"  # no log-probabilities: the letter written counts
+    question = {"question": "Do you own or rent your home?", "options": ["Own", "Rent"]}
+    with studio_blockbuster():
+        out = await graph.ainvoke({**question, "query": "wealthy retired boomers", "top_k": 1})
+    [cluster] = out["clusters"]
+    assert (
+        cluster["cluster_name"] == "Super-Prime Wealthy Boomers" and cluster["n_answers"] == cluster["n_personas"] > 0
+    )
+    assert abs(sum(cluster["distribution"].values()) - 1) < 1e-9
+
+
+async def run_focus_group(graph: Pregel, data: dict[str, Any], script: Any) -> None:
+    script.responder = lambda messages: "Rates are too high for me right now. I try to plan ahead."
+    question = {"question": "What do you think about interest rates?", "personas_per_cluster": 2}
+    with studio_blockbuster():
+        out = await graph.ainvoke({**question, "query": "wealthy retired boomers", "top_k": 1})
+    [cluster] = out["clusters"]
+    answers = " ".join(r["answer"] for r in cluster["responses"])
+    assert len(cluster["responses"]) == 2 and cluster["themes"]
+    assert all(theme["quote"] in answers for theme in cluster["themes"])
+
+
 RUNS: dict[str, Callable[[Pregel, dict[str, Any], Any], Awaitable[None]]] = {
     "persona_chat": run_persona_chat,
     "cluster_router": run_cluster_router,
     "persona_builder": run_persona_builder,
+    "segment_survey": run_segment_survey,
+    "focus_group": run_focus_group,
 }
 
 
