@@ -141,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
 async def _run_command(command: Coroutine[Any, Any, Any]) -> Any:
     """A command's coroutine, cancelled by SIGTERM (its `finally` blocks run), and whatever
     services it started through `ensure_services` (the local model server, the embedded
-    Postgres) stopped however it ends."""
+    Postgres) stopped however it ends; services that were already running are left alone."""
+    from runtime.services import current_services, stop_current_services
+
+    inherited = current_services()  # services the caller runs (an in-process caller) stay its own
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     if task is not None:
@@ -152,9 +155,8 @@ async def _run_command(command: Coroutine[Any, Any, Any]) -> Any:
     try:
         return await command
     finally:
-        from runtime.services import stop_current_services
-
-        await stop_current_services()
+        if current_services() is not inherited:
+            await stop_current_services()
 
 
 if __name__ == "__main__":
