@@ -22,7 +22,12 @@ async def test_local_model_replies_and_streams(services, local_llm):
     reply = state.values["reply"]
     assert isinstance(reply, str) and reply.strip()
     assert len(chunks) > 3
-    assert "".join(chunks).strip() == reply
+    # the stream shows the first draft; the reply is that draft unless the guard wrote it again
+    # (a small model often recites its profile, which the prompt guard counts as a disclosure)
+    if state.values["fact_check"]["generations"] == 1:
+        assert "".join(chunks).strip() == reply
+    else:
+        assert state.values["blocked"] or state.values["fact_check"]["action"] != "passed"
     assert state.values["model"] == "local:smollm2"
     # llama.cpp sends no usage in streams: the model's own tokenizer counts the turn instead
     usage = state.values["usage"]
