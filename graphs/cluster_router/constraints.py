@@ -63,6 +63,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from graphs.age_words import decade_span
 from graphs.cluster_router.lexicon import COMPILED as LEXICON_RULES
 from graphs.cluster_router.lexicon import Concept
 from graphs.cluster_router.query_text import (
@@ -241,39 +242,17 @@ _TENS_WORDS = {
     "seventy": 70,
     "eighty": 80,
 }
-_DECADES = {
-    "twenties": 20,
-    "thirties": 30,
-    "forties": 40,
-    "fifties": 50,
-    "sixties": 60,
-    "seventies": 70,
-    "eighties": 80,
-    "nineties": 90,
-}
-
-
-def _decade_span(word: str, part: str | None) -> tuple[int, int]:
-    start = _DECADES[word] if word in _DECADES else int(word)
-    lo, hi = start, start + 9
-    if part == "early":
-        hi = start + 4
-    elif part == "late":
-        lo = start + 5
-    elif part == "mid":
-        lo, hi = start + 3, start + 6
-    return lo, hi
 
 
 def _decade(m: re.Match[str], found: dict[str, Any]) -> None:
-    lo, hi = _decade_span(m.group("decade"), m.group("part"))
+    lo, hi = decade_span(m.group("decade"), m.group("part"))
     _ages(found, m, lo, hi)
 
 
 def _decade_range(m: re.Match[str], found: dict[str, Any]) -> None:
     """ "mid-40s to mid-50s": from the first span's start to the second span's end."""
-    lo, _ = _decade_span(m.group("d1"), m.group("p1"))
-    _, hi = _decade_span(m.group("d2"), m.group("p2"))
+    lo, _ = decade_span(m.group("d1"), m.group("p1"))
+    _, hi = decade_span(m.group("d2"), m.group("p2"))
     _ages(found, m, lo, hi)
 
 

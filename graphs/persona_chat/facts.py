@@ -37,6 +37,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphs.age_words import decade_span
+
 CREDIT_TIERS = ("deep-subprime", "subprime", "near-prime", "prime", "super-prime")
 HOUSEHOLDS = ("Single", "Couple", "Family with children", "Single parent", "Multi-generational")
 EDUCATION_LEVELS = ("High school or less", "Some college", "Bachelor's degree", "Graduate degree")
@@ -45,16 +47,6 @@ PARTNER_HOUSEHOLDS = {"Couple", "Family with children"}
 GROWN_CHILDREN_AGE = 40  # from this age a persona without children at home may have grown ones
 
 _SELF = r"(?:i\s*am|i'm|i’m|im)"
-_DECADES = {
-    "twenties": 20,
-    "thirties": 30,
-    "forties": 40,
-    "fifties": 50,
-    "sixties": 60,
-    "seventies": 70,
-    "eighties": 80,
-    "teens": 13,
-}
 FEMALE_WORDS = frozenset(
     "woman girl lady mom mother mum wife grandmother grandma daughter sister female gal aunt widow "
     "businesswoman housewife".split()
@@ -395,17 +387,7 @@ def stated_ages(text: str) -> list[tuple[int, int]]:
         r"seventies|eighties|teens|[2-8]0s|[2-8]0's)\b",
         low,
     ):
-        word = m[2]
-        start = _DECADES[word] if word in _DECADES else int(word[:2])
-        end = 19 if word == "teens" else start + 9
-        part = (m[1] or "").strip(" -")
-        if part == "early":
-            end = start + 4
-        elif part == "late":
-            start += 5
-        elif part == "mid":
-            start, end = start + 3, start + 7
-        found.append((start, end))
+        found.append(decade_span(m[2], m[1]))
     return found
 
 
