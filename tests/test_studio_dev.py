@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,8 +18,7 @@ from runtime.embedded_pg import PIDS_FILE, handle_pids, postgres_pid
 from runtime.local_llm import free_port
 from runtime.services import Services, current_services, ensure_services, stop_current_services
 from runtime.settings import Settings, get_settings
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.dev_server import langgraph_dev, needs_studio, service_env, wait_for
 
 
 def _dead_pid() -> int:
@@ -117,29 +114,9 @@ async def test_the_dev_server_lifespan_stops_the_services_the_graphs_started(fre
     assert postgres_pid(pg_dir) is None
 
 
-def _wait_for(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            errors = proc.stderr.read()[-2000:] if proc.stderr else ""
-            raise AssertionError(f"the server exited with {proc.returncode}: {errors}")
-        try:
-            httpx.get(url, timeout=5)  # any answer: the server is up (/health may say "degraded")
-            return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {timeout:.0f} s")
-
-
-def _service_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return {**env, "DATA_DIR": str(tmp_path / "data"), "TWIN_DEMO_AUTOLOAD": "false", **extra}
-
-
 def test_personas_serve_stops_the_embedded_postgres_on_sigterm(tmp_path):
     port = free_port()
-    env = _service_env(tmp_path, CHAT_MODEL="openai:gpt-4.1", OPENAI_API_KEY="unused", PORT=str(port))
+    env = service_env(tmp_path, CHAT_MODEL="openai:gpt-4.1", OPENAI_API_KEY="unused", PORT=str(port))
     proc = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve"],
         env=env,
@@ -150,7 +127,7 @@ def test_personas_serve_stops_the_embedded_postgres_on_sigterm(tmp_path):
     )
     pg_dir = (tmp_path / "data" / "pg").resolve()
     try:
-        _wait_for(f"http://127.0.0.1:{port}/health", proc)
+        wait_for(f"http://127.0.0.1:{port}/health", proc)
         assert postgres_pid(pg_dir) is not None
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -162,30 +139,15 @@ def test_personas_serve_stops_the_embedded_postgres_on_sigterm(tmp_path):
     assert handle_pids(pg_dir) == []
 
 
-LANGGRAPH = shutil.which("langgraph", path=str(Path(sys.executable).parent))
-
-
-@pytest.mark.skipif(LANGGRAPH is None, reason="the studio extra is not installed (make studio installs it)")
+@needs_studio
 def test_langgraph_dev_runs_a_graph_and_leaves_nothing_running(tmp_path):
     """The real dev server, blockbuster on: persona_chat with an inline persona on the local model
     starts everything from the graph; stopping the server stops the database and the model server."""
     import psutil
 
-    port = free_port()
-    env = _service_env(tmp_path, CHAT_MODEL="local:smollm2")
-    proc = subprocess.Popen(
-        [LANGGRAPH, "dev", "--no-browser", "--no-reload", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
     pg_dir = (tmp_path / "data" / "pg").resolve()
-    try:
-        _wait_for(f"{base}/ok", proc)
-        with httpx.Client(base_url=base, timeout=300) as client:
+    with langgraph_dev(service_env(tmp_path, CHAT_MODEL="local:smollm2")) as server:
+        with httpx.Client(base_url=server.base_url, timeout=300) as client:
             thread = client.post("/threads", json={}).json()["thread_id"]
             body = {
                 "assistant_id": "persona_chat",
@@ -199,14 +161,11 @@ def test_langgraph_dev_runs_a_graph_and_leaves_nothing_running(tmp_path):
         assert out.get("reply", "").strip(), out
         assert postgres_pid(pg_dir) is not None
         llama = [
-            p for p in psutil.Process(proc.pid).children(recursive=True) if "llama_cpp.server" in " ".join(p.cmdline())
+            p
+            for p in psutil.Process(server.proc.pid).children(recursive=True)
+            if "llama_cpp.server" in " ".join(p.cmdline())
         ]
         assert llama
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     assert postgres_pid(pg_dir) is None, "the embedded Postgres outlived `langgraph dev`"
     assert handle_pids(pg_dir) == []
     _gone, alive = psutil.wait_procs(llama, timeout=15)

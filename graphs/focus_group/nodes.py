@@ -26,7 +26,7 @@ from graphs.focus_group.state import (
 from graphs.focus_group.themes import Sentence, build_themes, sentences_of
 from graphs.persona_chat.context import ChatContext
 from graphs.segment_survey.context import concurrency_gate, concurrency_limit
-from graphs.segment_survey.respondents import Respondent, chosen_clusters, cluster_info, respondents_of
+from graphs.segment_survey.respondents import Respondent, gather_respondents
 from prompts import render_prompt
 from runtime.errors import ServiceError
 from runtime.models import parse_model_name
@@ -61,13 +61,9 @@ def most_representative(members: list[Respondent], n: int) -> list[Respondent]:
 
 async def select_participants(state: FocusGroupState) -> dict[str, Any]:
     question, per_cluster = check_input(state)
-    services = await ensure_services()
-    clusters = await chosen_clusters(services, state.get("cluster_ids"), state.get("query"), state.get("top_k"))
-    surveyed, participants = [], []
-    for cluster in clusters:
-        invited = most_representative(await respondents_of(services, cluster), per_cluster)
-        surveyed.append(cluster_info(cluster, invited))
-        participants.extend(invited)
+    surveyed, participants = await gather_respondents(
+        await ensure_services(), state, lambda members: most_representative(members, per_cluster)
+    )
     return {
         "question": question,
         "personas_per_cluster": per_cluster,

@@ -12,7 +12,7 @@ from langgraph.types import Send
 
 from graphs.segment_survey.closed_answer import MAX_OPTIONS, ask_closed_question, draw_answer, shuffled_order
 from graphs.segment_survey.context import SurveyContext, concurrency_gate, concurrency_limit, survey_context
-from graphs.segment_survey.respondents import Respondent, chosen_clusters, cluster_info, respondents_of
+from graphs.segment_survey.respondents import Respondent, gather_respondents
 from graphs.segment_survey.state import AnswerRecord, AskTask, ClusterSurvey, PersonaAnswer, SurveyState
 from graphs.segment_survey.weights import confidence_intervals, weighted_distribution
 from runtime.errors import ServiceError
@@ -48,13 +48,7 @@ def check_input(state: SurveyState) -> tuple[str, list[str], int]:
 async def select_respondents(state: SurveyState) -> dict[str, Any]:
     """Check the input, pick the clusters and load their personas with their weights."""
     question, options, samples = check_input(state)
-    services = await ensure_services()
-    clusters = await chosen_clusters(services, state.get("cluster_ids"), state.get("query"), state.get("top_k"))
-    surveyed, respondents = [], []
-    for cluster in clusters:
-        members = await respondents_of(services, cluster)
-        surveyed.append(cluster_info(cluster, members))
-        respondents.extend(members)
+    surveyed, respondents = await gather_respondents(await ensure_services(), state)
     return {
         "question": question,
         "options": options,

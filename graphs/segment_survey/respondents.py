@@ -3,7 +3,7 @@ and their personas, each with its system prompt and the weight of the records it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from typing_extensions import TypedDict
@@ -82,6 +82,25 @@ async def respondents_of(services: Services, cluster: ClusterRow) -> list[Respon
 
 def cluster_info(cluster: ClusterRow, respondents: Sequence[Respondent]) -> ClusterInfo:
     return ClusterInfo(cluster_id=cluster["id"], cluster_name=cluster["name"], n_personas=len(respondents))
+
+
+async def gather_respondents(
+    services: Services,
+    state: Mapping[str, Any],
+    pick: Callable[[list[Respondent]], list[Respondent]] | None = None,
+) -> tuple[list[ClusterInfo], list[Respondent]]:
+    """The clusters the state's `cluster_ids` / `query` / `top_k` choose, and their personas: all
+    of each cluster's, or those `pick` keeps."""
+    clusters = await chosen_clusters(services, state.get("cluster_ids"), state.get("query"), state.get("top_k"))
+    infos: list[ClusterInfo] = []
+    chosen: list[Respondent] = []
+    for cluster in clusters:
+        members = await respondents_of(services, cluster)
+        if pick is not None:
+            members = pick(members)
+        infos.append(cluster_info(cluster, members))
+        chosen.extend(members)
+    return infos, chosen
 
 
 def reset_or_add(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
