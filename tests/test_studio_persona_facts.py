@@ -43,3 +43,37 @@ async def test_facts_must_be_an_object_of_plain_values(services, client, script)
         json={"persona_name": "X", "creator_id": b_id, "facts": {"age": {"nested": 1}}},
     )
     assert r.status_code == 422 and "facts" in r.text
+
+
+async def test_declared_facts_travel_in_the_card_and_bad_ones_are_refused(services, client, script):
+    import json
+
+    from services.portable.card import EXTENSION_KEY
+
+    b_id, builder = await user_with_token(services, client, "factbuilder3", "builder")
+    _, other = await user_with_token(services, client, "factbuilder4", "builder")
+    pid = await build(client, builder, b_id, name="Maria", system_prompt="Maria, 29.", facts=FACTS)
+    r = await client.get(f"/studio/personas/{pid}/export", headers=builder)
+    card = r.json()
+    assert card["data"]["extensions"][EXTENSION_KEY]["facts"] == FACTS
+
+    imports = {**other, "content-type": "application/json"}
+    r = await client.post("/studio/personas/import", headers=imports, content=json.dumps(card).encode())
+    assert r.status_code == 201, r.text
+    copy = r.json()["persona_id"]
+    script.replies = ["I'm a nurse.", "I'm a dental hygienist."]
+    r = await client.post(f"/studio/personas/{copy}/chat", headers=other, json={"content": "What do you do?"})
+    assert r.json()["response"] == "I'm a dental hygienist."  # the imported facts guard the chat
+    again = (await client.get(f"/studio/personas/{copy}/export", headers=other)).json()
+    assert again["data"]["extensions"][EXTENSION_KEY]["facts"] == FACTS
+
+    for bad in (["age 29"], {"age": {"nested": 1}}, {"age": 29.5}, {"": "x"}):
+        card["data"]["extensions"][EXTENSION_KEY]["facts"] = bad
+        r = await client.post("/studio/personas/import", headers=imports, content=json.dumps(card).encode())
+        assert r.status_code == 400 and "facts" in r.json()["detail"], (bad, r.text)
+
+    bundle = (await client.get(f"/studio/personas/{pid}/export", headers=builder, params={"format": "bundle"})).json()
+    assert bundle["versions"][0]["attributes"]["facts"] == FACTS
+    bundle["versions"][0]["attributes"]["facts"] = {"age": [29]}
+    r = await client.post("/studio/personas/import", headers=imports, content=json.dumps(bundle).encode())
+    assert r.status_code == 400 and "attributes.facts.age" in r.json()["detail"], r.text

@@ -335,6 +335,7 @@ class StudioPersona(BaseModel):
     model: str | None
     temperature: float | None
     rag: RagOut
+    facts: dict[str, str | int | bool] = Field(description="declared facts the chat's fact guard holds replies to")
     version: int
 
     @classmethod
@@ -348,6 +349,7 @@ class StudioPersona(BaseModel):
             model=row["model"],
             temperature=row["temperature"],
             rag=RagOut(**((row["attributes"] or {}).get("rag") or {})),
+            facts=(row["attributes"] or {}).get("facts") or {},
             version=row["current_version"],
         )
 

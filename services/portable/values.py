@@ -44,6 +44,32 @@ def temperature(value: Any, where: str) -> float | None:
     return float(value)
 
 
+MAX_FACTS = 40
+MAX_FACT_KEY_CHARS = 40
+MAX_FACT_CHARS = 2000
+
+
+def facts(value: Any, where: str) -> dict[str, str | int | bool]:
+    """Declared persona facts: an object of at most 40 plain values (string, integer or boolean)
+    under names of 1 to 40 characters; null values are left out."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_FACTS:
+        raise ServiceError(f"{where} must be an object of at most {MAX_FACTS} facts")
+    out: dict[str, str | int | bool] = {}
+    for key, fact in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_FACT_KEY_CHARS:
+            raise ServiceError(f"{where}: a fact's name must be 1 to {MAX_FACT_KEY_CHARS} characters")
+        if fact is None:
+            continue
+        if isinstance(fact, float) or not isinstance(fact, (str, int, bool)):
+            raise ServiceError(f"{where}.{key} must be a string, an integer or true/false")
+        if isinstance(fact, str) and len(fact) > MAX_FACT_CHARS:
+            raise ServiceError(f"{where}.{key} is longer than {MAX_FACT_CHARS} characters")
+        out[key] = fact
+    return out
+
+
 def version_number(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**31 - 1:
         raise ServiceError(f"{where} must be a positive integer")

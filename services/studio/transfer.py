@@ -59,8 +59,8 @@ from store.versions import NewCollection, NewDocument, NewVersion, StudioVersion
 IMPORTED = "imported"  # the `changes` of a card's one version
 MAX_VERSIONS = 1000
 MAX_COLLECTIONS = 50
-# the settings our card extension carries; its other keys (facts, style exemplars...) are kept as they are
-MANAGED_KEYS = ("kind", "system_prompt", "model", "temperature", "rag")
+# the settings our card extension carries; its other keys (style exemplars...) are kept as they are
+MANAGED_KEYS = ("kind", "system_prompt", "model", "temperature", "rag", "facts")
 # as `POST /collections` takes them (server.studio.schemas.COLLECTION_NAME)
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -91,6 +91,7 @@ def _extension(row: StudioPersonaRow | StudioVersionRow, system_prompt: str) -> 
         "model": row["model"],
         "temperature": row["temperature"],
         "rag": attributes.get("rag") or default_rag(),
+        **({"facts": attributes["facts"]} if attributes.get("facts") else {}),
     }
 
 
@@ -214,6 +215,10 @@ def _version(raw: Any, index: int) -> NewVersion:
         check_kept(attributes["card"], f"{where}.attributes.card")
     if not isinstance(attributes.get("card_extension", {}), dict):
         raise ServiceError(f"{where}.attributes.card_extension must be an object")
+    if "facts" in attributes:
+        attributes = {**attributes, "facts": values.facts(attributes["facts"], f"{where}.attributes.facts")}
+        if not attributes["facts"]:
+            del attributes["facts"]
     changes = raw.get("changes") or []
     if not isinstance(changes, list) or not all(isinstance(c, str) for c in changes):
         raise ServiceError(f"{where}.changes must be a list of strings")
@@ -357,6 +362,7 @@ def _card_version(imported: ImportedCard, user: CurrentUser) -> NewVersion:
     ours, kept = split_card_data(card.data)
     if ours is None:
         prompt, model, temperature, rag = assemble_prompt(card.data, card.name), None, None, default_rag()
+        facts: dict[str, Any] = {}
         extras: dict[str, Any] = {}
     else:
         where = f"data.extensions.{EXTENSION_KEY}"
@@ -364,8 +370,11 @@ def _card_version(imported: ImportedCard, user: CurrentUser) -> NewVersion:
         model = values.model_name(ours.get("model"), f"{where}.model")
         temperature = values.temperature(ours.get("temperature"), f"{where}.temperature")
         rag = _rag(ours.get("rag"), f"{where}.rag")
+        facts = values.facts(ours.get("facts"), f"{where}.facts")
         extras = {k: v for k, v in ours.items() if k not in MANAGED_KEYS}
     attributes: dict[str, Any] = {"rag": rag, "card": kept}
+    if facts:
+        attributes["facts"] = facts
     if extras:
         attributes["card_extension"] = extras
     return NewVersion(
