@@ -76,7 +76,9 @@ async def test_non_streaming_chat_shape_and_request_options(client, script):
         "generation_time",
         "tool_calls",
         "blocked",
+        "fact_check",
     }
+    assert body["fact_check"]["action"] == "passed" and body["fact_check"]["flagged"] is False
     assert body["response"] == REPLY and body["account_id"] == aid and body["handle"] == "moonbag_mia"
     assert body["model"] == "scripted" and isinstance(body["generation_time"], float)
     assert body["tool_calls"] == [] and body["blocked"] == []
@@ -87,7 +89,7 @@ async def test_non_streaming_chat_shape_and_request_options(client, script):
     r = await client.post(
         _chat_url(aid), headers=HEADERS, json={"message": "x", "stream": False, "include_debug": False}
     )
-    assert "tool_calls" not in r.json() and "blocked" not in r.json()
+    assert "tool_calls" not in r.json() and "blocked" not in r.json() and "fact_check" not in r.json()
 
 
 @pytest.mark.parametrize(
@@ -298,6 +300,7 @@ async def test_sse_stream_with_web_search_over_uvicorn(live_app, settings, scrip
     ]
     # the result's planted order never reached the model: the debug payload says so, without the text
     assert completed["blocked"] == [{"channel": "web", "kind": "instruction_neutralised", "action": "removed"}]
+    assert completed["fact_check"]["action"] == "passed"
     body, auth = tavily.requests[0]
     assert body["query"] == "bitcoin news today?" and auth == "Bearer tvly-test"
     system = script.calls[-1][0].content
@@ -352,6 +355,18 @@ async def test_non_streaming_disclosure_is_written_again_and_shown_in_debug(clie
     body = r.json()
     assert body["response"] == "Ha, that stays between me and my notes."
     assert {"channel": "user", "kind": "prompt_leak", "action": "regenerated"} in body["blocked"]
+
+
+async def test_assistant_talk_is_written_again_and_the_fact_check_shows_it_in_debug(client, script):
+    aid = await _persona(client, script)
+    script.replies = ["As an AI language model, I can't have opinions on tokens.", REPLY]
+    r = await client.post(_chat_url(aid), headers=HEADERS, json={"message": "Thoughts on tokens?", "stream": False})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["response"] == REPLY and len(script.calls) == 2
+    check = body["fact_check"]
+    assert check["action"] == "regenerated" and check["generations"] == 2 and check["flagged"] is False
+    assert set(check["first_kinds"]) == {"character"} and check["final_kinds"] == []
 
 
 def _failing(messages):

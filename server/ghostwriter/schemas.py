@@ -431,6 +431,11 @@ class ChatResponse(BaseModel):
     blocked: list[dict[str, str]] | None = Field(
         default=None, description="With include_debug: the guard's blocked events ({channel, kind, action})."
     )
+    fact_check: dict[str, Any] | None = Field(
+        default=None,
+        description="With include_debug: the fact guard's record (replies generated, problems found in the "
+        "first and final reply, e.g. talking as an assistant, and what was done).",
+    )
 
     @classmethod
     def of(cls, account_id: str, handle: str, reply: ChatReply, include_debug: bool) -> ChatResponse:
@@ -445,6 +450,7 @@ class ChatResponse(BaseModel):
         if include_debug:
             body.tool_calls = reply.tool_calls
             body.blocked = reply.blocked
+            body.fact_check = reply.fact_check
         return body
 
 

@@ -45,6 +45,7 @@ def frame(item: ChatEvent, include_debug: bool) -> str:
     if include_debug:
         final["tool_calls"] = item.reply.tool_calls
         final["blocked"] = item.reply.blocked
+        final["fact_check"] = item.reply.fact_check
     return event(final)
 
 

@@ -77,6 +77,7 @@ class ChatReply:
     tool_calls: list[dict[str, Any]]
     generation_time: float = 0.0
     blocked: list[dict[str, str]] = field(default_factory=list)  # the guard's events: channel, kind, action
+    fact_check: dict[str, Any] | None = None  # the fact guard's record (character breaks, rewrites)
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,7 @@ class ChatTurn:
             tool_calls=state.get("tool_calls") or [],
             generation_time=round(time.perf_counter() - started, 3),
             blocked=state.get("blocked") or [],
+            fact_check=state.get("fact_check"),
         )
 
     async def stream(self) -> AsyncGenerator[ChatEvent, None]:
@@ -250,6 +252,7 @@ class ChatTurn:
                     references=public_references(state),
                     tool_calls=state.get("tool_calls") or [],
                     blocked=blocked,
+                    fact_check=state.get("fact_check"),
                 ),
             )
         except Exception as exc:
