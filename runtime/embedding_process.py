@@ -1,12 +1,12 @@
 """The local embedding model in a process of its own.
 
-Importing torch and sentence-transformers and loading MiniLM costs about 3.5 s of CPU, and in the
+Importing torch and transformers and loading MiniLM costs seconds of CPU, and in the
 API process all of it holds the one GIL that the start-up's other work (importing the app,
 setting up the database) needs too. In a child process the model loads on the other core
 meanwhile, so a restart is healthy seconds sooner; later, the model's Python side (tokenising,
 pooling) never competes with the event loop for the GIL. The child builds its model with
-`runtime.embeddings.make_embeddings`, the same `HuggingFaceEmbeddings` an in-process load gives,
-so the vectors are the same to the bit.
+`runtime.embeddings.make_embeddings`, the same model an in-process load gives, so the vectors
+are the same to the bit.
 
 The child is a `concurrent.futures.ProcessPoolExecutor` of one spawned worker: a fresh
 interpreter (forking a process that runs threads is unsafe), torn down by `close`; it also ends
@@ -47,11 +47,13 @@ def _load(name: str, threads: int) -> None:
     """In the child: build the model and run it once (the first call pays torch's set-up)."""
     global _model
     _exit_with_parent()
+    from runtime.embeddings import make_embeddings, prepare_local_model_environment
+
+    prepare_local_model_environment()
     if threads > 0:
         import torch
 
         torch.set_num_threads(threads)
-    from runtime.embeddings import make_embeddings
     from runtime.settings import Settings
 
     _model = make_embeddings(name, Settings(_env_file=None))
@@ -70,6 +72,8 @@ def _embed(texts: list[str]) -> list[list[float]]:
 class ProcessEmbeddings(Embeddings):
     """`make_embeddings(name)` run in a child process; the child starts loading at once.
     `threads`: torch's CPU threads there (0: torch's default, one per core)."""
+
+    queries_as_documents = True  # the child runs the local MiniLM (`runtime.minilm`)
 
     def __init__(self, name: str, *, threads: int = 0) -> None:
         self.name = name

@@ -33,7 +33,7 @@ def bundled_minilm_path() -> Path:
     root = Path(pkg.__file__).parent
     for config in sorted(root.rglob("modules.json")) + sorted(root.rglob("config.json")):
         return config.parent
-    raise ConfigError(f"No sentence-transformers model found in {root}.")
+    raise ConfigError(f"No model folder found in {root}.")
 
 
 def _provider_model(name: str) -> tuple[str, str]:
@@ -52,27 +52,28 @@ def launch_embeddings(name: str, settings: Settings) -> ProcessEmbeddings | None
     if _provider_model(name)[0] != "local" or not settings.embedding_process:
         return None
     bundled_minilm_path()  # a missing package stops here, with its sentence, not in the child
-    if importlib.util.find_spec("sentence_transformers") is None:
-        raise ConfigError("sentence-transformers is not installed; install the 'local' extra.")
+    if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("torch") is None:
+        raise ConfigError("transformers and torch are not installed; install the 'local' extra.")
     return ProcessEmbeddings(name, threads=settings.embedding_threads)
+
+
+def prepare_local_model_environment() -> None:
+    """Settings torch and transformers read when they load: call before importing them."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # torch's OpenMP threads sleep instead of spinning at each barrier: with the event loop and
+    # other processes on the same cores, a spinning thread waits for its preempted partner, and
+    # one query took 300-500 ms instead of 13 ms on a busy 2-core box
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def make_embeddings(name: str, settings: Settings) -> Embeddings:
     provider, model = _provider_model(name)
     if provider == "local":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        # torch's OpenMP threads sleep instead of spinning at each barrier (read when torch loads):
-        # with the event loop and other processes on the same cores, a spinning thread waits for
-        # its preempted partner, and one query took 300-500 ms instead of 13 ms on a busy 2-core box
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        from langchain_huggingface import HuggingFaceEmbeddings
+        prepare_local_model_environment()
+        from runtime.minilm import MiniLMEmbeddings
 
-        return HuggingFaceEmbeddings(
-            model_name=str(bundled_minilm_path()),
-            model_kwargs={"device": "cpu"},
-            encode_kwargs={"normalize_embeddings": True},
-        )
+        return MiniLMEmbeddings(bundled_minilm_path())
     if provider == "openai":
         from langchain_openai import OpenAIEmbeddings
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import psutil
 
 from evals.twin_routing import load_jsonl
@@ -42,7 +43,9 @@ async def test_launched_model_serves_the_services_with_the_in_process_vectors(se
         model_processes = [psutil.Process(pid) for pid in children]  # before stop: it may be gone after
         assert services.embeddings.embed_documents(QUERIES) == local_embeddings.embed_documents(QUERIES)
         batched = await services.require_embeddings().aembed_queries(QUERIES[:8])
-        assert batched == [local_embeddings.embed_query(q) for q in QUERIES[:8]]
+        alone = [local_embeddings.embed_query(q) for q in QUERIES[:8]]
+        # one padded batch in the child: the same vectors up to float rounding
+        assert np.abs(np.array(batched) - np.array(alone)).max() < 1e-5
         assert {"embedded postgres", "database set-up", "embeddings"} <= set(services.timings)
     finally:
         await services.stop()

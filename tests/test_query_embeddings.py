@@ -244,3 +244,18 @@ async def test_queries_after_close_start_new_workers(local_embeddings):
         embeddings.close()  # as the services do when they stop; they may start again
         assert await embeddings.aembed_query("before") == first
     embeddings.close()
+
+
+def test_the_local_model_in_either_process_embeds_a_batch_of_queries_in_one_call(local_embeddings):
+    from runtime.embedding_batcher import query_batch_function
+    from runtime.embedding_process import ProcessEmbeddings
+
+    recording = Recording(local_embeddings)
+    one_by_one = query_batch_function(recording)  # a model that does not say it embeds queries as documents
+    one_by_one(QUERIES[:3])
+    assert recording.batches == [[q] for q in QUERIES[:3]]
+    recording.batches.clear()
+    recording.queries_as_documents = True  # type: ignore[attr-defined]
+    query_batch_function(recording)(QUERIES[:3])
+    assert recording.batches == [QUERIES[:3]]
+    assert getattr(local_embeddings, "queries_as_documents", False) and ProcessEmbeddings.queries_as_documents
