@@ -22,7 +22,7 @@ lint: $(STAMP)
 setup: $(STAMP)
 
 # Reinstalls only when pyproject.toml changes. torch is pinned to the CPU build
-# first so sentence-transformers does not pull a multi-GB CUDA build.
+# first so transformers' torch is not a multi-GB CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

@@ -24,7 +24,7 @@ async def _run(args: argparse.Namespace) -> int:
     from evals.runner import parse_prompt_overrides, print_run, run_suite, runs_dir
 
     prompts = parse_prompt_overrides(args.prompt)
-    for noisy in ("httpx", "httpx2", "sentence_transformers", "numexpr.utils"):
+    for noisy in ("httpx", "httpx2", "transformers", "numexpr.utils"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     record = await run_suite(
         args.suite,
@@ -86,7 +86,7 @@ def _compare(args: argparse.Namespace) -> int:
     if any(refs) and not all(refs):
         raise ConfigError("Compare two saved runs, or two persona versions (KIND:ID@VERSION), not one of each.")
     if all(refs):
-        for noisy in ("httpx", "httpx2", "sentence_transformers", "numexpr.utils"):
+        for noisy in ("httpx", "httpx2", "transformers", "numexpr.utils"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         a, b = asyncio.run(_run_versions(args))
     else:

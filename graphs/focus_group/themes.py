@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from graphs.focus_group.state import Theme
 
@@ -49,6 +47,8 @@ def sentences_of(persona_id: int, answer: str) -> list[Sentence]:
 
 
 def _words(text: str, ignore: frozenset[str]) -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # scikit-learn takes ~1 s to import
+
     return [
         w
         for w in (m.group(0).lower().strip("'-") for m in _WORD.finditer(text))
@@ -70,6 +70,8 @@ def group_sentences(vectors: np.ndarray, distance: float) -> list[int]:
     """A group number per sentence (one group when there is a single sentence)."""
     if len(vectors) < 2:
         return [0] * len(vectors)
+    from sklearn.cluster import AgglomerativeClustering  # scikit-learn takes ~1 s to import: not at start-up
+
     clustering = AgglomerativeClustering(
         n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
     )
