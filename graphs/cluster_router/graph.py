@@ -55,12 +55,9 @@ def build_cluster_router(
         RouterState, input_schema=RouterInput, output_schema=RouterOutput, context_schema=RouterContext
     )
     # LangGraph's typed overloads lack the (state, runtime, config) node form it accepts at run time.
-    builder.add_node(  # type: ignore[call-overload, unused-ignore]
-        "parse_constraints", parse_step, destinations=("greeting", "rank_personas", "score_clusters")
-    )
-    builder.add_node(  # type: ignore[call-overload, unused-ignore]
-        "score_clusters", score_step, destinations=(END, "rank_personas")
-    )
+    after_parse = ("greeting", "rank_personas", "score_clusters")
+    builder.add_node("parse_constraints", parse_step, destinations=after_parse)  # type: ignore[arg-type, call-overload, unused-ignore]
+    builder.add_node("score_clusters", score_step, destinations=(END, "rank_personas"))  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("rank_personas", rank_step, destinations=(END, "greeting"))
     builder.add_node("greeting", greeting)
     builder.add_edge(START, "parse_constraints")
