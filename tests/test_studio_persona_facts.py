@@ -27,6 +27,9 @@ async def test_declared_facts_are_stored_and_guard_the_chat(services, client, sc
     script.replies = ["I rent, and I'm a nurse."]
     r = await client.post(f"/studio/personas/{pid}/chat", headers=builder, json={"content": "Own or rent?"})
     assert r.json()["response"] == "I rent, and I'm a nurse." and len(script.calls) == 4
+    # a rollback brings the first version's facts back, and says so
+    r = await client.post(f"/studio/personas/{pid}/rollback/1", headers=builder)
+    assert r.status_code == 200 and r.json()["persona"]["facts"] == FACTS, r.text
 
 
 async def test_facts_must_be_an_object_of_plain_values(services, client, script):

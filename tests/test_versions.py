@@ -123,6 +123,7 @@ async def test_rollback_restores_every_setting_and_the_next_chat_uses_it(service
             "model": "fake:one",
             "temperature": 0.1,
             "rag": {"db_collections": [], "query_threshold": None, "query_metric": "cosine"},
+            "facts": {},
             "version": 1,
         },
     }
