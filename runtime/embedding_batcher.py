@@ -80,18 +80,14 @@ class EmbeddingStats:
 def query_batch_function(embeddings: Embeddings) -> Callable[[list[str]], list[list[float]]]:
     """How to embed many queries in one model call without changing any query's vector.
 
-    Models that say so (`queries_as_documents`: the local MiniLM, in this process or in its own),
-    sentence-transformers models and OpenAI embed a query exactly as a document, so one
-    `embed_documents` call serves a whole batch. Vertex AI embeds queries with their own task
-    type. Any other model gets one `embed_query` per text: correct, just not batched.
+    Models that say so (`queries_as_documents`: the local MiniLM, in this process or in its own)
+    and OpenAI embed a query exactly as a document, so one `embed_documents` call serves a whole
+    batch. Vertex AI embeds queries with their own task type. Any other model gets one
+    `embed_query` per text: correct, just not batched.
     """
     if getattr(embeddings, "queries_as_documents", False):
         return embeddings.embed_documents
     name = type(embeddings).__name__
-    if name == "HuggingFaceEmbeddings":
-        query_kwargs = getattr(embeddings, "query_encode_kwargs", None)
-        if not query_kwargs or query_kwargs == getattr(embeddings, "encode_kwargs", None):
-            return embeddings.embed_documents
     if name == "OpenAIEmbeddings":
         return embeddings.embed_documents
     if name == "VertexAIEmbeddings":

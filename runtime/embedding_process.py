@@ -47,16 +47,14 @@ def _load(name: str, threads: int) -> None:
     """In the child: build the model and run it once (the first call pays torch's set-up)."""
     global _model
     _exit_with_parent()
-    from runtime.embeddings import make_embeddings, prepare_local_model_environment
+    from runtime.embeddings import make_embeddings
+    from runtime.settings import Settings
 
-    prepare_local_model_environment()
+    _model = make_embeddings(name, Settings(_env_file=None))  # sets torch's environment before importing it
     if threads > 0:
         import torch
 
         torch.set_num_threads(threads)
-    from runtime.settings import Settings
-
-    _model = make_embeddings(name, Settings(_env_file=None))
     _model.embed_documents(["warm up"])
 
 

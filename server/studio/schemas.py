@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 from runtime.errors import ConfigError
 from runtime.models import PROVIDER_ALIASES, known_providers, parse_model_name
 from server.validation import StrictBody
+from services.portable.values import MAX_FACT_KEY_CHARS, MAX_FACTS
 from services.studio.personas import NewPersona, PersonaChanges
 from services.studio.rag import threshold_problem
 from store.studio import StudioPersonaRow
@@ -84,7 +85,8 @@ def _check_model(value: str | None) -> str | None:
 # it checks: age, age_band, gender, location, household, children, education, income_band,
 # credit_tier, homeowner, auto_loans, occupation...); optional, stored with the version.
 PersonaFacts = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=40)], str | int | bool | None], Field(max_length=40)
+    dict[Annotated[str, Field(min_length=1, max_length=MAX_FACT_KEY_CHARS)], str | int | bool | None],
+    Field(max_length=MAX_FACTS),
 ]
 
 

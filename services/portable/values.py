@@ -46,12 +46,11 @@ def temperature(value: Any, where: str) -> float | None:
 
 MAX_FACTS = 40
 MAX_FACT_KEY_CHARS = 40
-MAX_FACT_CHARS = 2000
 
 
 def facts(value: Any, where: str) -> dict[str, str | int | bool]:
-    """Declared persona facts: an object of at most 40 plain values (string, integer or boolean)
-    under names of 1 to 40 characters; null values are left out."""
+    """Declared persona facts, as the studio API takes them: an object of at most 40 plain values
+    (string, integer or boolean) under names of 1 to 40 characters; null values are left out."""
     if value is None:
         return {}
     if not isinstance(value, dict) or len(value) > MAX_FACTS:
@@ -64,8 +63,6 @@ def facts(value: Any, where: str) -> dict[str, str | int | bool]:
             continue
         if isinstance(fact, float) or not isinstance(fact, (str, int, bool)):
             raise ServiceError(f"{where}.{key} must be a string, an integer or true/false")
-        if isinstance(fact, str) and len(fact) > MAX_FACT_CHARS:
-            raise ServiceError(f"{where}.{key} is longer than {MAX_FACT_CHARS} characters")
         out[key] = fact
     return out
 
