@@ -31,6 +31,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import SecretStr
 
+from runtime import event_loop
 from runtime.local_llm import free_port
 from runtime.models import register_chat_provider
 from runtime.services import Services
@@ -200,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     global SYNC_MODEL
     SYNC_MODEL = args.sync_model
-    asyncio.run(run(args.rounds))
+    event_loop.run(run(args.rounds))  # the loop `personas serve` runs on
 
 
 if __name__ == "__main__":

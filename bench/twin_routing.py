@@ -12,8 +12,11 @@ concurrent clients:
 - cache off: every query distinct, so each needs the model;
 - cache on: a realistic mix, queries drawn from 1,000 with Zipf-like frequencies (repeats).
 
-For each it prints req/s, req/s as a fraction of the limit, p50, p99 and p99/p50, and the cache
-hit rate and mean texts per model call the server reports on /health. At 1 client it also measures the bare path, one query
+For each it prints req/s, req/s as a fraction of the limit, p50, p99 and p99/p50, the cache
+hit rate and mean texts per model call the server reports on /health, and the CPU time each
+request cost the API process, the embedding process and the load generator (they share this
+machine's cores with the model; on a small machine the client's share is visible in the figures).
+The load generator is aiohttp, the lighter of the two HTTP clients (`--client httpx` to compare). At 1 client it also measures the bare path, one query
 embedding (the same query path) plus one pgvector SQL query in this process, in blocks alternating
 with blocks of HTTP calls, and prints the HTTP p50 as a multiple of the bare p50.
 """
@@ -30,8 +33,12 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 from bench.embeddings import distinct_queries, measure_limit, print_limit, repeating_queries
+from runtime import event_loop
 
 REPEAT_POOL = 1000  # distinct queries the realistic mix repeats
 
@@ -94,12 +101,68 @@ def _serve(port: int) -> None:
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
         ).serve()
 
-    asyncio.run(serve())
+    event_loop.run(serve())  # the loop `personas serve` runs on
+
+
+class _Client:
+    """The load generator: POST a JSON body, GET JSON, with aiohttp or httpx."""
+
+    def __init__(self, kind: str, base: str, connections: int) -> None:
+        self.kind = kind
+        if kind == "aiohttp":
+            import aiohttp
+
+            self._session = aiohttp.ClientSession(
+                base, connector=aiohttp.TCPConnector(limit=connections), timeout=aiohttp.ClientTimeout(total=120)
+            )
+        else:
+            import httpx
+
+            limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+            self._httpx = httpx.AsyncClient(base_url=base, timeout=120, limits=limits)
+
+    async def post(self, path: str, body: dict[str, object]) -> None:
+        if self.kind == "aiohttp":
+            async with self._session.post(path, json=body) as r:
+                r.raise_for_status()
+                await r.read()
+        else:
+            (await self._httpx.post(path, json=body)).raise_for_status()
+
+    async def get_json(self, path: str) -> Any:
+        if self.kind == "aiohttp":
+            async with self._session.get(path) as r:
+                r.raise_for_status()
+                return await r.json()
+        reply = await self._httpx.get(path)
+        reply.raise_for_status()
+        return reply.json()
+
+    async def close(self) -> None:
+        await (self._session.close() if self.kind == "aiohttp" else self._httpx.aclose())
+
+
+class _CpuMeter:
+    """CPU seconds used by this process (the load generator) and by the server's process tree
+    (the API process; its children: the embedding model)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server = psutil.Process(server_pid)
+
+    def read(self) -> tuple[float, float, float]:
+        def used(p: psutil.Process) -> float:
+            try:
+                t = p.cpu_times()
+                return t.user + t.system + t.children_user + t.children_system
+            except psutil.Error:
+                return 0.0
+
+        mine = psutil.Process()
+        client = mine.cpu_times().user + mine.cpu_times().system
+        return client, used(self.server), sum(used(c) for c in self.server.children(recursive=True))
 
 
 async def _bench(args: argparse.Namespace) -> int:
-    import httpx
-
     from runtime.local_llm import free_port
     from runtime.services import Services
     from runtime.settings import Settings
@@ -133,30 +196,29 @@ async def _bench(args: argparse.Namespace) -> int:
             }
             command = [sys.executable, "-m", "bench.twin_routing", "--serve", str(port)]
             server = await asyncio.to_thread(subprocess.Popen, command, env=env)
-            base = f"http://127.0.0.1:{port}"
-            limits = httpx.Limits(max_connections=max(clients), max_keepalive_connections=max(clients))
-            async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+            client = _Client(args.client, f"http://127.0.0.1:{port}", max(clients))
+            try:
                 deadline = time.monotonic() + 120
                 while True:
                     try:
-                        if (await client.get("/openapi.json")).status_code == 200:
-                            break
-                    except httpx.TransportError:
+                        await client.get_json("/openapi.json")
+                        break
+                    except Exception:  # not listening yet (either client's connection error)
                         pass
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise RuntimeError("the benchmark server did not start")
                     await asyncio.sleep(0.2)
+                cpu = _CpuMeter(server.pid)
 
                 async def http_call(query: str) -> None:
-                    r = await client.post("/twin/query_clusters", json={"query": query, "top_k": 3})
-                    r.raise_for_status()
+                    await client.post("/twin/query_clusters", {"query": query, "top_k": 3})
 
                 async def bare_call(query: str) -> None:
                     vector = await embeddings.aembed_query(query)
                     await search_clusters(services.pool, vector, limit=3)
 
                 async def cache_counts() -> tuple[int, int, int, int]:
-                    report = (await client.get("/health")).json()["embeddings"]
+                    report = (await client.get_json("/health"))["embeddings"]
                     return report["cache_hits"], report["cache_misses"], report["batches"], report["texts"]
 
                 every = distinct_queries(args.requests * (2 + 3 * len(clients)) + 400 + REPEAT_POOL, seed=3)
@@ -176,24 +238,31 @@ async def _bench(args: argparse.Namespace) -> int:
                 )
                 print(
                     f"{'queries':<9} {'clients':>7} {'req/s':>7} {'of limit':>8} {'p50':>8} {'p99':>8} "
-                    f"{'p99/p50':>7} {'hit rate':>8} {'batch':>5}"
+                    f"{'p99/p50':>7} {'hit rate':>8} {'batch':>5}   CPU ms per request: API, model, client"
                 )
                 for mix in ("distinct", "repeats"):
                     for concurrency in clients:
                         n = args.requests * (1 if concurrency == 1 else 3)
                         queries = take(n) if mix == "distinct" else repeating_queries(pool, n, seed=concurrency)
                         hits0, misses0, batches0, texts0 = await cache_counts()
+                        cpu0 = cpu.read()
                         start = time.perf_counter()
                         latencies = await _run(queries, concurrency, http_call)
                         rps = n / (time.perf_counter() - start)
+                        client_ms, api_ms, model_ms = (
+                            (b - a) * 1000 / n for a, b in zip(cpu0, cpu.read(), strict=True)
+                        )
                         hits, misses, batches, texts = await cache_counts()
                         asked = (hits - hits0) + (misses - misses0)
                         batch = (texts - texts0) / max(1, batches - batches0)  # mean texts per model call
                         p50, p99 = statistics.median(latencies), _pct(latencies, 0.99)
                         print(
                             f"{mix:<9} {concurrency:>7} {rps:>7.1f} {rps / limit:>8.0%} {p50:>6.1f}ms "
-                            f"{p99:>6.1f}ms {p99 / p50:>6.2f}x {(hits - hits0) / max(asked, 1):>8.0%} {batch:>5.1f}"
+                            f"{p99:>6.1f}ms {p99 / p50:>6.2f}x {(hits - hits0) / max(asked, 1):>8.0%} {batch:>5.1f}   "
+                            f"{api_ms:5.2f} {model_ms:5.2f} {client_ms:5.2f}"
                         )
+            finally:
+                await client.close()
         finally:
             if server is not None:
                 server.terminate()
@@ -210,12 +279,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400, help="requests per run at 1 client (x3 with more)")
     parser.add_argument("--clients", default="1,16,64", help="comma-separated concurrent clients")
+    parser.add_argument(
+        "--client", choices=("aiohttp", "httpx"), default="aiohttp", help="the load generator's HTTP client"
+    )
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         _serve(args.serve)
         return 0
-    return asyncio.run(_bench(args))
+    return event_loop.run(_bench(args))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from runtime import event_loop
 from runtime.errors import ConfigError
 from runtime.settings import get_settings
 
@@ -79,7 +80,7 @@ def _startup_report(imported: float, ready: float, timings: dict[str, float]) ->
     if models:
         steps[-1] += " while waiting for " + " and ".join(models) + " (loading since the command started)"
     steps.append(f"demo check and app {time.monotonic() - ready:.1f} s")
-    return f"started in {time.monotonic() - _STARTED:.1f} s: " + "; ".join(steps)
+    return f"started in {time.monotonic() - _STARTED:.1f} s on {event_loop.loop_name()}: " + "; ".join(steps)
 
 
 async def _migrate(args: argparse.Namespace) -> int:
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.run(args)
         if asyncio.iscoroutine(result):
-            result = asyncio.run(result if args.run is _serve else _run_command(result))
+            result = event_loop.run(result) if args.run is _serve else asyncio.run(_run_command(result))
         return int(result or 0)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
