@@ -11,6 +11,12 @@ two mirrored orders (a small model favours the first option it sees), in three c
   must infer it from the rest of its record and its segment's summary);
 - `demographics`: a profile of age, gender and ethnicity only (the baseline of the twin studies).
 
+Each answer then passes the survey's fact check as the product's does
+(`graphs.segment_survey.fact_options.ruled_out`, on the facts the condition's profile holds: all
+of them `in`, all but the item's `heldout`, age and gender for `demographics`): options that
+contradict those facts are ruled out. The metrics score the checked answers, as `/twin/survey`
+gives them, and (`*_unchecked`) the model's own.
+
 Per twin and item: individual accuracy against the persona's own record (the mean over the two
 asks), retest agreement (the two asks agree). Per cluster and item, once all its rows have run:
 total variation distance and Wasserstein distance (ordinal and yes/no items, in option steps)
@@ -272,11 +278,26 @@ def orders(item: Item, persona_number: int) -> tuple[list[int], list[int]]:
     return first, first[::-1]
 
 
+def condition_facts(spec: Any, condition: str, item: Item) -> dict[str, Any]:
+    """The facts the condition's profile holds, in the fact checker's keys."""
+    from graphs.persona_chat.facts import normalise_facts, persona_facts
+
+    if condition == "in":
+        return persona_facts(spec.attributes)
+    if condition == "heldout":
+        return persona_facts({k: v for k, v in spec.attributes.items() if k not in item.hide_attributes})
+    return normalise_facts({"age": spec.attributes["age"], "gender": spec.gender})
+
+
 async def answer_persona(
     ask: Ask, world: World, spec: Any, persona_number: int, items: Sequence[Item]
 ) -> dict[str, dict[str, Any]]:
-    """The twin's two answers to each item in each condition, and its true answers. Conditions
-    run one after another, so the model server reuses a prompt it has just read."""
+    """The twin's two answers to each item in each condition (checked against the condition's
+    facts, and the model's own), and its true answers. Conditions run one after another, so the
+    model server reuses a prompt it has just read."""
+    from graphs.segment_survey.closed_answer import excluding
+    from graphs.segment_survey.fact_options import ruled_out
+
     out: dict[str, dict[str, Any]] = {item.key: {"truth": item.truth(spec.attributes)} for item in items}
     for condition in CONDITIONS:
         for item in items:
@@ -286,11 +307,19 @@ async def answer_persona(
                 system = profile_prompt(world, spec, item)
             else:
                 system = demographics_prompt(spec)
+            ruled = ruled_out(item.question, item.options, condition_facts(spec, condition, item))
             answers = []
             for order in orders(item, persona_number):
                 result = await ask(system, item.question, item.options, order)
+                checked = excluding(result, ruled)
                 answers.append(
-                    {"answer": result.answer, "probabilities": result.probabilities, "method": result.method}
+                    {
+                        "answer": checked.answer,
+                        "probabilities": checked.probabilities,
+                        "method": checked.method,
+                        "unchecked": result.answer,
+                        "ruled_out": sorted(ruled),
+                    }
                 )
             out[item.key][condition] = answers
     return out
@@ -347,6 +376,8 @@ async def run_rows(rows: Sequence[Mapping[str, Any]], ask: Ask, items: Sequence[
                 output={c: [a["answer"] for a in answered[c]] for c in CONDITIONS},
                 notes={
                     "truth": answered["truth"],
+                    "unchecked": {c: [a["unchecked"] for a in answered[c]] for c in CONDITIONS},
+                    "ruled_out": {c: answered[c][0]["ruled_out"] for c in CONDITIONS},
                     "probabilities": {c: [a["probabilities"] for a in answered[c]] for c in CONDITIONS},
                 },
             )
@@ -362,6 +393,9 @@ def persona_metrics(world: World, spec: Any, item: Item, answered: Mapping[str, 
         metrics[f"retest_{condition}"] = 1.0 if a == b else 0.0
         if truth is not None:
             metrics[f"accuracy_{condition}"] = ((a == truth) + (b == truth)) / 2
+            if condition != "demographics":
+                raw_a, raw_b = (x["unchecked"] for x in answered[condition])
+                metrics[f"accuracy_{condition}_unchecked"] = ((raw_a == truth) + (raw_b == truth)) / 2
     if truth is not None:
         glob = distribution(item, world.records)
         seg = distribution(item, world.members[spec.cluster_key])
@@ -387,13 +421,14 @@ def cluster_metrics(
         "global_prior": distribution(item, world.records),
     }
     for condition in CONDITIONS:
-        shares = {o: 0.0 for o in item.options}
-        for weight, (_, result) in zip(weights, answered, strict=True):
-            for ask in result[condition]:
-                shares[ask["answer"]] += weight / len(result[condition])
-        dists[condition] = shares
+        for key, name in (("answer", condition), ("unchecked", f"{condition}_unchecked")):
+            shares = {o: 0.0 for o in item.options}
+            for weight, (_, result) in zip(weights, answered, strict=True):
+                for ask in result[condition]:
+                    shares[ask[key]] += weight / len(result[condition])
+            dists[name] = shares
     metrics: dict[str, float] = {}
-    for name in ("in", "heldout", "demographics", "global_prior", "uniform"):
+    for name in ("in", "in_unchecked", "heldout", "demographics", "global_prior", "uniform"):
         metrics[f"tvd_{name}"] = tvd(dists[name], records)
         if item.ordinal:
             metrics[f"wasserstein_{name}"] = wasserstein(dists[name], records, item.options)
@@ -408,7 +443,9 @@ def cluster_metrics(
 
 TABLE_METRICS = (
     ("accuracy_in", "acc in"),
+    ("accuracy_in_unchecked", "acc in -"),
     ("accuracy_heldout", "acc out"),
+    ("accuracy_heldout_unchecked", "acc out -"),
     ("accuracy_demographics", "acc demo"),
     ("accuracy_global_prior", "acc prior"),
     ("accuracy_segment_prior", "acc seg"),
@@ -416,6 +453,7 @@ TABLE_METRICS = (
     ("retest_in", "rt in"),
     ("retest_heldout", "rt out"),
     ("tvd_in", "tvd in"),
+    ("tvd_in_unchecked", "tvd in -"),
     ("tvd_heldout", "tvd out"),
     ("tvd_demographics", "tvd demo"),
     ("tvd_global_prior", "tvd prior"),

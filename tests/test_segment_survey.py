@@ -41,9 +41,10 @@ def _letters(prompt: str) -> dict[str, str]:
     return {m.group(2): m.group(1) for m in re.finditer(r"^([A-J])\. (.+)$", prompt, re.M)}
 
 
-def fact_answerer(calls: list[tuple[str, str]] | None = None, pause: float = 0.0):
-    """A scripted model that puts 0.9 on the option matching the persona's `homeowner` fact,
-    reported as OpenAI-style top log-probabilities of the option letters."""
+def fact_answerer(calls: list[tuple[str, str]] | None = None, pause: float = 0.0, contrary: bool = False):
+    """A scripted model that puts 0.9 on the option matching the persona's `homeowner` fact (on
+    the other one when `contrary`), reported as OpenAI-style top log-probabilities of the option
+    letters."""
 
     def respond(messages: list[BaseMessage]) -> AIMessage:
         system, prompt = str(messages[0].content), str(messages[-1].content)
@@ -52,7 +53,7 @@ def fact_answerer(calls: list[tuple[str, str]] | None = None, pause: float = 0.0
         if pause:
             time.sleep(pause)
         letters = _letters(prompt)
-        owns = "- homeowner: yes" in system
+        owns = ("- homeowner: yes" in system) != contrary
         likely, other = (letters["Own"], letters["Rent"]) if owns else (letters["Rent"], letters["Own"])
         tops = [{"token": likely, "logprob": math.log(0.9)}, {"token": other, "logprob": math.log(0.1)}]
         return AIMessage(
@@ -77,7 +78,13 @@ def expected_weights(segments: SegmentSet, name: str) -> list[float]:
 async def test_survey_over_loopback_weights_each_persona_by_its_records(live_app, twins, script):
     script.responder = fact_answerer()
     ids = [cluster_key(twins, GEN_Z), cluster_key(twins, BOOMERS)]
-    body = {"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": ids, "samples_per_persona": 1}
+    body = {
+        "question": QUESTION,
+        "options": ["Own", "Rent"],
+        "cluster_ids": ids,
+        "samples_per_persona": 1,
+        "check_facts": False,  # the model's own probabilities (the fact check is tested below)
+    }
     with live_app() as server:
         with httpx.Client(base_url=server.url, timeout=120) as http:
             first = http.post("/twin/survey", json=body)
@@ -177,6 +184,33 @@ async def test_a_query_surveys_the_routed_clusters_and_no_ids_survey_all(client,
     assert sorted(c["cluster_id"] for c in everyone.json()["clusters"]) == sorted(c.key for c in twins.clusters)
 
 
+async def test_options_the_record_contradicts_are_ruled_out(client, twins, script):
+    """A model that answers against every persona's record: the fact check gives each persona its
+    record's answer; `check_facts: false` keeps the model's; a question the facts cannot answer
+    keeps the model's probabilities."""
+    script.responder = fact_answerer(contrary=True)
+    cid = cluster_key(twins, GEN_Z)
+    owns = {p.name: bool(p.attributes["homeowner"]) for p in twins.personas_of(cid)}
+    assert set(owns.values()) == {True, False}  # both kinds answer
+    body = {"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": [cid]}
+    checked = (await client.post("/twin/survey", json=body)).json()["clusters"][0]
+    unchecked = (await client.post("/twin/survey", json={**body, "check_facts": False})).json()["clusters"][0]
+    for a in checked["answers"]:
+        truth = "Own" if owns[a["persona_name"]] else "Rent"
+        assert a["answer"] == truth and a["probabilities"][truth] == 1.0
+    assert all(
+        a["probabilities"]["Own" if owns[a["persona_name"]] else "Rent"] == pytest.approx(0.1)
+        for a in unchecked["answers"]
+    )
+    assert checked["n_answers"] == unchecked["n_answers"] == 15
+    owners = sum(a["weight"] for a in checked["answers"] if owns[a["persona_name"]])
+    assert checked["distribution"]["Own"] == pytest.approx(owners, abs=1e-3)
+    assert owners < 0.5 < unchecked["distribution"]["Own"]  # each drawn from 0.9 against the record
+    own_words = {**body, "question": "Own or rent: which do you prefer for people in general?"}
+    other = (await client.post("/twin/survey", json=own_words)).json()["clusters"][0]
+    assert {round(a["probabilities"]["Own"], 3) for a in other["answers"]} == {0.9, 0.1}
+
+
 async def test_samples_rotate_the_option_order_and_count_as_one_persona(services, twins, script):
     calls: list[tuple[str, str]] = []
     script.responder = fact_answerer(calls)
@@ -264,6 +298,9 @@ async def test_survey_graph_on_the_real_local_model(services, local_llm):
     assert all(a["answer"] in ("Own", "Rent") for a in result["answers"])
     assert all(sum(a["probabilities"].values()) == pytest.approx(1.0, abs=1e-3) for a in result["answers"])
     assert sum(result["distribution"].values()) == pytest.approx(1.0)
+    # what the records hold they answer, whatever the small model prefers
+    records = {p.name: "Own" if p.attributes["homeowner"] else "Rent" for p in people}
+    assert {a["persona_name"]: a["answer"] for a in result["answers"]} == records
     again = await asyncio.wait_for(segment_survey.ainvoke(survey, context=SurveyContext(model="local:smollm2")), 600)
     assert again == first
 

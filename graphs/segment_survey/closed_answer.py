@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -195,6 +195,19 @@ async def ask_closed_question(
     if chosen == "option_likelihood":
         return await _by_option_likelihood(chat_model, system_prompt, question, options, shown, seed)
     return await _by_label_logprobs(chat_model, system_prompt, question, options, shown, seed, local)
+
+
+def excluding(answer: ClosedAnswer, ruled_out: Collection[str]) -> ClosedAnswer:
+    """``answer`` with the ``ruled_out`` options at probability 0 and the others renormalised
+    (evenly, when the model gave them nothing); unchanged when nothing or everything is ruled out.
+    ``method`` then ends in ``+facts``."""
+    options = list(answer.probabilities)
+    kept = [o for o in options if o not in ruled_out]
+    if not kept or len(kept) == len(options):
+        return answer
+    mass = sum(answer.probabilities[o] for o in kept)
+    probs = [(answer.probabilities[o] / mass if mass > 0 else 1.0 / len(kept)) if o in kept else 0.0 for o in options]
+    return _result(options, probs, answer.method + "+facts", answer.order)
 
 
 def shuffled_order(n_options: int, *keys: int) -> list[int]:

@@ -10,8 +10,15 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from graphs.segment_survey.closed_answer import MAX_OPTIONS, ask_closed_question, draw_answer, shuffled_order
+from graphs.segment_survey.closed_answer import (
+    MAX_OPTIONS,
+    ask_closed_question,
+    draw_answer,
+    excluding,
+    shuffled_order,
+)
 from graphs.segment_survey.context import SurveyContext, concurrency_gate, concurrency_limit, survey_context
+from graphs.segment_survey.fact_options import ruled_out
 from graphs.segment_survey.respondents import Respondent, gather_respondents
 from graphs.segment_survey.state import AnswerRecord, AskTask, ClusterSurvey, PersonaAnswer, SurveyState
 from graphs.segment_survey.weights import confidence_intervals, weighted_distribution
@@ -71,6 +78,7 @@ async def fan_out(state: SurveyState) -> list[Send] | str:
                 options=list(state["options"]),
                 seed=int(state.get("seed") or 0),
                 shuffle_options=state.get("shuffle_options") is not False,
+                check_facts=state.get("check_facts") is not False,
             ),
         )
         for respondent in state.get("respondents") or []
@@ -80,8 +88,9 @@ async def fan_out(state: SurveyState) -> list[Send] | str:
 
 
 async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableConfig) -> dict[str, Any]:
-    """One persona answers once: options in this respondent's order, the answer drawn from its
-    option probabilities (seeded), so answers keep the model's spread and a seed repeats them."""
+    """One persona answers once: options in this respondent's order, those its facts rule out
+    dropped, the answer drawn from the option probabilities (seeded), so answers keep the model's
+    spread and a seed repeats them."""
     context = survey_context(getattr(runtime, "context", None), config)
     services = await ensure_services()
     model = context.model or services.settings.chat_model
@@ -101,6 +110,8 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
             method=context.method,
             settings=services.settings,
         )
+    ruled = ruled_out(task["question"], task["options"], respondent["facts"]) if task["check_facts"] else {}
+    answer = excluding(answer, ruled)
     record = AnswerRecord(
         cluster_id=respondent["cluster_id"],
         persona_id=respondent["persona_id"],
@@ -110,6 +121,7 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
         answer=draw_answer(answer, *keys),
         probabilities={o: round(p, 4) for o, p in answer.probabilities.items()},
         method=answer.method,
+        ruled_out=ruled,
     )
     return {"answers": [record]}
 

@@ -9,6 +9,7 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from graphs.cluster_router.nodes import ClusterNotFound
+from graphs.persona_chat.facts import persona_facts
 from graphs.segment_survey.weights import persona_weights
 from runtime.services import Services
 from store.clusters import ClusterRow, cluster_personas, get_cluster, list_clusters
@@ -27,6 +28,8 @@ class Respondent(TypedDict):
     weight: float
     """Share of the cluster's records this persona stands for (the cluster's weights sum to 1)."""
     system_prompt: str
+    facts: dict[str, Any]
+    """The persona's record facts in the fact checker's keys (`graphs.persona_chat.facts`)."""
 
 
 class ClusterInfo(TypedDict):
@@ -75,6 +78,7 @@ async def respondents_of(services: Services, cluster: ClusterRow) -> list[Respon
                 age_band=persona["age_band"],
                 weight=weight,
                 system_prompt=profile["system_prompt"] if profile else "",
+                facts=persona_facts(profile["attributes"]) if profile else {},
             )
         )
     return out

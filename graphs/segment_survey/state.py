@@ -21,6 +21,8 @@ class SurveyInput(TypedDict):
     routed for `query`, else every cluster. `samples_per_persona` (1 to 10) asks each persona
     that many times, with the options in a different order each time when `shuffle_options`
     (default true; set false for ordered scales). `seed` fixes the orders and the draws.
+    `check_facts` (default true): an option that contradicts the persona's record (a renter
+    answering "Own") gets probability 0, so twins answer what their records hold.
     """
 
     question: str
@@ -31,6 +33,7 @@ class SurveyInput(TypedDict):
     samples_per_persona: NotRequired[int | None]
     seed: NotRequired[int | None]
     shuffle_options: NotRequired[bool | None]
+    check_facts: NotRequired[bool | None]
 
 
 class PersonaAnswer(TypedDict):
@@ -70,6 +73,8 @@ class AnswerRecord(TypedDict):
     answer: str
     probabilities: dict[str, float]
     method: str
+    ruled_out: dict[str, str]
+    """Options the persona's facts ruled out, with the fact each contradicts."""
 
 
 class AskTask(TypedDict):
@@ -79,6 +84,7 @@ class AskTask(TypedDict):
     options: list[str]
     seed: int
     shuffle_options: bool
+    check_facts: bool
 
 
 class SurveyState(SurveyInput):

@@ -82,6 +82,7 @@ def _survey_request(args: argparse.Namespace) -> SurveyInput:
         "samples_per_persona": args.samples,
         "seed": args.seed,
         "shuffle_options": not args.keep_order,
+        "check_facts": not args.no_fact_check,
     }
     try:
         return cast("SurveyInput", SurveyRequest.model_validate(body).model_dump())
@@ -175,6 +176,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     survey.add_argument("--samples", type=int, default=1, help="times each persona is asked (1 to 10, default 1)")
     survey.add_argument("--seed", type=int, default=0, help="fixes option orders and answers (default 0)")
     survey.add_argument("--keep-order", action="store_true", help="show the options in the given order to everyone")
+    survey.add_argument(
+        "--no-fact-check",
+        action="store_true",
+        help="keep options that contradict a persona's record (the model's answers as they come)",
+    )
     survey.add_argument("--model", help="provider:model answering for the personas (default CHAT_MODEL)")
     survey.add_argument("--concurrency", type=int, default=0, help="answers in flight at once (0 = automatic)")
     survey.add_argument("--json", action="store_true", help="print the result as the REST API returns it")

@@ -177,6 +177,11 @@ class SurveyRequest(_SegmentChoice):
     shuffle_options: bool = Field(
         True, description="Show the options in a different order to each respondent; false for ordered scales."
     )
+    check_facts: bool = Field(
+        True,
+        description="Rule out options that contradict a persona's record (a renter answering Own); "
+        "false: the model's answers as they come.",
+    )
 
     @field_validator("options")
     @classmethod
