@@ -152,7 +152,7 @@ COUNTRIES = frozenset(
         "china",
     }
 )
-_US_NAMES = {"united states", "usa", "the usa", "the us", "the u.s.", "america", "the united states"}
+US_NAMES = {"united states", "usa", "the usa", "the us", "the u.s.", "america", "the united states"}
 OCCUPATIONS = frozenset(
     """accountant actor actress architect artist attorney baker banker barber barista bartender bookkeeper
     carpenter cashier chef cleaner clerk coach consultant contractor cook counselor dentist designer
@@ -226,7 +226,7 @@ def normalise_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     if str(src.get("net_worth_decile", "")).isdigit():
         facts["net_worth_decile"] = int(src["net_worth_decile"])
     if src.get("credit_tier"):
-        facts["credit_tier"] = _normalise_tier(str(src["credit_tier"]))
+        facts["credit_tier"] = normalise_tier(str(src["credit_tier"]))
     home = src.get("homeowner", src.get("home"))
     if home is not None and _yes(home) is not None:
         facts["homeowner"] = _yes(home)
@@ -258,7 +258,7 @@ def persona_facts(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     return {}
 
 
-_HOUSEHOLD_TEXT = {
+HOUSEHOLD_TEXT = {
     "Single": "you live alone: no spouse or partner and no children live with you",
     "Couple": "you live with your spouse or partner and no children live with you",
     "Family with children": "you live with your spouse or partner and your children",
@@ -280,7 +280,7 @@ def fact_statements(facts: Mapping[str, Any]) -> list[str]:
     if place:
         out.append(f"you live in {place}")
     if facts.get("household"):
-        out.append(_HOUSEHOLD_TEXT[facts["household"]])
+        out.append(HOUSEHOLD_TEXT[facts["household"]])
     elif "children" in facts:
         out.append("children live with you" if facts["children"] else "no children live with you")
     if facts.get("education"):
@@ -450,8 +450,8 @@ def _home_names(facts: Mapping[str, Any]) -> set[str]:
     if facts.get("region"):
         regions.add(str(facts["region"]).lower())
     names |= regions
-    if names & (US_STATES | _US_NAMES) or regions or any(CITIES.get(n) in US_STATES for n in names):
-        names |= _US_NAMES
+    if names & (US_STATES | US_NAMES) or regions or any(CITIES.get(n) in US_STATES for n in names):
+        names |= US_NAMES
     return names
 
 
@@ -464,7 +464,7 @@ def _place_fits(place: str, names: set[str]) -> bool:
     return place in names or home in names
 
 
-def _normalise_tier(word: str) -> str:
+def normalise_tier(word: str) -> str:
     w = word.strip().lower().replace(" ", "-").replace("sub-prime", "subprime").replace("superprime", "super-prime")
     return w.replace("nearprime", "near-prime").replace("deep-sub-prime", "deep-subprime")
 
@@ -483,7 +483,7 @@ def tiers_for_score(score: int) -> set[str]:
     return {"super-prime"}
 
 
-_ADJECTIVE_TIERS = {
+ADJECTIVE_TIERS = {
     "excellent": {"super-prime", "prime"},
     "great": {"super-prime", "prime"},
     "perfect": {"super-prime"},
@@ -516,15 +516,15 @@ def stated_credit(text: str) -> list[set[str]]:
     for m in re.finditer(r"\b(deep[\s-]?sub[\s-]?prime|super[\s-]?prime|near[\s-]?prime|sub[\s-]?prime|prime)\b", low):
         before = low[max(0, m.start() - 40) : m.start()]
         if re.search(r"\b(?:i'm|i’m|i\s+am|my|i\s+have|i\s+fall|i\s+sit|i'd\s+be|considered)\b", before):
-            found.append({_normalise_tier(m[1])})
+            found.append({normalise_tier(m[1])})
     for m in re.finditer(
         r"\b(?:my\s+credit(?:\s+score)?\s+is\s+(?:pretty\s+|really\s+|very\s+)?(\w+)|"
         r"i(?:\s+have|'ve|\s+got|'ve\s+got)\s+(?:an?\s+)?(?:pretty\s+|really\s+|very\s+)?(\w+)\s+credit)\b",
         low,
     ):
         adjective = m[1] or m[2]
-        if adjective in _ADJECTIVE_TIERS:
-            found.append(_ADJECTIVE_TIERS[adjective])
+        if adjective in ADJECTIVE_TIERS:
+            found.append(ADJECTIVE_TIERS[adjective])
     return found
 
 
@@ -587,16 +587,16 @@ def _household_contradictions(sentence: str, facts: Mapping[str, Any]) -> list[t
         out.append(("children", "you said you have no children, but your children live with you"))
     partner = _matches(_PARTNER_CLAIMS, sentence) or bool(re.search(r"\b" + _PARTNER + r"\b", with_whom))
     if household in ("Single", "Single parent") and partner and not re.search(r"\b(?:ex|late|former)[- ]", sentence):
-        out.append(("household", f"you said you have a spouse or partner, but {_HOUSEHOLD_TEXT[household]}"))
+        out.append(("household", f"you said you have a spouse or partner, but {HOUSEHOLD_TEXT[household]}"))
     if household in PARTNER_HOUSEHOLDS and _matches(_NOT_PARTNERED, sentence):
-        out.append(("household", f"you said you are single, but {_HOUSEHOLD_TEXT[household]}"))
+        out.append(("household", f"you said you are single, but {HOUSEHOLD_TEXT[household]}"))
     if household and household != "Single" and _matches(_ALONE, sentence):
-        out.append(("household", f"you said you live alone, but {_HOUSEHOLD_TEXT[household]}"))
+        out.append(("household", f"you said you live alone, but {HOUSEHOLD_TEXT[household]}"))
     if household == "Single" and re.search(_WE_HOUSEHOLD, sentence) and not out:
-        out.append(("household", f"you said you live with others, but {_HOUSEHOLD_TEXT['Single']}"))
+        out.append(("household", f"you said you live with others, but {HOUSEHOLD_TEXT['Single']}"))
     if household == "Single" and with_whom and not re.search(r"\b(?:cat|dog|pets?|myself)\b", with_whom):
         if not any(kind == "household" for kind, _ in out):
-            out.append(("household", f"you said you live with others, but {_HOUSEHOLD_TEXT['Single']}"))
+            out.append(("household", f"you said you live with others, but {HOUSEHOLD_TEXT['Single']}"))
     return out
 
 
@@ -654,7 +654,7 @@ _NO_AUTO_LOAN = (
 )
 
 
-def _money(amount: str, unit: str | None) -> float:
+def money_value(amount: str, unit: str | None) -> float:
     value = float(amount.replace(",", ""))
     if unit and unit.lower() in ("k", "thousand", "grand"):
         value *= 1000
@@ -671,15 +671,15 @@ def stated_incomes(text: str) -> list[float]:
         text.lower(),
     ):
         if m[1]:
-            value = _money(m[1], m[2]) * (12 if m[3] == "month" else 1)
+            value = money_value(m[1], m[2]) * (12 if m[3] == "month" else 1)
         else:
-            value = _money(m[4], m[5])
+            value = money_value(m[4], m[5])
         if value >= 1000:
             found.append(value)
     return found
 
 
-def _band_limits(band: str) -> tuple[float, float]:
+def band_limits(band: str) -> tuple[float, float]:
     nums = [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", band)]
     if "+" in band and nums:
         return nums[0], float("inf")
@@ -751,7 +751,7 @@ def _sentence_contradictions(low: str, facts: Mapping[str, Any]) -> list[tuple[s
                 out.append(("education", f"education: what you said does not fit {facts['education'].lower()}"))
                 break
     if facts.get("income_band"):
-        lo_income, hi_income = _band_limits(facts["income_band"])
+        lo_income, hi_income = band_limits(facts["income_band"])
         for value in stated_incomes(low):
             if value < lo_income * 0.75 or value > hi_income * 1.25:
                 out.append(("income", f"income ${value:,.0f} a year but persona earns {facts['income_band']}"))

@@ -27,25 +27,25 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from graphs.age_words import decade_span
 from graphs.persona_chat.facts import (
-    _ADJECTIVE_TIERS,
-    _HOUSEHOLD_TEXT,
-    _US_NAMES,
+    ADJECTIVE_TIERS,
     CITIES,
     COUNTRIES,
     CREDIT_TIERS,
     EDUCATION_LEVELS,
     GROWN_CHILDREN_AGE,
+    HOUSEHOLD_TEXT,
     HOUSEHOLDS,
     KIDS_HOUSEHOLDS,
     PARTNER_HOUSEHOLDS,
     REGION_NAMES,
     STATE_CODES,
     STATE_REGION,
+    US_NAMES,
     US_STATES,
-    _band_limits,
-    _money,
-    _normalise_tier,
+    band_limits,
+    money_value,
     normalise_facts,
+    normalise_tier,
     parse_age_band,
     tiers_for_score,
 )
@@ -590,7 +590,7 @@ def _household_dims(facts: Mapping[str, Any]) -> _Dims:
 
 def _household_text(facts: Mapping[str, Any]) -> str:
     if facts.get("household"):
-        return _HOUSEHOLD_TEXT[facts["household"]]
+        return HOUSEHOLD_TEXT[facts["household"]]
     return "children live with you" if facts.get("children") else "no children live with you"
 
 
@@ -742,16 +742,16 @@ _TIERS = frozenset(CREDIT_TIERS)
 _TIER_SCORES = {"deep-subprime": (300, 579), "subprime": (580, 619), "near-prime": (620, 659), "prime": (660, 719), "super-prime": (720, 850)}  # fmt: skip
 # Self-ratings: the chat checker's adjectives, widened by the FICO scale survey options follow
 # (FICO "fair" is 580-669, which reaches sub-prime); `sure` is what the word surely covers.
-_GOOD = _ADJECTIVE_TIERS["good"]
+_GOOD = ADJECTIVE_TIERS["good"]
 _CREDIT_WORDS: tuple[tuple[str, _Span[str]], ...] = (
-    (r"very\s+good", _span(_ADJECTIVE_TIERS["great"], {"super-prime"})),
-    (r"very\s+poor|very\s+bad", _span(_ADJECTIVE_TIERS["terrible"])),
-    (r"above\s+average", _span(_ADJECTIVE_TIERS["great"], {"super-prime"})),
-    (r"below\s+average", _span(_ADJECTIVE_TIERS["poor"] | {"near-prime"}, _ADJECTIVE_TIERS["poor"])),
-    (r"excellent|exceptional|outstanding|great", _span(_ADJECTIVE_TIERS["excellent"], {"super-prime"})),
+    (r"very\s+good", _span(ADJECTIVE_TIERS["great"], {"super-prime"})),
+    (r"very\s+poor|very\s+bad", _span(ADJECTIVE_TIERS["terrible"])),
+    (r"above\s+average", _span(ADJECTIVE_TIERS["great"], {"super-prime"})),
+    (r"below\s+average", _span(ADJECTIVE_TIERS["poor"] | {"near-prime"}, ADJECTIVE_TIERS["poor"])),
+    (r"excellent|exceptional|outstanding|great", _span(ADJECTIVE_TIERS["excellent"], {"super-prime"})),
     (r"good|solid", _span(_GOOD, _GOOD - {"near-prime"})),
-    (r"fair|average|okay|ok|decent", _span(_ADJECTIVE_TIERS["fair"] | {"subprime"}, {"near-prime"})),
-    (r"poor|bad|terrible|awful|damaged", _span(_ADJECTIVE_TIERS["poor"])),
+    (r"fair|average|okay|ok|decent", _span(ADJECTIVE_TIERS["fair"] | {"subprime"}, {"near-prime"})),
+    (r"poor|bad|terrible|awful|damaged", _span(ADJECTIVE_TIERS["poor"])),
 )
 
 
@@ -781,7 +781,7 @@ def _credit_scores(text: str) -> _Span[str] | None:
 def _credit_tiers(text: str, options: Sequence[str] = ()) -> _Span[str] | None:
     found: list[_Span[str]] = []
     for m in re.finditer(r"\b(deep[\s-]?sub[\s-]?prime|super[\s-]?prime|near[\s-]?prime|sub[\s-]?prime|prime)\b", text):
-        tier = _normalise_tier(re.sub(r"\s+", "-", m[1]))
+        tier = normalise_tier(re.sub(r"\s+", "-", m[1]))
         if tier in ("subprime", "deep-subprime"):
             found.append(_span({"subprime", "deep-subprime"}, {tier}))  # the records' "Sub Prime" is all below 620
         elif tier == "prime" and not any(re.search(r"super[\s-]?prime", o) for o in options):
@@ -878,7 +878,7 @@ def _place_span(name: str) -> _Span[str]:
     if name in CITIES:
         home = CITIES[name]
         return _span({home}) if home in US_STATES else _span({_ABROAD})
-    if name in _US_NAMES or name in ("united states", "us", "u.s."):
+    if name in US_NAMES or name in ("united states", "us", "u.s."):
         return _span(US_STATES)
     return _span({_ABROAD})  # another country
 
@@ -932,7 +932,7 @@ def _home_place(facts: Mapping[str, Any]) -> tuple[frozenset[str], str] | None:
     if region in _REGION_STATES:
         return _REGION_STATES[region], f"you live in the {region.title()}"
     country = str(facts.get("country", ""))
-    if country.lower() in _US_NAMES | {"united states", "us", "u.s."}:
+    if country.lower() in US_NAMES | {"united states", "us", "u.s."}:
         return frozenset(US_STATES), f"you live in the {country}" if len(country) <= 3 else f"you live in {country}"
     if country:
         return frozenset({_ABROAD}), f"you live in {country}"
@@ -980,7 +980,11 @@ def _money_range(text: str, q: str) -> Interval | None:
         units[0] = units[1]  # "$50-100k"
     values: list[float] = []
     for (amount, _, dollar), unit in zip(found, units, strict=True):
-        value = _money(amount, None) * 1e6 if unit in ("m", "mil", "million", "mm") else _money(amount, unit or None)
+        value = (
+            money_value(amount, None) * 1e6
+            if unit in ("m", "mil", "million", "mm")
+            else money_value(amount, unit or None)
+        )
         if not (dollar or unit or value >= 1000):
             return None  # a bare small number is no amount of money
         values.append(value * scale)
@@ -1019,7 +1023,7 @@ def _judge_income(money: Interval, facts: Mapping[str, Any], q: str) -> str | No
     if not band:
         return None
     try:
-        lo, hi = _band_limits(str(band))
+        lo, hi = band_limits(str(band))
     except ValueError:
         return None
     household = re.search(r"\b(?:household|family|combined|total\s+household)\b", q)
