@@ -339,7 +339,7 @@ RULED: list[tuple[str, dict, str, list[str], set[str]]] = [
         PARENT,
         "How would you describe your credit history?",
         ["Excellent (800+)", "Good (670-799)", "Fair (580-669)", "Poor (below 580)"],
-        {"Excellent (800+)", "Poor (below 580)"},
+        {"Excellent (800+)", "Good (670-799)", "Poor (below 580)"},  # the score decides, not the word
     ),
     (
         "tier words",
@@ -347,6 +347,13 @@ RULED: list[tuple[str, dict, str, list[str], set[str]]] = [
         "Which credit tier are you in?",
         ["Sub-prime", "Near-prime", "Prime", "Super-prime"],
         {"Sub-prime", "Near-prime", "Prime"},
+    ),
+    (
+        "tier labels",
+        PARENT,
+        "How is your credit?",
+        ["Bad / subprime", "Fair / near prime", "Good / prime", "Excellent / super prime"],
+        {"Bad / subprime", "Good / prime", "Excellent / super prime"},  # the tier decides, not the word
     ),
     ("prime without super", OWNER, "What is your credit tier?", ["Subprime", "Prime"], {"Subprime"}),
     (

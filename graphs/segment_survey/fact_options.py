@@ -788,13 +788,15 @@ def _credit_tiers(text: str, options: Sequence[str] = ()) -> _Span[str] | None:
             found.append(_span({"prime", "super-prime"}, {"prime"}))  # super-prime is prime too, unless offered apart
         elif tier in _TIERS:
             found.append(_span({tier}))
-    rest = text
+    if (scores := _credit_scores(text)) is not None:
+        found.append(scores)
+    # A tier name or a score says more than a self-rating: "Good (prime)" is the prime tier,
+    # labelled good, not every tier "good" can mean.
+    rest = "" if found else text
     for pattern, span in _CREDIT_WORDS:
         if re.search(r"\b(?:" + pattern + r")\b", rest):
             found.append(span)
             rest = re.sub(r"\b(?:" + pattern + r")\b", " ", rest)
-    if (scores := _credit_scores(text)) is not None:
-        found.append(scores)
     if not found:
         return None
     span = found[0]
