@@ -60,7 +60,8 @@ async def _serve(args: argparse.Namespace) -> int:
         app = create_app(settings, services=services)
         log.info("%s", _startup_report(imported, ready, services.timings))
         print(f"Serving on http://{host}:{port} (docs at /docs, health at /health)", file=sys.stderr, flush=True)
-        config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, lifespan="on")
+        # no WebSocket routes: ws="none" spares importing a WebSocket library at start-up
+        config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, lifespan="on", ws="none")
         await uvicorn.Server(config).serve()
     finally:
         if services is not None:
