@@ -14,8 +14,11 @@ two mirrored orders (a small model favours the first option it sees), in three c
 Each answer then passes the survey's fact check as the product's does
 (`graphs.segment_survey.fact_options.ruled_out`, on the facts the condition's profile holds: all
 of them `in`, all but the item's `heldout`, age and gender for `demographics`): options that
-contradict those facts are ruled out. The metrics score the checked answers, as `/twin/survey`
-gives them, and (`*_unchecked`) the model's own.
+contradict those facts are ruled out; where they rule nothing out and the cluster stores how its
+records split on the item's fact, the probabilities are multiplied by that split
+(`graphs.segment_survey.segment_prior`; not in `demographics`, the baseline without a segment).
+The metrics score the checked answers, as `/twin/survey` gives them, and (`*_unchecked`) the
+model's own.
 
 Per twin and item: individual accuracy against the persona's own record (the mean over the two
 asks), retest agreement (the two asks agree). Per cluster and item, once all its rows have run:
@@ -298,8 +301,11 @@ async def answer_persona(
     """The twin's two answers to each item in each condition (checked against the condition's
     facts, and the model's own), and its true answers. Conditions run one after another, so the
     model server reuses a prompt it has just read."""
-    from graphs.segment_survey.closed_answer import excluding
+    from graphs.segment_survey.closed_answer import excluding, with_prior
     from graphs.segment_survey.fact_options import ruled_out
+    from graphs.segment_survey.segment_prior import record_shares, segment_prior
+
+    shares = record_shares(world.segments.clusters[spec.cluster_key].attributes)
 
     out: dict[str, dict[str, Any]] = {item.key: {"truth": item.truth(spec.attributes)} for item in items}
     for condition in CONDITIONS:
@@ -311,10 +317,14 @@ async def answer_persona(
             else:
                 system = demographics_prompt(spec)
             ruled = ruled_out(item.question, item.options, condition_facts(spec, condition, item))
+            # as the survey route does; not for the demographics baseline, which has no segment
+            prior = segment_prior(item.question, item.options, shares) if condition != "demographics" else None
             answers = []
             for order in orders(item, persona_number):
                 result = await ask(system, item.question, item.options, order)
                 checked = excluding(result, ruled)
+                if not ruled and prior is not None:
+                    checked = with_prior(checked, prior)
                 answers.append(
                     {
                         "answer": checked.answer,

@@ -211,6 +211,32 @@ async def test_options_the_record_contradicts_are_ruled_out(client, twins, scrip
     assert {round(a["probabilities"]["Own"], 3) for a in other["answers"]} == {0.9, 0.1}
 
 
+def even_answerer(messages: list[BaseMessage]) -> AIMessage:
+    """A scripted model with no opinion: the same log-probability for every option letter."""
+    letters = list(_letters(str(messages[-1].content)).values())
+    tops = [{"token": letter, "logprob": math.log(1 / len(letters))} for letter in letters]
+    return AIMessage(
+        content=letters[0], response_metadata={"logprobs": {"content": [{**tops[0], "top_logprobs": tops}]}}
+    )
+
+
+async def test_where_the_record_is_silent_the_segment_split_weighs_the_answer(services, client, twins, script):
+    """Personas whose records lack home ownership answer with their cluster's homeowner share
+    (the model has no opinion); with `check_facts: false` the model's even split stays."""
+    script.responder = even_answerer
+    async with services.pool.connection() as conn:
+        await conn.execute("UPDATE personas SET attributes = attributes - 'homeowner' WHERE kind = 'twin'")
+    cid = cluster_key(twins, BOOMERS)
+    share = next(c for c in twins.clusters if c.key == cid).attributes["homeowner_share"]
+    assert share > 0.6  # far from the model's even split
+    body = {"question": QUESTION, "options": ["Own", "Rent"], "cluster_ids": [cid]}
+    weighed = (await client.post("/twin/survey", json=body)).json()["clusters"][0]["answers"]
+    plain = (await client.post("/twin/survey", json={**body, "check_facts": False})).json()["clusters"][0]["answers"]
+    assert len(weighed) == len(plain) == 15
+    assert all(a["probabilities"] == pytest.approx({"Own": share, "Rent": 1 - share}, abs=1e-4) for a in weighed)
+    assert all(a["probabilities"] == pytest.approx({"Own": 0.5, "Rent": 0.5}) for a in plain)
+
+
 async def test_samples_rotate_the_option_order_and_count_as_one_persona(services, twins, script):
     calls: list[tuple[str, str]] = []
     script.responder = fact_answerer(calls)

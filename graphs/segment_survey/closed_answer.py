@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -208,6 +208,16 @@ def excluding(answer: ClosedAnswer, ruled_out: Collection[str]) -> ClosedAnswer:
     mass = sum(answer.probabilities[o] for o in kept)
     probs = [(answer.probabilities[o] / mass if mass > 0 else 1.0 / len(kept)) if o in kept else 0.0 for o in options]
     return _result(options, probs, answer.method + "+facts", answer.order)
+
+
+def with_prior(answer: ClosedAnswer, prior: Mapping[str, float]) -> ClosedAnswer:
+    """``answer``'s probabilities times ``prior``, renormalised (the prior alone when they share
+    no mass); ``method`` then ends in ``+segment``."""
+    options = list(answer.probabilities)
+    joint = [answer.probabilities[o] * prior.get(o, 0.0) for o in options]
+    total = sum(joint)
+    probs = [j / total for j in joint] if total > 0 else [prior.get(o, 0.0) for o in options]
+    return _result(options, probs, answer.method + "+segment", answer.order)
 
 
 def shuffled_order(n_options: int, *keys: int) -> list[int]:

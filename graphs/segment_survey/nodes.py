@@ -16,10 +16,12 @@ from graphs.segment_survey.closed_answer import (
     draw_answer,
     excluding,
     shuffled_order,
+    with_prior,
 )
 from graphs.segment_survey.context import SurveyContext, concurrency_gate, concurrency_limit, survey_context
 from graphs.segment_survey.fact_options import ruled_out
 from graphs.segment_survey.respondents import Respondent, gather_respondents
+from graphs.segment_survey.segment_prior import segment_prior
 from graphs.segment_survey.state import AnswerRecord, AskTask, ClusterSurvey, PersonaAnswer, SurveyState
 from graphs.segment_survey.weights import confidence_intervals, weighted_distribution
 from runtime.errors import ServiceError
@@ -89,7 +91,8 @@ async def fan_out(state: SurveyState) -> list[Send] | str:
 
 async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableConfig) -> dict[str, Any]:
     """One persona answers once: options in this respondent's order, those its facts rule out
-    dropped, the answer drawn from the option probabilities (seeded), so answers keep the model's
+    dropped (or, when its record is silent on a fact its segment stores, the probabilities
+    weighed by how the segment's records split), the answer drawn from the option probabilities (seeded), so answers keep the model's
     spread and a seed repeats them."""
     context = survey_context(getattr(runtime, "context", None), config)
     services = await ensure_services()
@@ -112,6 +115,10 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
         )
     ruled = ruled_out(task["question"], task["options"], respondent["facts"]) if task["check_facts"] else {}
     answer = excluding(answer, ruled)
+    if task["check_facts"] and not ruled:  # the record is silent: read the answer in its segment's light
+        prior = segment_prior(task["question"], task["options"], respondent.get("segment_shares") or {})
+        if prior is not None:
+            answer = with_prior(answer, prior)
     record = AnswerRecord(
         cluster_id=respondent["cluster_id"],
         persona_id=respondent["persona_id"],

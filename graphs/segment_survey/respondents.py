@@ -10,6 +10,7 @@ from typing_extensions import TypedDict
 
 from graphs.cluster_router.nodes import ClusterNotFound
 from graphs.persona_chat.facts import persona_facts
+from graphs.segment_survey.segment_prior import Shares, record_shares
 from graphs.segment_survey.weights import persona_weights
 from runtime.services import Services
 from store.clusters import ClusterRow, cluster_personas, get_cluster, list_clusters
@@ -30,6 +31,8 @@ class Respondent(TypedDict):
     system_prompt: str
     facts: dict[str, Any]
     """The persona's record facts in the fact checker's keys (`graphs.persona_chat.facts`)."""
+    segment_shares: Shares
+    """How the cluster's records split on the facts it stores shares of (`segment_prior`)."""
 
 
 class ClusterInfo(TypedDict):
@@ -65,6 +68,7 @@ async def respondents_of(services: Services, cluster: ClusterRow) -> list[Respon
     """Every persona of `cluster` in id order, weighted by its (gender, age band) cell."""
     personas = await cluster_personas(services.pool, cluster["id"])
     weights = persona_weights([(p["gender"], p["age_band"]) for p in personas], cluster["attributes"])
+    shares = record_shares(cluster["attributes"])
     out: list[Respondent] = []
     for persona, weight in zip(personas, weights, strict=True):
         profile = await get_chat_profile(services.pool, persona["persona_id"])
@@ -79,6 +83,7 @@ async def respondents_of(services: Services, cluster: ClusterRow) -> list[Respon
                 weight=weight,
                 system_prompt=profile["system_prompt"] if profile else "",
                 facts=persona_facts(profile["attributes"]) if profile else {},
+                segment_shares=shares,
             )
         )
     return out

@@ -22,7 +22,9 @@ class SurveyInput(TypedDict):
     that many times, with the options in a different order each time when `shuffle_options`
     (default true; set false for ordered scales). `seed` fixes the orders and the draws.
     `check_facts` (default true): an option that contradicts the persona's record (a renter
-    answering "Own") gets probability 0, so twins answer what their records hold.
+    answering "Own") gets probability 0, so twins answer what their records hold; where the
+    record is silent and the cluster stores how its records split on the fact (home, household,
+    education, credit, region), the model's probabilities are multiplied by that split.
     """
 
     question: str

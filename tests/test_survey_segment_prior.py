@@ -1,0 +1,61 @@
+"""The segment prior: a cluster's stored splits of its records turned into a prior over a closed
+question's options by the survey's fact check, and how it weighs a model's probabilities."""
+
+from __future__ import annotations
+
+import pytest
+
+from graphs.segment_survey.closed_answer import ClosedAnswer, with_prior
+from graphs.segment_survey.segment_prior import record_shares, segment_prior
+
+CLUSTER = {
+    "homeowner_share": 0.8,
+    "household_shares": {"Single": 0.1, "Couple": 0.2, "Family with children": 0.6, "Single parent": 0.1},
+    "education_shares": {"High school or less": 0.5, "Some college": 0.3, "Bachelor's degree": 0.2},
+    "credit_tier_shares": {"Sub Prime": 0.25, "Prime": 0.75},
+    "region_shares": {"South": 0.7, "West": 0.3},
+    "income_mean": 61000,
+}
+
+
+def test_record_shares_are_the_stored_splits_by_fact_key():
+    shares = record_shares(CLUSTER)
+    assert shares["homeowner"] == pytest.approx({"yes": 0.8, "no": 0.2})
+    assert set(shares) == {"homeowner", "household", "education", "credit_tier", "region"}
+    assert record_shares({}) == {} and record_shares(None) == {}
+    assert record_shares({"homeowner_share": 3, "region_shares": {"South": 0}}) == {}  # nonsense is left out
+
+
+def test_the_prior_follows_the_split_the_question_is_about():
+    shares = record_shares(CLUSTER)
+    home = segment_prior("Are you a homeowner or a renter?", ["Homeowner", "Renter"], shares)
+    assert home == pytest.approx({"Homeowner": 0.8, "Renter": 0.2})
+    region = segment_prior("Which part of the country do you live in?", ["West", "South", "Northeast"], shares)
+    assert region == pytest.approx({"West": 0.3, "South": 0.7, "Northeast": 0.0})
+    kids = segment_prior("Are there kids living in your home?", ["Yes", "No"], shares)
+    assert kids == pytest.approx({"Yes": 0.7, "No": 0.3})  # families and single parents
+    assert segment_prior("Do you like jazz?", ["Yes", "No"], shares) is None
+    assert segment_prior("Do you own or rent your home?", ["Own", "Rent"], {}) is None
+
+
+def test_an_option_no_value_rules_out_gets_the_mean_not_every_share():
+    shares = record_shares(CLUSTER)
+    prior = segment_prior("Do you own or rent your home?", ["Own", "Rent", "Other"], shares)
+    assert prior is not None and sum(prior.values()) == pytest.approx(1.0)
+    # Own 0.8 and Rent 0.2 keep their ratio; Other gets their mean (0.5) before renormalising
+    assert prior["Own"] / prior["Rent"] == pytest.approx(4.0)
+    assert prior["Other"] == pytest.approx(0.5 / 1.5)
+
+
+def _answer(probabilities: dict[str, float]) -> ClosedAnswer:
+    return ClosedAnswer(max(probabilities, key=probabilities.__getitem__), probabilities, "label_logprobs", (0, 1))
+
+
+def test_the_prior_weighs_the_model_and_decides_when_they_share_nothing():
+    neutral = with_prior(_answer({"Own": 0.5, "Rent": 0.5}), {"Own": 0.8, "Rent": 0.2})
+    assert neutral.probabilities == pytest.approx({"Own": 0.8, "Rent": 0.2}) and neutral.answer == "Own"
+    assert neutral.method == "label_logprobs+segment"
+    leaning = with_prior(_answer({"Own": 0.1, "Rent": 0.9}), {"Own": 0.8, "Rent": 0.2})
+    assert leaning.probabilities == pytest.approx({"Own": 0.08 / 0.26, "Rent": 0.18 / 0.26})
+    disjoint = with_prior(_answer({"Own": 1.0, "Rent": 0.0}), {"Own": 0.0, "Rent": 1.0})
+    assert disjoint.probabilities == {"Own": 0.0, "Rent": 1.0} and disjoint.answer == "Rent"
