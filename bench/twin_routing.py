@@ -157,8 +157,8 @@ class _CpuMeter:
             except psutil.Error:
                 return 0.0
 
-        mine = psutil.Process()
-        client = mine.cpu_times().user + mine.cpu_times().system
+        mine = psutil.Process().cpu_times()
+        client = mine.user + mine.system
         return client, used(self.server), sum(used(c) for c in self.server.children(recursive=True))
 
 
