@@ -23,12 +23,19 @@ model's own.
 Per twin and item: individual accuracy against the persona's own record (the mean over the two
 asks), retest agreement (the two asks agree). Per cluster and item, once all its rows have run:
 total variation distance and Wasserstein distance (ordinal and yes/no items, in option steps)
-between the twins' weighted answers (each persona weighs what its gender and age band stand for,
-`graphs.segment_survey.weights`) and the cluster's member records, and the spread ratio (the
-twins' Gini-Simpson diversity over the records'). `own_records` is what perfect twins would
-give: the personas' own record answers, weighted as the twins are (the few personas of a cluster
-are a sample of its records, so its distance is the floor the twins' distance can reach).
-Baselines measured in the same run: `uniform`
+between the twins' weighted answers and the cluster's member records, and the spread ratio (the
+twins' Gini-Simpson diversity over the records'). The twins are weighted as the survey's default
+does (`graphs.segment_survey.raking`): their cell weights raked to the cluster's stored splits
+(gender, age band, home, household, education, credit tier, region), on the facts the
+condition's profile holds (so `heldout` rakes without the held-out fact, `demographics` on
+gender and age band alone). Raking on the asked fact's own split tells the weights the answer
+of perfect twins, so `*_loo` (table: `lo`) rakes `in` without that split (leave one out: the
+figure for a question the cluster stores no split of), and `in_age_gender` (table: `ag`)
+weighs by (gender, age band) cells only, as the survey's `weighting: "age_gender"` does.
+`own_records` is what perfect twins would give: the personas' own record answers, weighted as
+the twins are (the few personas of a cluster are a sample of its records, so its distance is
+the floor the twins' distance can reach), `own_records_loo` that floor under leave-one-out
+raking. Baselines measured in the same run: `uniform`
 (every option equally likely), `global_prior` (the whole table's distribution, no clustering:
 its most common answer for every twin), `segment_prior` (the cluster's most common answer), and
 the demographics-only prompt.
@@ -418,15 +425,55 @@ def persona_metrics(world: World, spec: Any, item: Item, answered: Mapping[str, 
     return metrics
 
 
+def asked_fact_keys(spec: Any, item: Item) -> set[str]:
+    """The fact keys the item asks about: those its held-out condition takes from the facts."""
+    return set(condition_facts(spec, "in", item)) - set(condition_facts(spec, "heldout", item))
+
+
+def weighted_answers(
+    item: Item, weights: Sequence[float], answered: Sequence[tuple[Any, Mapping[str, Any]]], condition: str, key: str
+) -> dict[str, float]:
+    """The twins' answers in one condition (`key`: "answer" checked, "unchecked" the model's),
+    each persona's asks sharing its weight."""
+    shares = {o: 0.0 for o in item.options}
+    for weight, (_, result) in zip(weights, answered, strict=True):
+        for ask in result[condition]:
+            shares[ask[key]] += weight / len(result[condition])
+    return shares
+
+
+def own_records(item: Item, weights: Sequence[float], specs: Sequence[Any]) -> dict[str, float]:
+    """What perfect twins would give: each persona's own record answer, weighted as the twins are.
+    The personas are a few people per cluster, so even this is some distance from the records."""
+    own = {o: 0.0 for o in item.options}
+    for weight, spec in zip(weights, specs, strict=True):
+        truth = item.truth(spec.attributes)
+        if truth is not None:
+            own[truth] += weight
+    total = sum(own.values())
+    return {o: v / total for o, v in own.items()} if total else own
+
+
 def cluster_metrics(
     world: World, cluster_key: int, item: Item, answered: Sequence[tuple[Any, Mapping[str, Any]]]
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Distances between the twins' weighted answers and the cluster's records (with the
-    baselines), and the distributions themselves."""
+    baselines), and the distributions themselves. Each condition's twins are raked on the facts
+    its profile holds, as the survey does; `*_loo` rakes without the asked fact's split (it would
+    tell the weights the answer), `in_age_gender` weighs by cells only."""
+    from graphs.segment_survey.raking import raked_weights
     from graphs.segment_survey.weights import persona_weights
 
     attributes = world.segments.clusters[cluster_key].attributes
-    weights = persona_weights([(spec.gender, spec.age_band) for spec, _ in answered], attributes)
+    specs = [spec for spec, _ in answered]
+    cells = [(spec.gender, spec.age_band) for spec in specs]
+
+    def raked(condition: str, exclude: set[str] | None = None) -> list[float]:
+        facts = [condition_facts(spec, condition, item) for spec in specs]
+        return raked_weights(cells, facts, attributes, exclude=exclude or set())
+
+    weights = {condition: raked(condition) for condition in CONDITIONS}
+    loo = raked("in", set().union(*(asked_fact_keys(spec, item) for spec in specs)))
     records = distribution(item, world.members[cluster_key])
     dists: dict[str, dict[str, float]] = {
         "records": records,
@@ -434,23 +481,25 @@ def cluster_metrics(
         "global_prior": distribution(item, world.records),
     }
     for condition in CONDITIONS:
-        for key, name in (("answer", condition), ("unchecked", f"{condition}_unchecked")):
-            shares = {o: 0.0 for o in item.options}
-            for weight, (_, result) in zip(weights, answered, strict=True):
-                for ask in result[condition]:
-                    shares[ask[key]] += weight / len(result[condition])
-            dists[name] = shares
-    # What perfect twins would give: each persona's own record answer, weighted as the twins are.
-    # The personas are a few people per cluster, so even this is some distance from the records.
-    own = {o: 0.0 for o in item.options}
-    for weight, (spec, _) in zip(weights, answered, strict=True):
-        truth = item.truth(spec.attributes)
-        if truth is not None:
-            own[truth] += weight
-    total = sum(own.values())
-    dists["own_records"] = {o: v / total for o, v in own.items()} if total else own
+        dists[condition] = weighted_answers(item, weights[condition], answered, condition, "answer")
+        dists[f"{condition}_unchecked"] = weighted_answers(item, weights[condition], answered, condition, "unchecked")
+    dists["in_loo"] = weighted_answers(item, loo, answered, "in", "answer")
+    dists["in_age_gender"] = weighted_answers(item, persona_weights(cells, attributes), answered, "in", "answer")
+    dists["own_records"] = own_records(item, weights["in"], specs)
+    dists["own_records_loo"] = own_records(item, loo, specs)
     metrics: dict[str, float] = {}
-    for name in ("in", "in_unchecked", "heldout", "demographics", "own_records", "global_prior", "uniform"):
+    for name in (
+        "in",
+        "in_unchecked",
+        "in_loo",
+        "in_age_gender",
+        "heldout",
+        "demographics",
+        "own_records",
+        "own_records_loo",
+        "global_prior",
+        "uniform",
+    ):
         metrics[f"tvd_{name}"] = tvd(dists[name], records)
         if item.ordinal:
             metrics[f"wasserstein_{name}"] = wasserstein(dists[name], records, item.options)
@@ -476,9 +525,12 @@ TABLE_METRICS = (
     ("retest_heldout", "rt out"),
     ("tvd_in", "tvd in"),
     ("tvd_in_unchecked", "tvd in -"),
+    ("tvd_in_loo", "tvd in lo"),
+    ("tvd_in_age_gender", "tvd in ag"),
     ("tvd_heldout", "tvd out"),
     ("tvd_demographics", "tvd demo"),
     ("tvd_own_records", "tvd own"),
+    ("tvd_own_records_loo", "tvd ownlo"),
     ("tvd_global_prior", "tvd prior"),
     ("tvd_uniform", "tvd unif"),
     ("wasserstein_in", "w1 in"),

@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from graphs.segment_survey.context import SurveyContext
 from graphs.segment_survey.graph import graph as segment_survey
+from graphs.segment_survey.segment_prior import record_shares
 from graphs.segment_survey.weights import effective_size, wilson_interval
 from runtime.services import set_current_services
 from services.twin.segment_import import replace_segments
@@ -84,6 +85,7 @@ async def test_survey_over_loopback_weights_each_persona_by_its_records(live_app
         "cluster_ids": ids,
         "samples_per_persona": 1,
         "check_facts": False,  # the model's own probabilities (the fact check is tested below)
+        "weighting": "age_gender",  # the cells alone (raking is tested below)
     }
     with live_app() as server:
         with httpx.Client(base_url=server.url, timeout=120) as http:
@@ -147,6 +149,7 @@ async def test_survey_over_loopback_weights_each_persona_by_its_records(live_app
         ({"cluster_ids": []}, "cluster_ids"),
         ({"top_k": 0, "query": "retirees"}, "top_k"),
         ({"seed": -1}, "seed"),
+        ({"weighting": "bogus"}, "weighting"),
     ],
 )
 async def test_bad_survey_input_is_a_422_naming_the_field(client, twins, script, patch, field):
@@ -235,6 +238,47 @@ async def test_where_the_record_is_silent_the_segment_split_weighs_the_answer(se
     assert len(weighed) == len(plain) == 15
     assert all(a["probabilities"] == pytest.approx({"Own": share, "Rent": 1 - share}, abs=1e-4) for a in weighed)
     assert all(a["probabilities"] == pytest.approx({"Own": 0.5, "Rent": 0.5}) for a in plain)
+
+
+EDUCATION = ["High school or less", "Some college", "Bachelor's degree", "Graduate degree"]
+
+
+async def test_raked_weights_bring_record_answers_closer_to_the_stored_split(live_app, twins, script):
+    """Every persona answers its record's education (the model has no opinion, the fact check
+    leaves one option): raked weights split those answers closer to the cluster's stored
+    education shares than the (gender, age band) cells do, in every cluster; an unknown
+    weighting is a 422 naming the field."""
+    script.responder = even_answerer
+    ids = [cluster_key(twins, name) for name in (GEN_Z, AUTO, BOOMERS)]
+    body = {
+        "question": "What is the highest level of education you have completed?",
+        "options": EDUCATION,
+        "cluster_ids": ids,
+    }
+    with live_app() as server, httpx.Client(base_url=server.url, timeout=120) as http:
+        default = http.post("/twin/survey", json=body)
+        raked = http.post("/twin/survey", json={**body, "weighting": "raked"})
+        cells = http.post("/twin/survey", json={**body, "weighting": "age_gender"})
+        bogus = http.post("/twin/survey", json={**body, "weighting": "bogus"})
+    assert default.status_code == raked.status_code == cells.status_code == 200, default.text
+    assert default.json() == raked.json()  # raked is the default
+    assert bogus.status_code == 422 and "weighting" in str(bogus.json()["detail"])
+    for with_raking, by_cells in zip(raked.json()["clusters"], cells.json()["clusters"], strict=True):
+        cluster = next(c for c in twins.clusters if c.key == with_raking["cluster_id"])
+        stored = record_shares(cluster.attributes)["education"]
+        people = {p.name: p.attributes["education"] for p in twins.personas_of(cluster.key)}
+        for result in (with_raking, by_cells):
+            assert all(a["answer"] == people[a["persona_name"]] for a in result["answers"])
+            assert sum(a["weight"] for a in result["answers"]) == pytest.approx(1.0, abs=1e-3)
+        assert {a["persona_id"] for a in with_raking["answers"]} == {a["persona_id"] for a in by_cells["answers"]}
+        raked_off, cells_off = (
+            0.5 * sum(abs(result["distribution"][o] - stored.get(o, 0.0)) for o in EDUCATION)
+            for result in (with_raking, by_cells)
+        )
+        assert raked_off < cells_off - 0.05, cluster.name
+        n_eff = effective_size([a["weight"] for a in with_raking["answers"]])
+        share = with_raking["distribution"]["Some college"]
+        assert with_raking["ci95"]["Some college"] == pytest.approx(list(wilson_interval(share, n_eff)), abs=1e-3)
 
 
 async def test_samples_rotate_the_option_order_and_count_as_one_persona(services, twins, script):

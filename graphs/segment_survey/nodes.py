@@ -20,6 +20,7 @@ from graphs.segment_survey.closed_answer import (
 )
 from graphs.segment_survey.context import SurveyContext, concurrency_gate, concurrency_limit, survey_context
 from graphs.segment_survey.fact_options import ruled_out
+from graphs.segment_survey.raking import DEFAULT_WEIGHTING, WEIGHTINGS, Weighting
 from graphs.segment_survey.respondents import Respondent, gather_respondents
 from graphs.segment_survey.segment_prior import segment_prior
 from graphs.segment_survey.state import AnswerRecord, AskTask, ClusterSurvey, PersonaAnswer, SurveyState
@@ -54,14 +55,26 @@ def check_input(state: SurveyState) -> tuple[str, list[str], int]:
     return question, options, samples
 
 
+def check_weighting(state: SurveyState) -> Weighting:
+    """The survey's `weighting` ("raked" when unset), or a SurveyInputError naming the field."""
+    weighting = state.get("weighting")
+    if weighting is None:
+        return DEFAULT_WEIGHTING
+    if weighting == "raked" or weighting == "age_gender":
+        return weighting
+    raise SurveyInputError(f"weighting: give one of {', '.join(WEIGHTINGS)}.")
+
+
 async def select_respondents(state: SurveyState) -> dict[str, Any]:
     """Check the input, pick the clusters and load their personas with their weights."""
     question, options, samples = check_input(state)
-    surveyed, respondents = await gather_respondents(await ensure_services(), state)
+    weighting = check_weighting(state)
+    surveyed, respondents = await gather_respondents(await ensure_services(), state, weighting=weighting)
     return {
         "question": question,
         "options": options,
         "samples_per_persona": samples,
+        "weighting": weighting,
         "surveyed": surveyed,
         "respondents": respondents,
         "answers": None,  # empties answers of an earlier run on the same thread

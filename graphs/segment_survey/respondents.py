@@ -10,8 +10,8 @@ from typing_extensions import TypedDict
 
 from graphs.cluster_router.nodes import ClusterNotFound
 from graphs.persona_chat.facts import persona_facts
+from graphs.segment_survey.raking import Weighting, survey_weights
 from graphs.segment_survey.segment_prior import Shares, record_shares
-from graphs.segment_survey.weights import persona_weights
 from runtime.services import Services
 from store.clusters import ClusterRow, cluster_personas, get_cluster, list_clusters
 from store.personas import get_chat_profile
@@ -27,7 +27,8 @@ class Respondent(TypedDict):
     gender: str
     age_band: str
     weight: float
-    """Share of the cluster's records this persona stands for (the cluster's weights sum to 1)."""
+    """Share of the cluster's records this persona stands for (the cluster's weights sum to 1),
+    as the survey's `weighting` reckons it (`graphs.segment_survey.raking`)."""
     system_prompt: str
     facts: dict[str, Any]
     """The persona's record facts in the fact checker's keys (`graphs.persona_chat.facts`)."""
@@ -64,29 +65,32 @@ async def chosen_clusters(
     return await list_clusters(services.pool)
 
 
-async def respondents_of(services: Services, cluster: ClusterRow) -> list[Respondent]:
-    """Every persona of `cluster` in id order, weighted by its (gender, age band) cell."""
+async def respondents_of(
+    services: Services, cluster: ClusterRow, weighting: Weighting = "age_gender"
+) -> list[Respondent]:
+    """Every persona of `cluster` in id order, weighted by its (gender, age band) cell, or
+    (`weighting="raked"`) raked to every split of its records the cluster stores."""
     personas = await cluster_personas(services.pool, cluster["id"])
-    weights = persona_weights([(p["gender"], p["age_band"]) for p in personas], cluster["attributes"])
+    profiles = [await get_chat_profile(services.pool, p["persona_id"]) for p in personas]
+    facts = [persona_facts(profile["attributes"]) if profile else {} for profile in profiles]
+    cells = [(p["gender"], p["age_band"]) for p in personas]
+    weights = survey_weights(cells, facts, cluster["attributes"], weighting)
     shares = record_shares(cluster["attributes"])
-    out: list[Respondent] = []
-    for persona, weight in zip(personas, weights, strict=True):
-        profile = await get_chat_profile(services.pool, persona["persona_id"])
-        out.append(
-            Respondent(
-                persona_id=persona["persona_id"],
-                persona_name=persona["name"],
-                cluster_id=cluster["id"],
-                cluster_name=cluster["name"],
-                gender=persona["gender"],
-                age_band=persona["age_band"],
-                weight=weight,
-                system_prompt=profile["system_prompt"] if profile else "",
-                facts=persona_facts(profile["attributes"]) if profile else {},
-                segment_shares=shares,
-            )
+    return [
+        Respondent(
+            persona_id=persona["persona_id"],
+            persona_name=persona["name"],
+            cluster_id=cluster["id"],
+            cluster_name=cluster["name"],
+            gender=persona["gender"],
+            age_band=persona["age_band"],
+            weight=weight,
+            system_prompt=profile["system_prompt"] if profile else "",
+            facts=record_facts,
+            segment_shares=shares,
         )
-    return out
+        for persona, profile, record_facts, weight in zip(personas, profiles, facts, weights, strict=True)
+    ]
 
 
 def cluster_info(cluster: ClusterRow, respondents: Sequence[Respondent]) -> ClusterInfo:
@@ -97,14 +101,16 @@ async def gather_respondents(
     services: Services,
     state: Mapping[str, Any],
     pick: Callable[[list[Respondent]], list[Respondent]] | None = None,
+    weighting: Weighting = "age_gender",
 ) -> tuple[list[ClusterInfo], list[Respondent]]:
     """The clusters the state's `cluster_ids` / `query` / `top_k` choose, and their personas: all
-    of each cluster's, or those `pick` keeps."""
+    of each cluster's, or those `pick` keeps. `weighting` is the survey's; a focus group picks
+    by the cell weights."""
     clusters = await chosen_clusters(services, state.get("cluster_ids"), state.get("query"), state.get("top_k"))
     infos: list[ClusterInfo] = []
     chosen: list[Respondent] = []
     for cluster in clusters:
-        members = await respondents_of(services, cluster)
+        members = await respondents_of(services, cluster, weighting)
         if pick is not None:
             members = pick(members)
         infos.append(cluster_info(cluster, members))

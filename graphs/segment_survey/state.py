@@ -11,6 +11,7 @@ from typing import Annotated
 
 from typing_extensions import NotRequired, TypedDict
 
+from graphs.segment_survey.raking import Weighting
 from graphs.segment_survey.respondents import ClusterInfo, Respondent, reset_or_add
 
 
@@ -25,6 +26,9 @@ class SurveyInput(TypedDict):
     answering "Own") gets probability 0, so twins answer what their records hold; where the
     record is silent and the cluster stores how its records split on the fact (home, household,
     education, credit, region), the model's probabilities are multiplied by that split.
+    `weighting`: "raked" (default) weighs each persona so the cluster's personas split like its
+    records on gender, age band and every other split the cluster stores; "age_gender" by its
+    (gender, age band) cell only.
     """
 
     question: str
@@ -36,13 +40,15 @@ class SurveyInput(TypedDict):
     seed: NotRequired[int | None]
     shuffle_options: NotRequired[bool | None]
     check_facts: NotRequired[bool | None]
+    weighting: NotRequired[Weighting | None]
 
 
 class PersonaAnswer(TypedDict):
     persona_id: int
     persona_name: str
     weight: float
-    """The persona's share of its cluster's records (the same for each of its samples)."""
+    """The persona's share of its cluster's records as the survey's `weighting` reckons it (the
+    same for each of its samples)."""
     answer: str
     probabilities: dict[str, float]
 

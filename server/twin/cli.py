@@ -83,6 +83,7 @@ def _survey_request(args: argparse.Namespace) -> SurveyInput:
         "seed": args.seed,
         "shuffle_options": not args.keep_order,
         "check_facts": not args.no_fact_check,
+        "weighting": args.weighting,
     }
     try:
         return cast("SurveyInput", SurveyRequest.model_validate(body).model_dump())
@@ -180,6 +181,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-fact-check",
         action="store_true",
         help="keep options that contradict a persona's record (the model's answers as they come)",
+    )
+    survey.add_argument(
+        "--weighting",
+        default="raked",
+        metavar="{raked,age_gender}",
+        help="raked (default): personas weighed to every stored split of their cluster's records; "
+        "age_gender: by their (gender, age band) cell only",
     )
     survey.add_argument("--model", help="provider:model answering for the personas (default CHAT_MODEL)")
     survey.add_argument("--concurrency", type=int, default=0, help="answers in flight at once (0 = automatic)")

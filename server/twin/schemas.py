@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.json_schema import JsonDict
 
 from graphs.cluster_router.state import ClusterMatch, Greeting, PersonaMatch
+from graphs.segment_survey.raking import Weighting
 from server.validation import StrictBody
 from store.clusters import SegmentPersonaRow
 
@@ -181,6 +182,12 @@ class SurveyRequest(_SegmentChoice):
         True,
         description="Rule out options that contradict a persona's record (a renter answering Own); "
         "false: the model's answers as they come.",
+    )
+    weighting: Weighting = Field(
+        "raked",
+        description="raked: weigh the personas so each cluster's split like its records on gender, age band "
+        "and every stored split (home, household, education, credit tier, region); "
+        "age_gender: by each persona's (gender, age band) cell only.",
     )
 
     @field_validator("options")
