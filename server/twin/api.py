@@ -123,7 +123,8 @@ async def survey(body: SurveyRequest, request: Request) -> SurveyOut:
     """Ask the personas of some clusters one closed question; each picks exactly one option.
 
     `distribution` weights each persona by the share of its cluster's records it stands for
-    (gender and age band); `ci95` is a Wilson interval on the effective number of personas."""
+    (`weighting`: raked to every split the cluster stores, or its gender and age band cell
+    alone); `ci95` is a Wilson interval on the effective number of personas."""
     result = await twin_survey.run_survey(
         request.app.state.graphs["segment_survey"],
         cast("SurveyInput", body.model_dump()),
