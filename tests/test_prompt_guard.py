@@ -20,6 +20,7 @@ from graphs.persona_chat.guard import (
     mark_references,
     new_canary,
     profile_fragments,
+    protected_features,
     record,
     secret_tokens,
     squash,
@@ -54,6 +55,20 @@ def test_secret_tokens_are_codes_and_keyword_values_not_ordinary_facts():
 def test_canaries_are_random_and_look_like_secrets():
     first, second = new_canary(), new_canary()
     assert first != second and len(squash(first)) >= 10
+
+
+def test_a_rebuilt_spec_reuses_the_text_features_and_still_filters_by_the_turn():
+    """A turn builds its spec twice from one system text (before the model writes, then to check
+    the reply): the second build reads the text's features from the cache and is the same spec;
+    what the user wrote is still taken out turn by turn."""
+    first = spec_for(canary="ZQ5555512345")
+    read = protected_features.cache_info().misses
+    again = spec_for(canary="ZQ5555512345")
+    assert again == first
+    assert first.spans and "nora883412" in first.secrets
+    echoed = spec_for(user=PERSONA, canary="ZQ5555512345")  # the user's own words are no disclosure
+    assert not echoed.spans and "nora883412" not in echoed.secrets
+    assert protected_features.cache_info().misses == read  # the text was read once
 
 
 # --- disclosure ---------------------------------------------------------------------------------

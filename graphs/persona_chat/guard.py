@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import logging
 import re
 import secrets
@@ -546,18 +547,11 @@ def build_spec(
     chunks: set[str] = set()
     found_secrets: set[str] = set()
     for text in protected:
-        ws = words(text)
-        spans.update(
-            span
-            for span in (tuple(ws[i : i + SPAN_WORDS]) for i in range(len(ws) - SPAN_WORDS + 1))
-            if not set(span) <= _STOPWORDS
-        )
-        trigrams.update(
-            tri for tri in (tuple(ws[i : i + 3]) for i in range(len(ws) - 2)) if any(w not in _STOPWORDS for w in tri)
-        )
-        flat = "".join(ws)
-        chunks.update(flat[i : i + SQUASHED_CHARS] for i in range(len(flat) - SQUASHED_CHARS + 1))
-        found_secrets |= secret_tokens(text)
+        features = protected_features(text)
+        spans |= features.spans
+        trigrams |= features.trigrams
+        chunks |= features.chunks
+        found_secrets |= features.secrets
     found_secrets = {s for s in found_secrets if s not in allowed_squashed}
     found_secrets.add(squash(canary))
     chunks = {c for c in chunks if c not in allowed_squashed}
@@ -583,7 +577,43 @@ def build_spec(
         user_text=" ".join(user_texts[-1:]),
         user_language=language_of(user_texts[-1]) if user_texts else None,
         disclosure_channel=neutralised[0] if neutralised else "user",
-        watched=_watched_words([*protected, *(p.value for p in kept_payloads if p.kind != "language")]),
+        watched=frozenset().union(
+            *(protected_features(text).watched for text in protected),
+            _watched_words(p.value for p in kept_payloads if p.kind != "language"),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ProtectedFeatures:
+    """What a reply must not reproduce of one protected text (see `build_spec`)."""
+
+    spans: frozenset[tuple[str, ...]]
+    trigrams: frozenset[tuple[str, ...]]
+    chunks: frozenset[str]
+    secrets: frozenset[str]
+    watched: frozenset[str]
+
+
+# A turn builds its spec before the model writes and again to check the reply (and once more
+# per retry), from the same system text: reading a persona's few thousand characters costs about
+# a millisecond and a half each time, so the last texts' features are kept.
+@functools.lru_cache(maxsize=64)
+def protected_features(text: str) -> ProtectedFeatures:
+    ws = words(text)
+    flat = "".join(ws)
+    return ProtectedFeatures(
+        spans=frozenset(
+            span
+            for span in (tuple(ws[i : i + SPAN_WORDS]) for i in range(len(ws) - SPAN_WORDS + 1))
+            if not set(span) <= _STOPWORDS
+        ),
+        trigrams=frozenset(
+            tri for tri in (tuple(ws[i : i + 3]) for i in range(len(ws) - 2)) if any(w not in _STOPWORDS for w in tri)
+        ),
+        chunks=frozenset(flat[i : i + SQUASHED_CHARS] for i in range(len(flat) - SQUASHED_CHARS + 1)),
+        secrets=frozenset(secret_tokens(text)),
+        watched=_watched_words([text]),
     )
 
 
