@@ -412,7 +412,14 @@ RULED: list[tuple[str, dict, str, list[str], set[str]]] = [
         RENTER,
         "What is your annual household income?",
         INCOMES,
-        {"$100k-$150k", "$150,000 - $200,000", "Over $200,000"},
+        {"$50,000 to $100,000", "$100k-$150k", "$150,000 - $200,000", "Over $200,000"},
+    ),
+    (
+        "income range across the band's top",
+        RENTER,
+        "What is your annual household income?",
+        ["Under $40,000", "$40,000 to $60,000", "Over $60,000"],
+        {"Over $60,000"},
     ),
     (
         "income high",
@@ -426,7 +433,7 @@ RULED: list[tuple[str, dict, str, list[str], set[str]]] = [
         FAMILY,
         "What was your total household income last year, before taxes?",
         ["Less than 25k", "$25k-$50k", "$50k-$100k", "$100,000 or more"],
-        {"Less than 25k", "$25k-$50k"},
+        {"Less than 25k", "$25k-$50k", "$100,000 or more"},  # the band meets it at one dollar
     ),
     (
         "income monthly",
@@ -440,7 +447,7 @@ RULED: list[tuple[str, dict, str, list[str], set[str]]] = [
         RENTER,
         "What is your annual income?",
         ["Less than 25k", "25k-50k", "$50k-$100k", "Over $100k"],
-        {"Less than 25k", "Over $100k"},
+        {"Less than 25k", "$50k-$100k", "Over $100k"},
     ),
     (
         "personal income couple",

@@ -1031,7 +1031,17 @@ def _judge_income(money: Interval, facts: Mapping[str, Any], q: str) -> str | No
     household = re.search(r"\b(?:household|family|combined|total\s+household)\b", q)
     if not household and facts.get("household") != "Single":
         lo = 0  # your own pay may be part of the household's
-    return None if _overlap(money, (lo, hi)) else f"your household income is {band} a year"
+    if _overlap(money, (lo, hi)) and not _boundary_touch(money, (lo, hi)):
+        return None
+    return f"your household income is {band} a year"
+
+
+def _boundary_touch(option: Interval, have: Interval) -> bool:
+    """Whether `option` meets the persona's range `have` only at its edge: under 1% of `have`
+    (its "$25,001 - $50,000" and an option "$50,000 to $100,000" share one dollar: a household
+    of that band says "Under $50,000", as the table's own groups count it)."""
+    shared = min(option[1], have[1]) - max(option[0], have[0]) + 1
+    return shared * 100 < have[1] - have[0] + 1
 
 
 def _asks_income(q: str) -> bool:
