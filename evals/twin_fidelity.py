@@ -15,7 +15,8 @@ Each answer then passes the survey's fact check as the product's does
 (`graphs.segment_survey.fact_options.ruled_out`, on the facts the condition's profile holds: all
 of them `in`, all but the item's `heldout`, age and gender for `demographics`): options that
 contradict those facts are ruled out; where they rule nothing out and the cluster stores how its
-records split on the item's fact, the probabilities are multiplied by that split
+records split on the item's fact, the probabilities (tempered, `closed_answer.MODEL_WEIGHT`)
+are multiplied by that split
 (`graphs.segment_survey.segment_prior`; not in `demographics`, the baseline without a segment).
 The metrics score the checked answers, as `/twin/survey` gives them, and (`*_unchecked`) the
 model's own.

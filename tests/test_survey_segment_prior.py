@@ -55,7 +55,15 @@ def test_the_prior_weighs_the_model_and_decides_when_they_share_nothing():
     neutral = with_prior(_answer({"Own": 0.5, "Rent": 0.5}), {"Own": 0.8, "Rent": 0.2})
     assert neutral.probabilities == pytest.approx({"Own": 0.8, "Rent": 0.2}) and neutral.answer == "Own"
     assert neutral.method == "label_logprobs+segment"
+    # the model's 0.9 counts as its square root against the split: 0.8 * 0.1^0.5 vs 0.2 * 0.9^0.5
     leaning = with_prior(_answer({"Own": 0.1, "Rent": 0.9}), {"Own": 0.8, "Rent": 0.2})
-    assert leaning.probabilities == pytest.approx({"Own": 0.08 / 0.26, "Rent": 0.18 / 0.26})
+    own, rent = 0.8 * 0.1**0.5, 0.2 * 0.9**0.5
+    assert leaning.probabilities == pytest.approx({"Own": own / (own + rent), "Rent": rent / (own + rent)})
+    assert leaning.answer == "Own"
+    at_full_weight = with_prior(_answer({"Own": 0.1, "Rent": 0.9}), {"Own": 0.8, "Rent": 0.2}, model_weight=1.0)
+    assert at_full_weight.probabilities == pytest.approx({"Own": 0.08 / 0.26, "Rent": 0.18 / 0.26})
+    assert at_full_weight.answer == "Rent"
+    sure = with_prior(_answer({"Own": 0.001, "Rent": 0.999}), {"Own": 0.8, "Rent": 0.2})
+    assert sure.answer == "Rent"  # a model that is sure still decides
     disjoint = with_prior(_answer({"Own": 1.0, "Rent": 0.0}), {"Own": 0.0, "Rent": 1.0})
     assert disjoint.probabilities == {"Own": 0.0, "Rent": 1.0} and disjoint.answer == "Rent"

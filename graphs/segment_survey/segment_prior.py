@@ -5,8 +5,9 @@ belongs to a cluster whose stored shares say how its records split on it: 89% ow
 41% hold a bachelor's degree. `segment_prior` turns those shares into a prior over a question's
 options with the survey's own fact check: each stored value is tried as the persona's fact, and
 its share goes to the options that value leaves open. The survey multiplies the model's option
-probabilities by it (`closed_answer.with_prior`), so the small model's answer is read in the light of the segment, as the
-twin's profile (which carries the segment summary) asks it to be.
+probabilities, tempered (their square root: `closed_answer.MODEL_WEIGHT`), by it
+(`closed_answer.with_prior`), so the small model's answer is read in the light of the segment,
+as the twin's profile (which carries the segment summary) asks it to be.
 """
 
 from __future__ import annotations

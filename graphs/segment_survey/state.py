@@ -25,7 +25,8 @@ class SurveyInput(TypedDict):
     `check_facts` (default true): an option that contradicts the persona's record (a renter
     answering "Own") gets probability 0, so twins answer what their records hold; where the
     record is silent and the cluster stores how its records split on the fact (home, household,
-    education, credit, region), the model's probabilities are multiplied by that split.
+    education, credit, region), the model's probabilities (their square root: a small model is
+    overconfident) are multiplied by that split.
     `weighting`: "raked" (default) weighs each persona so the cluster's personas split like its
     records on gender, age band and every other split the cluster stores; "age_gender" by its
     (gender, age band) cell only.
