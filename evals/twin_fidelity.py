@@ -18,8 +18,9 @@ contradict those facts are ruled out; where they rule nothing out and the cluste
 records split on the item's fact, the probabilities (tempered, `closed_answer.MODEL_WEIGHT`)
 are multiplied by that split
 (`graphs.segment_survey.segment_prior`; not in `demographics`, the baseline without a segment).
-The metrics score the checked answers, as `/twin/survey` gives them, and (`*_unchecked`) the
-model's own.
+The metrics score the checked answers (the most probable option after the check; `/twin/survey`
+draws its answer from the same probabilities, so its answers spread as they do) and
+(`*_unchecked`) the model's own.
 
 Per twin and item: individual accuracy against the persona's own record (the mean over the two
 asks), retest agreement (the two asks agree). Per cluster and item, once all its rows have run:
