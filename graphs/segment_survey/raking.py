@@ -125,13 +125,19 @@ def cluster_margins(
     return margins
 
 
-def fit_margin(weights: Sequence[float], margin: Margin) -> list[float]:
-    """Scale the known personas' weights so their categories split as the target says; the
-    unknown ones, and the known ones' total, stay as they are."""
+def _category_sums(weights: Sequence[float], margin: Margin) -> dict[str, float]:
+    """The weight of the personas in each category (those of unknown category left out)."""
     sums: dict[str, float] = {}
     for c, w in zip(margin.categories, weights, strict=True):
         if c is not None:
             sums[c] = sums.get(c, 0.0) + w
+    return sums
+
+
+def fit_margin(weights: Sequence[float], margin: Margin) -> list[float]:
+    """Scale the known personas' weights so their categories split as the target says; the
+    unknown ones, and the known ones' total, stay as they are."""
+    sums = _category_sums(weights, margin)
     known = sum(sums.values())
     if known <= 0:
         return list(weights)
@@ -165,10 +171,7 @@ def trim(weights: Sequence[float], ratio: float) -> list[float]:
 
 def misfit(weights: Sequence[float], margin: Margin) -> float:
     """Total variation distance between the known personas' weighted split and the target."""
-    sums: dict[str, float] = {}
-    for c, w in zip(margin.categories, weights, strict=True):
-        if c is not None:
-            sums[c] = sums.get(c, 0.0) + w
+    sums = _category_sums(weights, margin)
     known = sum(sums.values())
     if known <= 0:
         return 0.0
