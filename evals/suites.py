@@ -465,26 +465,42 @@ async def run_twin_fidelity_dev(options: RunOptions) -> AsyncIterator[ExampleRes
         yield result
 
 
+def fidelity_rows(suite: str, limit: int | None, clusters: str = "") -> list[dict[str, Any]]:
+    """The suite's twins, only those of `clusters` ("7,9"; empty: all), then the first `limit`."""
+    from runtime.errors import ConfigError
+
+    rows = SUITES[suite].rows()
+    named = [k.strip() for k in clusters.split(",") if k.strip()]
+    if named:
+        present = sorted({int(row["cluster_key"]) for row in rows})
+        if not all(k.isdigit() and int(k) in present for k in named):
+            raise ConfigError(f"TWIN_FIDELITY_CLUSTERS must name clusters of {suite}: {', '.join(map(str, present))}.")
+        keys = {int(k) for k in named}
+        rows = [row for row in rows if int(row["cluster_key"]) in keys]
+    return rows[:limit] if limit else rows
+
+
 async def _run_fidelity(suite: str, options: RunOptions) -> AsyncIterator[ExampleResult]:
     """`--limit N`: the first N twins (rows run cluster by cluster: 15 rows are one cluster);
-    `TWIN_FIDELITY_ITEMS=home,auto_loan` runs only those items."""
+    `TWIN_FIDELITY_ITEMS=home,auto_loan` runs only those items, `TWIN_FIDELITY_CLUSTERS=7,9` only
+    those clusters' twins (before the limit)."""
     import os
 
     from evals.twin_fidelity import ITEMS, SEED, run_rows
+    from runtime.errors import ConfigError
 
     wanted = [k.strip() for k in os.environ.get("TWIN_FIDELITY_ITEMS", "").split(",") if k.strip()]
     unknown = sorted(set(wanted) - {item.key for item in ITEMS})
     if unknown:
-        from runtime.errors import ConfigError
-
         raise ConfigError(f"Unknown twin_fidelity items {unknown}; known: {', '.join(i.key for i in ITEMS)}.")
     items = [item for item in ITEMS if not wanted or item.key in wanted]
+    rows = fidelity_rows(suite, options.limit, os.environ.get("TWIN_FIDELITY_CLUSTERS", ""))
     from graphs.segment_survey.closed_answer import ask_closed_question
 
     async def ask(system: str, question: str, choices: Any, order: Any) -> Any:
         return await ask_closed_question(options.model, system, question, choices, order=order, seed=SEED)
 
-    async for result in run_rows(_rows(suite, options.limit), ask, items):
+    async for result in run_rows(rows, ask, items):
         yield result
 
 

@@ -85,3 +85,18 @@ async def test_one_twin_answers_through_the_local_model():
         assert row.metrics["tvd_global_prior"] == pytest.approx(tvd(distribution(item, world.records), records))
         assert sum(row.output["in"].values()) == pytest.approx(1.0)  # one twin: its two answers
         assert 0.0 <= row.metrics["tvd_in"] <= 1.0
+
+
+def test_the_run_can_be_narrowed_to_some_clusters():
+    from evals.suites import fidelity_rows
+    from runtime.errors import ConfigError
+
+    everyone = fidelity_rows("twin_fidelity", None)
+    assert len(everyone) == 150 and everyone[0]["cluster_key"] == 5
+    seven = fidelity_rows("twin_fidelity", None, "7")
+    assert len(seven) == 15 and {r["cluster_key"] for r in seven} == {7}
+    both = [r for r in everyone if r["cluster_key"] in (7, 9)][:20]  # in the data set's order
+    assert fidelity_rows("twin_fidelity", 20, " 9, 7") == both
+    for bad in ("1", "seven", "5,99"):
+        with pytest.raises(ConfigError, match="TWIN_FIDELITY_CLUSTERS"):
+            fidelity_rows("twin_fidelity", None, bad)
