@@ -59,6 +59,8 @@ PARENT = {
     "homeowner": "rent",
     "region": "Northeast",
 }
+DONOR = {**OWNER, "political_giving": 250}  # dollars a year, as the records hold it
+NON_DONOR = {**RENTER, "political_giving": 0}
 GRANDMA = {"age": 72, "household": "Multi-generational", "homeowner": True, "credit_tier": "Prime"}
 
 AGES = ["18-24", "25-34", "35-44", "45-54", "55-64", "65 or older"]
@@ -482,6 +484,43 @@ RULED: list[tuple[str, dict, str, list[str], set[str]]] = [
     ("sex", OWNER, "What is your sex?", ["Man", "Woman"], {"Woman"}),
     ("male or female", FAMILY, "Are you male or female?", ["Male", "Female"], {"Male"}),
     ("are you a woman", OWNER, "Are you a woman?", ["Yes", "No"], {"Yes"}),
+    # political giving
+    ("donor past year", DONOR, "Did you give money to political causes in the past year?", ["Yes", "No"], {"No"}),
+    (
+        "non-donor past year",
+        NON_DONOR,
+        "Did you give money to political causes in the past year?",
+        ["Yes", "No"],
+        {"Yes"},
+    ),
+    (
+        "donor wordings",
+        DONOR,
+        "Do you donate to political candidates or parties?",
+        ["Yes, regularly", "No, I don't donate", "Not sure"],
+        {"No, I don't donate"},
+    ),
+    (
+        "non-donor wordings",
+        NON_DONOR,
+        "Are you a political donor?",
+        ["I donate to campaigns", "I never give", "Prefer not to say"],
+        {"I donate to campaigns"},
+    ),
+    (
+        "giving amounts",
+        DONOR,
+        "How much do you give to political campaigns each year?",
+        ["Nothing", "$1 - $100", "More than $100"],
+        {"Nothing"},
+    ),
+    (
+        "yes/no donor fact",
+        {"political_donor": "yes"},
+        "Do you contribute to political campaigns?",
+        ["Yes", "No"],
+        {"No"},
+    ),
 ]
 
 
@@ -566,6 +605,17 @@ ABSTAIN: list[tuple[str, dict, str, list[str]]] = [
     ),
     ("state outside the region", PARENT, "What is your state of residence?", ["Ohio", "Texas", "California", "Other"]),
     ("single option", RENTER, "Do you own your home?", ["Yes"]),
+    # political giving: ever (a non-donor now may have given before), an amount, charity, unknown
+    ("ever given", NON_DONOR, "Have you ever donated to a political campaign?", ["Yes", "No"]),
+    ("amount asked", NON_DONOR, "Did you give more than $100 to political causes last year?", ["Yes", "No"]),
+    (
+        "amounts above zero",
+        NON_DONOR,
+        "How much do you give to political campaigns a year?",
+        ["$1 - $100", "Over $100"],
+    ),
+    ("charity", DONOR, "Do you give money to charity?", ["Yes", "No"]),
+    ("giving unknown", OWNER, "Did you give money to political causes in the past year?", ["Yes", "No"]),
 ]
 
 
@@ -622,6 +672,8 @@ def test_reasons_reuse_the_chat_checkers_statements():
         (FAMILY, "What is your household income?", INCOMES),
         (OWNER, "What is your education?", EDUCATION),
         (FAMILY, "Which credit tier are you in?", ["Sub-prime", "Near-prime", "Prime", "Super-prime"]),
+        (DONOR, "Do you give to political campaigns?", ["Yes", "No"]),
+        (NON_DONOR, "Do you give to political campaigns?", ["Yes", "No"]),
     ):
         statements = fact_statements(normalise_facts(facts))
         reasons = set(ruled_out(question, options, facts).values())
@@ -663,3 +715,12 @@ def test_deterministic_and_fast():
     elapsed = time.perf_counter() - start
     assert again == first
     assert elapsed / len(cases) < 0.01  # well under a model call; it runs per persona per question
+
+
+def test_political_giving_becomes_a_donor_fact():
+    assert normalise_facts({"political_giving": 250})["political_donor"] is True
+    assert normalise_facts({"political_giving": 0})["political_donor"] is False
+    assert normalise_facts({"political_giving": "$1,200"})["political_donor"] is True
+    assert normalise_facts({"political_donor": "no"})["political_donor"] is False
+    assert "political_donor" not in normalise_facts({"political_giving": "sometimes"})
+    assert "you do not give money to political causes" in fact_statements(normalise_facts(NON_DONOR))

@@ -10,6 +10,7 @@ from graphs.segment_survey.segment_prior import record_shares, segment_prior
 
 CLUSTER = {
     "homeowner_share": 0.8,
+    "political_giving_share": 0.3,
     "household_shares": {"Single": 0.1, "Couple": 0.2, "Family with children": 0.6, "Single parent": 0.1},
     "education_shares": {"High school or less": 0.5, "Some college": 0.3, "Bachelor's degree": 0.2},
     "credit_tier_shares": {"Sub Prime": 0.25, "Prime": 0.75},
@@ -21,7 +22,8 @@ CLUSTER = {
 def test_record_shares_are_the_stored_splits_by_fact_key():
     shares = record_shares(CLUSTER)
     assert shares["homeowner"] == pytest.approx({"yes": 0.8, "no": 0.2})
-    assert set(shares) == {"homeowner", "household", "education", "credit_tier", "region"}
+    assert shares["political_donor"] == pytest.approx({"yes": 0.3, "no": 0.7})
+    assert set(shares) == {"homeowner", "political_donor", "household", "education", "credit_tier", "region"}
     assert record_shares({}) == {} and record_shares(None) == {}
     assert record_shares({"homeowner_share": 3, "region_shares": {"South": 0}}) == {}  # nonsense is left out
 
@@ -34,6 +36,8 @@ def test_the_prior_follows_the_split_the_question_is_about():
     assert region == pytest.approx({"West": 0.3, "South": 0.7, "Northeast": 0.0})
     kids = segment_prior("Are there kids living in your home?", ["Yes", "No"], shares)
     assert kids == pytest.approx({"Yes": 0.7, "No": 0.3})  # families and single parents
+    giving = segment_prior("Did you give money to political causes in the past year?", ["Yes", "No"], shares)
+    assert giving == pytest.approx({"Yes": 0.3, "No": 0.7})
     assert segment_prior("Do you like jazz?", ["Yes", "No"], shares) is None
     assert segment_prior("Do you own or rent your home?", ["Own", "Rent"], {}) is None
 

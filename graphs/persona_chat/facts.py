@@ -23,6 +23,8 @@ about a fact is consistent with it. Facts (`normalise_facts`, all optional):
 - `credit_tier` (Sub Prime ... Super Prime): tier words, credit adjectives and scores (CFPB bands);
 - `homeowner` (yes/no): owning, a mortgage vs renting, a landlord, a lease;
 - `auto_loans` (count of open auto loans): a car loan or payment vs none, no car;
+- `political_donor` (from `political_giving`, dollars a year, or yes/no): held by the survey's
+  fact check and named in rewrite notes; chat replies are not judged on it;
 - `occupation` ("dental hygienist"): "I'm a nurse", "I work as an accountant" naming another
   job from a list of common ones.
 
@@ -182,6 +184,19 @@ def _yes(value: Any) -> bool | None:
     return None
 
 
+def _donor(value: Any) -> bool | None:
+    """Whether a record's political giving (dollars a year, or yes/no) makes the persona a donor."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return value > 0
+    text = str(value).strip().replace("$", "").replace(",", "")
+    try:
+        return float(text) > 0
+    except ValueError:
+        return _yes(text)
+
+
 def normalise_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     """Facts in the checker's keys from a twin's record attributes, a studio persona's declared
     `facts` or a data set row (unknown keys and empty values are dropped)."""
@@ -237,6 +252,9 @@ def normalise_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
             facts["auto_loans"] = int(loans)
         elif flag is not None:
             facts["auto_loans"] = 1 if flag else 0
+    donor = _donor(src.get("political_donor", src.get("political_giving")))
+    if donor is not None:
+        facts["political_donor"] = donor
     job = src.get("occupation", src.get("job"))
     if job:
         facts["occupation"] = str(job).lower()
@@ -296,6 +314,12 @@ def fact_statements(facts: Mapping[str, Any]) -> list[str]:
     if "auto_loans" in facts:
         n = facts["auto_loans"]
         out.append(f"you have {n} auto loan{'s' if n != 1 else ''}" if n else "you have no auto loan")
+    if "political_donor" in facts:
+        out.append(
+            "you give money to political causes"
+            if facts["political_donor"]
+            else "you do not give money to political causes"
+        )
     return out
 
 

@@ -9,7 +9,8 @@ keys, households, education levels, credit tiers, US Census regions and wording,
 answers and its chat replies are held to the same facts.
 
 Topics: home ownership, auto loans, children at home, household make-up and size, education,
-credit, place of residence (state, region, country), household income, age and gender.
+credit, place of residence (state, region, country), household income, age, gender and political
+giving.
 
 It is conservative: an unclear topic, a question about the past, the future or someone else, a
 missing fact or an option it cannot read ("Other", "Not sure") rules nothing out, ranges are ruled
@@ -232,7 +233,8 @@ _HARD_PAST = re.compile(
     r"at\s+(?:the\s+)?age\s+(?:of\s+)?\d+|first|childhood|back\s+then|born|last|past|previous|prior|"
     r"in\s+(?:19|20)\d\d)\b"
 )
-# Income is asked about the last year as often as about now; the record's band stands for both.
+# Income and political giving are asked about the last year as often as about now; the record's
+# yearly figure stands for both.
 _RECENT = re.compile(
     r"\b(?:in\s+)?(?:the\s+)?(?:last|past|previous|prior)\s+(?:year|12\s+months|twelve\s+months|calendar\s+year|"
     r"tax\s+year)\b|\bin\s+20\d\d\b"
@@ -250,7 +252,7 @@ def _off_limits(q: str, topic: str) -> bool:
         return True
     if topic == "education":
         return bool(_HARD_PAST.search(q) or _STUDYING.search(q))
-    if topic == "income" and _RECENT.search(q):
+    if topic in ("income", "giving") and _RECENT.search(q):
         return bool(_HARD_PAST.search(_RECENT.sub(" ", q)))
     return bool(_SOFT_PAST.search(q) or _HARD_PAST.search(q))
 
@@ -1169,6 +1171,51 @@ def _asks_gender(q: str) -> bool:
     )
 
 
+# --- political giving ----------------------------------------------------------------------------
+
+_POLITICAL = (
+    r"(?:political|politics|politicians?|campaigns?|candidates?|(?:political\s+)?part(?:y|ies)|pacs?|"
+    r"political\s+action\s+committees?)"
+)
+_GIVE = (
+    r"(?:give|gives|gave|given|giving|donate|donates|donated|donating|contribute|contributes|contributed|contributing)"
+)
+_GIVING_Q = re.compile(
+    r"\b" + _GIVE + r"\b[^?.]{0,40}?\b" + _POLITICAL + r"|"
+    r"\bpolitical(?:ly)?\s+(?:donors?|donations?|contributions?|contributors?|giving|gifts?)\b|"
+    r"\b(?:campaign|party)\s+(?:donors?|donations?|contributions?)\b"
+)
+
+
+def _asks_giving(q: str) -> bool:
+    return bool(_GIVING_Q.search(q))
+
+
+def _ask_giving(q: str) -> tuple[bool | None, bool | None]:
+    # an amount ("more than $100") or a negated question leaves Yes and No open to both
+    if re.search(r"\$|\d|\b(?:more|less|over|under|at\s+least|not|never|avoid|refuse)\b", q):
+        return None, None
+    return True, False
+
+
+def _read_giving(option: str, q: _Question) -> bool | None:
+    """True: gives to political causes; False: gives nothing. Amounts above zero are not read."""
+    if re.search(r"^(?:none|nothing|zero|\$?0(?:\.00)?)\b|\b(?:never|not\s+a\s+(?:penny|cent|dime))\b", option):
+        return False
+    if re.search(r"\b(?:don't|do\s+not|didn't|did\s+not|haven't|have\s+not|no)\b", option):
+        return False if re.search(r"\b" + _GIVE + r"|\b(?:donations?|contributions?|money)\b", option) else None
+    if re.search(r"\b" + _GIVE + r"\b|\b(?:donor|donations?|contributions?)\b", option):
+        return True
+    return None
+
+
+def _judge_giving(gives: bool, facts: Mapping[str, Any], q: str) -> str | None:
+    fact = facts.get("political_donor")
+    if fact is None or gives == fact:
+        return None
+    return "you give money to political causes" if fact else "you do not give money to political causes"
+
+
 _TOPICS: tuple[_Topic, ...] = (
     _Topic("size", _asks_size, lambda q: (None, None), _read_size, _judge_size),
     _Topic("children", _asks_children, _ask_children, _read_children, _judge_children),
@@ -1181,4 +1228,5 @@ _TOPICS: tuple[_Topic, ...] = (
     _Topic("place", _asks_place, _ask_place, _read_place, _judge_place),
     _Topic("age", _asks_age, _ask_age, _read_age, _judge_age),
     _Topic("gender", _asks_gender, _ask_gender, _read_gender, _judge_gender),
+    _Topic("giving", _asks_giving, _ask_giving, _read_giving, _judge_giving),
 )

@@ -19,6 +19,11 @@ from graphs.segment_survey.fact_options import ruled_out
 
 Shares = dict[str, dict[str, float]]  # fact key -> {fact value: share of the cluster's records}
 
+# the cluster attributes holding the share of records with a yes/no fact, and the fact
+_YES_SHARE_ATTRIBUTES = (
+    ("homeowner_share", "homeowner"),
+    ("political_giving_share", "political_donor"),
+)
 # the cluster attributes holding shares, and the fact each is a split of
 _SHARE_ATTRIBUTES = (
     ("household_shares", "household"),
@@ -32,9 +37,10 @@ def record_shares(cluster_attributes: Mapping[str, Any] | None) -> Shares:
     """The cluster's stored splits of its records, by fact key (what an import left out is absent)."""
     attributes = cluster_attributes or {}
     shares: Shares = {}
-    home = attributes.get("homeowner_share")
-    if isinstance(home, (int, float)) and 0.0 <= home <= 1.0:
-        shares["homeowner"] = {"yes": float(home), "no": 1.0 - float(home)}
+    for attribute, key in _YES_SHARE_ATTRIBUTES:
+        share = attributes.get(attribute)
+        if isinstance(share, (int, float)) and not isinstance(share, bool) and 0.0 <= share <= 1.0:
+            shares[key] = {"yes": float(share), "no": 1.0 - float(share)}
     for attribute, key in _SHARE_ATTRIBUTES:
         split = attributes.get(attribute)
         if isinstance(split, Mapping) and split:
