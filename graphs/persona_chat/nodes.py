@@ -153,8 +153,12 @@ def turn_guard(
     system message without its references: template, persona, style and per-turn instructions."""
     sources = reference_sources(state)
     marked = mark_references(sources, new_delimiter(), drop=drop) if sources else None
+    # The canary is new every turn; split off, the rest of the system text reads the same each
+    # turn, so its features come from `protected_features`' cache (the canary is a secret of its own).
+    system = _system_text(state, context, canary)
+    protected = system.split(canary) if canary else [system]
     spec = build_spec(
-        protected=[_system_text(state, context, canary)],
+        protected=protected,
         canary=canary,
         user_texts=user_texts(state),
         marked=marked,
