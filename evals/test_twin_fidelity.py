@@ -3,6 +3,8 @@ twin answers two items through the real local model with every metric in range."
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from evals.runner import local_model_server
@@ -14,6 +16,7 @@ from evals.twin_fidelity import (
     demographics_prompt,
     distribution,
     profile_prompt,
+    rescore,
     run_rows,
     spread_ratio,
     tvd,
@@ -68,7 +71,7 @@ async def test_one_twin_answers_through_the_local_model():
     world = demo_world()
     items = [ITEM["home"], ITEM["auto_loan"]]
     with local_model_server("local:smollm2"):
-        results = [r async for r in run_rows([{"id": "t", "cluster_key": 1, "persona_index": 1}], ask, items)]
+        results = [r async for r in run_rows([{"id": "tf-c01-p01", "cluster_key": 1, "persona_index": 1}], ask, items)]
     persona_rows = [r for r in results if r.inputs["level"] == "persona"]
     cluster_rows = [r for r in results if r.inputs["level"] == "cluster"]
     assert [r.inputs["item"] for r in persona_rows] == ["home", "auto_loan"] and len(cluster_rows) == 2
@@ -85,6 +88,17 @@ async def test_one_twin_answers_through_the_local_model():
         assert row.metrics["tvd_global_prior"] == pytest.approx(tvd(distribution(item, world.records), records))
         assert sum(row.output["in"].values()) == pytest.approx(1.0)  # one twin: its two answers
         assert 0.0 <= row.metrics["tvd_in"] <= 1.0
+        # the survey draws from the probabilities: their weighted mean is what its answers approach
+        assert sum(row.output["heldout_drawn"].values()) == pytest.approx(1.0)
+        assert row.metrics["tvd_heldout_drawn"] == pytest.approx(tvd(row.output["heldout_drawn"], records), abs=1e-3)
+    for row in persona_rows:
+        probabilities = row.notes["probabilities"]["heldout"]
+        expected = sum(p[row.notes["truth"]] for p in probabilities) / len(probabilities)
+        assert row.metrics["accuracy_heldout_drawn"] == pytest.approx(expected)
+    # a saved run rescored from its stored answers gets the same metrics
+    saved = [dataclasses.asdict(r) for r in results]
+    rescored = {r["id"]: r["metrics"] for r in rescore(saved)}
+    assert rescored == {r.id: pytest.approx(r.metrics) for r in results}
 
 
 def test_the_run_can_be_narrowed_to_some_clusters():

@@ -18,9 +18,12 @@ contradict those facts are ruled out; where they rule nothing out and the cluste
 records split on the item's fact, the probabilities (tempered, `closed_answer.MODEL_WEIGHT`)
 are multiplied by that split
 (`graphs.segment_survey.segment_prior`; not in `demographics`, the baseline without a segment).
-The metrics score the checked answers (the most probable option after the check; `/twin/survey`
-draws its answer from the same probabilities, so its answers spread as they do) and
-(`*_unchecked`) the model's own.
+The metrics score the checked answers (the most probable option after the check) and
+(`*_unchecked`) the model's own. `/twin/survey` does not give the most probable option: it
+draws each answer from the checked probabilities (seeded), so its answers keep their spread.
+`*_drawn` (table: `d`) scores what it gives, in expectation: a drawn answer's accuracy is the
+probability of the true option, and the drawn distribution is the weighted mean of the twins'
+probabilities (what `samples_per_persona` draws approach).
 
 Per twin and item: individual accuracy against the persona's own record (the mean over the two
 asks), retest agreement (the two asks agree). Per cluster and item, once all its rows have run:
@@ -28,7 +31,7 @@ total variation distance and Wasserstein distance (ordinal and yes/no items, in 
 between the twins' weighted answers and the cluster's member records, and the spread ratio (the
 twins' Gini-Simpson diversity over the records'). The twins are weighted as the survey's default
 does (`graphs.segment_survey.raking`): their cell weights raked to the cluster's stored splits
-(gender, age band, home, household, education, credit tier, region), on the facts the
+(gender, age band, home, household, education, credit tier, region, political giving), on the facts the
 condition's profile holds (so `heldout` rakes without the held-out fact, `demographics` on
 gender and age band alone). Raking on the asked fact's own split tells the weights the answer
 of perfect twins, so `*_loo` (table: `lo`) rakes `in` without that split (leave one out: the
@@ -415,6 +418,8 @@ def persona_metrics(world: World, spec: Any, item: Item, answered: Mapping[str, 
         metrics[f"retest_{condition}"] = 1.0 if a == b else 0.0
         if truth is not None:
             metrics[f"accuracy_{condition}"] = ((a == truth) + (b == truth)) / 2
+            drawn = [x["probabilities"].get(truth, 0.0) for x in answered[condition]]
+            metrics[f"accuracy_{condition}_drawn"] = sum(drawn) / len(drawn)
             if condition != "demographics":
                 raw_a, raw_b = (x["unchecked"] for x in answered[condition])
                 metrics[f"accuracy_{condition}_unchecked"] = ((raw_a == truth) + (raw_b == truth)) / 2
@@ -441,6 +446,19 @@ def weighted_answers(
     for weight, (_, result) in zip(weights, answered, strict=True):
         for ask in result[condition]:
             shares[ask[key]] += weight / len(result[condition])
+    return shares
+
+
+def weighted_probabilities(
+    item: Item, weights: Sequence[float], answered: Sequence[tuple[Any, Mapping[str, Any]]], condition: str
+) -> dict[str, float]:
+    """The distribution the survey's drawn answers approach: the twins' checked probabilities,
+    each persona's asks sharing its weight."""
+    shares = {o: 0.0 for o in item.options}
+    for weight, (_, result) in zip(weights, answered, strict=True):
+        for ask in result[condition]:
+            for option in item.options:
+                shares[option] += weight / len(result[condition]) * ask["probabilities"].get(option, 0.0)
     return shares
 
 
@@ -485,6 +503,7 @@ def cluster_metrics(
     for condition in CONDITIONS:
         dists[condition] = weighted_answers(item, weights[condition], answered, condition, "answer")
         dists[f"{condition}_unchecked"] = weighted_answers(item, weights[condition], answered, condition, "unchecked")
+        dists[f"{condition}_drawn"] = weighted_probabilities(item, weights[condition], answered, condition)
     dists["in_loo"] = weighted_answers(item, loo, answered, "in", "answer")
     dists["in_age_gender"] = weighted_answers(item, persona_weights(cells, attributes), answered, "in", "answer")
     dists["own_records"] = own_records(item, weights["in"], specs)
@@ -493,10 +512,13 @@ def cluster_metrics(
     for name in (
         "in",
         "in_unchecked",
+        "in_drawn",
         "in_loo",
         "in_age_gender",
         "heldout",
+        "heldout_drawn",
         "demographics",
+        "demographics_drawn",
         "own_records",
         "own_records_loo",
         "global_prior",
@@ -517,8 +539,10 @@ def cluster_metrics(
 TABLE_METRICS = (
     ("accuracy_in", "acc in"),
     ("accuracy_in_unchecked", "acc in -"),
+    ("accuracy_in_drawn", "acc in d"),
     ("accuracy_heldout", "acc out"),
     ("accuracy_heldout_unchecked", "acc out -"),
+    ("accuracy_heldout_drawn", "acc out d"),
     ("accuracy_demographics", "acc demo"),
     ("accuracy_global_prior", "acc prior"),
     ("accuracy_segment_prior", "acc seg"),
@@ -527,9 +551,11 @@ TABLE_METRICS = (
     ("retest_heldout", "rt out"),
     ("tvd_in", "tvd in"),
     ("tvd_in_unchecked", "tvd in -"),
+    ("tvd_in_drawn", "tvd in d"),
     ("tvd_in_loo", "tvd in lo"),
     ("tvd_in_age_gender", "tvd in ag"),
     ("tvd_heldout", "tvd out"),
+    ("tvd_heldout_drawn", "tvd out d"),
     ("tvd_demographics", "tvd demo"),
     ("tvd_own_records", "tvd own"),
     ("tvd_own_records_loo", "tvd ownlo"),
@@ -569,6 +595,59 @@ def item_table(examples: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def rescore(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The run's rows with every metric recomputed by this checkout from the stored answers and
+    probabilities (for a run saved before a metric existed); the model is not asked again."""
+    import re
+
+    world = demo_world()
+    answers: dict[tuple[int, int], dict[str, Any]] = {}  # (cluster, persona index) -> item -> answered
+    persona_rows: list[dict[str, Any]] = []
+    for example in examples:
+        inputs = example.get("inputs", {})
+        if inputs.get("level") != "persona":
+            continue
+        found = re.search(r"-p(\d+)-[^-]+$", str(example["id"]))
+        if found is None:
+            raise ValueError(f"{example['id']}: not a twin_fidelity persona row")
+        key, index, notes = int(inputs["cluster_key"]), int(found.group(1)), example["notes"]
+        answered: dict[str, Any] = {"truth": notes["truth"]}
+        for condition in CONDITIONS:
+            answered[condition] = [
+                {"answer": answer, "unchecked": unchecked, "probabilities": probabilities}
+                for answer, unchecked, probabilities in zip(
+                    example["output"][condition],
+                    notes["unchecked"][condition],
+                    notes["probabilities"][condition],
+                    strict=True,
+                )
+            ]
+        answers.setdefault((key, index), {})[inputs["item"]] = answered
+        spec = cluster_personas(world, key)[index]
+        persona_rows.append(
+            {
+                **example,
+                "metrics": persona_metrics(world, spec, next(i for i in ITEMS if i.key == inputs["item"]), answered),
+            }
+        )
+    cluster_rows: list[dict[str, Any]] = []
+    for key in dict.fromkeys(k for k, _ in answers):
+        twins = [(cluster_personas(world, k)[i], by_item) for (k, i), by_item in answers.items() if k == key]
+        for item in ITEMS:
+            answered_item = [(spec, by_item[item.key]) for spec, by_item in twins if item.key in by_item]
+            if answered_item:
+                metrics, dists = cluster_metrics(world, key, item, answered_item)
+                cluster_rows.append(
+                    {
+                        "id": f"tf-c{key:02d}-{item.key}",
+                        "metrics": metrics,
+                        "inputs": {"cluster_key": key, "item": item.key, "level": "cluster"},
+                        "output": dists,
+                    }
+                )
+    return persona_rows + cluster_rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from evals.runner import load_run
 
@@ -576,11 +655,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run", help="run id or results.json path")
     parser.add_argument("--runs-dir", default=None)
     parser.add_argument("--json", action="store_true", help="print the per-item means as JSON")
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="recompute the metrics from the stored answers and probabilities with this checkout's "
+        "code (a run saved before a metric existed); no model is asked",
+    )
     args = parser.parse_args(argv)
     record = load_run(args.run, args.runs_dir)
     if args.json:
         print(json.dumps(record.get("summary", {}), indent=2))
-    print(item_table(record["examples"]))
+    print(item_table(rescore(record["examples"]) if args.rescore else record["examples"]))
     return 0
 
 
