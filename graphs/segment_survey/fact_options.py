@@ -361,11 +361,19 @@ def _read_home(option: str, q: _Question) -> bool | None:
     return None
 
 
-def _judge_home(owns: bool, facts: Mapping[str, Any], q: str) -> str | None:
-    fact = facts.get("homeowner")
-    if fact is None or owns == fact:
-        return None
-    return "you own your home" if fact else "you rent your home"
+def _yes_no_judge(key: str, yes: str, no: str) -> Callable[[bool, Mapping[str, Any], str], str | None]:
+    """The judge of a yes/no fact: an answer that says otherwise gets the fact's own sentence."""
+
+    def judge(said: bool, facts: Mapping[str, Any], q: str) -> str | None:
+        fact = facts.get(key)
+        if fact is None or said == fact:
+            return None
+        return yes if fact else no
+
+    return judge
+
+
+_judge_home = _yes_no_judge("homeowner", "you own your home", "you rent your home")
 
 
 # --- auto loans ----------------------------------------------------------------------------------
@@ -1209,11 +1217,9 @@ def _read_giving(option: str, q: _Question) -> bool | None:
     return None
 
 
-def _judge_giving(gives: bool, facts: Mapping[str, Any], q: str) -> str | None:
-    fact = facts.get("political_donor")
-    if fact is None or gives == fact:
-        return None
-    return "you give money to political causes" if fact else "you do not give money to political causes"
+_judge_giving = _yes_no_judge(
+    "political_donor", "you give money to political causes", "you do not give money to political causes"
+)
 
 
 _TOPICS: tuple[_Topic, ...] = (
