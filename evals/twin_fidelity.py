@@ -315,9 +315,9 @@ async def answer_persona(
     model server reuses a prompt it has just read."""
     from graphs.segment_survey.closed_answer import excluding, with_prior
     from graphs.segment_survey.fact_options import ruled_out
-    from graphs.segment_survey.segment_prior import record_shares, segment_prior
+    from graphs.segment_survey.segment_prior import prior_shares, segment_prior
 
-    shares = record_shares(world.segments.clusters[spec.cluster_key].attributes)
+    shares = prior_shares(world.segments.clusters[spec.cluster_key].attributes)
 
     out: dict[str, dict[str, Any]] = {item.key: {"truth": item.truth(spec.attributes)} for item in items}
     for condition in CONDITIONS:

@@ -3,10 +3,12 @@ question's options by the survey's fact check, and how it weighs a model's proba
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from graphs.segment_survey.closed_answer import ClosedAnswer, with_prior
-from graphs.segment_survey.segment_prior import record_shares, segment_prior
+from graphs.segment_survey.segment_prior import poisson_split, prior_shares, record_shares, segment_prior
 
 CLUSTER = {
     "homeowner_share": 0.8,
@@ -26,6 +28,23 @@ def test_record_shares_are_the_stored_splits_by_fact_key():
     assert set(shares) == {"homeowner", "political_donor", "household", "education", "credit_tier", "region"}
     assert record_shares({}) == {} and record_shares(None) == {}
     assert record_shares({"homeowner_share": 3, "region_shares": {"South": 0}}) == {}  # nonsense is left out
+
+
+def test_a_count_kept_as_a_mean_is_read_as_poisson():
+    split = poisson_split(0.5)
+    assert sum(split.values()) == pytest.approx(1.0)
+    assert split["0"] == pytest.approx(math.exp(-0.5)) and split["1"] == pytest.approx(0.5 * math.exp(-0.5))
+    assert poisson_split(40.0)["5"] == pytest.approx(1.0)  # the tail holds "5 or more"
+    shares = prior_shares({**CLUSTER, "open_auto_loans_mean": 0.26})
+    assert "auto_loans" not in record_shares({**CLUSTER, "open_auto_loans_mean": 0.26})  # raking never sees it
+    assert {k: v for k, v in shares.items() if k != "auto_loans"} == record_shares(CLUSTER)
+    loan = segment_prior("Do you have an auto loan right now?", ["Yes", "No"], shares)
+    assert loan == pytest.approx({"Yes": 1 - math.exp(-0.26), "No": math.exp(-0.26)})
+    how_many = segment_prior("How many car loans do you have?", ["None", "One", "Two or more"], shares)
+    assert how_many is not None and how_many["None"] > how_many["One"] > how_many["Two or more"]
+    assert "auto_loans" not in prior_shares({"open_auto_loans_mean": float("nan")})
+    assert "auto_loans" not in prior_shares({"open_auto_loans_mean": -1})
+    assert prior_shares(None) == {}
 
 
 def test_the_prior_follows_the_split_the_question_is_about():

@@ -11,7 +11,7 @@ from typing_extensions import TypedDict
 from graphs.cluster_router.nodes import ClusterNotFound
 from graphs.persona_chat.facts import persona_facts
 from graphs.segment_survey.raking import Weighting, survey_weights
-from graphs.segment_survey.segment_prior import Shares, record_shares
+from graphs.segment_survey.segment_prior import Shares, prior_shares
 from runtime.services import Services
 from store.clusters import ClusterRow, cluster_personas, get_cluster, list_clusters
 from store.personas import get_chat_profile
@@ -75,7 +75,7 @@ async def respondents_of(
     facts = [persona_facts(profile["attributes"]) if profile else {} for profile in profiles]
     cells = [(p["gender"], p["age_band"]) for p in personas]
     weights = survey_weights(cells, facts, cluster["attributes"], weighting)
-    shares = record_shares(cluster["attributes"])
+    shares = prior_shares(cluster["attributes"])
     return [
         Respondent(
             persona_id=persona["persona_id"],

@@ -2,8 +2,9 @@
 
 A twin whose record lacks a fact (an import without home ownership, or a fact held out) still
 belongs to a cluster whose stored shares say how its records split on it: 89% own their home,
-41% hold a bachelor's degree. `segment_prior` turns those shares into a prior over a question's
-options with the survey's own fact check: each stored value is tried as the persona's fact, and
+41% hold a bachelor's degree. Where a cluster keeps only the mean of a count (open auto loans),
+`prior_shares` reads it as a Poisson count. `segment_prior` turns those shares into a prior over
+a question's options with the survey's own fact check: each stored value is tried as the persona's fact, and
 its share goes to the options that value leaves open. The survey multiplies the model's option
 probabilities, tempered (their square root: `closed_answer.MODEL_WEIGHT`), by it
 (`closed_answer.with_prior`), so the small model's answer is read in the light of the segment,
@@ -12,6 +13,7 @@ as the twin's profile (which carries the segment summary) asks it to be.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,6 +48,37 @@ def record_shares(cluster_attributes: Mapping[str, Any] | None) -> Shares:
         if isinstance(split, Mapping) and split:
             shares[key] = {str(v): float(s) for v, s in split.items() if isinstance(s, (int, float)) and s > 0}
     return {k: v for k, v in shares.items() if v}
+
+
+# A count whose records the cluster keeps only as a mean, and the fact it is a count of.
+_COUNT_MEANS = (("open_auto_loans_mean", "auto_loans"),)
+COUNT_TAIL = 5  # the last count stands for itself and every count above it
+
+
+def poisson_split(mean: float, tail: int = COUNT_TAIL) -> dict[str, float]:
+    """Shares of the counts 0 .. `tail` (the last one: `tail` or more) for a Poisson count."""
+    split: dict[str, float] = {}
+    term = math.exp(-mean)
+    for count in range(tail):
+        split[str(count)] = term
+        term *= mean / (count + 1)
+    split[str(tail)] = max(0.0, 1.0 - sum(split.values()))
+    return {k: v for k, v in split.items() if v > 0}
+
+
+def prior_shares(cluster_attributes: Mapping[str, Any] | None) -> Shares:
+    """What the segment prior reads: the stored splits (`record_shares`) and, for a count the
+    cluster keeps only as a mean (open auto loans), a Poisson split of that mean, whose share
+    with none is e^-mean. The Poisson split is a model of the records, not their split, so
+    raking (`graphs.segment_survey.raking`) does not fit weights to it."""
+    attributes = cluster_attributes or {}
+    shares = record_shares(attributes)
+    for attribute, key in _COUNT_MEANS:
+        mean = attributes.get(attribute)
+        numeric = isinstance(mean, (int, float)) and not isinstance(mean, bool)
+        if key not in shares and numeric and math.isfinite(mean) and mean >= 0:
+            shares[key] = poisson_split(float(mean))
+    return shares
 
 
 def segment_prior(question: str, options: Sequence[str], shares: Shares) -> dict[str, float] | None:
