@@ -75,8 +75,9 @@ def prior_shares(cluster_attributes: Mapping[str, Any] | None) -> Shares:
     shares = record_shares(attributes)
     for attribute, key in _COUNT_MEANS:
         mean = attributes.get(attribute)
-        numeric = isinstance(mean, (int, float)) and not isinstance(mean, bool)
-        if key not in shares and numeric and math.isfinite(mean) and mean >= 0:
+        if key in shares or isinstance(mean, bool) or not isinstance(mean, (int, float)):
+            continue
+        if math.isfinite(mean) and mean >= 0:
             shares[key] = poisson_split(float(mean))
     return shares
 
