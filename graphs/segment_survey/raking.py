@@ -1,14 +1,14 @@
 """Raking: persona weights that reproduce every split a cluster stores, not just its cells.
 
 A cluster's 15 personas are a small sample of its records: their mix of region, education,
-credit tier, household and home ownership is not the cluster's, so weighting them by their
-(gender, age band) cell alone leaves those splits as the sample drew them. Raking starts from
-the cell weights (`weights.persona_weights`) and scales them until the weighted personas split
-like the cluster's records on gender, age band and every split `segment_prior.record_shares`
-reads (margins named in `exclude` are left alone).
+credit tier, household, home ownership and political giving is not the cluster's, so weighting
+them by their (gender, age band) cell alone leaves those splits as the sample drew them. Raking
+starts from the cell weights (`weights.persona_weights`) and scales them until the weighted
+personas split like the cluster's records on gender, age band and every split
+`segment_prior.record_shares` reads (margins named in `exclude` are left alone).
 
 - Margins are fitted in turn (iterative proportional fitting), at most `MAX_SWEEPS` sweeps.
-  A few personas often cannot meet six splits at once: fitting in turn then ends on whichever
+  A few personas often cannot meet every split at once: fitting in turn then ends on whichever
   margin comes last and can leave the first (age band) further off than the cell weights were.
   So when a margin is still more than `FIT_TOLERANCE` off, the margins are fitted at once
   instead (generalised iterative scaling: each sweep scales a weight by the geometric mean of

@@ -4,11 +4,12 @@ A twin whose record lacks a fact (an import without home ownership, or a fact he
 belongs to a cluster whose stored shares say how its records split on it: 89% own their home,
 41% hold a bachelor's degree. Where a cluster keeps only the mean of a count (open auto loans),
 `prior_shares` reads it as a Poisson count. `segment_prior` turns those shares into a prior over
-a question's options with the survey's own fact check: each stored value is tried as the persona's fact, and
-its share goes to the options that value leaves open. The survey multiplies the model's option
-probabilities, tempered (their square root: `closed_answer.MODEL_WEIGHT`), by it
-(`closed_answer.with_prior`), so the small model's answer is read in the light of the segment,
-as the twin's profile (which carries the segment summary) asks it to be.
+a question's options with the survey's own fact check: each stored value is tried as the
+persona's fact, and its share goes to the options that value leaves open. The survey
+multiplies the model's option probabilities, tempered (their square root:
+`closed_answer.MODEL_WEIGHT`), by it (`closed_answer.with_prior`), so the small model's answer
+is read in the light of the segment, as the twin's profile (which carries the segment summary)
+asks it to be.
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ class SurveyRequest(_SegmentChoice):
     weighting: Weighting = Field(
         "raked",
         description="raked: weigh the personas so each cluster's split like its records on gender, age band "
-        "and every stored split (home, household, education, credit tier, region); "
+        "and every stored split (home, political giving, household, education, credit tier, region); "
         "age_gender: by each persona's (gender, age band) cell only.",
     )
 
