@@ -484,6 +484,20 @@ RULED: list[tuple[str, dict, str, list[str], set[str]]] = [
     ("sex", OWNER, "What is your sex?", ["Man", "Woman"], {"Woman"}),
     ("male or female", FAMILY, "Are you male or female?", ["Male", "Female"], {"Male"}),
     ("are you a woman", OWNER, "Are you a woman?", ["Yes", "No"], {"Yes"}),
+    (
+        "two-parent family next to single parent",
+        {"household": "Single parent"},
+        "Which best describes your household?",
+        ["I live alone", "Couple without children", "Family with children", "Single parent"],
+        {"I live alone", "Couple without children", "Family with children"},
+    ),
+    (
+        "family with children alone may be a single parent's",
+        {"household": "Single parent"},
+        "Which best describes your household?",
+        ["I live alone", "Family with children"],
+        {"I live alone"},
+    ),
     # political giving
     ("donor past year", DONOR, "Did you give money to political causes in the past year?", ["Yes", "No"], {"No"}),
     (

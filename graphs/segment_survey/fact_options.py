@@ -553,13 +553,14 @@ def _ask_household(q: str) -> tuple[_Dims | None, _Dims | None]:
     return None, None
 
 
+_SINGLE_PARENT = re.compile(r"\b(?:single|lone|solo)\s+(?:parent|mom|mother|dad|father)\b")
+
+
 def _read_household(option: str, q: _Question) -> _Dims | None:
     """Alone / partner / children as the option states them ("Couple with kids", "Just me")."""
     marital = bool(_MARITAL_Q.search(q.text))
     kids_no = re.search(r"\b(?:no|without|zero)\s+(?:\w+\s+)?" + _KIDS + r"\b|\bchild(?:less|-?free)\b", option)
-    kids_yes = not kids_no and re.search(
-        r"\b" + _KIDS + r"\b|\b(?:single|lone|solo)\s+(?:parent|mom|mother|dad|father)\b", option
-    )
+    kids_yes = not kids_no and (re.search(r"\b" + _KIDS + r"\b", option) or _SINGLE_PARENT.search(option))
     not_together = re.search(
         r"\b(?:never|not|un)[- ]?married\b|\bex[- ]|\blate\s+|\bwidow|\bdivorc|\bseparated\b|\bapart\b", option
     )
@@ -584,6 +585,9 @@ def _read_household(option: str, q: _Question) -> _Dims | None:
         True if partner_yes else False if partner_no else None,
         True if kids_yes else False if kids_no else None,
     )
+    if dims.kids and dims.partner is None and any(_SINGLE_PARENT.search(o) for o in q.options if o != option):
+        # next to a "Single parent" option, "Family with children" is the two-parent household
+        dims = dims._replace(partner=True)
     return dims if dims != _Dims(None, None, None) else None
 
 
