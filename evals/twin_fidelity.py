@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -440,25 +441,15 @@ def asked_fact_keys(spec: Any, item: Item) -> set[str]:
 def weighted_answers(
     item: Item, weights: Sequence[float], answered: Sequence[tuple[Any, Mapping[str, Any]]], condition: str, key: str
 ) -> dict[str, float]:
-    """The twins' answers in one condition (`key`: "answer" checked, "unchecked" the model's),
-    each persona's asks sharing its weight."""
+    """The twins' answers in one condition, each persona's asks sharing its weight. `key`:
+    "answer" (checked), "unchecked" (the model's) or "probabilities" (the checked probabilities:
+    the distribution the survey's drawn answers approach)."""
     shares = {o: 0.0 for o in item.options}
     for weight, (_, result) in zip(weights, answered, strict=True):
         for ask in result[condition]:
-            shares[ask[key]] += weight / len(result[condition])
-    return shares
-
-
-def weighted_probabilities(
-    item: Item, weights: Sequence[float], answered: Sequence[tuple[Any, Mapping[str, Any]]], condition: str
-) -> dict[str, float]:
-    """The distribution the survey's drawn answers approach: the twins' checked probabilities,
-    each persona's asks sharing its weight."""
-    shares = {o: 0.0 for o in item.options}
-    for weight, (_, result) in zip(weights, answered, strict=True):
-        for ask in result[condition]:
-            for option in item.options:
-                shares[option] += weight / len(result[condition]) * ask["probabilities"].get(option, 0.0)
+            said = ask[key]
+            for option, share in said.items() if isinstance(said, Mapping) else ((said, 1.0),):
+                shares[option] += weight / len(result[condition]) * share
     return shares
 
 
@@ -503,7 +494,7 @@ def cluster_metrics(
     for condition in CONDITIONS:
         dists[condition] = weighted_answers(item, weights[condition], answered, condition, "answer")
         dists[f"{condition}_unchecked"] = weighted_answers(item, weights[condition], answered, condition, "unchecked")
-        dists[f"{condition}_drawn"] = weighted_probabilities(item, weights[condition], answered, condition)
+        dists[f"{condition}_drawn"] = weighted_answers(item, weights[condition], answered, condition, "probabilities")
     dists["in_loo"] = weighted_answers(item, loo, answered, "in", "answer")
     dists["in_age_gender"] = weighted_answers(item, persona_weights(cells, attributes), answered, "in", "answer")
     dists["own_records"] = own_records(item, weights["in"], specs)
@@ -598,10 +589,10 @@ def item_table(examples: Sequence[Mapping[str, Any]]) -> str:
 def rescore(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The run's rows with every metric recomputed by this checkout from the stored answers and
     probabilities (for a run saved before a metric existed); the model is not asked again."""
-    import re
-
     world = demo_world()
-    answers: dict[tuple[int, int], dict[str, Any]] = {}  # (cluster, persona index) -> item -> answered
+    items = {item.key: item for item in ITEMS}
+    # (cluster, persona index) -> the persona and, by item, what it answered
+    answers: dict[tuple[int, int], tuple[Any, dict[str, Any]]] = {}
     persona_rows: list[dict[str, Any]] = []
     for example in examples:
         inputs = example.get("inputs", {})
@@ -622,17 +613,12 @@ def rescore(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     strict=True,
                 )
             ]
-        answers.setdefault((key, index), {})[inputs["item"]] = answered
-        spec = cluster_personas(world, key)[index]
-        persona_rows.append(
-            {
-                **example,
-                "metrics": persona_metrics(world, spec, next(i for i in ITEMS if i.key == inputs["item"]), answered),
-            }
-        )
+        spec, by_item = answers.setdefault((key, index), (cluster_personas(world, key)[index], {}))
+        by_item[inputs["item"]] = answered
+        persona_rows.append({**example, "metrics": persona_metrics(world, spec, items[inputs["item"]], answered)})
     cluster_rows: list[dict[str, Any]] = []
     for key in dict.fromkeys(k for k, _ in answers):
-        twins = [(cluster_personas(world, k)[i], by_item) for (k, i), by_item in answers.items() if k == key]
+        twins = [twin for (k, _), twin in answers.items() if k == key]
         for item in ITEMS:
             answered_item = [(spec, by_item[item.key]) for spec, by_item in twins if item.key in by_item]
             if answered_item:

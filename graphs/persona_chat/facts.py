@@ -186,15 +186,12 @@ def _yes(value: Any) -> bool | None:
 
 def _donor(value: Any) -> bool | None:
     """Whether a record's political giving (dollars a year, or yes/no) makes the persona a donor."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, (int, float)):
-        return value > 0
-    text = str(value).strip().replace("$", "").replace(",", "")
+    if value is None or (flag := _yes(value)) is not None:
+        return None if value is None else flag
     try:
-        return float(text) > 0
+        return money_value(str(value).strip().lstrip("$"), None) > 0  # "$1,200"
     except ValueError:
-        return _yes(text)
+        return None
 
 
 def normalise_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
