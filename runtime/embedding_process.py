@@ -8,101 +8,135 @@ pooling) never competes with the event loop for the GIL. The child builds its mo
 `runtime.embeddings.make_embeddings`, the same model an in-process load gives, so the vectors
 are the same to the bit.
 
-The child is a `concurrent.futures.ProcessPoolExecutor` of one spawned worker: a fresh
-interpreter (forking a process that runs threads is unsafe), torn down by `close`; it also ends
-when the API process dies, however that happens.
+The child is a spawned process (forking a process that runs threads is unsafe) that answers
+texts with vectors over one pipe, one request at a time. A plain pipe rather than a
+`ProcessPoolExecutor`: the pool passes every call through two helper threads of the API process
+(its manager and its queue feeder), each a hand-over of the GIL, which cost a lone routed query
+about 0.25 ms. The child ends when asked (`close`), and when the API process dies however that
+happens: its end of the pipe then reads end-of-file.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.connection
-import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
 from runtime.errors import ConfigError
 
-_model: Embeddings | None = None  # the child's model
+STOP_WAIT = 10.0  # seconds `close` lets a running request finish
 
 
-def _exit_with_parent() -> None:
-    """In the child: end when the API process ends, even by SIGKILL (the pool's own pipes tell
-    a worker nothing while it waits for work)."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
+def _serve(conn: Connection, name: str, threads: int) -> None:
+    """In the child: load the model, say so, then answer each list of texts with its vectors
+    (or with the error's text) until the parent closes the pipe or sends None."""
+    try:
+        from runtime.embeddings import make_embeddings
+        from runtime.settings import Settings
+
+        # sets torch's environment before importing it
+        model = make_embeddings(name, Settings(_env_file=None, embedding_threads=threads))
+        model.embed_documents(["warm up"])  # the first call pays torch's set-up
+    except BaseException:
+        traceback.print_exc()
+        conn.send(("failed", None))
         return
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def _load(name: str, threads: int) -> None:
-    """In the child: build the model and run it once (the first call pays torch's set-up)."""
-    global _model
-    _exit_with_parent()
-    from runtime.embeddings import make_embeddings
-    from runtime.settings import Settings
-
-    _model = make_embeddings(name, Settings(_env_file=None))  # sets torch's environment before importing it
-    if threads > 0:
-        import torch
-
-        torch.set_num_threads(threads)
-    _model.embed_documents(["warm up"])
-
-
-def _loaded() -> bool:
-    return _model is not None
-
-
-def _embed(texts: list[str]) -> list[list[float]]:
-    assert _model is not None
-    return _model.embed_documents(texts)
+    conn.send(("ready", None))
+    while True:
+        try:
+            texts = conn.recv()
+        except (EOFError, OSError):  # the API process is gone
+            return
+        if texts is None:
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", model.embed_documents(texts))
+        except Exception as exc:
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
 
 
 class ProcessEmbeddings(Embeddings):
     """`make_embeddings(name)` run in a child process; the child starts loading at once.
-    `threads`: torch's CPU threads there (0: torch's default, one per core)."""
+    `threads`: the threads that run a batch there (0: one per core; see `runtime.minilm`)."""
 
     queries_as_documents = True  # the child runs the local MiniLM (`runtime.minilm`)
 
     def __init__(self, name: str, *, threads: int = 0) -> None:
         self.name = name
-        self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_load,
-            initargs=(name, threads),
+        context = multiprocessing.get_context("spawn")
+        self._conn, child_end = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(child_end, name, threads), name="embedding-model", daemon=True
         )
-        self._loaded: Future[bool] = self._pool.submit(_loaded)
+        self._process.start()
+        child_end.close()  # the child's copy alone keeps it open: its exit reads as end-of-file here
+        self._lock = threading.Lock()  # one request on the pipe at a time
+        self._ready = False
 
     def wait_loaded(self, timeout: float | None = None) -> ProcessEmbeddings:
         """Block until the model has loaded; a child that failed is a ConfigError (its traceback
         is on stderr)."""
-        try:
-            self._loaded.result(timeout)
-        except BrokenProcessPool as exc:
-            self._pool.shutdown(wait=False)
-            raise ConfigError(
-                f"The embedding model {self.name} could not load in its process (see the error above); "
-                "EMBEDDING_PROCESS=false loads it in the API process."
-            ) from exc
+        with self._lock:
+            if self._ready:
+                return self
+            status = None
+            try:
+                if self._conn.poll(timeout):
+                    status, _ = self._conn.recv()
+            except (EOFError, OSError):
+                pass
+            if status != "ready":
+                self._end()
+                raise ConfigError(
+                    f"The embedding model {self.name} could not load in its process (see the error above); "
+                    "EMBEDDING_PROCESS=false loads it in the API process."
+                )
+            self._ready = True
         return self
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._pool.submit(_embed, list(texts)).result()
+        self.wait_loaded()
+        with self._lock:
+            try:
+                self._conn.send(list(texts))
+                status, payload = self._conn.recv()
+            except (EOFError, OSError, ValueError):  # ValueError: the pipe was closed here
+                raise RuntimeError(f"The embedding model's process ({self.name}) has ended.") from None
+        if status != "ok":
+            raise RuntimeError(f"The embedding model failed: {payload}")
+        vectors: list[list[float]] = payload
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
 
     def close(self) -> None:
-        """End the child (what is queued is dropped) and wait for it, so its pipes and locks are
-        released before the interpreter exits."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """End the child and wait for it, so its pipe is released before the interpreter exits.
+        A request running meanwhile gets STOP_WAIT seconds to finish; then the child is killed
+        (and that request fails)."""
+        if not self._lock.acquire(timeout=STOP_WAIT):
+            self._process.kill()
+            self._lock.acquire()  # the request fails at once now that the child is gone
+        try:
+            try:
+                self._conn.send(None)
+            except (OSError, ValueError):
+                pass
+            self._end()
+        finally:
+            self._lock.release()
+
+    def _end(self) -> None:
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(10)
+        self._conn.close()

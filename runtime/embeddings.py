@@ -73,7 +73,7 @@ def make_embeddings(name: str, settings: Settings) -> Embeddings:
         prepare_local_model_environment()
         from runtime.minilm import MiniLMEmbeddings
 
-        return MiniLMEmbeddings(bundled_minilm_path())
+        return MiniLMEmbeddings(bundled_minilm_path(), threads=settings.embedding_threads)
     if provider == "openai":
         from langchain_openai import OpenAIEmbeddings
 

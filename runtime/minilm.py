@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,35 +38,60 @@ def _check_mean_pooling(path: Path) -> None:
 class MiniLMEmbeddings(Embeddings):
     """Mean-pooled, normalised BERT sentence vectors of the model in `path` (CPU).
 
-    One forward pass at a time: a fast tokenizer must not be used by two threads at once, and one
-    pass already keeps every core busy."""
+    A batch of several texts is split into `threads` parts (0: torch's default, one per core),
+    each run by a thread of its own with torch single-threaded; one text runs on `threads` of
+    torch's threads. Split this way a batch has one meeting point, at its end, where torch's
+    own threads meet at every operation: on a machine whose cores the API process also uses,
+    a thread that lost its core held up its partner at each of them. Measured on 2 cores
+    (`python -m bench.twin_routing`), routing served about 12% more queries per second at 16
+    and 64 clients, and the model alone about 8% more texts per second.
+
+    One batch at a time: a fast tokenizer must not be used by two threads at once, and one
+    batch already keeps every core busy."""
 
     queries_as_documents = True  # a query's vector is its document vector: a batch of queries is one pass
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, threads: int = 0) -> None:
         import torch
         from transformers import AutoTokenizer, BertModel
 
         _check_mean_pooling(path)
         self.path = path
         self.max_length = _max_length(path)
+        self.threads = threads if threads > 0 else torch.get_num_threads()
         self._torch = torch
         self._tokenizer: Any = AutoTokenizer.from_pretrained(str(path))
         self._model: Any = BertModel.from_pretrained(str(path))
         self._model.eval()
         self._lock = threading.Lock()
+        self._parts: ThreadPoolExecutor | None = None  # started with the first batch to split
+
+    def _encode(self, texts: list[str]) -> Any:
+        return self._tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+
+    def _forward(self, encoded: Any, threads: int) -> Any:
+        """Normalised mean vectors of one encoded batch, on `threads` of torch's threads (a
+        setting of the calling thread)."""
+        torch = self._torch
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            tokens = self._model(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+            mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
-        torch = self._torch
-        with self._lock, torch.inference_mode():
-            encoded = self._tokenizer(
-                texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-            )
-            tokens = self._model(**encoded).last_hidden_state
-        mask = encoded["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-        mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        vectors: list[list[float]] = torch.nn.functional.normalize(mean, p=2, dim=1).tolist()
-        return vectors
+        with self._lock:
+            parts = min(self.threads, len(texts))
+            if parts <= 1:
+                vectors: list[list[float]] = self._forward(self._encode(texts), self.threads).tolist()
+                return vectors
+            bounds = [round(i * len(texts) / parts) for i in range(parts + 1)]
+            encoded = [self._encode(texts[start:end]) for start, end in zip(bounds, bounds[1:])]
+            if self._parts is None:
+                self._parts = ThreadPoolExecutor(self.threads, thread_name_prefix="minilm")
+            vectors = self._torch.cat(list(self._parts.map(self._forward, encoded, [1] * parts))).tolist()
+            return vectors
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         out: list[list[float]] = []

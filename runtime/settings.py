@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     embedding_batch_wait_ms: float = 2.0
     embedding_cache_size: int = 10_000
     embedding_process: bool = True  # `personas serve` runs the local embedding model in a child process
-    embedding_threads: int = 0  # torch CPU threads of that process (0: one per core)
+    embedding_threads: int = 0  # threads that run a batch of the local model (0: one per core)
 
     # --- local llama.cpp server
     local_llm_model_path: Path | None = None

@@ -10,9 +10,11 @@ import textwrap
 
 import numpy as np
 import psutil
+import pytest
 
 from evals.twin_routing import load_jsonl
 from runtime.embedding_process import ProcessEmbeddings
+from runtime.errors import ConfigError
 from runtime.services import Services, launch_models
 
 QUERIES = [r["query"] for r in load_jsonl("twin_routing.jsonl")][:24] + ["two\nlines", ""]
@@ -90,3 +92,23 @@ def test_the_model_process_ends_when_the_api_process_is_killed(tmp_path):
     finally:
         if api.poll() is None:
             api.kill()
+
+
+def test_a_model_that_cannot_load_is_a_config_error_that_names_the_way_out():
+    model = ProcessEmbeddings("local:missing")  # the child's make_embeddings rejects the name
+    with pytest.raises(ConfigError, match="EMBEDDING_PROCESS=false"):
+        model.wait_loaded(timeout=120)
+    assert not model._process.is_alive()
+
+
+def test_a_child_that_died_fails_the_request_with_a_sentence(local_embeddings):
+    model = ProcessEmbeddings("local:all-minilm-l6-v2").wait_loaded()
+    try:
+        assert model.embed_query("still here") == local_embeddings.embed_query("still here")
+        model._process.kill()
+        model._process.join(30)
+        with pytest.raises(RuntimeError, match="process .* has ended"):
+            model.embed_documents(["anyone there?"])
+    finally:
+        model.close()
+    assert not model._process.is_alive()

@@ -259,3 +259,17 @@ def test_the_local_model_in_either_process_embeds_a_batch_of_queries_in_one_call
     query_batch_function(recording)(QUERIES[:3])
     assert recording.batches == [QUERIES[:3]]
     assert getattr(local_embeddings, "queries_as_documents", False) and ProcessEmbeddings.queries_as_documents
+
+
+def test_a_batch_split_across_threads_gives_each_text_its_own_vector_in_order():
+    from runtime.embeddings import bundled_minilm_path
+    from runtime.minilm import MiniLMEmbeddings
+
+    texts = [q * (1 + i % 3) for i, q in enumerate(QUERIES[:11])]  # lengths differ from part to part
+    split = MiniLMEmbeddings(bundled_minilm_path(), threads=3)
+    single = MiniLMEmbeddings(bundled_minilm_path(), threads=1)
+    together = split.embed_documents(texts)
+    assert split._parts is not None  # the batch really ran in parts
+    alone = [single.embed_query(t) for t in texts]
+    assert np.abs(np.array(together) - np.array(alone)).max() < 1e-5
+    assert single._parts is None  # one thread: never split
