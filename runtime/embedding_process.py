@@ -84,6 +84,8 @@ class ProcessEmbeddings(Embeddings):
     def wait_loaded(self, timeout: float | None = None) -> ProcessEmbeddings:
         """Block until the model has loaded; a child that failed is a ConfigError (its traceback
         is on stderr)."""
+        if self._ready:  # every request asks: once loaded, without the lock
+            return self
         with self._lock:
             if self._ready:
                 return self
