@@ -110,7 +110,7 @@ class ProcessEmbeddings(Embeddings):
             try:
                 self._conn.send(list(texts))
                 status, payload = self._conn.recv()
-            except (EOFError, OSError, ValueError):  # ValueError: the pipe was closed here
+            except (EOFError, OSError):  # the child is gone, or `close` closed the pipe
                 raise RuntimeError(f"The embedding model's process ({self.name}) has ended.") from None
         if status != "ok":
             raise RuntimeError(f"The embedding model failed: {payload}")
@@ -130,7 +130,7 @@ class ProcessEmbeddings(Embeddings):
         try:
             try:
                 self._conn.send(None)
-            except (OSError, ValueError):
+            except OSError:  # the child is gone already
                 pass
             self._end()
         finally:

@@ -186,8 +186,11 @@ def _yes(value: Any) -> bool | None:
 
 def _donor(value: Any) -> bool | None:
     """Whether a record's political giving (dollars a year, or yes/no) makes the persona a donor."""
-    if value is None or (flag := _yes(value)) is not None:
-        return None if value is None else flag
+    if value is None:
+        return None
+    flag = _yes(value)
+    if flag is not None:
+        return flag
     try:
         return money_value(str(value).strip().lstrip("$"), None) > 0  # "$1,200"
     except ValueError:
