@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from itertools import cycle
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,14 @@ SYNC_MODEL = False  # --sync-model: the sync-only fake model this benchmark used
 
 
 def instant_model(model: str, **_: object) -> GenericFakeChatModel:
-    return (GenericFakeChatModel if SYNC_MODEL else InstantChatModel)(messages=cycle([REPLY]))
+    """One model object per kind, as the service's own providers keep one per configuration
+    (`runtime.models`): the endless reply holds no per-call state."""
+    return _instant_model(SYNC_MODEL)
+
+
+@lru_cache(maxsize=2)
+def _instant_model(sync: bool) -> GenericFakeChatModel:
+    return (GenericFakeChatModel if sync else InstantChatModel)(messages=cycle([REPLY]))
 
 
 async def bare_stream():

@@ -11,6 +11,7 @@ import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -88,43 +89,79 @@ def make_chat_model(
     return _builders[parsed.provider](parsed.model, temperature=temperature, max_tokens=max_tokens, settings=settings)
 
 
-def _build_local(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
+@lru_cache(maxsize=64)
+def _chat_openai(
+    model: str,
+    *,
+    base_url: str | None,
+    api_key: str,
+    temperature: float | None,
+    max_tokens: int | None,
+    timeout: float,
+    local: bool,
+) -> BaseChatModel:
+    """One ChatOpenAI per configuration, shared by every call with it.
+
+    The model object holds no per-call state, and a new one costs about a third of a
+    millisecond before its first token: pydantic validation, an OpenAI client, and LangChain
+    serialising the object for its callbacks on first use. Every chat turn would pay that twice.
+    """
     from langchain_openai import ChatOpenAI
 
-    url = _local_base_url
-    if url is None:
-        raise ConfigError(
-            "The local model server is not running: start the service with `personas serve`, "
-            "or await `runtime.services.ensure_services()` before building the model."
+    if not local:
+        return ChatOpenAI(
+            model=model,
+            api_key=api_key,
+            base_url=base_url,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout=timeout,
+            stream_usage=True,
         )
     extra = {"max_tokens": max_tokens} if max_tokens else {}
     # llama.cpp's server reads `max_tokens`, not `max_completion_tokens` that newer
     # langchain-openai sends, so the cap goes through extra_body as well.
     return ChatOpenAI(
         model=model,
-        base_url=url,
-        api_key="local",
+        base_url=base_url,
+        api_key=api_key,
         temperature=temperature,
         max_tokens=max_tokens,
         extra_body=extra or None,
-        timeout=settings.model_timeout,
+        timeout=timeout,
         max_retries=0,
     )
 
 
-def _build_openai(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
-
-    _check_openai(model, settings)
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-    return ChatOpenAI(
-        model=model,
-        api_key=key,
-        base_url=settings.openai_base_url,
+def _build_local(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
+    url = _local_base_url
+    if url is None:
+        raise ConfigError(
+            "The local model server is not running: start the service with `personas serve`, "
+            "or await `runtime.services.ensure_services()` before building the model."
+        )
+    return _chat_openai(
+        model,
+        base_url=url,
+        api_key="local",
         temperature=temperature,
         max_tokens=max_tokens,
         timeout=settings.model_timeout,
-        stream_usage=True,
+        local=True,
+    )
+
+
+def _build_openai(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
+    _check_openai(model, settings)
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    return _chat_openai(
+        model,
+        base_url=settings.openai_base_url,
+        api_key=key,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        timeout=settings.model_timeout,
+        local=False,
     )
 
 

@@ -1,13 +1,12 @@
-"""ghostwriter_chat: persona_chat's nodes with the pre-generation steps in one superstep.
+"""ghostwriter_chat: persona_chat's nodes with the pre-generation steps inside `generate`.
 
-prepare (load_persona + read_attachments + retrieve, in that order) -> generate -> guard -> finalize;
-a turn with an inline persona, no raw attachments and no data sources has nothing to prepare
-and starts at generate.
-Same state, same nodes and the same `generate` node name for token streaming as
-`graphs.persona_chat`; only the graph is shorter, since every superstep costs time before the
-first token (see bench/sse_chat.py). None of the three merged steps writes `messages`, so
-applying their updates one after another equals running them as separate nodes. No checkpointer:
-the ghostwriter API sends the whole history with each request.
+generate (load_persona + read_attachments + retrieve when the turn has anything for them, then
+persona_chat's generate) -> guard -> finalize. Same state, same nodes' code and the same
+`generate` node name for token streaming as `graphs.persona_chat`; only the graph is shorter,
+since every superstep and every conditional edge costs time before the first token (see
+bench/sse_chat.py). None of the preparing steps writes `messages`, so applying their updates one
+after another equals running them as separate nodes. No checkpointer: the ghostwriter API sends
+the whole history with each request.
 """
 
 from __future__ import annotations
@@ -33,12 +32,10 @@ async def prepare(state: PersonaChatState, runtime: Runtime[ChatContext], config
     return update
 
 
-# A coroutine: LangGraph runs a plain function of an async graph in the thread pool, a hop before
-# every first token, queued behind other threads' work at 32 concurrent streams.
-async def entry(state: PersonaChatState) -> str:
-    """`prepare` unless it would do nothing: inline persona, no raw attachments, no data sources
-    (then the input must carry `references` and `tool_calls`, as load_persona would set them)."""
-    idle = (
+def prepared(state: PersonaChatState) -> bool:
+    """Nothing to prepare: inline persona, no raw attachments, no data sources (then the input
+    must carry `references` and `tool_calls`, as load_persona would set them)."""
+    return bool(
         state.get("persona_id") is None
         and state.get("persona")
         and not state.get("attachments")
@@ -48,19 +45,24 @@ async def entry(state: PersonaChatState) -> str:
         and "references" in state
         and "tool_calls" in state
     )
-    return GENERATE_NODE if idle else "prepare"
+
+
+async def prepare_and_generate(
+    state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig
+) -> dict[str, Any]:
+    """`prepare` unless the turn is already prepared, then persona_chat's `generate`."""
+    update = {} if prepared(state) else await prepare(state, runtime, config)
+    return {**update, **await generate({**state, **update}, runtime, config)}  # type: ignore[typeddict-item]
 
 
 def build_ghostwriter_chat() -> CompiledStateGraph[PersonaChatState, ChatContext, PersonaChatState, PersonaChatState]:
     # langgraph types nodes taking (state, config) or (state, runtime), not both; ours need both
     # (config carries the callbacks that stream tokens on Python 3.10).
     builder = StateGraph(PersonaChatState, context_schema=ChatContext)
-    builder.add_node("prepare", prepare)  # type: ignore[arg-type, call-overload, unused-ignore]
-    builder.add_node(GENERATE_NODE, generate)  # type: ignore[arg-type, call-overload, unused-ignore]
+    builder.add_node(GENERATE_NODE, prepare_and_generate)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("guard", guard)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("finalize", finalize)
-    builder.add_conditional_edges(START, entry, ["prepare", GENERATE_NODE])
-    builder.add_edge("prepare", GENERATE_NODE)
+    builder.add_edge(START, GENERATE_NODE)
     builder.add_edge(GENERATE_NODE, "guard")
     builder.add_edge("guard", "finalize")
     builder.add_edge("finalize", END)

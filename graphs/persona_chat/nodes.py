@@ -221,6 +221,23 @@ def with_attachment_parts(messages: Sequence[BaseMessage], parts: list[dict[str,
     return list(messages)
 
 
+def recent_history(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The latest messages within HISTORY_TOKEN_BUDGET, starting on a human message."""
+    # A history that fits and starts on a human message is what trimming would return; checking
+    # that first skips trim_messages' own set-up (signature inspection), a tenth of a millisecond
+    # before every first token.
+    if messages and messages[0].type == "human" and count_tokens_approximately(messages) <= HISTORY_TOKEN_BUDGET:
+        return list(messages)
+    return trim_messages(
+        messages,
+        strategy="last",
+        token_counter=count_tokens_approximately,
+        max_tokens=HISTORY_TOKEN_BUDGET,
+        start_on="human",
+        include_system=False,
+    )
+
+
 def _prompt(
     state: PersonaChatState,
     context: ChatContext,
@@ -229,14 +246,7 @@ def _prompt(
     note: str = "",
     profile: str | None = None,
 ) -> list[BaseMessage]:
-    history = trim_messages(
-        state["messages"],
-        strategy="last",
-        token_counter=count_tokens_approximately,
-        max_tokens=HISTORY_TOKEN_BUDGET,
-        start_on="human",
-        include_system=False,
-    )
+    history = recent_history(state["messages"])
     return [
         SystemMessage(content=_system_text(state, context, canary, marked, profile) + note),
         *with_attachment_parts(history, state.get("attachment_parts")),
