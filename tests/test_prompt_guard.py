@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import base64
 import codecs
+import random
+import re
 
 import pytest
 
 from graphs.persona_chat.guard import (
+    HOLD_BACK_WORDS,
     REMOVED,
     Source,
     StreamGuard,
@@ -250,6 +253,24 @@ def test_stream_guard_cuts_a_disclosure_before_any_of_it_leaves(leak, before):
     guard.arm(spec_for())
     sent = _stream(guard, leak)
     assert guard.blocked and sent == before, leak
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_stream_guard_finds_the_hold_back_start_as_a_full_scan_does(seed):
+    # fed in random pieces (words split anywhere, runs of spaces and new lines), the incremental
+    # search gives after every piece the start of the 16th word from the end, as reading the
+    # whole text again would
+    rng = random.Random(seed)
+    text = "".join(rng.choice(["word", "a", "longerword", " ", "  ", "\n", "x1", ".", "\t"]) for _ in range(300))
+    guard = StreamGuard()
+    guard.arm(spec_for())
+    at = 0
+    while at < len(text):
+        step = rng.randint(1, 9)
+        guard.text += text[at : at + step]
+        at += step
+        starts = [m.start() for m in re.finditer(r"\S+", guard.text)]
+        assert guard._hold_back_start() == (starts[-HOLD_BACK_WORDS] if len(starts) >= HOLD_BACK_WORDS else 0)
 
 
 def test_stream_guard_sends_ordinary_words_as_soon_as_they_are_whole():

@@ -746,6 +746,7 @@ _SAFE_LETTERS = frozenset("aistmd")  # "a", "I" and the tails of it's, don't, I'
 _NATO_LETTERS = frozenset(w for w, c in _NATO.items() if c.isalpha())
 _TOKEN_RUN = re.compile(r"[^\W_]+")
 _GROWING_WORD = re.compile(r"[^\W_]+\Z")
+_WORD_RUN = re.compile(r"\S+")
 
 
 def may_disclose(token: str, watched: frozenset[str]) -> bool:
@@ -780,11 +781,13 @@ class StreamGuard:
         self._checks = 0
         self._scanned = 0
         self._risky: list[int] = []  # where words that may disclose start, in order
+        self._starts: list[int] = []  # where the last HOLD_BACK_WORDS words start
 
     def arm(self, spec: GuardSpec) -> None:
         self.spec, self.text, self.sent, self.findings = spec, "", 0, []
         self._checks = self._scanned = 0
         self._risky = []
+        self._starts = []
 
     @property
     def blocked(self) -> bool:
@@ -806,8 +809,7 @@ class StreamGuard:
             self.findings = check_reply(self.text if whole else self.text[-STREAM_CHECK_CHARS:], self.spec, final=False)
             if self.findings:
                 return ""
-        starts = [m.start() for m in re.finditer(r"\S+", self.text)]
-        held = starts[-HOLD_BACK_WORDS] if len(starts) >= HOLD_BACK_WORDS else 0
+        held = self._hold_back_start()
         held = min(held, max(0, len(self.text) - HOLD_BACK_CHARS))
         risky = next((at for at in self._risky if at >= max(held, self.sent)), complete)
         cut = max(held, min(risky, complete))
@@ -815,6 +817,14 @@ class StreamGuard:
             return ""
         out, self.sent = self.text[self.sent : cut], cut
         return out
+
+    def _hold_back_start(self) -> int:
+        """Where the last HOLD_BACK_WORDS words start (0 while there are fewer). Only the text
+        from the last word known on is read again: it may have grown, and new words follow it."""
+        since = self._starts.pop() if self._starts else 0
+        self._starts.extend(m.start() for m in _WORD_RUN.finditer(self.text, since))
+        del self._starts[:-HOLD_BACK_WORDS]
+        return self._starts[0] if len(self._starts) == HOLD_BACK_WORDS else 0
 
     def _scan(self, end: int) -> bool:
         """Note where the words up to `end` that may disclose start; whether there was one."""
@@ -827,12 +837,13 @@ class StreamGuard:
         self._scanned = max(self._scanned, end)
         return found
 
-    def finish(self, final_text: str | None = None) -> str:
-        """The held-back rest once the reply is complete and clean, else ""."""
+    def finish(self, final_text: str | None = None, *, checked: bool = False) -> str:
+        """The held-back rest once the reply is complete and clean, else "". `checked`: the
+        caller's own check of this whole text with this spec found nothing, so it is not run again."""
         if final_text is not None and final_text.strip() != self.text.strip():
             self.text = final_text  # the graph replaced the reply: nothing more of the streamed one
             return ""
-        if self.blocked or (self.spec is not None and check_reply(self.text, self.spec)):
+        if self.blocked or (self.spec is not None and not checked and check_reply(self.text, self.spec)):
             return ""
         out, self.sent = self.text[self.sent :], len(self.text)
         return out

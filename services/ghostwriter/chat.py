@@ -240,7 +240,9 @@ class ChatTurn:
                 yield ChatEvent("text", addition)
                 reply_text = (guard.released + addition).strip()
             else:
-                rest = guard.finish()
+                # the graph's guard node (which alone writes `fact_check`) checked this same reply
+                # with the same spec and found nothing to block, or the branch above would run
+                rest = guard.finish(checked="fact_check" in state)
                 if rest:
                     yield ChatEvent("text", rest)
                 reply_text = state.get("reply", "".join(streamed).strip())
