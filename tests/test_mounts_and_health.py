@@ -167,6 +167,24 @@ async def test_openapi_lists_graph_routes(client):
     assert "/health" in spec["paths"]
 
 
+async def test_rest_apis_are_tried_before_the_graph_routes(services):
+    # Starlette tries routes in order: a REST call must not first be compared with every
+    # LangServe route; both still answer their own paths
+    from server.ghostwriter.api import router as ghostwriter_router
+    from server.studio.api import router as studio_router
+    from server.twin.api import router as twin_router
+
+    app = create_app(services.settings, services=services, start_model=False, start_embeddings=False)
+    routes = app.router.routes
+    first_graph = next(i for i, route in enumerate(routes) if getattr(route, "path", "").startswith("/graphs/"))
+    ahead = [getattr(route, "original_router", None) for route in routes[:first_graph]]
+    assert all(router in ahead for router in (twin_router, studio_router, ghostwriter_router))
+    async with app_client(app) as client:
+        assert (await client.get("/graphs/persona_chat/input_schema")).status_code != 404
+        assert (await client.get("/ghostwriter/personas/list")).status_code == 403  # the route, asking for its key
+        assert (await client.get("/nowhere")).status_code == 404
+
+
 class _ModelsStub(LoopbackServer):
     """A loopback OpenAI-compatible /v1/models that answers `status` and records the key."""
 
