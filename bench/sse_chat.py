@@ -1,6 +1,7 @@
 """Ghostwriter SSE chat overhead: time to first `text_delta` and total stream time at 1 and 32
 concurrent streams, against a bare SSE endpoint streaming the same chunks, in the same run,
-same server (uvicorn on 127.0.0.1), same instant fake model text. Prints p50s and ratios.
+same server (uvicorn on 127.0.0.1), same instant fake model text. Prints p50s and ratios. The bare
+endpoints are the first routes the app tries, so the comparison leaves out no routing cost of theirs.
 
     python -m bench.sse_chat [--rounds 40] [--sync-model]
 
