@@ -31,6 +31,9 @@ PIDS_FILE = ".handle_pids.json"  # pgserver's list of the processes using a serv
 
 # pgserver keeps one handle per process; several users in one process (a CLI command beside the
 # server's services, tests) share it, so it is released when the last of them stops.
+# Every use of pgserver's own lock here runs under `_users_lock` too: that lock is a file lock,
+# which a second thread of the same process acquires at once instead of waiting for, and whose
+# release then fails in whichever thread releases second.
 _users: dict[Path, int] = {}
 _users_lock = threading.Lock()
 
@@ -51,8 +54,8 @@ def start_embedded_postgres(data_dir: Path) -> str:
     pgserver = _pgserver()
     data_dir = data_dir.resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)  # pgserver creates the last level itself
-    prune_stale_pids(data_dir)
     with _users_lock:
+        prune_stale_pids(data_dir)
         try:
             server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
         except Exception as exc:
@@ -152,10 +155,10 @@ def restart_if_dead(data_dir: Path) -> bool:
         from pgserver.postgres_server import PostgresServer
     except ImportError:  # pragma: no cover - nothing was started then
         return False
-    server = PostgresServer._instances.get(data_dir)
-    if server is None:  # this process holds no handle on it (stopped on purpose)
-        return False
-    with PostgresServer._lock:
+    with _users_lock, PostgresServer._lock:
+        server = PostgresServer._instances.get(data_dir)
+        if server is None or not _users.get(data_dir):  # no user here (stopped on purpose)
+            return False
         if postgres_pid(data_dir) is not None:
             return False
         log.warning("embedded Postgres in %s is not running: starting it again", data_dir)

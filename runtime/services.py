@@ -233,6 +233,11 @@ class Services:
             self.embeddings = None
         await self.pool.close()
         self.started = False
+        if self._supervisor is not None:
+            # a restart it has begun finishes first: it holds the lock the stop below needs
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+            self._supervisor = None
         if self.embedded_pg_dir is not None:
             data_dir, self.embedded_pg_dir = self.embedded_pg_dir, None
             await asyncio.to_thread(stop_embedded_postgres, data_dir)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 
 import psutil
 import pytest
 from pydantic import SecretStr
 
-from runtime.embedded_pg import postgres_pid, restart_if_dead
+from runtime.embedded_pg import postgres_pid, restart_if_dead, start_embedded_postgres, stop_embedded_postgres
 from runtime.services import Services
 from runtime.settings import Settings
 from tests.conftest import app_client
@@ -139,3 +140,50 @@ async def test_while_the_database_is_gone_health_and_routes_answer_503_until_it_
             await asyncio.sleep(0.2)
     await _until_healthy(client)
     assert (await client.get(LIST, headers=HEADERS)).status_code == 200
+
+
+def _kill_and_wait(data_dir) -> None:
+    postmaster, *backends = _server_processes(data_dir)
+    postmaster.send_signal(signal.SIGKILL)
+    psutil.wait_procs(backends, 30)  # a restart fails while they still hold the shared memory
+
+
+def _race_restart_and_stop(data_dir, delay: float) -> list[BaseException]:
+    """Start the supervisor's restart and the services' stop together in two threads; the stop
+    waits `delay` seconds first. Returns what either raised."""
+    both = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(step, wait: float) -> None:
+        both.wait()
+        threading.Event().wait(wait)
+        try:
+            step(data_dir)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(restart_if_dead, 0.0)),
+        threading.Thread(target=run, args=(stop_embedded_postgres, delay)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+def test_a_stop_racing_a_restart_leaves_the_server_stopped_and_startable_again(tmp_path):
+    """The supervisor's restart and the services' stop run in threads of one process: whichever
+    goes first, the stop wins, and pgserver's lock still works afterwards."""
+    data_dir = tmp_path / "pg"
+    for delay in (0.0, 0.05, 0.3):
+        start_embedded_postgres(data_dir)
+        _kill_and_wait(data_dir)
+        assert _race_restart_and_stop(data_dir, delay) == []
+        assert postgres_pid(data_dir) is None, f"a server still runs after the stop (delay {delay})"
+    start_embedded_postgres(data_dir)
+    try:
+        assert postgres_pid(data_dir) is not None
+    finally:
+        assert stop_embedded_postgres(data_dir)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -232,7 +233,9 @@ async def test_template_text_in_a_card_stays_plain_text(services, client, script
     system = str(script.calls[-1][0].content)
     for text in ("{system}", "{persona_prompt}", "{{config.__class__.__init__.__globals__}}", "{{7*7}}", "%(name)s"):
         assert text in system, text
-    assert "Brace {persona_name}" in system and "49" not in system
+    # the per-turn canary is random hex and may hold "49" itself
+    rendered = re.sub(r"ZQ[0-9A-F]{10}", "", system)
+    assert "Brace {persona_name}" in system and "49" not in rendered
     card = (await export(client, builder, imported["persona_id"])).json()
     card["data"]["extensions"].pop("persona_service")
     assert card == original
