@@ -233,16 +233,27 @@ class Services:
             self.embeddings = None
         await self.pool.close()
         self.started = False
-        if self._supervisor is not None:
-            # a restart it has begun finishes first: it holds the lock the stop below needs
-            self._supervisor.cancel()
-            await asyncio.gather(self._supervisor, return_exceptions=True)
-            self._supervisor = None
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            await _cancel(supervisor)
         if self.embedded_pg_dir is not None:
             data_dir, self.embedded_pg_dir = self.embedded_pg_dir, None
             await asyncio.to_thread(stop_embedded_postgres, data_dir)
         if current_services() is self:
             set_current_services(None)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and, when it runs on this loop, wait for it: a database restart it has
+    begun in a thread finishes first, holding the lock that releasing the server needs. A
+    task of another loop (services started by one loop and stopped by another) is only
+    cancelled, and not even that once its loop has closed."""
+    loop = task.get_loop()
+    if loop is asyncio.get_running_loop():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    elif not loop.is_closed():
+        loop.call_soon_threadsafe(task.cancel)
 
 
 async def supervise_embedded_postgres(data_dir: Path, every: float) -> None:

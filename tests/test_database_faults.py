@@ -187,3 +187,51 @@ def test_a_stop_racing_a_restart_leaves_the_server_stopped_and_startable_again(t
         assert postgres_pid(data_dir) is not None
     finally:
         assert stop_embedded_postgres(data_dir)
+
+
+def _supervisors() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "supervise_embedded_postgres"]
+
+
+async def test_stopped_services_leave_no_database_supervisor_behind(tmp_path, local_embeddings, script):
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        chat_model="fake:scripted",
+        jwt_secret="x" * 48,
+        twin_demo_autoload=False,
+        embedded_pg_supervise_seconds=0.2,
+    )
+    services = await Services.acreate(settings)
+    services.embeddings = local_embeddings
+    await services.start(with_model=False, with_embeddings=False)
+    assert len(_supervisors()) == 1
+    await services.stop()
+    assert _supervisors() == []
+    assert postgres_pid(settings.database_dir) is None
+
+
+async def test_a_supervisor_of_another_event_loop_is_cancelled_on_its_own_loop():
+    """Services started on one loop (a dev server's worker) may be stopped from another."""
+    from runtime.services import _cancel
+
+    other = asyncio.new_event_loop()
+    runner = threading.Thread(target=other.run_forever)
+    runner.start()
+    try:
+        task = asyncio.run_coroutine_threadsafe(_make_sleeper(), other).result(5)
+        await _cancel(task)
+        for _ in range(100):
+            if task.done():
+                break
+            await asyncio.sleep(0.01)
+        assert task.cancelled()
+    finally:
+        other.call_soon_threadsafe(other.stop)
+        runner.join(5)
+        other.close()
+    await _cancel(task)  # its loop closed: nothing left to do, and no error
+
+
+async def _make_sleeper() -> asyncio.Task[None]:
+    return asyncio.create_task(asyncio.sleep(3600))
