@@ -30,10 +30,9 @@ def supervise_seconds() -> float:
 
 
 @pytest.fixture
-async def embedded(tmp_path, local_embeddings, script, supervise_seconds):
-    """An app on services that run an embedded Postgres in tmp_path (supervised every 0.2 s)."""
-    from server.app import create_app
-
+async def embedded_services(tmp_path, local_embeddings, script, supervise_seconds) -> Services:
+    """Services, not started yet, that run an embedded Postgres in tmp_path (supervised every
+    0.2 s)."""
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
@@ -47,7 +46,16 @@ async def embedded(tmp_path, local_embeddings, script, supervise_seconds):
     )
     services = await Services.acreate(settings)
     services.embeddings = local_embeddings
-    app = create_app(settings, services=services, start_model=False, start_embeddings=False)
+    return services
+
+
+@pytest.fixture
+async def embedded(embedded_services):
+    """An app on `embedded_services`."""
+    from server.app import create_app
+
+    settings = embedded_services.settings
+    app = create_app(settings, services=embedded_services, start_model=False, start_embeddings=False)
     async with app_client(app) as client:
         yield client, settings.database_dir
     assert postgres_pid(settings.database_dir) is None  # stopping the app stopped its server
@@ -193,22 +201,13 @@ def _supervisors() -> list[asyncio.Task]:
     return [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "supervise_embedded_postgres"]
 
 
-async def test_stopped_services_leave_no_database_supervisor_behind(tmp_path, local_embeddings, script):
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp_path / "data",
-        chat_model="fake:scripted",
-        jwt_secret="x" * 48,
-        twin_demo_autoload=False,
-        embedded_pg_supervise_seconds=0.2,
-    )
-    services = await Services.acreate(settings)
-    services.embeddings = local_embeddings
+async def test_stopped_services_leave_no_database_supervisor_behind(embedded_services):
+    services = embedded_services
     await services.start(with_model=False, with_embeddings=False)
     assert len(_supervisors()) == 1
     await services.stop()
     assert _supervisors() == []
-    assert postgres_pid(settings.database_dir) is None
+    assert postgres_pid(services.settings.database_dir) is None
 
 
 async def test_a_supervisor_of_another_event_loop_is_cancelled_on_its_own_loop():
