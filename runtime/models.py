@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
@@ -108,28 +108,21 @@ def _chat_openai(
     """
     from langchain_openai import ChatOpenAI
 
-    if not local:
-        return ChatOpenAI(
-            model=model,
-            api_key=api_key,
-            base_url=base_url,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            timeout=timeout,
-            stream_usage=True,
-        )
-    extra = {"max_tokens": max_tokens} if max_tokens else {}
-    # llama.cpp's server reads `max_tokens`, not `max_completion_tokens` that newer
-    # langchain-openai sends, so the cap goes through extra_body as well.
+    if local:
+        # llama.cpp's server reads `max_tokens`, not `max_completion_tokens` that newer
+        # langchain-openai sends, so the cap goes through extra_body as well.
+        extra = {"max_tokens": max_tokens} if max_tokens else None
+        options: dict[str, Any] = {"extra_body": extra, "max_retries": 0}
+    else:
+        options = {"stream_usage": True}
     return ChatOpenAI(
         model=model,
         base_url=base_url,
         api_key=api_key,
         temperature=temperature,
         max_tokens=max_tokens,
-        extra_body=extra or None,
         timeout=timeout,
-        max_retries=0,
+        **options,
     )
 
 

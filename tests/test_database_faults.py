@@ -68,6 +68,13 @@ def _server_processes(data_dir) -> list[psutil.Process]:
     return [postmaster, *postmaster.children(recursive=True)]
 
 
+def _kill_and_wait(data_dir) -> None:
+    postmaster, *backends = _server_processes(data_dir)
+    postmaster.send_signal(signal.SIGKILL)
+    # they exit once they notice; a restart fails while they still hold the shared memory
+    psutil.wait_procs(backends, 30)
+
+
 async def _until_healthy(client) -> None:
     for _ in range(400):
         r = await client.get("/health")
@@ -129,9 +136,7 @@ async def test_a_killed_database_is_started_again_and_the_service_recovers(embed
 @pytest.mark.parametrize("supervise_seconds", [0.0])
 async def test_while_the_database_is_gone_health_and_routes_answer_503_until_it_is_back(embedded):
     client, data_dir = embedded  # not supervised here: the server stays down until started below
-    postmaster, *backends = _server_processes(data_dir)
-    postmaster.send_signal(signal.SIGKILL)
-    await asyncio.to_thread(psutil.wait_procs, backends, 30)  # they exit once they notice
+    await asyncio.to_thread(_kill_and_wait, data_dir)
     for _ in range(3):
         r = await client.get("/health")
         assert r.status_code == 503
@@ -148,12 +153,6 @@ async def test_while_the_database_is_gone_health_and_routes_answer_503_until_it_
             await asyncio.sleep(0.2)
     await _until_healthy(client)
     assert (await client.get(LIST, headers=HEADERS)).status_code == 200
-
-
-def _kill_and_wait(data_dir) -> None:
-    postmaster, *backends = _server_processes(data_dir)
-    postmaster.send_signal(signal.SIGKILL)
-    psutil.wait_procs(backends, 30)  # a restart fails while they still hold the shared memory
 
 
 def _race_restart_and_stop(data_dir, delay: float) -> list[BaseException]:
