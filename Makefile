@@ -1,17 +1,21 @@
 # One command to run the service, one to run the tests; both set up .venv first.
-PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+# Every install comes from requirements.lock: exact versions and hashes for the project and all
+# its extras, resolved once by `make lock`. Installing never resolves a version.
+PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-STUDIO_STAMP := $(VENV)/.studio-installed
+LOCK := requirements.lock
+PIP := $(BIN)/python -m pip install --quiet --no-deps --require-hashes --no-build-isolation
+# Published only as source: built in a second pass, with the build tools the first pass installed.
+SOURCE_BUILT := llama-cpp-python|forbiddenfruit
 
-.PHONY: run test lint setup studio bench clean
+.PHONY: run test lint setup studio lock check-lock bench clean
 
 run: $(STAMP)
 	$(BIN)/personas serve
 
-# The tests include a run under the LangGraph dev server, so they need the studio extra too.
-test: $(STUDIO_STAMP)
+test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -21,28 +25,35 @@ lint: $(STAMP)
 
 setup: $(STAMP)
 
-# Reinstalls only when pyproject.toml changes. torch is pinned to the CPU build
-# first so transformers' torch is not a multi-GB CUDA build.
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[local,test]"
-	touch $(STAMP)
-
 # LangGraph Studio: the dev server on http://127.0.0.1:2024 with the embedded defaults.
-# The `studio` extra is installed on top of the project with the installed versions as
-# constraints (resolving everything at once takes many minutes); only the packages the dev
-# server needs newer or older (sse-starlette, grpcio, protobuf) may move.
-STUDIO_MOVES := sse-starlette|grpcio|grpcio-[a-z-]+|protobuf
-
-studio: $(STUDIO_STAMP)
+studio: $(STAMP)
 	$(BIN)/langgraph dev --no-browser
 
-$(STUDIO_STAMP): $(STAMP)
-	$(BIN)/python -m pip freeze --exclude-editable | grep -viE '^($(STUDIO_MOVES))==' > $(VENV)/studio-constraints.txt
-	$(BIN)/python -m pip install -q -c $(VENV)/studio-constraints.txt -e ".[studio]"
-	touch $(STUDIO_STAMP)
+# Reinstalls when the lock changes. torch is the CPU build (torch==2.13.0+cpu, a file this
+# machine's pip configuration finds through find-links); llama.cpp compiles once, after which
+# pip's wheel cache serves it.
+$(STAMP): $(LOCK) pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "requirements.lock is for Python 3.11: set PYTHON=/path/to/python3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	awk '/^[a-z0-9]/ { keep = ($$1 !~ /^($(SOURCE_BUILT))==/) } /^[#-]/ { keep = 1 } keep' $(LOCK) > $(VENV)/binary.lock
+	$(PIP) --only-binary :all: -r $(VENV)/binary.lock
+	$(PIP) -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+# Resolve the project and all its extras into requirements.lock (Linux x86_64, Python 3.11),
+# with torch's CPU build, which PyPI does not carry (pip's find-links here has it).
+lock: $(STAMP)
+	echo 'torch==2.13.0+cpu' > $(VENV)/lock-constraints.txt
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --find-links /opt/wheels \
+	  --constraint $(VENV)/lock-constraints.txt --generate-hashes --emit-find-links \
+	  --custom-compile-command "make lock" --quiet -o $(LOCK)
+
+# Fails when a requirement in pyproject.toml is missing from the lock or not met by its pin.
+check-lock: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -q tests/test_lock.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.chat_overhead
