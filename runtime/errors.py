@@ -48,5 +48,11 @@ class UnavailableError(ServiceError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class UpstreamError(Exception):
+    """A peer the service calls (model provider, web search, X API) refused or failed: the
+    request answers 502. Our own failures are 500s (`runtime.upstream.is_upstream_failure`)."""
+
+
 BUSY = "The service is busy; try again shortly."
+INTERNAL = "Internal server error."
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."

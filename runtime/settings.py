@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     dev_mode: bool = Field(False, description="Enables the LangServe playgrounds.")
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per log line
 
     # --- REST mounts (empty string mounts at the root)
     twin_prefix: str = "/twin"

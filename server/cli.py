@@ -16,6 +16,7 @@ from typing import Any
 
 from runtime import event_loop
 from runtime.errors import ConfigError
+from runtime.logs import configure_logging
 from runtime.settings import get_settings
 
 log = logging.getLogger("personas")
@@ -61,7 +62,10 @@ async def _serve(args: argparse.Namespace) -> int:
         log.info("%s", _startup_report(imported, ready, services.timings))
         print(f"Serving on http://{host}:{port} (docs at /docs, health at /health)", file=sys.stderr, flush=True)
         # no WebSocket routes: ws="none" spares importing a WebSocket library at start-up
-        config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, lifespan="on", ws="none")
+        # log_config=None: uvicorn's lines go through the service's logging (request id, format)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level=settings.log_level, log_config=None, lifespan="on", ws="none"
+        )
         await uvicorn.Server(config).serve()
     finally:
         if services is not None:
@@ -117,11 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging() -> None:
+    try:
+        settings = get_settings()
+        configure_logging(settings.log_level, settings.log_format)
+    except (ConfigError, ValueError):  # a bad setting is reported by the command that reads it
+        configure_logging()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    logging.getLogger("numexpr").setLevel(logging.WARNING)  # "NumExpr defaulting to N threads"
+    _configure_logging()
     # SIGTERM ends any command as Ctrl-C does, so what it started is stopped (`_run_command`;
     # `serve` hands the signal to uvicorn while it serves); a plain exit runs the atexit clean-ups.
     if threading.current_thread() is threading.main_thread():

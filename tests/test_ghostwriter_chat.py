@@ -370,7 +370,7 @@ async def test_assistant_talk_is_written_again_and_the_fact_check_shows_it_in_de
 
 
 def _failing(messages):
-    raise RuntimeError("secret upstream detail sk-123")
+    raise ConnectionError("secret upstream detail sk-123")
 
 
 async def test_provider_error_is_an_error_event_or_502(live_app, script):

@@ -361,7 +361,7 @@ async def test_model_failure_is_a_502_and_leaves_no_trace(services, client, scri
     pid = await build(client, builder, b_id)
 
     def provider_down(messages):
-        raise RuntimeError("upstream said 500 at https://internal.example/v1 key=sk-secret")
+        raise ConnectionError("upstream said 500 at https://internal.example/v1 key=sk-secret")
 
     script.responder = provider_down
     r = await client.post(f"/studio/personas/{pid}/chat", headers=user, json={"content": "First try"})

@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 
+from runtime.errors import UpstreamError
+
 PAGE_SIZE = 100
 
 
-class XApiError(Exception):
+class XApiError(UpstreamError):
     """The X API refused or failed; `detail` is safe to show the client."""
 
     def __init__(self, detail: str) -> None:

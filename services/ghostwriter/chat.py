@@ -32,10 +32,19 @@ from graphs.persona_chat.state import PersonaChatState
 from prompts import render_prompt
 from runtime.admission import Slot
 from runtime.database import is_database_unavailable
-from runtime.errors import BUSY, DATABASE_UNAVAILABLE, ConfigError, NotFoundError, ServiceError, UnavailableError
+from runtime.errors import (
+    BUSY,
+    DATABASE_UNAVAILABLE,
+    INTERNAL,
+    ConfigError,
+    NotFoundError,
+    ServiceError,
+    UnavailableError,
+)
 from runtime.models import make_chat_model, parse_model_name
 from runtime.services import Services
 from runtime.token_count import approximate_tokens, count_prompt_tokens, count_texts
+from runtime.upstream import is_upstream_failure, raise_as_upstream_failure
 from services.ghostwriter import budget
 from services.ghostwriter.errors import ACCOUNT_NOT_FOUND, PERSONA_NOT_FOUND, PROVIDER_FAILED
 from store import ghostwriter as gw_store
@@ -178,9 +187,7 @@ class ChatTurn:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if is_database_unavailable(exc):
-                raise
-            raise ServiceError(PROVIDER_FAILED, status=502) from None
+            raise_as_upstream_failure(exc, PROVIDER_FAILED)
         finally:
             await asyncio.shield(self.finish(state))
         return ChatReply(
@@ -263,7 +270,7 @@ class ChatTurn:
                 yield ChatEvent("error", DATABASE_UNAVAILABLE)
             else:
                 log.exception("ghostwriter chat stream failed")
-                yield ChatEvent("error", PROVIDER_FAILED)
+                yield ChatEvent("error", PROVIDER_FAILED if is_upstream_failure(exc) else INTERNAL)
         finally:
             if not producer.done():
                 producer.cancel()

@@ -1,7 +1,7 @@
 """Account personas: read the current one, list and count them, create, refine, history, rollback.
 
 Create and refine run the compiled `persona_builder` graph; its `BuilderError`s keep their
-status and sentence, any other failure is the model provider's (502, no internals).
+status and sentence, the model provider's failure is a 502 and ours a 500 (neither names internals).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from graphs.persona_builder.graph import graph as persona_builder
 from graphs.persona_builder.state import BuilderInput
 from runtime.errors import ConfigError, NotFoundError, ServiceError
 from runtime.services import Services
+from runtime.upstream import raise_as_upstream_failure
 from services.ghostwriter.errors import PERSONA_NOT_FOUND
 from store import ghostwriter as gw_store
 from store.ghostwriter import CurrentVersionRow, GhostwriterListRow, VersionRow
@@ -64,9 +65,9 @@ async def _build(services: Services, state: BuilderInput) -> None:
     except BuilderError:
         raise
     except ConfigError as exc:
-        raise ServiceError(str(exc), status=502) from None
-    except Exception:
-        raise ServiceError(BUILD_FAILED, status=502) from None
+        raise ServiceError(str(exc), status=502) from exc
+    except Exception as exc:
+        raise_as_upstream_failure(exc, BUILD_FAILED)
 
 
 async def create_persona(services: Services, account_id: str, *, force: bool, post_limit: int) -> CurrentVersionRow:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphs.persona_builder.post_writing import write_post
-from runtime.errors import ServiceError
 from runtime.models import make_chat_model
 from runtime.services import Services
+from runtime.upstream import raise_as_upstream_failure
 from services.ghostwriter.accounts import require_account
 from services.ghostwriter.errors import PROVIDER_FAILED
 from services.ghostwriter.personas import require_persona
@@ -36,6 +36,6 @@ async def generate_post(services: Services, account_id: str, prompt: str, max_to
         )
         examples = (persona["details"] or {}).get("voice_examples") or []
         text = await write_post(model, persona["system_prompt"], examples, prompt)
-    except Exception:
-        raise ServiceError(PROVIDER_FAILED, status=502) from None
+    except Exception as exc:
+        raise_as_upstream_failure(exc, PROVIDER_FAILED)
     return GeneratedPost(text=text, account_id=account_id, handle=account["handle"])

@@ -18,9 +18,9 @@ from langgraph.graph.state import CompiledStateGraph
 from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.nodes import CHAT_DURABILITY, PersonaNotFound
 from graphs.persona_chat.retrieval import rag_miss
-from runtime.database import is_database_unavailable
 from runtime.errors import ConfigError, NotFoundError, ServiceError
 from runtime.settings import Settings
+from runtime.upstream import raise_as_upstream_failure
 from services.studio.access import CurrentUser
 from services.studio.histories import open_history, save_turn
 from services.studio.personas import PERSONA_NOT_FOUND, find_persona
@@ -79,14 +79,10 @@ async def chat_turn(
     except Exception as exc:
         await forget_failed_turn(graph, config, question.id or "", new_history=history.new)
         if isinstance(exc, ConfigError):
-            raise ServiceError(str(exc), status=503) from None
+            raise ServiceError(str(exc), status=503) from exc
         if isinstance(exc, PersonaNotFound):  # deleted while the turn ran
             raise NotFoundError(PERSONA_NOT_FOUND) from None
-        if is_database_unavailable(exc):  # the app's handler answers 503 with Retry-After
-            raise
-        # the provider (or the way to it) failed: a 502 without internals
-        log.exception("studio chat failed for persona %s", row["id"])
-        raise ServiceError(PROVIDER_FAILED, status=502) from None
+        raise_as_upstream_failure(exc, PROVIDER_FAILED)
     rag_hit = result.get("rag_hit") or rag_miss()
     reply = result.get("reply", "")
     await save_turn(pool, user, row["id"], history, question=text, reply=reply, rag_hit=rag_hit)

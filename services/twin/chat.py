@@ -18,9 +18,8 @@ from graphs.cluster_router.nodes import TwinPersonaNotFound
 from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.nodes import CHAT_DURABILITY
 from graphs.persona_chat.state import PersonaChatInput, PersonaChatOutput, PersonaChatState
-from runtime.database import is_database_unavailable
-from runtime.errors import ServiceError
 from runtime.settings import Settings
+from runtime.upstream import raise_as_upstream_failure
 from services.studio.chat import forget_failed_turn
 from store.clusters import get_segment_persona
 from store.twin import resolve_session
@@ -59,9 +58,5 @@ async def chat_turn(
     except Exception as exc:
         # a failed turn leaves no trace in the session's memory, as in the studio
         await forget_failed_turn(graph, config, question.id or "", new_history=False)
-        if is_database_unavailable(exc):
-            raise
-        # the provider (or the way to it) failed: a 502 that names no internals
-        log.exception("twin chat failed for persona %s", persona_id)
-        raise ServiceError(MODEL_FAILED, status=502) from None
+        raise_as_upstream_failure(exc, MODEL_FAILED)
     return TwinReply(persona_id=persona_id, reply=state.get("reply", ""), session_id=session)

@@ -10,8 +10,8 @@ from typing import Any
 from graphs.focus_group.context import FocusGroupContext
 from graphs.focus_group.graph import FocusGroupGraph
 from graphs.focus_group.state import FocusGroupInput, FocusGroupOutput
-from runtime.database import is_database_unavailable
 from runtime.errors import ServiceError
+from runtime.upstream import raise_as_upstream_failure
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,8 @@ async def focus_group_events(
                         yield {"type": "progress", "stage": "themes", "done": done, "total": total}
                 elif node == "find_themes":
                     yield {"type": "result", "result": {"question": values["question"], "clusters": values["clusters"]}}
-    except ServiceError:
-        raise
     except Exception as exc:
-        if is_database_unavailable(exc):  # the app answers these with a 503
-            raise
-        log.exception("focus group failed")
-        raise ServiceError(MODEL_FAILED, status=502) from None
+        raise_as_upstream_failure(exc, MODEL_FAILED)
 
 
 async def run_focus_group(

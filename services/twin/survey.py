@@ -10,8 +10,7 @@ from typing import Any
 from graphs.segment_survey.context import SurveyContext
 from graphs.segment_survey.graph import SurveyGraph
 from graphs.segment_survey.state import SurveyInput, SurveyOutput
-from runtime.database import is_database_unavailable
-from runtime.errors import ServiceError
+from runtime.upstream import raise_as_upstream_failure
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +44,6 @@ async def run_survey(
                     result = dict(values)
                 if progress is not None and node in ("select_respondents", "ask"):
                     progress(done, expected)
-    except ServiceError:
-        raise
     except Exception as exc:
-        if is_database_unavailable(exc):  # the app answers these with a 503
-            raise
-        log.exception("segment survey failed")
-        raise ServiceError(MODEL_FAILED, status=502) from None
+        raise_as_upstream_failure(exc, MODEL_FAILED)
     return SurveyOutput(question=result["question"], options=result["options"], clusters=result["clusters"])
