@@ -67,8 +67,14 @@ class ImportSummary:
     last_persona_id: int | None
 
 
-async def replace_twins(pool: Pool, clusters: Sequence[ClusterInsert], personas: Sequence[TwinInsert]) -> ImportSummary:
-    """Replace all clusters and segment personas, atomically.
+async def replace_twins(
+    pool: Pool,
+    clusters: Sequence[ClusterInsert],
+    personas: Sequence[TwinInsert],
+    record_schema: dict[str, Any] | None = None,
+) -> ImportSummary:
+    """Replace all clusters and segment personas (and the record schema they were built with,
+    None for the demo set), atomically.
 
     The transaction locks the tables it rewrites, deletes the old twins, inserts the new
     ones with explicit ids and moves the personas id sequence past them. Each persona's
@@ -81,6 +87,9 @@ async def replace_twins(pool: Pool, clusters: Sequence[ClusterInsert], personas:
         await conn.execute("LOCK TABLE personas IN SHARE ROW EXCLUSIVE MODE")
         await conn.execute("DELETE FROM personas WHERE id IN (SELECT persona_id FROM segment_personas)")
         await conn.execute("DELETE FROM clusters")
+        await conn.execute("DELETE FROM twin_record_schema")
+        if record_schema is not None:
+            await conn.execute("INSERT INTO twin_record_schema (schema) VALUES (%s)", (Jsonb(record_schema),))
         cur = await conn.execute("SELECT COALESCE(MAX(id), 0) AS top FROM personas")
         top = await cur.fetchone()
         base = int(top["top"]) if top is not None else 0
@@ -135,6 +144,13 @@ async def replace_twins(pool: Pool, clusters: Sequence[ClusterInsert], personas:
         )
     n = len(personas)
     return ImportSummary(len(clusters), n, base + 1 if n else None, base + n if n else None)
+
+
+async def stored_record_schema(pool: Pool) -> dict[str, Any] | None:
+    """The record schema of the stored twins (None: the demo set, or none stored)."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute("SELECT schema FROM twin_record_schema")).fetchone()
+    return dict(row["schema"]) if row is not None else None
 
 
 async def count_clusters(pool: Pool) -> int:

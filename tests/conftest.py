@@ -15,11 +15,12 @@ import pgserver
 import pytest
 import uvicorn
 
+import runtime.services
 from runtime.embeddings import make_embeddings
 from runtime.local_llm import LocalLLMServer, free_port
 from runtime.models import set_local_base_url
 from runtime.services import Services, set_current_services
-from runtime.settings import Settings
+from runtime.settings import Settings, get_settings
 from tests.fakes import Script, install_fake_provider, remove_fake_provider
 
 logging.getLogger("pgserver").setLevel(logging.WARNING)
@@ -154,3 +155,25 @@ def live_app(settings, local_embeddings, script):
         return LiveServer(create_app(svc.settings, services=svc, start_model=False, start_embeddings=False))
 
     return make
+
+
+@pytest.fixture
+def cli_env(settings, local_embeddings, monkeypatch, tmp_path) -> dict[str, str]:
+    """The CLI's environment: the test's fresh database; returns it for subprocesses too."""
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "DATA_DIR": str(settings.data_dir),
+        "EMBEDDING_MODEL": "local:all-minilm-l6-v2",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+    def bundled_copy(name, _settings):
+        assert name == "local:all-minilm-l6-v2"
+        return local_embeddings
+
+    monkeypatch.setattr(runtime.services, "make_embeddings", bundled_copy)
+    get_settings.cache_clear()
+    yield env
+    get_settings.cache_clear()

@@ -15,38 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-import runtime.services
 from runtime.services import set_current_services
-from runtime.settings import get_settings
 from server.cli import main
 from services.twin.segments.records import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, generate_records
 from tests.twin_fixtures import small_segments
 
 N_RECORDS, K = 90, 3  # build_segments needs 15 records per cluster at least
-
-
-@pytest.fixture
-def cli_env(settings, local_embeddings, monkeypatch, tmp_path) -> dict[str, str]:
-    """The CLI's environment: the test's fresh database; returns it for subprocesses too."""
-    env = {
-        "DATABASE_URL": settings.database_url,
-        "DATA_DIR": str(settings.data_dir),
-        "EMBEDDING_MODEL": "local:all-minilm-l6-v2",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-
-    def bundled_copy(name, _settings):
-        assert name == "local:all-minilm-l6-v2"
-        return local_embeddings
-
-    monkeypatch.setattr(runtime.services, "make_embeddings", bundled_copy)
-    get_settings.cache_clear()
-    yield env
-    get_settings.cache_clear()
 
 
 async def personas(services, *args: str) -> int:

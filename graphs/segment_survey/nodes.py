@@ -10,8 +10,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from domain.record_answers import answer_of, record_answers
+from domain.record_schema import RecordSchema
 from graphs.segment_survey.closed_answer import (
     MAX_OPTIONS,
+    ClosedAnswer,
     ask_closed_question,
     draw_answer,
     excluding,
@@ -21,13 +24,14 @@ from graphs.segment_survey.closed_answer import (
 from graphs.segment_survey.context import SurveyContext, concurrency_gate, concurrency_limit, survey_context
 from graphs.segment_survey.fact_options import ruled_out
 from graphs.segment_survey.raking import DEFAULT_WEIGHTING, WEIGHTINGS, Weighting
-from graphs.segment_survey.respondents import Respondent, gather_respondents
+from graphs.segment_survey.respondents import RecordAnswer, Respondent, gather_respondents
 from graphs.segment_survey.segment_prior import segment_prior
 from graphs.segment_survey.state import AnswerRecord, AskTask, ClusterSurvey, PersonaAnswer, SurveyState
 from graphs.segment_survey.weights import confidence_intervals, weighted_distribution
 from runtime.errors import ServiceError
 from runtime.models import parse_model_name
-from runtime.services import ensure_services
+from runtime.services import Services, ensure_services
+from store.twin import stored_record_schema
 
 MAX_SAMPLES = 10
 
@@ -69,7 +73,10 @@ async def select_respondents(state: SurveyState) -> dict[str, Any]:
     """Check the input, pick the clusters and load their personas with their weights."""
     question, options, samples = check_input(state)
     weighting = check_weighting(state)
-    surveyed, respondents = await gather_respondents(await ensure_services(), state, weighting=weighting)
+    services = await ensure_services()
+    surveyed, respondents = await gather_respondents(
+        services, state, weighting=weighting, record_answer=await _record_answer(services, question, options)
+    )
     return {
         "question": question,
         "options": options,
@@ -102,6 +109,26 @@ async def fan_out(state: SurveyState) -> list[Send] | str:
     return tasks or "aggregate"
 
 
+async def _record_answer(services: Services, question: str, options: list[str]) -> RecordAnswer | None:
+    """How a persona's record answers the question, when it asks about a profile column of the
+    table the stored twins were built from; None when the model answers."""
+    stored = await stored_record_schema(services.pool)
+    matched = record_answers(question, options, RecordSchema.model_validate(stored) if stored else None)
+    if matched is None:
+        return None
+    column, spec = matched
+    return lambda attributes: answer_of(attributes, column, spec, options)
+
+
+def _from_record(option: str, options: list[str], order: list[int]) -> ClosedAnswer:
+    return ClosedAnswer(
+        answer=option,
+        probabilities={o: 1.0 if o == option else 0.0 for o in options},
+        method="record",
+        order=tuple(order),
+    )
+
+
 async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableConfig) -> dict[str, Any]:
     """One persona answers once: options in this respondent's order, those its facts rule out
     dropped (or, when its record is silent on a fact its segment stores, the probabilities
@@ -115,6 +142,9 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
     keys = (task["seed"], respondent["persona_id"], task["sample"])
     n = len(task["options"])
     order = shuffled_order(n, *keys) if task["shuffle_options"] else list(range(n))
+    from_record = respondent.get("record_answer")
+    if from_record is not None:
+        return {"answers": [_answer_record(task, respondent, _from_record(from_record, task["options"], order), {})]}
     async with concurrency_gate(getattr(runtime, "context", None), concurrency_limit(context.max_concurrency, local)):
         answer = await ask_closed_question(
             model,
@@ -132,18 +162,21 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
         prior = segment_prior(task["question"], task["options"], respondent.get("segment_shares") or {})
         if prior is not None:
             answer = with_prior(answer, prior)
-    record = AnswerRecord(
+    return {"answers": [_answer_record(task, respondent, answer, ruled)]}
+
+
+def _answer_record(task: AskTask, respondent: Respondent, answer: ClosedAnswer, ruled: dict[str, str]) -> AnswerRecord:
+    return AnswerRecord(
         cluster_id=respondent["cluster_id"],
         persona_id=respondent["persona_id"],
         persona_name=respondent["persona_name"],
         weight=respondent["weight"],
         sample=task["sample"],
-        answer=draw_answer(answer, *keys),
+        answer=draw_answer(answer, task["seed"], respondent["persona_id"], task["sample"]),
         probabilities={o: round(p, 4) for o, p in answer.probabilities.items()},
         method=answer.method,
         ruled_out=ruled,
     )
-    return {"answers": [record]}
 
 
 def summarise_cluster(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from graphs.cluster_router.nodes import ClusterNotFound
 from graphs.persona_chat.facts import persona_facts
@@ -34,6 +34,9 @@ class Respondent(TypedDict):
     """The persona's record facts in the fact checker's keys (`graphs.persona_chat.facts`)."""
     segment_shares: Shares
     """How the cluster's records split on the facts it stores shares of (`segment_prior`)."""
+    record_answer: NotRequired[str | None]
+    """The option the persona's own record gives, when the question asks about a profile column
+    of the table the twins were built from (`domain.record_answers`); the model is not asked."""
 
 
 class ClusterInfo(TypedDict):
@@ -65,8 +68,14 @@ async def chosen_clusters(
     return await list_clusters(services.pool)
 
 
+RecordAnswer = Callable[[Mapping[str, Any]], str | None]
+
+
 async def respondents_of(
-    services: Services, cluster: ClusterRow, weighting: Weighting = "age_gender"
+    services: Services,
+    cluster: ClusterRow,
+    weighting: Weighting = "age_gender",
+    record_answer: RecordAnswer | None = None,
 ) -> list[Respondent]:
     """Every persona of `cluster` in id order, weighted by its (gender, age band) cell, or
     (`weighting="raked"`) raked to every split of its records the cluster stores."""
@@ -88,6 +97,7 @@ async def respondents_of(
             system_prompt=profile["system_prompt"] if profile else "",
             facts=record_facts,
             segment_shares=shares,
+            record_answer=record_answer(profile["attributes"] or {}) if record_answer and profile else None,
         )
         for persona, profile, record_facts, weight in zip(personas, profiles, facts, weights, strict=True)
     ]
@@ -102,6 +112,7 @@ async def gather_respondents(
     state: Mapping[str, Any],
     pick: Callable[[list[Respondent]], list[Respondent]] | None = None,
     weighting: Weighting = "age_gender",
+    record_answer: RecordAnswer | None = None,
 ) -> tuple[list[ClusterInfo], list[Respondent]]:
     """The clusters the state's `cluster_ids` / `query` / `top_k` choose, and their personas: all
     of each cluster's, or those `pick` keeps. `weighting` is the survey's; a focus group picks
@@ -110,7 +121,7 @@ async def gather_respondents(
     infos: list[ClusterInfo] = []
     chosen: list[Respondent] = []
     for cluster in clusters:
-        members = await respondents_of(services, cluster, weighting)
+        members = await respondents_of(services, cluster, weighting, record_answer)
         if pick is not None:
             members = pick(members)
         infos.append(cluster_info(cluster, members))

@@ -39,15 +39,34 @@ async def _store(segments: SegmentSet) -> int:
 
 
 async def _build(args: argparse.Namespace) -> int:
-    from services.twin.segment_files import build_from_records, write_segment_set
+    from services.twin.segment_files import build_from_records, build_from_table, is_demo_table, write_segment_set
 
     path = Path(args.records)
     print(f"Reading {path}...", flush=True)
-    segments = await build_from_records(path, args.clusters, args.seed, _say)
+    if args.schema is None and await asyncio.to_thread(is_demo_table, path):
+        segments = await build_from_records(path, args.clusters, args.seed, _say)
+    else:
+        schema = Path(args.schema) if args.schema else None
+        segments = await build_from_table(path, schema, args.clusters, args.seed, _say)
     if args.out:
         await asyncio.to_thread(write_segment_set, segments, args.out)
         _say(f"wrote {args.out}")
     return await _store(segments)
+
+
+async def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from domain.schema_draft import draft_schema
+    from services.twin.record_table import read_columns
+
+    columns = await asyncio.to_thread(read_columns, Path(args.records))
+    schema, notes = draft_schema(columns)
+    print(json.dumps(schema, indent=1, ensure_ascii=False))
+    print(f"Drafted a schema for {len(columns)} columns. Check these guesses:", file=sys.stderr)
+    for note in notes:
+        print(f"  {note}", file=sys.stderr)
+    return 0
 
 
 async def _import(args: argparse.Namespace) -> int:
@@ -152,12 +171,22 @@ async def _survey(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     twin = subparsers.add_parser("twin", help="segment twins: build, import, demo")
     sub = twin.add_subparsers(dest="twin_command", required=True)
-    build = sub.add_parser("build", help="cluster a CSV/Parquet record table into segment twins and load them")
-    build.add_argument("--records", required=True, help="CSV or Parquet file of consumer records")
+    build = sub.add_parser("build", help="cluster a CSV/Parquet table of people into segment twins and load them")
+    build.add_argument("--records", required=True, help="CSV or Parquet file, one person a row")
+    build.add_argument(
+        "--schema",
+        help="its record-schema/v1 JSON (see `personas twin schema`); without it the demo consumer "
+        "table builds as before and any other table gets a drafted schema",
+    )
     build.add_argument("--clusters", type=int, required=True, help="number of clusters (K)")
     build.add_argument("--seed", type=int, default=7, help="clustering seed (default 7)")
     build.add_argument("--out", help="also write the built set as JSON (importable later)")
     build.set_defaults(run=_build)
+    schema = sub.add_parser(
+        "schema", help="draft a record-schema/v1 for a table (printed as JSON; the guesses go to stderr)"
+    )
+    schema.add_argument("--records", required=True, help="CSV or Parquet file, one person a row")
+    schema.set_defaults(run=_schema)
     imp = sub.add_parser("import", help="load clusters and personas from a segment-set JSON file")
     imp.add_argument("file")
     imp.set_defaults(run=_import)

@@ -44,6 +44,30 @@ async def build_from_records(path: Path, clusters: int, seed: int, progress: Pro
         raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from None
 
 
+def is_demo_table(path: Path) -> bool:
+    """The table has the demo consumer table's columns (its tuned build path applies)."""
+    from services.twin.record_table import read_header
+    from services.twin.segments.records import REQUIRED_COLUMNS
+
+    return set(REQUIRED_COLUMNS) <= set(read_header(path))
+
+
+async def build_from_table(path: Path, schema: Path | None, clusters: int, seed: int, progress: Progress) -> SegmentSet:
+    """Cluster any table of people with its `record-schema/v1` (drafted when `schema` is None;
+    the guesses are reported through `progress`)."""
+    from services.twin.record_table import read_record_table
+    from services.twin.segments.table_build import build_table_segments
+
+    table = await asyncio.to_thread(read_record_table, path, schema)
+    for note in table.notes:
+        progress(f"note: {note}")
+    progress(f"{len(table.records)} records, {len(table.schema.profile_columns())} profile columns")
+    try:
+        return await asyncio.to_thread(build_table_segments, table, clusters, seed, progress)
+    except ValueError as exc:
+        raise ConfigError(_sentence(str(exc))) from None
+
+
 def write_segment_set(segments: SegmentSet, path: str | Path) -> None:
     """Save `segments` as JSON (`segment-set/v1`), importable later."""
     try:

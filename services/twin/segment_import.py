@@ -8,6 +8,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
+from domain.record_schema import RecordSchema, describe
 from prompts import render_prompt
 from services.twin.segments.model import SegmentPersonaSpec, SegmentSet
 from store.twin import ClusterInsert, ImportSummary, TwinInsert, replace_twins
@@ -29,7 +30,15 @@ def persona_text(spec: SegmentPersonaSpec) -> str:
     return f"{spec.gender}, {spec.age_band}. {spec.summary}"
 
 
-def _facts(attributes: dict[str, Any]) -> str:
+def twin_facts(attributes: dict[str, Any], schema: RecordSchema | None = None) -> str:
+    """The facts block of a twin's prompt: a table's twins say each answer in the words of its
+    schema (the question and the answer); the demo's twins list their attributes."""
+    if schema is not None:
+        return "\n".join(
+            f"- {describe(schema.columns[name], attributes[name])}"
+            for name in schema.profile_columns()
+            if schema.columns[name].question and attributes.get(name) is not None
+        )
     lines = []
     for key, value in attributes.items():
         if key in _HIDDEN_ATTRIBUTES or isinstance(value, (dict, list)):
@@ -40,7 +49,9 @@ def _facts(attributes: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def twin_system_prompt(spec: SegmentPersonaSpec, cluster_name: str, cluster_summary: str) -> str:
+def twin_system_prompt(
+    spec: SegmentPersonaSpec, cluster_name: str, cluster_summary: str, schema: RecordSchema | None = None
+) -> str:
     """The twin's version-1 system prompt, rendered from `prompts/twin_persona_system.txt`."""
     return render_prompt(
         "twin_persona_system",
@@ -49,7 +60,7 @@ def twin_system_prompt(spec: SegmentPersonaSpec, cluster_name: str, cluster_summ
         gender=spec.gender.lower(),
         cluster_name=cluster_name,
         summary=spec.summary,
-        attributes=_facts(spec.attributes),
+        attributes=twin_facts(spec.attributes, schema),
         cluster_summary=cluster_summary,
     )
 
@@ -67,6 +78,7 @@ async def replace_segments(
     say(f"embedding {len(segments.personas)} personas")
     persona_vectors = await embeddings.aembed_documents([persona_text(p) for p in segments.personas])
     clusters_by_key = {c.key: c for c in segments.clusters}
+    schema = RecordSchema.model_validate(segments.schema) if segments.schema is not None else None
     clusters = [
         ClusterInsert(id=c.key, name=c.name, summary=c.summary, attributes=c.attributes, embedding=v)
         for c, v in zip(segments.clusters, cluster_vectors, strict=True)
@@ -82,11 +94,11 @@ async def replace_segments(
                 age_band=spec.age_band,
                 summary=spec.summary,
                 attributes=spec.attributes,
-                system_prompt=twin_system_prompt(spec, cluster.name, cluster.summary),
+                system_prompt=twin_system_prompt(spec, cluster.name, cluster.summary, schema),
                 embedding=vec,
             )
         )
     say("writing to the database (one transaction)")
-    summary = await replace_twins(pool, clusters, twins)
+    summary = await replace_twins(pool, clusters, twins, segments.schema)
     say(f"imported {summary.clusters} clusters and {summary.personas} personas")
     return summary

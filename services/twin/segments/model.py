@@ -31,6 +31,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
+
+from domain.record_schema import RecordSchema
 from store.twin import AGE_BAND_LIMITS, AGE_BANDS, GENDERS
 
 FORMAT = "segment-set/v1"
@@ -92,16 +95,21 @@ class SegmentPersonaSpec:
 class SegmentSet:
     clusters: list[ClusterSpec]
     personas: list[SegmentPersonaSpec]
+    # the `record-schema/v1` of the table the set was built from (None: the demo's consumer table)
+    schema: dict[str, Any] | None = None
 
     def personas_of(self, cluster_key: int) -> list[SegmentPersonaSpec]:
         return [p for p in self.personas if p.cluster_key == cluster_key]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "format": FORMAT,
             "clusters": [asdict(c) for c in self.clusters],
             "personas": [asdict(p) for p in self.personas],
         }
+        if self.schema is not None:
+            data["schema"] = self.schema
+        return data
 
     def to_json(self) -> str:
         """Stable text (fixed key order, 1-space indent, trailing newline) so diffs stay readable."""
@@ -129,7 +137,18 @@ class SegmentSet:
         _check_unique([c.name for c in clusters], "cluster name")
         keys = {c.key for c in clusters}
         personas = [_persona_from(i, p, keys) for i, p in enumerate(_list_field(data, "personas"))]
-        return cls(clusters=clusters, personas=personas)
+        return cls(clusters=clusters, personas=personas, schema=_schema_from(data.get("schema")))
+
+
+def _schema_from(data: Any) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    try:
+        return RecordSchema.model_validate(data).model_dump(exclude_none=True)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        raise ValueError(f"schema: {where}: {first['msg']}") from None
 
 
 def _list_field(data: dict[str, Any], name: str) -> list[Any]:

@@ -1,0 +1,281 @@
+"""Twins from any table of people with a `record-schema/v1`: encode the mixed-type columns,
+cluster with the survey weights (scikit-learn's KMeans), name each cluster after the answers
+that set it apart, and pick real records as its personas.
+
+Every cluster lists its members' `record_ids` and every persona keeps the `record_id` of the
+person it stands for, so a twin can be held to its record (`personas twin validate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from domain.record_schema import ColumnSpec, RecordSchema, age_in_years, describe, gender_of
+from services.twin.record_table import Record, RecordTable
+from services.twin.segments.model import PERSONA_PATTERN, ClusterSpec, SegmentPersonaSpec, SegmentSet, age_band_of
+from services.twin.segments.personas import FEMALE_NAMES, MALE_NAMES
+from store.twin import AGE_BAND_LIMITS
+
+Progress = Callable[[str], None]
+PERSONAS_PER_CLUSTER = len(PERSONA_PATTERN)
+N_INIT = 10
+_MIN_SHARE = 0.25  # a value names a cluster only when at least this share of it gives that answer
+_TRAITS_IN_NAME = 2
+_TRAITS_IN_SUMMARY = 5
+_NAME_PART_CHARS = 48
+
+
+@dataclass(frozen=True)
+class _Trait:
+    column: str
+    label: str
+    value: str
+    share: float  # in the cluster (weighted)
+    overall: float  # in the whole table (weighted)
+
+    @property
+    def text(self) -> str:
+        return f"{self.label}: {self.value}"
+
+    @property
+    def short(self) -> str:
+        """How a cluster name shows it: the answer alone, or the label with a yes/no."""
+        shown = self.text if self.value in ("yes", "no") else self.value
+        return shown if len(shown) <= _NAME_PART_CHARS else shown[: _NAME_PART_CHARS - 1].rstrip() + "…"
+
+    @property
+    def lift(self) -> float:
+        return self.share / max(self.overall, 1e-9)
+
+
+def _features(records: Sequence[Record], schema: RecordSchema, columns: list[str]) -> np.ndarray:
+    """One block per column, each scaled to unit variance so that no column outweighs another
+    by its number of values. Unknown cells sit at the column's mean (a zero after centring)."""
+    blocks: list[np.ndarray] = []
+    for name in columns:
+        spec = schema.columns[name]
+        cells = [r.values.get(name) for r in records]
+        if spec.type in ("number", "ordinal") or name == schema.age:
+            raw = np.array([_scalar(spec, name, schema, v) for v in cells], dtype=float)
+            known = ~np.isnan(raw)
+            if known.sum() < 2:
+                continue
+            raw[~known] = np.nanmean(raw)
+            block = (raw - raw.mean())[:, None]
+        else:
+            levels = sorted({str(v) for v in cells if v is not None})
+            if len(levels) < 2:
+                continue
+            index = {level: i for i, level in enumerate(levels)}
+            block = np.zeros((len(records), len(levels)))
+            for row, value in enumerate(cells):
+                if value is not None:
+                    block[row, index[str(value)]] = 1.0
+            block -= block.mean(axis=0)
+        spread = float(np.sqrt((block**2).sum(axis=1).mean()))
+        if spread > 0:
+            blocks.append(block / spread)
+    if not blocks:
+        raise ValueError("no profile column varies across the records: nothing to cluster on")
+    return np.hstack(blocks)
+
+
+def _scalar(spec: ColumnSpec, name: str, schema: RecordSchema, value: Any) -> float:
+    if value is None:
+        return float("nan")
+    if name == schema.age:
+        years = age_in_years(value)
+        return float("nan") if years is None else years
+    if spec.type == "ordinal" and spec.values:
+        return float(spec.values.index(str(value)))
+    return float(value)
+
+
+def _traits(schema: RecordSchema, records: Sequence[Record], weights: np.ndarray, members: np.ndarray) -> list[_Trait]:
+    """Each categorical answer the cluster gives more often than the table, most telling first."""
+    found: list[_Trait] = []
+    total, inside = weights.sum(), weights[members].sum()
+    member = np.zeros(len(records), dtype=bool)
+    member[members] = True
+    for name in schema.profile_columns():
+        spec = schema.columns[name]
+        if spec.type not in ("category", "ordinal", "boolean") or name in (schema.gender, schema.age):
+            continue
+        by_value: dict[str, tuple[float, float]] = {}
+        for row, record in enumerate(records):
+            value = record.values.get(name)
+            if value is None:
+                continue
+            key = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+            everywhere, here = by_value.get(key, (0.0, 0.0))
+            by_value[key] = (everywhere + weights[row], here + (weights[row] if member[row] else 0.0))
+        for value, (everywhere, here) in by_value.items():
+            share, overall = here / max(inside, 1e-9), everywhere / max(total, 1e-9)
+            if share >= _MIN_SHARE and share > overall:
+                found.append(_Trait(column=name, label=spec.label, value=value, share=share, overall=overall))
+    found.sort(key=lambda t: (-(t.share - t.overall) * np.log(t.lift), t.text))
+    distinct: list[_Trait] = []
+    for trait in found:  # one answer per column
+        if all(t.column != trait.column for t in distinct):
+            distinct.append(trait)
+    return distinct
+
+
+def _cluster_name(traits: list[_Trait], taken: set[str], key: int) -> str:
+    parts = [t.short for t in traits[:_TRAITS_IN_NAME]]
+    name = " · ".join(parts) if parts else f"Cluster {key + 1}"
+    for extra in traits[_TRAITS_IN_NAME:]:
+        if name not in taken:
+            break
+        name = f"{name} · {extra.short}"
+    if name in taken:
+        name = f"{name} ({key + 1})"
+    taken.add(name)
+    return name
+
+
+def _cluster_summary(traits: list[_Trait], size: int, weight_share: float) -> str:
+    lines = [f"{size} records ({weight_share:.0%} of the weighted table)."]
+    for trait in traits[:_TRAITS_IN_SUMMARY]:
+        lines.append(f"{trait.text}: {trait.share:.0%} (table: {trait.overall:.0%}).")
+    return " ".join(lines)
+
+
+def _persona_slots(schema: RecordSchema) -> list[tuple[str, str] | None]:
+    if schema.gender is not None and schema.age is not None:
+        return list(PERSONA_PATTERN)
+    return [None] * PERSONAS_PER_CLUSTER
+
+
+def _band_of(record: Record, schema: RecordSchema) -> str | None:
+    years = age_in_years(record.values.get(schema.age)) if schema.age else None
+    if years is None or years < 18:
+        return None
+    return age_band_of(int(years))
+
+
+def _pick_personas(
+    schema: RecordSchema, records: Sequence[Record], members: np.ndarray, distances: np.ndarray
+) -> list[tuple[int, str, str]]:
+    """(record index, gender, age band) per persona: for each slot, the member nearest the
+    centre with that gender and band, else that gender in the nearest band, else anyone."""
+    order = sorted(members.tolist(), key=lambda i: (float(distances[i]), records[i].record_id))
+    genders = {i: gender_of(records[i].values.get(schema.gender)) if schema.gender else None for i in order}
+    bands = {i: _band_of(records[i], schema) for i in order}
+    usable = [i for i in order if genders[i] is not None and bands[i] is not None]
+    if not usable:
+        raise ValueError("a cluster has no member with a known gender (female/male) and an age of 18 or more")
+    used: set[int] = set()
+    picks: list[tuple[int, str, str]] = []
+    for slot in _persona_slots(schema):
+        if slot is None:  # not reached: building needs the gender and age columns (see build_table_segments)
+            continue
+        gender, band = slot
+        lo, hi = AGE_BAND_LIMITS[band]
+
+        def years_out(i: int, lo: int = lo, hi: int = hi) -> float:
+            years = age_in_years(records[i].values.get(schema.age or "")) or 0.0
+            return max(lo - years, years - hi, 0.0)
+
+        pools = (
+            [i for i in usable if genders[i] == gender and bands[i] == band],
+            sorted((i for i in usable if genders[i] == gender), key=years_out),
+            sorted(usable, key=years_out),
+        )
+        pick = next((i for pool in pools for i in pool if i not in used), usable[0])
+        used.add(pick)
+        picks.append((pick, str(genders[pick]), str(bands[pick])))
+    return picks
+
+
+def persona_summary(record: Record, schema: RecordSchema) -> str:
+    """Who the person is, in plain sentences from the columns that ask no question (their
+    demographics); the answers to the questions are the twin's facts (`twin_facts`)."""
+    return " ".join(
+        describe(schema.columns[name], value)
+        for name in schema.profile_columns()
+        if not schema.columns[name].question and (value := record.values.get(name)) is not None
+    )
+
+
+def _persona_attributes(record: Record, schema: RecordSchema) -> dict[str, Any]:
+    """The record's known values by column, with its id and weight: the twin's facts."""
+    attributes: dict[str, Any] = {"record_id": record.record_id, "weight": record.weight}
+    attributes.update(
+        {name: value for name in schema.profile_columns() if (value := record.values.get(name)) is not None}
+    )
+    return attributes
+
+
+def build_table_segments(table: RecordTable, k: int, seed: int = 7, progress: Progress | None = None) -> SegmentSet:
+    """`k` clusters of the table's records with 15 personas each; deterministic for the same
+    table, `k` and `seed`. Cluster keys run from the largest cluster (by weight) down."""
+    say = progress or (lambda _message: None)
+    schema, records = table.schema, table.records
+    if schema.gender is None or schema.age is None:
+        raise ValueError(
+            "twins need the schema's 'gender' and 'age' columns (each twin is a woman or a man of an age band)"
+        )
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    if len(records) < k * PERSONAS_PER_CLUSTER:
+        raise ValueError(
+            f"{len(records)} records are too few for {k} clusters (need at least {k * PERSONAS_PER_CLUSTER})"
+        )
+    weights = np.array([r.weight for r in records], dtype=float)
+    if weights.sum() <= 0:
+        raise ValueError("every record has weight 0")
+    columns = [c for c in schema.profile_columns() if c != schema.gender and schema.columns[c].type != "text"]
+    say(f"encoding {len(records)} records on {len(columns)} columns")
+    features = _features(records, schema, columns)
+    say(f"clustering into {k} clusters (KMeans, n_init={N_INIT}, seed={seed}, survey weights)")
+    model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(features, sample_weight=weights)
+    labels = model.labels_
+    distances = np.linalg.norm(features - model.cluster_centers_[labels], axis=1)
+    groups = [np.flatnonzero(labels == c) for c in range(k)]
+    if any(len(g) < PERSONAS_PER_CLUSTER for g in groups):
+        raise ValueError(f"a cluster has fewer than {PERSONAS_PER_CLUSTER} records; try fewer than {k} clusters")
+    groups.sort(key=lambda g: (-float(weights[g].sum()), int(g[0])))
+    clusters: list[ClusterSpec] = []
+    personas: list[SegmentPersonaSpec] = []
+    taken: set[str] = set()
+    total = float(weights.sum())
+    for key, members in enumerate(groups):
+        traits = _traits(schema, records, weights, members)
+        name = _cluster_name(traits, taken, key)
+        share = float(weights[members].sum()) / total
+        say(f"cluster {key + 1}/{k}: {name} ({len(members)} records)")
+        clusters.append(
+            ClusterSpec(
+                key=key,
+                name=name,
+                summary=_cluster_summary(traits, len(members), share),
+                attributes={
+                    "size": len(members),
+                    "weight_share": round(share, 6),
+                    "traits": [{"column": t.column, "text": t.text, "share": round(t.share, 4)} for t in traits[:8]],
+                    "record_ids": [records[i].record_id for i in members],
+                },
+            )
+        )
+        rng = np.random.default_rng([seed, key])
+        names = {"Female": list(rng.permutation(FEMALE_NAMES)), "Male": list(rng.permutation(MALE_NAMES))}
+        for index, gender, band in _pick_personas(schema, records, members, distances):
+            record = records[index]
+            personas.append(
+                SegmentPersonaSpec(
+                    cluster_key=key,
+                    name=str(names[gender].pop(0)),
+                    gender=gender,
+                    age_band=band,
+                    summary=persona_summary(record, schema),
+                    attributes=_persona_attributes(record, schema),
+                )
+            )
+    say(f"built {len(clusters)} clusters and {len(personas)} personas")
+    return SegmentSet(clusters=clusters, personas=personas, schema=schema.model_dump(exclude_none=True))
