@@ -267,3 +267,50 @@ async def test_a_survey_question_on_a_profile_column_is_answered_from_each_recor
         },
     )
     assert r.status_code == 200 and len(script.calls) > 0
+
+
+async def test_validate_reports_twins_against_their_records_and_the_baselines(
+    cli_env, services, script, tmp_path, monkeypatch, capsys
+):
+    from services.twin.fidelity import tvd
+
+    rows = survey_rows(150)
+    table = write_table(tmp_path / "survey.csv", rows)
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    before = await twin_tables(services)
+    monkeypatch.setenv("CHAT_MODEL", "fake:scripted")
+    seen: list[str] = []
+
+    def first_option(messages):
+        seen.append(str(messages[0].content))
+        return "A"  # the first option shown: "Favor"
+
+    script.responder = first_option
+    args = ("twin", "validate", "--records", table, "--schema", schema, "--clusters", 2)
+    code = await personas(services, *args, "--hold-out", "death_penalty", "--report", tmp_path / "report", "--quiet")
+    assert code == 0, capsys.readouterr()
+    report = json.loads((tmp_path / "report" / "fidelity.json").read_text(encoding="utf-8"))
+    assert "<svg" in (tmp_path / "report" / "fidelity.html").read_text(encoding="utf-8")
+    [question] = report["questions"]
+    assert question["column"] == "death_penalty" and question["options"] == ["Favor", "Oppose"]
+    # the twins never saw the held-out answer; 30 twins and one record-free baseline were asked
+    assert len(seen) == 31 and not any("death penalty" in prompt.lower() for prompt in seen[1:])
+    for cluster in question["clusters"]:
+        assert cluster["twins"] == {"Favor": 1.0, "Oppose": 0.0}
+        assert cluster["tvd"]["twins"] == tvd(cluster["twins"], cluster["truth"])
+        assert cluster["tvd"]["uniform"] == tvd({"Favor": 0.5, "Oppose": 0.5}, cluster["truth"])
+    # every answer of the people counts, weighted: the clusters' truths average to the table's
+    weights = [float(r["wt"]) for r in rows]
+    favor = sum(w for r, w in zip(rows, weights, strict=True) if r["death_penalty"] == "Favor") / sum(weights)
+    clusters = question["clusters"]
+    mixed = sum(c["truth"]["Favor"] * c["weight"] for c in clusters) / sum(c["weight"] for c in clusters)
+    assert abs(mixed - favor) < 1e-3 and 0.0 < favor < 1.0
+    out = capsys.readouterr().out
+    assert "death_penalty: Do you favor or oppose the death penalty for murder?" in out and "mean TVD" in out
+    assert await twin_tables(services) == before  # validation stores nothing
+
+    code = await personas(services, *args, "--hold-out", "sex", "--quiet")
+    assert code == 2 and "the gender and age columns make the twins" in capsys.readouterr().err
+    code = await personas(services, *args, "--hold-out", "income", "--quiet")
+    assert code == 2 and "only a category, ordinal or boolean column" in capsys.readouterr().err

@@ -168,6 +168,64 @@ async def _survey(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _validate(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from runtime.services import Services
+    from services.twin.fidelity import FidelityError, report_json, validate_twins
+    from services.twin.fidelity_report import render_html
+    from services.twin.record_table import read_record_table
+
+    table = await asyncio.to_thread(read_record_table, Path(args.records), Path(args.schema) if args.schema else None)
+    for note in table.notes:
+        _say(f"note: {note}")
+    hold_out = [c.strip() for c in args.hold_out.split(",") if c.strip()]
+    settings = get_settings()
+    model = args.model or settings.chat_model
+    services = await Services.acreate(settings)
+    try:
+        print("Starting the model...", file=sys.stderr, flush=True)
+        await services.start(with_model=True, with_embeddings=False)
+        with tqdm(total=0, unit="answer", desc="Asking the twins", file=sys.stderr, disable=args.quiet) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            segments, results = await validate_twins(
+                table,
+                hold_out,
+                args.clusters,
+                model,
+                seed=args.seed,
+                settings=settings,
+                concurrency=max(1, args.concurrency),
+                progress=progress,
+                say=None if args.quiet else _say,
+            )
+    except FidelityError as exc:
+        print(f"error: {exc}.", file=sys.stderr)
+        return 2
+    finally:
+        await services.stop()
+    meta = {"records": len(table.records), "clusters": args.clusters, "model": model, "seed": args.seed}
+    report = report_json(results, meta)
+    for question in report["questions"]:
+        tvd, accuracy = question["mean_tvd"], question["mean_accuracy"]
+        print(f"{question['column']}: {question['question']}")
+        print("  mean TVD  " + "  ".join(f"{kind} {value}" for kind, value in tvd.items()))
+        print("  accuracy  " + "  ".join(f"{kind} {value}" for kind, value in accuracy.items()))
+    if args.report:
+        folder = Path(args.report)
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread((folder / "fidelity.json").write_text, json.dumps(report, indent=1), "utf-8")
+        await asyncio.to_thread((folder / "fidelity.html").write_text, render_html(report), "utf-8")
+        print(f"Report: {folder / 'fidelity.html'} and {folder / 'fidelity.json'}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     twin = subparsers.add_parser("twin", help="segment twins: build, import, demo")
     sub = twin.add_subparsers(dest="twin_command", required=True)
@@ -187,6 +245,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     schema.add_argument("--records", required=True, help="CSV or Parquet file, one person a row")
     schema.set_defaults(run=_schema)
+    validate = sub.add_parser(
+        "validate",
+        help="build twins without some columns, ask those columns' questions, and report how close the twins come",
+        description="Per held-out question and cluster: accuracy of each twin against its own record and the "
+        "TVD of the cluster's answers against its members', with the floor (the twins' own records) and the "
+        "baselines (uniform, the whole table, the model without a record). Does not touch the stored twins.",
+    )
+    validate.add_argument("--records", required=True, help="CSV or Parquet file, one person a row")
+    validate.add_argument("--schema", help="its record-schema/v1 JSON (drafted when left out)")
+    validate.add_argument("--clusters", type=int, required=True, help="number of clusters (K)")
+    validate.add_argument("--hold-out", required=True, help="columns to hide and ask, comma-separated")
+    validate.add_argument("--report", help="folder for fidelity.html and fidelity.json")
+    validate.add_argument("--model", help="provider:model answering for the twins (default CHAT_MODEL)")
+    validate.add_argument("--seed", type=int, default=7, help="clustering and answer seed (default 7)")
+    validate.add_argument("--concurrency", type=int, default=1, help="questions in flight at once (default 1)")
+    validate.add_argument("--quiet", action="store_true", help="no progress output")
+    validate.set_defaults(run=_validate)
     imp = sub.add_parser("import", help="load clusters and personas from a segment-set JSON file")
     imp.add_argument("file")
     imp.set_defaults(run=_import)

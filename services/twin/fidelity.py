@@ -1,0 +1,208 @@
+"""How faithful twins are to their people: build twins without some columns, ask each hidden
+column's question of every twin, and compare the answers with the records.
+
+Per question and cluster: individual accuracy (a twin's most likely option against its own
+record) and the total variation distance (TVD) between the cluster's answers, weighted by the
+records the twins stand for, and its members' true answers. The same figures for the floor (the
+twins' own records) and the baselines: uniform, the whole table's distribution, and the model
+asked without any record."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.record_answers import record_option
+from domain.record_schema import ColumnSpec, RecordSchema
+from graphs.segment_survey.closed_answer import ask_closed_question
+from runtime.settings import Settings
+from services.twin.record_table import Record, RecordTable
+from services.twin.segment_import import twin_system_prompt
+from services.twin.segments.model import SegmentSet
+from services.twin.segments.table_build import build_table_segments
+
+Progress = Callable[[int, int], None]
+NO_RECORD_PROMPT = "You are an adult living in the USA, answering a survey."
+
+
+class FidelityError(ValueError):
+    """The validation cannot run as asked; the message names the column."""
+
+
+@dataclass
+class ClusterFidelity:
+    cluster_key: int
+    cluster_name: str
+    n_twins: int
+    weight: float  # of the cluster's members who answered the question
+    truth: dict[str, float]
+    twins: dict[str, float]
+    floor: dict[str, float]
+    tvd: dict[str, float]  # twins, floor, uniform, table, no_record
+    accuracy: dict[str, float | None]  # twins, no_record
+
+
+@dataclass
+class QuestionFidelity:
+    column: str
+    question: str
+    options: list[str]
+    clusters: list[ClusterFidelity] = field(default_factory=list)
+
+    def mean(self, figure: str, kind: str) -> float | None:
+        values = [getattr(c, figure)[kind] for c in self.clusters if getattr(c, figure).get(kind) is not None]
+        return round(sum(values) / len(values), 4) if values else None
+
+
+def options_of(spec: ColumnSpec) -> list[str]:
+    if spec.type == "boolean":
+        return ["Yes", "No"]
+    return list(spec.values or [])
+
+
+def held_out_schema(schema: RecordSchema, columns: Sequence[str]) -> RecordSchema:
+    """`schema` with the held-out columns ignored, after checking each can be asked."""
+    for name in columns:
+        spec = schema.columns.get(name)
+        if spec is None:
+            raise FidelityError(f"--hold-out {name}: no such column in the schema")
+        if name in (schema.gender, schema.age):
+            raise FidelityError(f"--hold-out {name}: the gender and age columns make the twins and cannot be hidden")
+        if spec.type not in ("category", "ordinal", "boolean") or not 2 <= len(options_of(spec)) <= 10:
+            raise FidelityError(f"--hold-out {name}: only a category, ordinal or boolean column of 2 to 10 values")
+        if not spec.question:
+            raise FidelityError(f"--hold-out {name}: the column needs its 'question' in the schema")
+    hidden = {
+        name: spec.model_copy(update={"use": "ignore"}) for name, spec in schema.columns.items() if name in columns
+    }
+    return schema.model_copy(update={"columns": {**schema.columns, **hidden}})
+
+
+def _distribution(options: list[str], pairs: Sequence[tuple[dict[str, float], float]]) -> dict[str, float]:
+    total = sum(weight for _, weight in pairs)
+    mixed = {o: sum(p.get(o, 0.0) * w for p, w in pairs) / total if total else 0.0 for o in options}
+    return {o: round(v, 4) for o, v in mixed.items()}
+
+
+def _one_hot(options: list[str], option: str) -> dict[str, float]:
+    return {o: 1.0 if o == option else 0.0 for o in options}
+
+
+def tvd(p: dict[str, float], q: dict[str, float]) -> float:
+    return round(0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in set(p) | set(q)), 4)
+
+
+def _truth(records: Sequence[Record], column: str, spec: ColumnSpec, options: list[str]) -> dict[str, float]:
+    pairs = [
+        (_one_hot(options, option), r.weight)
+        for r in records
+        if (option := record_option(spec, r.values.get(column), options)) is not None
+    ]
+    return _distribution(options, pairs)
+
+
+def _accuracy(pairs: Sequence[tuple[dict[str, float], str | None]]) -> float | None:
+    known = [(p, own) for p, own in pairs if own is not None]
+    if not known:
+        return None
+    return round(sum(1 for p, own in known if max(p, key=lambda o: p[o]) == own) / len(known), 4)
+
+
+async def validate_twins(
+    table: RecordTable,
+    hold_out: Sequence[str],
+    k: int,
+    model: str,
+    *,
+    seed: int = 7,
+    settings: Settings | None = None,
+    concurrency: int = 1,
+    progress: Progress | None = None,
+    say: Callable[[str], None] | None = None,
+) -> tuple[SegmentSet, list[QuestionFidelity]]:
+    """Build `k` clusters without the `hold_out` columns and measure the twins against them."""
+    schema = table.schema
+    built_from = RecordTable(schema=held_out_schema(schema, hold_out), records=table.records)
+    segments = await asyncio.to_thread(build_table_segments, built_from, k, seed, say)
+    by_id = {r.record_id: r for r in table.records}
+    clusters = {c.key: c for c in segments.clusters}
+    twin_schema = built_from.schema
+    prompts = [
+        twin_system_prompt(p, clusters[p.cluster_key].name, clusters[p.cluster_key].summary, twin_schema)
+        for p in segments.personas
+    ]
+    gate = asyncio.Semaphore(max(1, concurrency))
+    done, total = 0, len(hold_out) * (len(segments.personas) + 1)
+
+    async def ask(prompt: str, question: str, options: list[str]) -> dict[str, float]:
+        nonlocal done
+        async with gate:
+            answer = await ask_closed_question(model, prompt, question, options, seed=seed, settings=settings)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+        return dict(answer.probabilities)
+
+    results: list[QuestionFidelity] = []
+    for column in hold_out:
+        spec = schema.columns[column]
+        options, question = options_of(spec), str(spec.question)
+        no_record = await ask(NO_RECORD_PROMPT, question, options)
+        answers = await asyncio.gather(*(ask(prompt, question, options) for prompt in prompts))
+        table_truth = _truth(table.records, column, spec, options)
+        fidelity = QuestionFidelity(column=column, question=question, options=options)
+        for key, cluster in clusters.items():
+            members = [by_id[rid] for rid in cluster.attributes["record_ids"]]
+            twins = [(i, p) for i, p in enumerate(segments.personas) if p.cluster_key == key]
+            own = [record_option(spec, by_id[p.attributes["record_id"]].values.get(column), options) for _, p in twins]
+            weights = [float(p.attributes.get("weight", 1.0)) for _, p in twins]
+            truth = _truth(members, column, spec, options)
+            mixed = _distribution(options, [(answers[i], w) for (i, _), w in zip(twins, weights, strict=True)])
+            floor = _distribution(
+                options, [(_one_hot(options, o), w) for o, w in zip(own, weights, strict=True) if o is not None]
+            )
+            uniform = {o: round(1 / len(options), 4) for o in options}
+            fidelity.clusters.append(
+                ClusterFidelity(
+                    cluster_key=key,
+                    cluster_name=cluster.name,
+                    n_twins=len(twins),
+                    weight=round(sum(r.weight for r in members if r.values.get(column) is not None), 4),
+                    truth=truth,
+                    twins=mixed,
+                    floor=floor,
+                    tvd={
+                        "twins": tvd(mixed, truth),
+                        "floor": tvd(floor, truth),
+                        "uniform": tvd(uniform, truth),
+                        "table": tvd(table_truth, truth),
+                        "no_record": tvd(no_record, truth),
+                    },
+                    accuracy={
+                        "twins": _accuracy([(answers[i], o) for (i, _), o in zip(twins, own, strict=True)]),
+                        "no_record": _accuracy([(no_record, o) for o in own]),
+                    },
+                )
+            )
+        results.append(fidelity)
+    return segments, results
+
+
+def report_json(results: Sequence[QuestionFidelity], meta: dict[str, Any]) -> dict[str, Any]:
+    kinds = ("twins", "floor", "uniform", "table", "no_record")
+    return {
+        **meta,
+        "questions": [
+            {
+                "column": q.column,
+                "question": q.question,
+                "options": q.options,
+                "mean_tvd": {kind: q.mean("tvd", kind) for kind in kinds},
+                "mean_accuracy": {kind: q.mean("accuracy", kind) for kind in ("twins", "no_record")},
+                "clusters": [c.__dict__ for c in q.clusters],
+            }
+            for q in results
+        ],
+    }
