@@ -94,7 +94,20 @@ def make_pool(url: str, settings: Settings) -> AsyncConnectionPool[Any]:
         if isinstance(conn, TimedConnection):
             conn.query_timeout = client_timeout
 
-    return AsyncConnectionPool(
+    async def check(conn: AsyncConnection[Any]) -> None:
+        # A connection the server closed while it sat in the pool (idle_session_timeout, a
+        # restart, a proxy's idle cut) is replaced here, not handed to a request that would fail.
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except psycopg.OperationalError as exc:
+            note_database_failure()  # when none works, the pool's timeout is the database's 503
+            if not isinstance(exc, DatabaseTimeout):
+                # the others that sat as long are likely gone too: replace them now, since the
+                # pool waits a second and more between failed checks of one request
+                await pool.check()
+            raise
+
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url,
         connection_class=TimedConnection,
         open=False,
@@ -105,8 +118,10 @@ def make_pool(url: str, settings: Settings) -> AsyncConnectionPool[Any]:
         # a database that was down is retried for as long as the service runs
         reconnect_timeout=24 * 3600.0,
         configure=configure,
+        check=check,
         kwargs=kwargs,
     )
+    return pool
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

@@ -263,7 +263,8 @@ async def save(state: BuilderState) -> dict[str, Any]:
         "confidence_score": state["confidence_score"],
         "engagement_aware": True,
         "avg_engagement": round(sum(post_engagement(p) for p in posts) / len(posts), 4),
-        "latest_post_at": max(p["created_at"] for p in posts),
+        # compared as times: ISO strings with different UTC offsets do not sort as the times do
+        "latest_post_at": max((p["created_at"] for p in posts), key=datetime.fromisoformat),
         "heldout_posts": len(state["heldout"]),
         "samples": state["samples"],
         "voice_examples": voice_examples(state["exemplars"]),

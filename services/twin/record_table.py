@@ -39,6 +39,8 @@ def read_header(path: Path) -> list[str]:
     """The table's column names, without reading its rows."""
     import pandas as pd
 
+    if not path.exists():
+        raise ConfigError(f"Record file {path} does not exist.")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq
