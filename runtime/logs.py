@@ -17,7 +17,8 @@ from asgi_correlation_id import correlation_id
 
 LogFormat = Literal["text", "json"]
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-QUIET_LOGGERS = ("pgserver", "numexpr")  # numexpr: "NumExpr defaulting to N threads"
+# numexpr: "NumExpr defaulting to N threads"; httpx, httpx2: a line for every model request
+QUIET_LOGGERS = ("pgserver", "numexpr", "httpx", "httpx2")
 
 
 def valid_request_id(value: str) -> bool:

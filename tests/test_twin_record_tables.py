@@ -163,6 +163,9 @@ async def test_build_a_survey_table_into_twins_that_trace_to_their_records(
     segment_set = json.loads(built.read_text(encoding="utf-8"))
     assert segment_set["schema"]["id"] == "respondent"
     members = {c["key"]: c["attributes"]["record_ids"] for c in segment_set["clusters"]}
+    for cluster in segment_set["clusters"]:  # what a survey weighs each twin's (gender, age band) cell by
+        assert set(cluster["attributes"]["gender_shares"]) == {"Female", "Male"}
+        assert abs(sum(cluster["attributes"]["age_band_shares"].values()) - 1.0) < 1e-4
     assert sorted(rid for ids in members.values() for rid in ids) == sorted(r["respondent"] for r in rows)
     by_id = {r["respondent"]: r for r in rows}
     for persona in segment_set["personas"]:

@@ -17,6 +17,7 @@ from typing import Any
 from domain.record_answers import record_option
 from domain.record_schema import ColumnSpec, RecordSchema
 from graphs.segment_survey.closed_answer import ask_closed_question
+from graphs.segment_survey.weights import persona_weights
 from runtime.settings import Settings
 from services.twin.record_table import Record, RecordTable
 from services.twin.segment_import import twin_system_prompt
@@ -157,7 +158,8 @@ async def validate_twins(
             members = [by_id[rid] for rid in cluster.attributes["record_ids"]]
             twins = [(i, p) for i, p in enumerate(segments.personas) if p.cluster_key == key]
             own = [record_option(spec, by_id[p.attributes["record_id"]].values.get(column), options) for _, p in twins]
-            weights = [float(p.attributes.get("weight", 1.0)) for _, p in twins]
+            # weighted as the survey weighs them: by the share of records their cell stands for
+            weights = persona_weights([(p.gender, p.age_band) for _, p in twins], cluster.attributes)
             truth = _truth(members, column, spec, options)
             mixed = _distribution(options, [(answers[i], w) for (i, _), w in zip(twins, weights, strict=True)])
             floor = _distribution(

@@ -146,6 +146,26 @@ def _cluster_summary(traits: list[_Trait], size: int, weight_share: float) -> st
     return " ".join(lines)
 
 
+def _cell_shares(schema: RecordSchema, records: Sequence[Record], members: np.ndarray) -> dict[str, dict[str, float]]:
+    """The members' weighted split by gender and by age band: a survey weighs each twin by the
+    share of its cluster's records its (gender, age band) cell stands for."""
+    genders: dict[str, float] = {}
+    bands: dict[str, float] = {}
+    for i in members:
+        record = records[int(i)]
+        gender, band = gender_of(record.values.get(schema.gender or "")), _band_of(record, schema)
+        if gender is not None:
+            genders[gender] = genders.get(gender, 0.0) + record.weight
+        if band is not None:
+            bands[band] = bands.get(band, 0.0) + record.weight
+
+    def shares(counts: dict[str, float]) -> dict[str, float]:
+        total = sum(counts.values())
+        return {k: round(v / total, 6) for k, v in sorted(counts.items())} if total > 0 else {}
+
+    return {"gender_shares": shares(genders), "age_band_shares": shares(bands)}
+
+
 def _persona_slots(schema: RecordSchema) -> list[tuple[str, str] | None]:
     if schema.gender is not None and schema.age is not None:
         return list(PERSONA_PATTERN)
@@ -259,6 +279,7 @@ def build_table_segments(table: RecordTable, k: int, seed: int = 7, progress: Pr
                     "size": len(members),
                     "weight_share": round(share, 6),
                     "traits": [{"column": t.column, "text": t.text, "share": round(t.share, 4)} for t in traits[:8]],
+                    **_cell_shares(schema, records, members),
                     "record_ids": [records[i].record_id for i in members],
                 },
             )
