@@ -392,3 +392,50 @@ async def test_langserve_runs_the_survey_and_answers_its_errors(client, twins, s
         "/graphs/segment_survey/invoke", json={"input": {**survey, "options": ["Own"]}, "config": config}
     )
     assert one_option.status_code == 422 and "options" in one_option.json()["detail"]
+
+
+async def test_ssr_reads_a_free_answer_by_its_similarity_to_each_option(local_embeddings, script):
+    """Semantic similarity rating: the persona answers in its own words (the options are not
+    shown), and the answer's embedding decides between the options."""
+    from graphs.segment_survey.closed_answer import ask_closed_question
+
+    script.responder = lambda messages: "I rent a small apartment downtown; I have never owned a home."
+    answer = await ask_closed_question(
+        "fake:scripted",
+        "You are Ana, 29.",
+        "Do you own or rent your home?",
+        ["Own", "Rent"],
+        method="ssr",
+        embeddings=local_embeddings,
+    )
+    assert answer.method == "ssr" and answer.answer == "Rent"
+    assert answer.probabilities["Rent"] > answer.probabilities["Own"]
+    assert abs(sum(answer.probabilities.values()) - 1.0) < 1e-9
+    asked = str(script.calls[-1][-1].content)
+    assert "Do you own or rent your home?" in asked and "Own" not in asked.replace("own or rent", "")
+    with pytest.raises(ValueError, match="needs the embedding model"):
+        await ask_closed_question("fake:scripted", "", "Own or rent?", ["Own", "Rent"], method="ssr")
+
+
+async def test_the_survey_api_takes_the_method_per_request(client, twins, script, local_embeddings, services):
+    services.embeddings = local_embeddings
+    script.responder = lambda messages: "I rent a small apartment downtown; I have never owned a home."
+    r = await client.post(
+        "/twin/survey",
+        json={
+            "question": "Do you own or rent your home?",
+            "options": ["Own", "Rent"],
+            "cluster_ids": [cluster_key(twins, AUTO)],
+            "method": "ssr",
+            "check_facts": False,
+        },
+    )
+    assert r.status_code == 200, r.text
+    answers = r.json()["clusters"][0]["answers"]
+    # each answer is drawn from its probabilities; the free answer leans every persona to Rent
+    assert answers and all(a["probabilities"]["Rent"] > a["probabilities"]["Own"] for a in answers)
+    r = await client.post(
+        "/twin/survey",
+        json={"question": "Own or rent?", "options": ["Own", "Rent"], "method": "telepathy"},
+    )
+    assert r.status_code == 422

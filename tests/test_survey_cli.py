@@ -11,7 +11,7 @@ import pytest
 from runtime.services import set_current_services
 from services.twin.segment_import import replace_segments
 from tests.test_segment_survey import BOOMERS, QUESTION, fact_answerer
-from tests.test_twin_cli import cli_env, personas  # noqa: F401  (cli_env is a fixture)
+from tests.test_twin_cli import personas
 from tests.twin_fixtures import cluster_key, small_segments
 
 

@@ -317,3 +317,22 @@ async def test_validate_reports_twins_against_their_records_and_the_baselines(
     assert code == 2 and "the gender and age columns make the twins" in capsys.readouterr().err
     code = await personas(services, *args, "--hold-out", "income", "--quiet")
     assert code == 2 and "only a category, ordinal or boolean column" in capsys.readouterr().err
+
+
+def test_the_demo_consumer_table_is_described_by_its_shipped_schema(tmp_path):
+    from importlib import resources
+
+    from services.twin.record_table import load_schema, read_columns
+    from services.twin.segments.records import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, generate_records
+
+    schema_file = resources.files("services.twin.segments") / "consumer_schema.json"
+    schema = load_schema(Path(str(schema_file)))
+    records = generate_records(200, seed=11)
+    columns = [c for c in (*OPTIONAL_COLUMNS, *REQUIRED_COLUMNS)]
+    with (tmp_path / "demo.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(records)
+    table = check_table(read_columns(tmp_path / "demo.csv"), schema)
+    assert len(table.records) == 200 and table.notes == []
+    assert set(schema.columns) == set(columns) - {"record_id"}

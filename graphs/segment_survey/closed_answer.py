@@ -11,6 +11,11 @@ Two ways to read the model's preference, chosen by what the provider offers:
   listed as A, B, C...; one call writes one token, and the probabilities are the top
   log-probabilities of the option letters, renormalised. A provider that returns no
   log-probabilities still answers: the letter it wrote counts as probability 1.
+- ``ssr`` (semantic similarity rating, Maier et al. 2025; any provider, chosen per request): the
+  persona answers in its own words, without the options; the cosine similarity of that answer
+  to each option (read as the question followed by that answer) gives a softmax at temperature
+  ``SSR_TEMPERATURE``. It needs the embedding model, and is only as good as that model reads
+  stance: the local MiniLM places "I strongly support it" nearer "Oppose" than "Favor".
 
 The options are shown in ``order`` (default: as given), so callers can rotate or shuffle
 them per respondent and average out the position bias small models have.
@@ -25,6 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
@@ -32,7 +38,9 @@ from prompts import render_prompt
 from runtime.models import make_chat_model, parse_model_name
 from runtime.settings import Settings
 
-Method = Literal["auto", "option_likelihood", "label_logprobs"]
+Method = Literal["auto", "option_likelihood", "label_logprobs", "ssr"]
+SSR_TEMPERATURE = 0.05  # cosine differences between options are a few hundredths: this separates them
+SSR_TOKENS = 80
 LABELS = "ABCDEFGHIJ"
 MAX_OPTIONS = len(LABELS)
 TOP_LOGPROBS = 20  # the most OpenAI accepts
@@ -112,6 +120,37 @@ async def _by_option_likelihood(
     return _result(options, _softmax(scores), "option_likelihood", order)
 
 
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm > 0 else 0.0
+
+
+def as_statement(question: str, option: str) -> str:
+    """An option as a reference statement (the question with that answer) to compare a free
+    answer with; a bare "Yes" or "Own" carries too little for an embedding."""
+    return f"{question} {option}."
+
+
+async def _by_similarity(
+    model: BaseChatModel,
+    embeddings: Embeddings,
+    system_prompt: str,
+    question: str,
+    options: Sequence[str],
+    order: Sequence[int],
+    seed: int,
+) -> ClosedAnswer:
+    prompt = render_prompt("survey_question_open", question=question)
+    reply = await model.bind(seed=seed).ainvoke(_messages(system_prompt, prompt))
+    text = (reply.text if isinstance(reply, AIMessage) else str(getattr(reply, "content", ""))).strip()
+    if not text:
+        return _result(options, [1.0 / len(options)] * len(options), "uniform", order)
+    vectors = await embeddings.aembed_documents([text, *(as_statement(question, o) for o in options)])
+    similarities = [_cosine(vectors[0], vector) for vector in vectors[1:]]
+    return _result(options, _softmax([s / SSR_TEMPERATURE for s in similarities]), "ssr", order)
+
+
 _LETTER = re.compile(r"^\W*([A-J])\b")
 
 
@@ -171,6 +210,7 @@ async def ask_closed_question(
     order: Sequence[int] | None = None,
     method: Method = "auto",
     settings: Settings | None = None,
+    embeddings: Embeddings | None = None,
 ) -> ClosedAnswer:
     """Ask one persona (its system prompt) a closed question; it answers with exactly one option.
 
@@ -192,6 +232,15 @@ async def ask_closed_question(
     else:
         chosen = "label_logprobs" if method == "auto" else method
         chat_model = model
+    if chosen == "ssr":
+        if embeddings is None:
+            raise ValueError("The ssr method needs the embedding model.")
+        texts = (
+            make_chat_model(model, temperature=0.0, max_tokens=SSR_TOKENS, settings=settings)
+            if isinstance(model, str)
+            else model
+        )
+        return await _by_similarity(texts, embeddings, system_prompt, question, options, shown, seed)
     if chosen == "option_likelihood":
         return await _by_option_likelihood(chat_model, system_prompt, question, options, shown, seed)
     return await _by_label_logprobs(chat_model, system_prompt, question, options, shown, seed, local)

@@ -28,8 +28,9 @@ class SurveyContext:
         default="auto",
         metadata={
             "description": "How a persona's choice is read: option_likelihood (one grammar-constrained call "
-            "per option, llama.cpp only), label_logprobs (letter log-probabilities, one call), or auto "
-            "(option_likelihood on the local model, label_logprobs elsewhere)."
+            "per option, llama.cpp only), label_logprobs (letter log-probabilities, one call), ssr (the "
+            "persona answers in its own words; its similarity to each option gives the distribution), or "
+            "auto (option_likelihood on the local model, label_logprobs elsewhere)."
         },
     )
     max_concurrency: int = field(

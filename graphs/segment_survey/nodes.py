@@ -155,6 +155,7 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
             order=order,
             method=context.method,
             settings=services.settings,
+            embeddings=services.require_embeddings() if context.method == "ssr" else None,
         )
     ruled = ruled_out(task["question"], task["options"], respondent["facts"]) if task["check_facts"] else {}
     answer = excluding(answer, ruled)

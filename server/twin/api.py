@@ -125,10 +125,13 @@ async def survey(body: SurveyRequest, request: Request) -> SurveyOut:
     `distribution` weights each persona by the share of its cluster's records it stands for
     (`weighting`: raked to every split the cluster stores, or its gender and age band cell
     alone); `ci95` is a Wilson interval on the effective number of personas."""
+    survey = body.model_dump()
+    method = survey.pop("method")
     result = await twin_survey.run_survey(
         request.app.state.graphs["segment_survey"],
-        cast("SurveyInput", body.model_dump()),
+        cast("SurveyInput", survey),
         _services(request).settings.chat_model,
+        method=method,
     )
     return SurveyOut.model_validate(result)
 

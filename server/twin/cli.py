@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from runtime.settings import get_settings
 from services.twin.segments.model import SegmentSet
@@ -103,6 +103,7 @@ def _survey_request(args: argparse.Namespace) -> SurveyInput:
         "shuffle_options": not args.keep_order,
         "check_facts": not args.no_fact_check,
         "weighting": args.weighting,
+        "method": args.method,
     }
     try:
         return cast("SurveyInput", SurveyRequest.model_validate(body).model_dump())
@@ -153,8 +154,9 @@ async def _survey(args: argparse.Namespace) -> int:
                 bar.total = expected
                 bar.update(done - bar.n)
 
+            method = cast("dict[str, Any]", request).pop("method")
             result = await run_survey(
-                segment_survey, request, model, max_concurrency=args.concurrency, progress=progress
+                segment_survey, request, model, method=method, max_concurrency=args.concurrency, progress=progress
             )
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -292,6 +294,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="{raked,age_gender}",
         help="raked (default): personas weighed to every stored split of their cluster's records; "
         "age_gender: by their (gender, age band) cell only",
+    )
+    survey.add_argument(
+        "--method",
+        default="auto",
+        choices=["auto", "option_likelihood", "label_logprobs", "ssr"],
+        help="how an answer is read (default auto; ssr: the persona answers in its own words)",
     )
     survey.add_argument("--model", help="provider:model answering for the personas (default CHAT_MODEL)")
     survey.add_argument("--concurrency", type=int, default=0, help="answers in flight at once (0 = automatic)")

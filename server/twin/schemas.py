@@ -3,7 +3,7 @@ contract's cut of the summaries they carry."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
@@ -182,6 +182,13 @@ class SurveyRequest(_SegmentChoice):
         True,
         description="Rule out options that contradict a persona's record (a renter answering Own); "
         "false: the model's answers as they come.",
+    )
+    method: Literal["auto", "option_likelihood", "label_logprobs", "ssr"] = Field(
+        "auto",
+        description="How an answer is read: auto (option likelihood on the local model, letter log-probabilities "
+        "elsewhere), option_likelihood, label_logprobs, or ssr (the persona answers in its own words and its "
+        "similarity to each option gives the distribution). A question on a profile column of the table the "
+        "twins were built from is answered from each record whatever the method.",
     )
     weighting: Weighting = Field(
         "raked",

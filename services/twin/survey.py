@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from graphs.segment_survey.closed_answer import Method
 from graphs.segment_survey.context import SurveyContext
 from graphs.segment_survey.graph import SurveyGraph
 from graphs.segment_survey.state import SurveyInput, SurveyOutput
@@ -25,12 +26,13 @@ async def run_survey(
     survey: SurveyInput,
     model: str,
     *,
+    method: Method = "auto",
     max_concurrency: int = 0,
     progress: Progress | None = None,
 ) -> SurveyOutput:
     """Run the survey; `model` answers for every persona. Unknown clusters are 404s, bad input
     422s; a failing model provider is a 502 that names no internals."""
-    context = SurveyContext(model=model, max_concurrency=max_concurrency)
+    context = SurveyContext(model=model, method=method, max_concurrency=max_concurrency)
     expected, done = 0, 0
     result: dict[str, Any] = {}
     try:
