@@ -2,6 +2,11 @@
 
 The child process gets PR_SET_PDEATHSIG so it dies with its parent even when
 the parent is killed (Ctrl-C, a crashed test run): no orphan keeps the port.
+
+The server runs one request at a time; the others wait their turn. It is started with
+`--interrupt_requests False`: by default llama-cpp-python ends a streaming completion as soon as
+any other request arrives (a second chat turn, a health probe's GET /v1/models), and the cut-off
+reply ends without an error.
 """
 
 from __future__ import annotations
@@ -124,6 +129,9 @@ class LocalLLMServer:
             str(self.threads),
             "--model_alias",
             "smollm2",
+            # queue a request that arrives during a streaming completion instead of ending that stream
+            "--interrupt_requests",
+            "False",
         ]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self._proc = subprocess.Popen(
@@ -153,6 +161,32 @@ class LocalLLMServer:
             return httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200
         except httpx.HTTPError:
             return False
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id; None before `launch` and after `stop`."""
+        return None if self._proc is None else self._proc.pid
+
+    def exit_code(self) -> int | None:
+        """The server process's exit code once it has exited (killed, crashed); None while it runs
+        or when there is none (see `pid`)."""
+        return None if self._proc is None else self._proc.poll()
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the server process has used so far; None when unknown. It grows
+        while the model works on a request, even one that keeps other requests waiting."""
+        pid = self.pid
+        if pid is None:
+            return None
+        try:
+            import psutil  # installed with the embedded Postgres (pgserver), in the same extra
+        except ImportError:
+            return None
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            return None
+        return times.user + times.system
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     google_cloud_project: str | None = None
     google_cloud_location: str | None = None
     model_timeout: float = 120.0
+    # a model server that accepts connections but shows no progress this long is wedged (not ready)
+    model_stall_seconds: float = 60.0
     # query embeddings: concurrent queries are embedded together, repeated ones come from a cache
     # 32 texts embed about as fast per text as 64 (`python -m bench.embeddings`) and hold the cores
     # half as long, so a query arriving during a batch waits less: p99/p50 at 64 clients 1.3x, not 4x

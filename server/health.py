@@ -1,5 +1,12 @@
-"""GET /health: database, model and embeddings (`services.health`); 503 when one is down. Also the
-query embeddings' cache and batch counters and the prompt guard's blocked events since start."""
+"""Health for people and orchestrators (`services.health`; docs/operations-health.md):
+
+- GET /health: database, model and embeddings; 503 when one is down. Also the query embeddings'
+  cache and batch counters and the prompt guard's blocked events since start.
+- GET /health/live: liveness: the process answers; no dependency is asked.
+- GET /health/ready: readiness: the database answers and the model server is alive; 503 when not.
+
+A model server busy with other requests counts as up in both /health and /health/ready; one that
+is gone (process exited, port refused) or wedged (no progress for a long time) does not."""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from runtime.embedding_batcher import EmbeddingStats
-from services.health import check_health
+from services.health import check_health, check_readiness
 
 router = APIRouter()
 
@@ -47,6 +54,15 @@ class PromptGuardOut(BaseModel):
     )
 
 
+class LiveOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, CheckOut] = Field(description="database, model")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, CheckOut]
@@ -67,6 +83,30 @@ async def health(request: Request) -> JSONResponse:
         checks={name: CheckOut(ok=c.ok, detail=c.detail) for name, c in report.checks.items()},
         embeddings=_embeddings_out(report.embeddings),
         prompt_guard=PromptGuardOut(total=sum((report.blocked or {}).values()), blocked=report.blocked or {}),
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if report.ok else 503)
+
+
+@router.get("/health/live", tags=["service"], response_model=LiveOut)
+async def live() -> LiveOut:
+    """Liveness: 200 whenever the process answers; asks neither the database nor the model."""
+    return LiveOut(status="ok")
+
+
+@router.get(
+    "/health/ready",
+    tags=["service"],
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "The database or the model server is down (status 'degraded')"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    """Readiness: the database answers and the model server is alive. A model server busy with other
+    requests is alive; one whose process exited, whose port refuses connections, or that has made
+    no progress for a long time (wedged) is not."""
+    report = await check_readiness(request.app.state.services)
+    body = ReadyOut(
+        status="ok" if report.ok else "degraded",
+        checks={name: CheckOut(ok=c.ok, detail=c.detail) for name, c in report.checks.items()},
     )
     return JSONResponse(body.model_dump(), status_code=200 if report.ok else 503)
 
