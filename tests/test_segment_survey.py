@@ -109,7 +109,9 @@ async def test_survey_over_loopback_weights_each_persona_by_its_records(live_app
         }
         assert cluster["cluster_name"] == name and cluster["n_personas"] == 15 and cluster["n_answers"] == 15
         answers = cluster["answers"]
-        assert [set(a) for a in answers] == [{"persona_id", "persona_name", "weight", "answer", "probabilities"}] * 15
+        keys = {"persona_id", "persona_name", "weight", "answer", "probabilities", "record_id"}
+        assert [set(a) for a in answers] == [keys] * 15
+        assert all(a["record_id"] for a in answers)  # every twin traces to its record
         assert [a["weight"] for a in answers] == pytest.approx(expected_weights(twins, name), abs=1e-4)
         assert all(a["answer"] in ("Own", "Rent") for a in answers)
         for a in answers:

@@ -254,6 +254,7 @@ async def test_a_survey_question_on_a_profile_column_is_answered_from_each_recor
     answers = [a for cluster in r.json()["clusters"] for a in cluster["answers"]]
     assert len(answers) == 30 and script.calls == []  # the model was not asked
     for answer in answers:
+        assert answer["record_id"] == twins[answer["persona_id"] - 1]["attributes"]["record_id"]
         assert answer["answer"] == record_of(answer["persona_id"])["death_penalty"]
         assert answer["probabilities"][answer["answer"]] == 1.0
 

@@ -177,6 +177,7 @@ def _answer_record(task: AskTask, respondent: Respondent, answer: ClosedAnswer, 
         probabilities={o: round(p, 4) for o, p in answer.probabilities.items()},
         method=answer.method,
         ruled_out=ruled,
+        record_id=respondent.get("record_id"),
     )
 
 
@@ -202,6 +203,7 @@ def summarise_cluster(
                 weight=round(a["weight"], 4),
                 answer=a["answer"],
                 probabilities=a["probabilities"],
+                record_id=a.get("record_id"),
             )
             for a in ordered
         ],

@@ -34,6 +34,8 @@ class Respondent(TypedDict):
     """The persona's record facts in the fact checker's keys (`graphs.persona_chat.facts`)."""
     segment_shares: Shares
     """How the cluster's records split on the facts it stores shares of (`segment_prior`)."""
+    record_id: NotRequired[str | None]
+    """The record of the person the twin stands for, when it has one."""
     record_answer: NotRequired[str | None]
     """The option the persona's own record gives, when the question asks about a profile column
     of the table the twins were built from (`domain.record_answers`); the model is not asked."""
@@ -97,10 +99,16 @@ async def respondents_of(
             system_prompt=profile["system_prompt"] if profile else "",
             facts=record_facts,
             segment_shares=shares,
+            record_id=_record_id(profile["attributes"] if profile else None),
             record_answer=record_answer(profile["attributes"] or {}) if record_answer and profile else None,
         )
         for persona, profile, record_facts, weight in zip(personas, profiles, facts, weights, strict=True)
     ]
+
+
+def _record_id(attributes: Mapping[str, Any] | None) -> str | None:
+    value = (attributes or {}).get("record_id")
+    return None if value is None else str(value)
 
 
 def cluster_info(cluster: ClusterRow, respondents: Sequence[Respondent]) -> ClusterInfo:

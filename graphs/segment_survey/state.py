@@ -52,6 +52,8 @@ class PersonaAnswer(TypedDict):
     same for each of its samples)."""
     answer: str
     probabilities: dict[str, float]
+    record_id: NotRequired[str | None]
+    """The record of the person the twin stands for (None for twins without one)."""
 
 
 class ClusterSurvey(TypedDict):
@@ -84,6 +86,7 @@ class AnswerRecord(TypedDict):
     method: str
     ruled_out: dict[str, str]
     """Options the persona's facts ruled out, with the fact each contradicts."""
+    record_id: NotRequired[str | None]
 
 
 class AskTask(TypedDict):

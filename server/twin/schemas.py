@@ -209,6 +209,7 @@ class SurveyAnswerOut(BaseModel):
     weight: float = Field(description="Share of the cluster's records this persona stands for.")
     answer: str
     probabilities: dict[str, float]
+    record_id: str | None = Field(None, description="The record of the person this twin stands for.")
 
 
 class SurveyClusterOut(BaseModel):
