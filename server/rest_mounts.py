@@ -1,4 +1,4 @@
-"""The three REST adapters and their configured prefixes."""
+"""The three REST adapters and their configured prefixes, and the OpenAI-compatible mount at /v1."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from runtime.settings import Settings
 from server.ghostwriter.api import router as ghostwriter_router
 from server.mounts import RestMount, check_collisions
+from server.openai_compat.api import router as openai_router
 from server.studio.api import router as studio_router
 from server.twin.api import router as twin_router
 
@@ -16,6 +17,8 @@ def rest_mounts(settings: Settings) -> list[RestMount]:
         RestMount("twin", twin_router, settings.twin_prefix),
         RestMount("studio", studio_router, settings.studio_prefix),
         RestMount("ghostwriter", ghostwriter_router, settings.ghostwriter_prefix),
+        # fixed: OpenAI clients take a base URL ending in /v1
+        RestMount("openai", openai_router, "/v1"),
     ]
 
 
