@@ -7,14 +7,15 @@ from html import escape
 from typing import Any
 
 SERIES = (("truth", "#333333", "people"), ("twins", "#2a7ab0", "twins"), ("floor", "#9ccc65", "twins' own records"))
-BAR, GAP, CHART_HEIGHT = 9, 14, 120
+BAR, GROUP, CHART_HEIGHT = 14, 96, 120  # a group wide enough for its option's label
+LABEL_CHARS = 16
 
 
 def _chart(cluster: dict[str, Any], options: list[str]) -> str:
-    width = len(options) * (len(SERIES) * BAR + GAP) + GAP
+    width = len(options) * GROUP + 8
     bars = []
     for i, option in enumerate(options):
-        x0 = GAP + i * (len(SERIES) * BAR + GAP)
+        x0 = 8 + i * GROUP
         for j, (series, colour, _label) in enumerate(SERIES):
             share = float(cluster[series].get(option, 0.0))
             height = share * (CHART_HEIGHT - 20)
@@ -23,7 +24,7 @@ def _chart(cluster: dict[str, Any], options: list[str]) -> str:
                 f'height="{height:.1f}" fill="{colour}"><title>{escape(option)}: {share:.0%} '
                 f"({escape(series)})</title></rect>"
             )
-        label = escape(option if len(option) <= 14 else option[:13] + "…")
+        label = escape(option if len(option) <= LABEL_CHARS else option[: LABEL_CHARS - 1] + "…")
         bars.append(f'<text x="{x0}" y="{CHART_HEIGHT - 2}" font-size="9">{label}</text>')
     return f'<svg width="{width}" height="{CHART_HEIGHT}" role="img">{"".join(bars)}</svg>'
 
