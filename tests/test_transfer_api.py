@@ -350,8 +350,8 @@ async def test_bundles_bring_their_collections(services, client, script, monkeyp
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(versions_store, "_insert_versions", fail)
-    with pytest.raises(RuntimeError):
-        await client.post(IMPORT, headers=other, content=json.dumps(fresh).encode())
+    r = await client.post(IMPORT, headers=other, content=json.dumps(fresh).encode())
+    assert (r.status_code, r.json()) == (500, {"detail": "Internal server error."})
     monkeypatch.undo()
     assert (await client.get("/studio/collections/guides-atomic/documents", headers=other)).status_code == 404
     assert await studio_count(services) == before

@@ -109,8 +109,8 @@ async def sync_posts(services: Services, account_id: str, limit: int) -> ImportR
             base_url=settings.x_api_base_url,
             limit=limit,
         )
-    except XApiError as exc:
-        raise ServiceError(exc.detail, status=502) from None
+    except XApiError as exc:  # the X API's failure: a 502, its cause in the log
+        raise ServiceError(exc.detail, status=502) from exc
     posts = []
     for item in items:
         if isinstance(item.get("text"), str):  # Postgres cannot store NUL; X text never means one

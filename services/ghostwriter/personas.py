@@ -1,17 +1,18 @@
 """Account personas: read the current one, list and count them, create, refine, history, rollback.
 
 Create and refine run the compiled `persona_builder` graph; its `BuilderError`s keep their
-status and sentence, the model provider's failure is a 502 and ours a 500 (neither names internals).
+status and sentence, the model provider's failure is a 502, a model misconfigured here a 503 naming
+the setting, and our own failure a 500 (none names internals).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphs.persona_builder import BuilderContext, BuilderError
+from graphs.persona_builder import BuilderContext
 from graphs.persona_builder.graph import graph as persona_builder
 from graphs.persona_builder.state import BuilderInput
-from runtime.errors import ConfigError, NotFoundError, ServiceError
+from runtime.errors import NotFoundError, ServiceError
 from runtime.services import Services
 from runtime.upstream import raise_as_upstream_failure
 from services.ghostwriter.errors import PERSONA_NOT_FOUND
@@ -62,11 +63,7 @@ async def analytics(services: Services) -> Analytics:
 async def _build(services: Services, state: BuilderInput) -> None:
     try:
         await persona_builder.ainvoke(state, context=BuilderContext(model=services.settings.chat_model))
-    except BuilderError:
-        raise
-    except ConfigError as exc:
-        raise ServiceError(str(exc), status=502) from exc
-    except Exception as exc:
+    except Exception as exc:  # BuilderError and ConfigError (a ServiceError each) keep their status
         raise_as_upstream_failure(exc, BUILD_FAILED)
 
 
