@@ -81,6 +81,13 @@ SCHEMA = {
 }
 
 
+def table_and_schema(folder: Path, rows: list[dict[str, str]]) -> tuple[Path, Path]:
+    """The survey table as CSV and its schema as JSON, as a user hands them to the CLI."""
+    schema = folder / "schema.json"
+    schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    return write_table(folder / "survey.csv", rows), schema
+
+
 def columns_of(rows: list[dict[str, str]]) -> dict[str, list[str | None]]:
     return {name: [row[name] or None for row in rows] for name in rows[0]}
 
@@ -149,9 +156,7 @@ async def test_build_a_survey_table_into_twins_that_trace_to_their_records(
     cli_env, services, client, script, tmp_path, capsys
 ):
     rows = survey_rows(120)
-    table = write_table(tmp_path / "survey.csv", rows)
-    schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    table, schema = table_and_schema(tmp_path, rows)
     built = tmp_path / "set.json"
     capsys.readouterr()
     code = await personas(
@@ -194,9 +199,7 @@ async def test_build_a_survey_table_into_twins_that_trace_to_their_records(
 
 async def test_bad_input_is_one_error_line_and_leaves_the_twins_intact(cli_env, services, tmp_path, capsys):
     rows = survey_rows(120)
-    good = write_table(tmp_path / "survey.csv", rows)
-    schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    good, schema = table_and_schema(tmp_path, rows)
     assert await personas(services, "twin", "build", "--records", good, "--schema", schema, "--clusters", 2) == 0
     before = await twin_tables(services)
 
@@ -235,9 +238,7 @@ async def test_a_survey_question_on_a_profile_column_is_answered_from_each_recor
     cli_env, services, client, script, tmp_path
 ):
     rows = survey_rows(120)
-    table = write_table(tmp_path / "survey.csv", rows)
-    schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    table, schema = table_and_schema(tmp_path, rows)
     built = tmp_path / "set.json"
     args = ("twin", "build", "--records", table, "--schema", schema, "--clusters", 2, "--out", built)
     assert await personas(services, *args) == 0
@@ -279,9 +280,7 @@ async def test_validate_reports_twins_against_their_records_and_the_baselines(
     from services.twin.fidelity import tvd
 
     rows = survey_rows(150)
-    table = write_table(tmp_path / "survey.csv", rows)
-    schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    table, schema = table_and_schema(tmp_path, rows)
     before = await twin_tables(services)
     monkeypatch.setenv("CHAT_MODEL", "fake:scripted")
     seen: list[str] = []

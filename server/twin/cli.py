@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,6 +20,20 @@ if TYPE_CHECKING:
 
 def _say(message: str) -> None:
     print(f"  {message}", flush=True)
+
+
+@contextmanager
+def _progress_bar(desc: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A bar of answers on stderr, and the (done, total) callback that moves it."""
+    from tqdm import tqdm
+
+    with tqdm(total=0, unit="answer", desc=desc, file=sys.stderr, disable=quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield progress
 
 
 async def _store(segments: SegmentSet) -> int:
@@ -130,8 +146,6 @@ def _print_survey(result: dict) -> None:
 async def _survey(args: argparse.Namespace) -> int:
     import json
 
-    from tqdm import tqdm
-
     from graphs.segment_survey.graph import graph as segment_survey
     from runtime.errors import ServiceError
     from runtime.services import Services
@@ -148,12 +162,7 @@ async def _survey(args: argparse.Namespace) -> int:
     try:
         print("Starting the database, the model and the embeddings...", file=sys.stderr, flush=True)
         await services.start(with_model=True, with_embeddings=True)
-        with tqdm(total=0, unit="answer", desc="Surveying", file=sys.stderr, disable=args.quiet) as bar:
-
-            def progress(done: int, expected: int) -> None:
-                bar.total = expected
-                bar.update(done - bar.n)
-
+        with _progress_bar("Surveying", args.quiet) as progress:
             method = cast("dict[str, Any]", request).pop("method")
             result = await run_survey(
                 segment_survey, request, model, method=method, max_concurrency=args.concurrency, progress=progress
@@ -173,8 +182,6 @@ async def _survey(args: argparse.Namespace) -> int:
 async def _validate(args: argparse.Namespace) -> int:
     import json
 
-    from tqdm import tqdm
-
     from runtime.services import Services
     from services.twin.fidelity import FidelityError, report_json, validate_twins
     from services.twin.fidelity_report import render_html
@@ -190,12 +197,7 @@ async def _validate(args: argparse.Namespace) -> int:
     try:
         print("Starting the model...", file=sys.stderr, flush=True)
         await services.start(with_model=True, with_embeddings=False)
-        with tqdm(total=0, unit="answer", desc="Asking the twins", file=sys.stderr, disable=args.quiet) as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
+        with _progress_bar("Asking the twins", args.quiet) as progress:
             segments, results = await validate_twins(
                 table,
                 hold_out,
