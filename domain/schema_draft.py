@@ -15,9 +15,10 @@ MAX_CATEGORIES = 40  # more distinct values than this (and not numbers) is free 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _LEADING_NUMBER = re.compile(r"\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
 _ID_NAME = re.compile(r"(^|_)(id|caseid|case_id|respondent|record_id|uuid)($|_)|^id", re.I)
-_WEIGHT_NAME = re.compile(r"(^|_)(weight|wt|wgt|weights)($|_)", re.I)
+_WEIGHT_NAME = re.compile(r"weight|wgt|(^|_)wt|wt($|_|\d)", re.I)  # weight_full, finalwt, wtssall
+_NOT_WEIGHT = re.compile(r"kg|lb|pound|body|bmi|birth|height", re.I)  # a person's weight is a fact
 _GENDER_NAME = re.compile(r"(^|_)(gender|sex)($|_)", re.I)
-_AGE_NAME = re.compile(r"(^|_)age($|_)", re.I)
+_AGE_NAME = re.compile(r"(^|_)age(a|s|_?years?|\d*)?($|_)", re.I)
 _BELOW = re.compile(r"\s*(under|less than|below|fewer than|up to)\b", re.I)
 _GENDER_WORDS = {"f", "m", "female", "male", "woman", "man", "women", "men"}
 
@@ -92,7 +93,9 @@ def draft_schema(columns: Mapping[str, Sequence[str | None]]) -> tuple[dict[str,
         columns, _ID_NAME, lambda present: len(present) == rows and len(set(present)) == len(present) and rows > 0
     )
     weight = _role(
-        columns, _WEIGHT_NAME, lambda present: bool(present) and all(_is_number(v) and float(v) >= 0 for v in present)
+        {name: cells for name, cells in columns.items() if not _NOT_WEIGHT.search(name)},
+        _WEIGHT_NAME,
+        lambda present: bool(present) and all(_is_number(v) and float(v) >= 0 for v in present),
     )
     gender = _role(
         columns, _GENDER_NAME, lambda present: bool(present) and {v.lower() for v in present} & _GENDER_WORDS
