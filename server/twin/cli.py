@@ -59,11 +59,12 @@ async def _build(args: argparse.Namespace) -> int:
 
     path = Path(args.records)
     print(f"Reading {path}...", flush=True)
-    if args.schema is None and await asyncio.to_thread(is_demo_table, path):
+    if args.schema is None and args.codebook is None and await asyncio.to_thread(is_demo_table, path):
         segments = await build_from_records(path, args.clusters, args.seed, _say)
     else:
         schema = Path(args.schema) if args.schema else None
-        segments = await build_from_table(path, schema, args.clusters, args.seed, _say)
+        codebook = Path(args.codebook) if args.codebook else None
+        segments = await build_from_table(path, schema, args.clusters, args.seed, _say, codebook)
     if args.out:
         await asyncio.to_thread(write_segment_set, segments, args.out)
         _say(f"wrote {args.out}")
@@ -73,11 +74,11 @@ async def _build(args: argparse.Namespace) -> int:
 async def _schema(args: argparse.Namespace) -> int:
     import json
 
-    from domain.schema_draft import draft_schema
-    from services.twin.record_table import read_columns
+    from services.twin.record_table import draft_table_schema, read_columns
 
     columns = await asyncio.to_thread(read_columns, Path(args.records))
-    schema, notes = draft_schema(columns)
+    codebook = Path(args.codebook) if args.codebook else None
+    schema, notes = await asyncio.to_thread(draft_table_schema, columns, codebook)
     print(json.dumps(schema, indent=1, ensure_ascii=False))
     print(f"Drafted a schema for {len(columns)} columns. Check these guesses:", file=sys.stderr)
     for note in notes:
@@ -187,7 +188,12 @@ async def _validate(args: argparse.Namespace) -> int:
     from services.twin.fidelity_report import render_html
     from services.twin.record_table import read_record_table
 
-    table = await asyncio.to_thread(read_record_table, Path(args.records), Path(args.schema) if args.schema else None)
+    table = await asyncio.to_thread(
+        read_record_table,
+        Path(args.records),
+        Path(args.schema) if args.schema else None,
+        Path(args.codebook) if args.codebook else None,
+    )
     for note in table.notes:
         _say(f"note: {note}")
     hold_out = [c.strip() for c in args.hold_out.split(",") if c.strip()]
@@ -240,6 +246,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="its record-schema/v1 JSON (see `personas twin schema`); without it the demo consumer "
         "table builds as before and any other table gets a drafted schema",
     )
+    build.add_argument(
+        "--codebook",
+        help="the survey's codebook (JSON: labels, question wordings, answer options, roles) to draft "
+        "the schema with, when --schema is left out",
+    )
     build.add_argument("--clusters", type=int, required=True, help="number of clusters (K)")
     build.add_argument("--seed", type=int, default=7, help="clustering seed (default 7)")
     build.add_argument("--out", help="also write the built set as JSON (importable later)")
@@ -248,6 +259,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "schema", help="draft a record-schema/v1 for a table (printed as JSON; the guesses go to stderr)"
     )
     schema.add_argument("--records", required=True, help="CSV or Parquet file, one person a row")
+    schema.add_argument(
+        "--codebook", help="the survey's codebook (JSON: labels, question wordings, answer options, roles)"
+    )
     schema.set_defaults(run=_schema)
     validate = sub.add_parser(
         "validate",
@@ -258,6 +272,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     validate.add_argument("--records", required=True, help="CSV or Parquet file, one person a row")
     validate.add_argument("--schema", help="its record-schema/v1 JSON (drafted when left out)")
+    validate.add_argument(
+        "--codebook",
+        help="the survey's codebook (JSON: labels, question wordings, answer options, roles) to draft "
+        "the schema with, when --schema is left out",
+    )
     validate.add_argument("--clusters", type=int, required=True, help="number of clusters (K)")
     validate.add_argument("--hold-out", required=True, help="columns to hide and ask, comma-separated")
     validate.add_argument("--report", help="folder for fidelity.html and fidelity.json")

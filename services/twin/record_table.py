@@ -165,14 +165,36 @@ def _weight(
     return weight
 
 
-def read_record_table(records: Path, schema: Path | None = None) -> RecordTable:
-    """The checked table; without a schema file, the drafted one (its guesses become notes)."""
+def draft_table_schema(columns: dict[str, list[str | None]], codebook: Path | None = None) -> tuple[dict, list[str]]:
+    """A schema drafted from the cells, completed by the survey's codebook when one is given;
+    a note per guess for the user to check."""
+    from domain.codebook import CodebookError, apply_codebook
     from domain.schema_draft import draft_schema
 
+    drafted, notes = draft_schema(columns)
+    if codebook is None:
+        return drafted, notes
+    try:
+        book = json.loads(codebook.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the codebook {codebook}: {exc.strerror or exc}.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"The codebook {codebook.name} is not valid JSON: {exc}.") from None
+    try:
+        completed, book_notes = apply_codebook(drafted, book, columns)
+    except CodebookError as exc:
+        raise ConfigError(f"The codebook {codebook.name}: {exc}.") from None
+    kept = [n for n in notes if not n.startswith("labels are the column names")]
+    return completed, kept + book_notes
+
+
+def read_record_table(records: Path, schema: Path | None = None, codebook: Path | None = None) -> RecordTable:
+    """The checked table; without a schema file, the drafted one (completed by the codebook, when
+    given; its guesses become notes)."""
     columns = read_columns(records)
     if schema is not None:
         return check_table(columns, load_schema(schema))
-    drafted, notes = draft_schema(columns)
+    drafted, notes = draft_table_schema(columns, codebook)
     table = check_table(columns, parse_schema(drafted, "the drafted schema"))
     table.notes = [f"no --schema: {note}" for note in notes] + table.notes
     return table

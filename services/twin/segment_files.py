@@ -52,13 +52,15 @@ def is_demo_table(path: Path) -> bool:
     return set(REQUIRED_COLUMNS) <= set(read_header(path))
 
 
-async def build_from_table(path: Path, schema: Path | None, clusters: int, seed: int, progress: Progress) -> SegmentSet:
-    """Cluster any table of people with its `record-schema/v1` (drafted when `schema` is None;
-    the guesses are reported through `progress`)."""
+async def build_from_table(
+    path: Path, schema: Path | None, clusters: int, seed: int, progress: Progress, codebook: Path | None = None
+) -> SegmentSet:
+    """Cluster any table of people with its `record-schema/v1` (drafted, with the `codebook`
+    when given, when `schema` is None; the guesses are reported through `progress`)."""
     from services.twin.record_table import read_record_table
     from services.twin.segments.table_build import build_table_segments
 
-    table = await asyncio.to_thread(read_record_table, path, schema)
+    table = await asyncio.to_thread(read_record_table, path, schema, codebook)
     for note in table.notes:
         progress(f"note: {note}")
     progress(f"{len(table.records)} records, {len(table.schema.profile_columns())} profile columns")
