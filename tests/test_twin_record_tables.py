@@ -15,6 +15,7 @@ from domain.record_schema import RecordSchema, age_in_years, gender_of
 from domain.schema_draft import draft_schema
 from runtime.errors import ConfigError
 from services.twin.record_table import check_table, parse_schema
+from services.twin.segments.table_build import build_table_segments
 from tests.test_twin_cli import error_lines, personas, personas_process, twin_tables
 
 AGE_GROUPS = ["18-29", "30-44", "45-64", "65 or older"]
@@ -336,3 +337,12 @@ def test_the_demo_consumer_table_is_described_by_its_shipped_schema(tmp_path):
     table = check_table(read_columns(tmp_path / "demo.csv"), schema)
     assert len(table.records) == 200 and table.notes == []
     assert set(schema.columns) == set(columns) - {"record_id"}
+
+
+def test_cluster_names_say_what_a_scale_answer_is_about():
+    table = check_table(columns_of(survey_rows(120)), parse_schema(SCHEMA))
+    names = [cluster.name for cluster in build_table_segments(table, 2).clusters]
+    parts = [part for name in names for part in name.split(" · ")]
+    assert parts and len(set(names)) == len(names)
+    for part in parts:  # a party names itself; "Favor" or "yes" alone would not say what about
+        assert part in PARTIES or part.split(": ")[0] in ("Death penalty", "Owns their home", "Gun owner"), names

@@ -30,6 +30,20 @@ _TRAITS_IN_SUMMARY = 5
 _NAME_PART_CHARS = 48
 
 
+# Words of answer scales: an answer made of them says how much, not what about.
+_SCALE_WORDS = frozenset(
+    "yes no not strongly strong somewhat slightly very much more less better worse same approve disapprove "
+    "agree disagree favor oppose support opposition increased decreased kept about neither nor good bad "
+    "always often sometimes rarely never high low medium moderate extremely fairly quite a little lot "
+    "the of to".split()
+)
+
+
+def _names_itself(value: str) -> bool:
+    words = [w.strip(".,;()").lower() for w in value.split()]
+    return any(w and w not in _SCALE_WORDS and not w.isdigit() for w in words)
+
+
 @dataclass(frozen=True)
 class _Trait:
     column: str
@@ -44,8 +58,10 @@ class _Trait:
 
     @property
     def short(self) -> str:
-        """How a cluster name shows it: the answer alone, or the label with a yes/no."""
-        shown = self.text if self.value in ("yes", "no") else self.value
+        """How a cluster name shows it: an answer that names something ("Mitt Romney", "White
+        non-Hispanic") alone; a yes/no or a point on a scale ("Decreased") after the last
+        clause of its label, which says what it is about."""
+        shown = self.value if _names_itself(self.value) else f"{self.label.rsplit(':', 1)[-1].strip()}: {self.value}"
         return shown if len(shown) <= _NAME_PART_CHARS else shown[: _NAME_PART_CHARS - 1].rstrip() + "…"
 
     @property
