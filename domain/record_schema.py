@@ -161,3 +161,19 @@ def _number(value: str | float) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else f"{value:g}"
     return value
+
+
+# Words of answer scales: an answer made of them says how much, not what about.
+_SCALE_WORDS = frozenset(
+    "yes no not strongly strong somewhat slightly very much more less better worse same approve disapprove "
+    "agree disagree favor oppose support opposition increased decreased kept about neither nor good bad "
+    "always often sometimes rarely never high low medium moderate extremely fairly quite a little lot "
+    "the of to".split()
+)
+
+
+def names_something(value: str) -> bool:
+    """Whether an answer names something ("Mitt Romney", "Rent") rather than only saying how
+    much or whether ("Strongly agree", "Decreased", "yes")."""
+    words = [w.strip(".,;()").lower() for w in value.split()]
+    return any(w and w not in _SCALE_WORDS and not w.isdigit() for w in words)

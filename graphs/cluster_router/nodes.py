@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -31,6 +32,7 @@ from graphs.cluster_router.constraints import (
     parse_constraints as rule_constraints,
 )
 from graphs.cluster_router.context import RouterContext, router_context
+from graphs.cluster_router.named_values import named_values, value_agreement
 from graphs.cluster_router.state import ClusterMatch, PersonaMatch, RouterState
 from prompts import render_prompt
 from retrievers.clusters import ClusterRetriever
@@ -183,14 +185,23 @@ def evidence_weight(embedding_weight: float, n_constraints: int) -> float:
 
 
 def hybrid_score(
-    similarity: float, constraints: QueryConstraints, attributes: dict[str, Any], embedding_weight: float
+    similarity: float,
+    constraints: QueryConstraints,
+    attributes: dict[str, Any],
+    embedding_weight: float,
+    value_parts: Mapping[str, float] | None = None,
 ) -> tuple[float, float | None]:
-    """(raw score in [0, 1], constraint agreement or None when the query named no constraint)."""
-    if constraints.is_empty:
+    """(raw score in [0, 1], constraint agreement or None when the query named no constraint).
+    ``value_parts``: agreement per column whose values the query names (`named_values`), each
+    weighed as one constraint."""
+    parts = dict(value_parts or {})
+    if constraints.is_empty and not parts:
         raw, agreement = similarity, None
     else:
-        agreement = constraint_score(constraints, attributes)
-        weight = evidence_weight(embedding_weight, constraints.count())
+        n_rules = 0 if constraints.is_empty else constraints.count()
+        rules = constraint_score(constraints, attributes) if n_rules else 0.0
+        agreement = round((rules * n_rules + sum(parts.values())) / (n_rules + len(parts)), 4) if parts else rules
+        weight = evidence_weight(embedding_weight, n_rules + len(parts))
         raw = weight * similarity + (1 - weight) * agreement
     if not scope_fits(constraints, attributes):
         raw *= SCOPE_PENALTY
@@ -211,9 +222,14 @@ async def score_clusters(state: RouterState, runtime: Runtime[RouterContext], co
         threshold = services.settings.twin_match_threshold
     retriever = ClusterRetriever(pool=services.pool, embeddings=services.require_embeddings(), k=CANDIDATES)
     matches: list[ClusterMatch] = []
-    for doc in await retriever.asearch_by_vector(state["query_vector"]):
+    found = await retriever.asearch_by_vector(state["query_vector"])
+    named = named_values(state.get("query") or "", (d.metadata["attributes"].get("value_shares") or {} for d in found))
+    for doc in found:
         meta = doc.metadata
-        raw, agreement = hybrid_score(meta["similarity"], constraints, meta["attributes"], context.embedding_weight)
+        parts = value_agreement(named, meta["attributes"].get("value_shares") or {})
+        raw, agreement = hybrid_score(
+            meta["similarity"], constraints, meta["attributes"], context.embedding_weight, parts
+        )
         similarity = calibrated(raw)
         matches.append(
             {

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.cluster import KMeans
 
-from domain.record_schema import ColumnSpec, RecordSchema, age_in_years, describe, gender_of
+from domain.record_schema import ColumnSpec, RecordSchema, age_in_years, describe, gender_of, names_something
 from services.twin.record_table import Record, RecordTable
 from services.twin.segments.model import PERSONA_PATTERN, ClusterSpec, SegmentPersonaSpec, SegmentSet, age_band_of
 from services.twin.segments.personas import FEMALE_NAMES, MALE_NAMES
@@ -28,20 +28,6 @@ _MIN_SHARE = 0.25  # a value names a cluster only when at least this share of it
 _TRAITS_IN_NAME = 2
 _TRAITS_IN_SUMMARY = 5
 _NAME_PART_CHARS = 48
-
-
-# Words of answer scales: an answer made of them says how much, not what about.
-_SCALE_WORDS = frozenset(
-    "yes no not strongly strong somewhat slightly very much more less better worse same approve disapprove "
-    "agree disagree favor oppose support opposition increased decreased kept about neither nor good bad "
-    "always often sometimes rarely never high low medium moderate extremely fairly quite a little lot "
-    "the of to".split()
-)
-
-
-def _names_itself(value: str) -> bool:
-    words = [w.strip(".,;()").lower() for w in value.split()]
-    return any(w and w not in _SCALE_WORDS and not w.isdigit() for w in words)
 
 
 @dataclass(frozen=True)
@@ -61,7 +47,7 @@ class _Trait:
         """How a cluster name shows it: an answer that names something ("Mitt Romney", "White
         non-Hispanic") alone; a yes/no or a point on a scale ("Decreased") after the last
         clause of its label, which says what it is about."""
-        shown = self.value if _names_itself(self.value) else f"{self.label.rsplit(':', 1)[-1].strip()}: {self.value}"
+        shown = self.value if names_something(self.value) else f"{self.label.rsplit(':', 1)[-1].strip()}: {self.value}"
         return shown if len(shown) <= _NAME_PART_CHARS else shown[: _NAME_PART_CHARS - 1].rstrip() + "…"
 
     @property
@@ -182,6 +168,26 @@ def _cell_shares(schema: RecordSchema, records: Sequence[Record], members: np.nd
     return {"gender_shares": shares(genders), "age_band_shares": shares(bands)}
 
 
+def _value_shares(schema: RecordSchema, records: Sequence[Record], members: np.ndarray) -> dict[str, dict[str, float]]:
+    """{column: {value: weighted share of the members who gave it}} for every category,
+    ordinal and boolean profile column: what routing matches a query's named values against."""
+    out: dict[str, dict[str, float]] = {}
+    for name in schema.profile_columns():
+        if schema.columns[name].type not in ("category", "ordinal", "boolean") or name in (schema.gender, schema.age):
+            continue
+        counts: dict[str, float] = {}
+        for i in members:
+            record = records[int(i)]
+            value = record.values.get(name)
+            if value is not None:
+                key = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+                counts[key] = counts.get(key, 0.0) + record.weight
+        total = sum(counts.values())
+        if total > 0:
+            out[name] = {value: round(weight / total, 4) for value, weight in sorted(counts.items())}
+    return out
+
+
 def _persona_slots(schema: RecordSchema) -> list[tuple[str, str] | None]:
     if schema.gender is not None and schema.age is not None:
         return list(PERSONA_PATTERN)
@@ -296,6 +302,7 @@ def build_table_segments(table: RecordTable, k: int, seed: int = 7, progress: Pr
                     "weight_share": round(share, 6),
                     "traits": [{"column": t.column, "text": t.text, "share": round(t.share, 4)} for t in traits[:8]],
                     **_cell_shares(schema, records, members),
+                    "value_shares": _value_shares(schema, records, members),
                     "record_ids": [records[i].record_id for i in members],
                 },
             )
