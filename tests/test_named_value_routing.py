@@ -8,6 +8,7 @@ from graphs.cluster_router.named_values import named_values, value_agreement
 from services.twin.record_table import check_table, parse_schema
 from services.twin.segment_import import replace_segments
 from services.twin.segments.table_build import build_table_segments
+from store.clusters import get_segment_persona
 from tests.test_twin_record_tables import SCHEMA, columns_of, survey_rows
 
 SHARES = {
@@ -48,3 +49,21 @@ async def test_a_query_naming_a_tables_answer_routes_to_the_clusters_that_gave_i
 
     plain = await router.ainvoke({"task": "clusters", "query": "people who like gardening", "top_k": 2})
     assert all(c["constraint_score"] is None for c in plain["clusters"])  # nothing named: embedding only
+
+
+async def test_twins_whose_record_gave_the_named_value_are_ranked_first(services):
+    segments = build_table_segments(check_table(columns_of(survey_rows(120)), parse_schema(SCHEMA)), 2)
+    await replace_segments(services.pool, segments, services.embeddings)
+    router = build_cluster_router()
+    clusters = (await router.ainvoke({"task": "clusters", "query": "anyone", "top_k": 2}))["clusters"]
+    for cluster in clusters:
+        state = await router.ainvoke(
+            {"task": "personas", "query": "Independents", "top_k": 15, "cluster_id": cluster["cluster_id"]}
+        )
+        parties = [
+            (await get_segment_persona(services.pool, p["persona_id"]) or {})["attributes"]["party"]
+            for p in state["personas"]
+        ]
+        independents = parties.count("Independent")
+        assert 0 < independents < len(parties), parties  # the build gives each cluster some of each
+        assert parties[:independents] == ["Independent"] * independents, parties

@@ -248,7 +248,8 @@ async def score_clusters(state: RouterState, runtime: Runtime[RouterContext], co
 
 
 async def rank_personas(state: RouterState) -> dict[str, Any]:
-    """Hard filter (age band / gender named in the query), then similarity; at most top_k."""
+    """Hard filter (age band / gender named in the query), then the twins whose record gave the
+    values the query names, then similarity; at most top_k."""
     cluster_id = state.get("cluster_id")
     if cluster_id is None:
         clusters = state.get("clusters") or []
@@ -256,12 +257,20 @@ async def rank_personas(state: RouterState) -> dict[str, Any]:
             return {"personas": []}
         cluster_id = clusters[0]["cluster_id"]
     services = await _services()
-    if await get_cluster(services.pool, int(cluster_id)) is None:
+    cluster = await get_cluster(services.pool, int(cluster_id))
+    if cluster is None:
         raise ClusterNotFound(f"Cluster {cluster_id} not found")
     constraints = QueryConstraints.model_validate(state.get("constraints") or {})
     rows = await scored_cluster_personas(services.pool, int(cluster_id), state["query_vector"])
     kept = [r for r in rows if persona_matches_hard_constraints(constraints, r["age_band"], r["gender"])]
-    kept.sort(key=lambda r: (-r["similarity"], r["persona_id"]))
+    # twins whose own record gave the values the query names come first
+    named = named_values(state.get("query") or "", [(cluster["attributes"] or {}).get("value_shares") or {}])
+
+    def gave(row: Any) -> int:
+        answers = row["attributes"] or {}
+        return sum(any(str(answers.get(column)) == v for v in values) for column, values in named.items())
+
+    kept.sort(key=lambda r: (-gave(r), -r["similarity"], r["persona_id"]))
     personas: list[PersonaMatch] = [
         {
             "persona_id": r["persona_id"],
