@@ -26,7 +26,9 @@ about a fact is consistent with it. Facts (`normalise_facts`, all optional):
 - `political_donor` (from `political_giving`, dollars a year, or yes/no): held by the survey's
   fact check and named in rewrite notes; chat replies are not judged on it;
 - `occupation` ("dental hygienist"): "I'm a nurse", "I work as an accountant" naming another
-  job from a list of common ones.
+  job from a list of common ones;
+- `answers` (a table twin's record answers, any columns): a claim of another answer of the same
+  column ("I'm a Republican", "I voted for Obama"); see `answer_claims`.
 
 `breaks_character` finds assistant talk of any wording: "as an AI", "I'm a digital assistant",
 "I help people with budgeting", "how can I assist you", "I don't have personal experiences".
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphs.age_words import decade_span
+from graphs.persona_chat.answer_claims import answer_contradictions, answer_statements
 
 CREDIT_TIERS = ("deep-subprime", "subprime", "near-prime", "prime", "super-prime")
 HOUSEHOLDS = ("Single", "Couple", "Family with children", "Single parent", "Multi-generational")
@@ -258,6 +261,8 @@ def normalise_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     job = src.get("occupation", src.get("job"))
     if job:
         facts["occupation"] = str(job).lower()
+    if isinstance(src.get("answers"), Mapping):  # a table twin's record answers (`answer_claims`)
+        facts["answers"] = dict(src["answers"])
     return facts
 
 
@@ -320,6 +325,7 @@ def fact_statements(facts: Mapping[str, Any]) -> list[str]:
             if facts["political_donor"]
             else "you do not give money to political causes"
         )
+    out += answer_statements(facts.get("answers"))
     return out
 
 
@@ -739,7 +745,7 @@ def check_facts(reply: str, facts: Mapping[str, Any]) -> list[Contradiction]:
     out: list[Contradiction] = []
     for sentence in sentences(reply):
         low = sentence.lower().replace("’", "'")
-        for kind, text in _sentence_contradictions(low, facts):
+        for kind, text in _sentence_contradictions(low, facts) + answer_contradictions(low, facts.get("answers")):
             out.append(Contradiction(kind, text, sentence))
     return out
 

@@ -245,13 +245,35 @@ def persona_summary(record: Record, schema: RecordSchema) -> str:
     )
 
 
-def _persona_attributes(record: Record, schema: RecordSchema) -> dict[str, Any]:
-    """The record's known values by column, with its id and weight: the twin's facts."""
+def _persona_attributes(record: Record, schema: RecordSchema, gender: str, band: str) -> dict[str, Any]:
+    """The record's known values by column, with its id and weight, and the facts the chat guard
+    holds the twin to (`_twin_facts`)."""
     attributes: dict[str, Any] = {"record_id": record.record_id, "weight": record.weight}
     attributes.update(
         {name: value for name in schema.profile_columns() if (value := record.values.get(name)) is not None}
     )
+    attributes["facts"] = _twin_facts(record, schema, gender, band)
     return attributes
+
+
+def _twin_facts(record: Record, schema: RecordSchema, gender: str, band: str) -> dict[str, Any]:
+    """Gender, age and each answer that names something ("Democrat", "Rent") with the other answers
+    of its column that do: a reply claiming one of those is at odds with the record."""
+    facts: dict[str, Any] = {"gender": gender.lower(), "age_band": band}
+    years = record.values.get(schema.age or "")
+    if isinstance(years, float) and schema.columns[schema.age or ""].type == "number":
+        facts["age"] = int(years)
+    answers: dict[str, Any] = {}
+    for name in schema.profile_columns():
+        spec, value = schema.columns[name], record.values.get(name)
+        if name in (schema.gender, schema.age) or not isinstance(value, str) or not spec.values:
+            continue
+        others = [v for v in spec.values if v != value and names_something(v)]
+        if names_something(value) and others:
+            answers[name] = {"label": spec.question or spec.label, "value": value, "others": others}
+    if answers:
+        facts["answers"] = answers
+    return facts
 
 
 def build_table_segments(table: RecordTable, k: int, seed: int = 7, progress: Progress | None = None) -> SegmentSet:
@@ -318,7 +340,7 @@ def build_table_segments(table: RecordTable, k: int, seed: int = 7, progress: Pr
                     gender=gender,
                     age_band=band,
                     summary=persona_summary(record, schema),
-                    attributes=_persona_attributes(record, schema),
+                    attributes=_persona_attributes(record, schema, gender, band),
                 )
             )
     say(f"built {len(clusters)} clusters and {len(personas)} personas")
