@@ -1,10 +1,11 @@
 """`personas export KIND ID --format F -o FILE` and `personas import FILE [--owner USERNAME]`.
 
-Export writes a persona of any kind as a Character Card V2 (`card_v2`), a PNG card (`png`) or a
-bundle of every version (`bundle`). Import reads a card (JSON or PNG) or a studio bundle as a new
-studio persona of `--owner` (a builder or admin), or restores a ghostwriter bundle for its
-account (`--force` replaces the account's persona). The command line acts as the operator (it
-reaches the database itself), so no token or API key is asked for.
+Export writes a persona of any kind as a Character Card V2 (`card_v2`) or V3 (`card_v3`), a PNG
+card (`png`; `png_v3` with the V3 and the V2 card) or a bundle of every version (`bundle`).
+Import reads a card (JSON or PNG) or a studio bundle as a new studio persona of `--owner` (a
+builder or admin), or restores a ghostwriter bundle for its account (`--force` replaces the
+account's persona). The command line acts as the operator (it reaches the database itself), so
+no token or API key is asked for.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from runtime.settings import get_settings
 if TYPE_CHECKING:
     from services.portable.files import ExportFile
 
-FORMATS = ("card_v2", "png", "bundle")
+FORMATS = ("card_v2", "card_v3", "png", "png_v3", "bundle")  # services.portable.files.ExportFormat
 
 
 def _services():

@@ -47,6 +47,12 @@ def refused(fn, *args) -> str:
     return str(info.value.detail)
 
 
+def test_a_v3_card_with_only_the_default_icon_is_read_without_warnings():
+    card = cards.read_card(load("wrong_spec_v3.json"))  # refused before V3 was read
+    assert (card.spec, card.name, card.warnings) == ("chara_card_v3", "Nova", ())
+    assert "assets" not in card.data and card.data["group_only_greetings"] == []
+
+
 def test_a_v2_card_is_read_whole():
     card = cards.read_card(load("seraphina_v2.json"))
     assert card.spec == "chara_card_v2" and card.name == "Seraphina"
@@ -101,7 +107,7 @@ def test_template_text_is_data():
 @pytest.mark.parametrize(
     ("obj", "problem"),
     [
-        ("wrong_spec_v3.json", "Unsupported card spec 'chara_card_v3'"),
+        ("unknown_spec_v9.json", "Unsupported card spec 'chara_card_v9'"),
         ("no_name_v2.json", "The card has no name (data.name)"),
         ({"spec": "chara_card_v2", "spec_version": "1.0", "data": {"name": "x"}}, "Unsupported spec_version"),
         ({"spec": "chara_card_v2", "spec_version": "2.0"}, "The card has no data object"),
@@ -164,8 +170,9 @@ def test_hostile_and_broken_pngs_are_refused():
     card = chara_text(load("minimal_v2.json"))
     good = make_png(card)
     assert "no character card" in refused(files.read_import, make_png())
+    # a ccv3 chunk is read (before a chara chunk): this one holds no card
     only_v3 = chunk(b"tEXt", b"ccv3\x00" + base64.b64encode(b"{}"))
-    assert "only a V3 card" in refused(files.read_import, make_png(only_v3))
+    assert "Not a character card" in refused(files.read_import, make_png(card, only_v3))
     assert "truncated" in refused(files.read_import, good[:-20])
     damaged = bytearray(good)
     damaged[40] ^= 0xFF

@@ -254,7 +254,7 @@ async def test_hostile_files_are_refused_and_store_nothing(services, client, mon
         assert r.status_code == 400, r.text
         assert problem in r.json()["detail"], r.json()
 
-    await refused(card_file("wrong_spec_v3.json"), "Unsupported card spec 'chara_card_v3'")
+    await refused(card_file("unknown_spec_v9.json"), "Unsupported card spec 'chara_card_v9'")
     await refused(card_file("no_name_v2.json"), "The card has no name (data.name)")
     await refused(make_png(), "The PNG has no character card", multipart=True)
     await refused(b"\x89PNG\r\n\x1a\nnonsense", "truncated", multipart=True)

@@ -76,8 +76,8 @@ async def test_studio_export_and_import(services, client, cli_env, capsys):
     assert "--owner USERNAME" in capsys.readouterr().err
     assert await personas(services, "import", CARDS / "ada_v1.json", "--owner", "uma") == 2
     assert "is a user; personas belong to builders and admins" in capsys.readouterr().err
-    assert await personas(services, "import", CARDS / "wrong_spec_v3.json", "--owner", "bob") == 2
-    assert "wrong_spec_v3.json: Unsupported card spec 'chara_card_v3'" in capsys.readouterr().err
+    assert await personas(services, "import", CARDS / "unknown_spec_v9.json", "--owner", "bob") == 2
+    assert "unknown_spec_v9.json: Unsupported card spec 'chara_card_v9'" in capsys.readouterr().err
     assert await personas(services, "import", cli_env / "missing.json", "--owner", "bob") == 2
     assert await personas(services, "export", "studio", "424242") == 2
     assert "error: Persona not found" in capsys.readouterr().err

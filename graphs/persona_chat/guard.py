@@ -436,7 +436,7 @@ def payloads(segment: str, channel: str, *, instruction: bool = True) -> list[Pa
 
 @dataclass(frozen=True)
 class Source:
-    """A reference text as it came in: `channel` is document, web or attachment."""
+    """A reference text as it came in: `channel` is lorebook, document, web or attachment."""
 
     channel: str
     title: str

@@ -7,7 +7,8 @@ behind. Reading attachments, searching documents and searching the web are LangC
 the search query is the user's own message, and the only URLs read are the caller's own
 attachments; nothing found in reference text ever becomes a tool argument.
 
-Reference text (documents, web results, attachment text) reaches the model only inside the
+Reference text (documents, web results, attachment text, the persona card's lorebook entries that
+fired, `graphs/persona_chat/lorebook.py`) reaches the model only inside the
 system message's marked block, and `guard` checks every reply before it is final
 (`graphs/persona_chat/guard.py`: checks outside the model, which a model cannot be talked out of).
 """
@@ -15,7 +16,7 @@ system message's marked block, and `guard` checks every reply before it is final
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
@@ -40,6 +41,7 @@ from graphs.persona_chat.guard import (
     record,
     trim,
 )
+from graphs.persona_chat.lorebook import fire_lorebook
 from graphs.persona_chat.retrieval import emit_progress, rag_miss, retrieve_documents, search_the_web
 from graphs.persona_chat.state import PersonaChatState, PersonaProfile, Usage
 from prompts import render_prompt
@@ -69,7 +71,13 @@ async def load_persona(state: PersonaChatState) -> dict[str, Any]:
     """Load the persona (and version) from the database on every turn, so edits apply at once;
     without `persona_id`, an inline `persona` from the input is used."""
     persona_id = state.get("persona_id")
-    turn_reset: dict[str, Any] = {"references": [], "tool_calls": [], "rag_hit": rag_miss(), "blocked": []}
+    turn_reset: dict[str, Any] = {
+        "references": [],
+        "tool_calls": [],
+        "rag_hit": rag_miss(),
+        "blocked": [],
+        "lorebook": [],
+    }
     if persona_id is None and state.get("persona"):
         return turn_reset
     if persona_id is None:
@@ -128,8 +136,12 @@ def _system_text(
 
 
 def reference_sources(state: PersonaChatState) -> list[Source]:
-    """The turn's reference text by channel: retrieved documents, web results, attachment text."""
+    """The turn's reference text by channel: lorebook entries that fired, retrieved documents, web
+    results, attachment text."""
     sources = [
+        Source("lorebook", f"Lorebook: {entry['name']}", entry["content"]) for entry in state.get("lorebook") or []
+    ]
+    sources += [
         Source("document" if ref.get("collection") else "web", str(ref.get("title", "")), str(ref.get("content", "")))
         for ref in state.get("references") or []
     ]
@@ -268,6 +280,9 @@ async def _model(state: PersonaChatState, context: ChatContext) -> tuple[str, An
 async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
     context = resolve_context(runtime.context, config)
     model_name, model = await _model(state, context)
+    # fired here, where the turn's model (whose tokenizer counts the book's budget) is known
+    lorebook = await fire_lorebook(state, model_name)
+    state = cast(PersonaChatState, {**state, "lorebook": lorebook})
     canary = new_canary()
     spec, marked = turn_guard(state, context, canary)
     sink = (config.get("configurable") or {}).get(STREAM_GUARD_KEY)
@@ -282,7 +297,8 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], confi
         reply = reply.model_copy(update={"content": storable(reply.text)})
     # a draft until the guard has checked it: only `guard` writes the reply into `messages`, so no
     # stream of the graph's values shows an unchecked reply
-    return {"draft": reply, "model": model_name, "usage": await _usage(model_name, prompt, reply), "canary": canary}
+    usage = await _usage(model_name, prompt, reply)
+    return {"draft": reply, "model": model_name, "usage": usage, "canary": canary, "lorebook": lorebook}
 
 
 async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:

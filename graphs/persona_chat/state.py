@@ -44,6 +44,15 @@ class Reference(TypedDict, total=False):
     euclidean_distance: float
 
 
+class LorebookEntry(TypedDict):
+    """A card lorebook entry that fired this turn: its id (the entry's `id`, else its index in the
+    book), its name (`name`, `comment` or first key) and the content the model read."""
+
+    id: str
+    name: str
+    content: str
+
+
 class Usage(TypedDict):
     """Tokens of this turn; `source` says how they were counted: "provider" (reported by the
     model's API), "tokenizer" (the model's own tokenizer) or "approximate"."""
@@ -69,13 +78,15 @@ class PersonaChatInput(TypedDict):
 
 
 class PersonaChatOutput(TypedDict):
-    """The conversation and this turn's reply, references, rag hit, tool-call log and usage."""
+    """The conversation and this turn's reply, references, rag hit, lorebook entries, tool-call log
+    and usage."""
 
     messages: Annotated[list[AnyMessage], add_messages]
     reply: NotRequired[str]
     references: NotRequired[list[Reference]]
     tool_calls: NotRequired[list[dict[str, Any]]]
     rag_hit: NotRequired[dict[str, str] | None]
+    lorebook: NotRequired[list[LorebookEntry]]  # the persona card's lorebook entries that fired
     model: NotRequired[str]
     usage: NotRequired[Usage]
     blocked: NotRequired[list[dict[str, str]]]  # this turn's blocked events: {channel, kind, action}

@@ -33,6 +33,7 @@ from server.studio.schemas import (
     DocumentSummary,
     History,
     HistoryMessage,
+    LorebookHit,
     Message,
     MessageHistory,
     PersonaCreated,
@@ -187,6 +188,7 @@ async def chat(request: Request, persona_id: str, body: ChatRequest, user: AnyUs
         message_history_id=turn.history_id,
         response=turn.reply,
         rag_hit=RagHit(**turn.rag_hit),
+        lorebook=[LorebookHit(**entry) for entry in turn.lorebook],
     )
 
 
@@ -236,13 +238,16 @@ async def rollback_persona(
     "/personas/{persona_id}/export",
     response_class=Response,
     responses={**EXPORT_RESPONSES, **error_responses(*SIGNED_IN, 403, 404, 422)},
-    summary="Export a persona: Character Card V2 JSON, PNG card, or a bundle of every version",
+    summary="Export a persona: Character Card V2 or V3 JSON, PNG card, or a bundle of every version",
 )
 async def export_persona(
     request: Request,
     persona_id: str,
     user: Builder,
-    format: Annotated[ExportFormat, Query(description="card_v2, png or bundle")] = "card_v2",
+    format: Annotated[
+        ExportFormat,
+        Query(description="card_v2, card_v3, png (a V2 card), png_v3 (V3 and V2 cards in one PNG) or bundle"),
+    ] = "card_v2",
     include_documents: Annotated[
         bool, Query(description="bundle: include the documents of the persona's collections")
     ] = False,
@@ -258,7 +263,7 @@ async def export_persona(
     responses=error_responses(400, *SIGNED_IN, 403, 404, 409),
     openapi_extra={
         "requestBody": import_request_body(
-            "A Character Card V2 or V1 (JSON), a PNG card, or a studio bundle; as the body or as the "
+            "A Character Card V3, V2 or V1 (JSON), a PNG card, or a studio bundle; as the body or as the "
             "multipart field `file`"
         )
     },

@@ -229,11 +229,21 @@ class RagHit(BaseModel):
     success: str
 
 
+class LorebookHit(BaseModel):
+    """A lorebook entry of the persona's character card that fired on this turn."""
+
+    id: str = Field(description="the entry's id in the card's character_book, else its index there")
+    name: str = Field(description="the entry's name or comment, else its first key")
+
+
 class ChatReply(BaseModel):
     persona_id: str
     message_history_id: str
     response: str
     rag_hit: RagHit
+    lorebook: list[LorebookHit] = Field(
+        default_factory=list, description="the card lorebook entries that reached the model this turn"
+    )
 
 
 class CollectionCreated(BaseModel):
@@ -364,7 +374,7 @@ class PersonaImported(BaseModel):
     persona_id: str
     persona_name: str
     versions_imported: int
-    format: str = Field(description="what the file was: card_v2, card_v1 or bundle")
+    format: str = Field(description="what the file was: card_v3, card_v2, card_v1 or bundle")
     png: bool = Field(description="the card came inside a PNG")
     warnings: list[str] = Field(description="what could not be imported as it was, e.g. unknown collections")
 

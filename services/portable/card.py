@@ -1,9 +1,15 @@
-"""Character Card V2 (https://github.com/malfoyslastname/character-card-spec-v2) and V1 cards.
+"""Character Card V3 (https://github.com/kwaroran/character-card-spec-v3), V2
+(https://github.com/malfoyslastname/character-card-spec-v2) and V1 cards.
 
 A V2 card is `{"spec": "chara_card_v2", "spec_version": "2.0", "data": {...}}`; a V1 card has no
 `spec` and six top-level fields (name, description, personality, scenario, first_mes,
-mes_example). Reading a card checks its shape and normalises it to V2 `data` with every field
-present; unknown keys (other tools' additions) are kept, so a card travels through unchanged.
+mes_example). A V3 card is `{"spec": "chara_card_v3", "spec_version": "3.0", "data": {...}}`: V2's
+fields plus `group_only_greetings`, `nickname`, `creator_notes_multilingual`, `source`,
+`creation_date`, `modification_date` and `assets`. Reading a card checks its shape and normalises
+it to V2 `data` with every field present; unknown keys (other tools' additions, V3's fields,
+a lorebook entry's `use_regex`) are kept, so a card travels through unchanged. V3 `assets` are
+the exception: this service keeps no images or files, so they are dropped, with a warning when
+any is more than the default icon (`ccdefault:`). `to_v3` writes the V3 form of a V2 card.
 
 Our own settings ride in `data.extensions["persona_service"]` (kind, system prompt, model,
 temperature, rag, facts, style exemplars); other tools keep extensions they do not know.
@@ -20,11 +26,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from domain.lorebook import card_macros
 from runtime.errors import ServiceError
 
 SPEC = "chara_card_v2"
 SPEC_VERSION = "2.0"
 V1 = "chara_card_v1"
+SPEC_V3 = "chara_card_v3"
+SPEC_V3_VERSION = "3.0"
 EXTENSION_KEY = "persona_service"
 
 TEXT_FIELDS = (
@@ -47,18 +56,18 @@ PROMPT_FIELDS = ("system_prompt", "description", "personality", "scenario", "mes
 MAX_NAME_CHARS = 200
 MAX_PROMPT_CHARS = 60_000
 
-_CHAR = re.compile(r"\{\{\s*char\s*\}\}|<BOT>", re.IGNORECASE)
-_USER = re.compile(r"\{\{\s*user\s*\}\}|<USER>", re.IGNORECASE)
 _ORIGINAL = re.compile(r"\{\{\s*original\s*\}\}", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Card:
-    """A card read from a file: its spec (`chara_card_v2` or `chara_card_v1`) and V2 `data`
-    with every field present."""
+    """A card read from a file: its spec (`chara_card_v3`, `chara_card_v2` or `chara_card_v1`),
+    V2 `data` with every field present (V3's own fields kept beside them) and what could not be
+    read as it came (`warnings`)."""
 
     spec: str
     data: dict[str, Any]
+    warnings: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -115,8 +124,42 @@ def _normalise(raw: dict[str, Any], where: str) -> dict[str, Any]:
     return data
 
 
+def _optional(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> None:
+    value = data.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise ServiceError(f"data.{key} must be {what}")
+
+
+def _v3_data(raw: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """V3 `data` checked and normalised (V2 fields as `_normalise` makes them, V3's beside them),
+    its assets dropped; and the warning saying so."""
+    data = _normalise({k: v for k, v in raw.items() if k != "assets"}, "data")
+    data["group_only_greetings"] = _texts(raw, "group_only_greetings", "data")
+    _optional(data, "nickname", str, "a string")
+    _optional(data, "creation_date", (int, float), "a number (Unix time in seconds)")
+    _optional(data, "modification_date", (int, float), "a number (Unix time in seconds)")
+    if data.get("source") is not None:
+        _texts(data, "source", "data")
+    notes = data.get("creator_notes_multilingual")
+    if notes is not None and (not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values())):
+        raise ServiceError("data.creator_notes_multilingual must be an object of strings")
+    assets = raw.get("assets")
+    if assets is None:
+        return data, ()
+    if not isinstance(assets, list) or not all(isinstance(a, dict) for a in assets):
+        raise ServiceError("data.assets must be a list of objects")
+    dropped = [a for a in assets if a.get("uri") != "ccdefault:"]
+    if not dropped:
+        return data, ()
+    kinds = ", ".join(sorted({str(a.get("type") or "unknown")[:40] for a in dropped}))
+    return data, (
+        f"The card's {len(dropped)} asset(s) ({kinds}) were dropped: this service keeps no card assets, "
+        "so an exported card has only its default icon",
+    )
+
+
 def read_card(obj: Any) -> Card:
-    """Check a card (V2, or V1 without `spec`) and normalise it to V2 data."""
+    """Check a card (V3, V2, or V1 without `spec`) and normalise it to V2 data."""
     if not isinstance(obj, dict):
         raise ServiceError("A character card must be a JSON object")
     spec = obj.get("spec")
@@ -126,8 +169,12 @@ def read_card(obj: Any) -> Card:
         if "name" not in obj:
             raise ServiceError("Not a character card: no spec and no name")
         return Card(V1, _normalise({key: obj.get(key) for key in V1_FIELDS}, "card"))
+    if spec == SPEC_V3:
+        return _read_v3(obj)
     if spec != SPEC:
-        raise ServiceError(f"Unsupported card spec {str(spec)[:40]!r}: this service reads {SPEC} and V1 cards")
+        raise ServiceError(
+            f"Unsupported card spec {str(spec)[:40]!r}: this service reads {SPEC_V3}, {SPEC} and V1 cards"
+        )
     version = obj.get("spec_version")
     if not isinstance(version, str) or not version.startswith("2"):
         raise ServiceError(f'Unsupported spec_version {str(version)[:20]!r} for {SPEC} (expected "{SPEC_VERSION}")')
@@ -137,17 +184,43 @@ def read_card(obj: Any) -> Card:
     return Card(SPEC, _normalise(data, "data"))
 
 
+def _read_v3(obj: dict[str, Any]) -> Card:
+    # the spec: a later 3.x (or newer) version is read as far as 3.0 goes, an older one is refused
+    version = obj.get("spec_version")
+    try:
+        number = float(version) if isinstance(version, str) else float("nan")
+    except ValueError:
+        number = float("nan")
+    if not number >= 3.0:
+        raise ServiceError(
+            f'Unsupported spec_version {str(version)[:20]!r} for {SPEC_V3} (expected "{SPEC_V3_VERSION}")'
+        )
+    data = obj.get("data")
+    if not isinstance(data, dict):
+        raise ServiceError("The card has no data object (data)")
+    normalised, warnings = _v3_data(data)
+    return Card(SPEC_V3, normalised, warnings)
+
+
+def to_v3(card: dict[str, Any]) -> dict[str, Any]:
+    """The V3 form of a V2 card (`build_card`): the same data with V3's required
+    `group_only_greetings`; V3 fields a card was imported with are already in its data."""
+    data = dict(card["data"])
+    data["group_only_greetings"] = list(data.get("group_only_greetings") or [])
+    return {"spec": SPEC_V3, "spec_version": SPEC_V3_VERSION, "data": data}
+
+
 def _macros(text: str, name: str) -> str:
     """{{char}} and {{user}} as plain text (replaced by a function, so nothing in `name` is re-read)."""
-    text = _CHAR.sub(lambda _: name, text)
-    return _USER.sub(lambda _: "the user", text)
+    return card_macros(text, name)
 
 
 def _assembled(data: dict[str, Any], name: str) -> str:
     """The system prompt a card's fields make: its own system prompt (without `{{original}}`),
     description, personality, scenario, example dialogue and post-history instructions, in
-    that order, blank-line separated; `{{char}}` becomes the name and `{{user}}` "the user".
-    A card with only a description gives that description unchanged (macros aside)."""
+    that order, blank-line separated; `{{char}}` becomes the name (a V3 card's `nickname` when it
+    has one) and `{{user}}` "the user". A card with only a description gives that description
+    unchanged (macros aside)."""
     parts = [
         (_ORIGINAL.sub("", data.get("system_prompt") or "").strip(), ""),
         ((data.get("description") or "").strip(), ""),
@@ -156,7 +229,9 @@ def _assembled(data: dict[str, Any], name: str) -> str:
         ((data.get("mes_example") or "").strip(), "Example dialogue:\n"),
         ((data.get("post_history_instructions") or "").strip(), ""),
     ]
-    return _macros("\n\n".join(label + text for text, label in parts if text), name)
+    nickname = data.get("nickname")
+    char = nickname.strip() if isinstance(nickname, str) and nickname.strip() else name
+    return _macros("\n\n".join(label + text for text, label in parts if text), char)
 
 
 def assemble_prompt(data: dict[str, Any], name: str) -> str:

@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from runtime.errors import ServiceError
-from services.portable.card import Card, read_card
+from services.portable.card import Card, read_card, to_v3
 from services.portable.png import SIGNATURE, read_card_png, write_card_png
 
 BUNDLE_FORMAT = "persona-bundle/v1"
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 
-ExportFormat = Literal["card_v2", "png", "bundle"]
+# card_v2 and png (a V2 card in a PNG) stay the default: every card tool reads V2, and a V3
+# card's additions (group greetings, nickname, assets) are nothing a persona made here has.
+ExportFormat = Literal["card_v2", "card_v3", "png", "png_v3", "bundle"]
 TOO_LARGE = "The file is larger than the import limit of {limit} bytes"
 
 
@@ -130,9 +132,13 @@ def file_stem(name: str) -> str:
 
 
 def export_file(fmt: ExportFormat, name: str, value: dict[str, Any]) -> ExportFile:
-    """The exported file: `value` is the card (card_v2, png) or the bundle."""
+    """The exported file: `value` is the V2 card (card_v2, card_v3, png, png_v3) or the bundle.
+    card_v3 is the card in its V3 form; png_v3 carries both forms (`ccv3` and `chara` chunks)."""
     stem = file_stem(name)
-    if fmt == "png":
-        return ExportFile(f"{stem}.png", "image/png", write_card_png(json_bytes(value, compact=True), seed=name))
+    if fmt in ("png", "png_v3"):
+        v3 = json_bytes(to_v3(value), compact=True) if fmt == "png_v3" else None
+        return ExportFile(f"{stem}.png", "image/png", write_card_png(json_bytes(value, compact=True), name, v3))
+    if fmt == "card_v3":
+        return ExportFile(f"{stem}.card.json", "application/json", json_bytes(to_v3(value)))
     suffix = "card" if fmt == "card_v2" else "bundle"
     return ExportFile(f"{stem}.{suffix}.json", "application/json", json_bytes(value))

@@ -1,5 +1,7 @@
-"""PNG character cards: the card's JSON, base64-encoded, in a `chara` tEXt chunk, as SillyTavern,
-Chub and the other card tools write it.
+"""PNG character cards: the card's JSON, base64-encoded, in a `chara` tEXt chunk (V2 and V1), as
+SillyTavern, Chub and the other card tools write it, and a V3 card in a `ccv3` chunk. A V3 PNG
+usually carries a V2 `chara` chunk too, for older readers: reading prefers `ccv3` (as the V3 spec
+says), writing a V3 card writes both.
 
 Only the standard library: the format needs chunk framing, CRC-32 and zlib, and reading a card
 never decodes the image. Reading is bounded: the file's size is capped by the caller, every
@@ -46,11 +48,16 @@ def _image(seed: str) -> tuple[bytes, bytes]:
     return ihdr, zlib.compress(row * HEIGHT, 9)
 
 
-def write_card_png(card_json: bytes, seed: str) -> bytes:
-    """A PNG card: a plain image with `card_json` (UTF-8 JSON) as base64 in a `chara` tEXt chunk."""
+def _text(keyword: str, card_json: bytes) -> bytes:
+    return _chunk(b"tEXt", keyword.encode("latin-1") + b"\x00" + base64.b64encode(card_json))
+
+
+def write_card_png(card_json: bytes, seed: str, v3_json: bytes | None = None) -> bytes:
+    """A PNG card: a plain image with `card_json` (a V2 card, UTF-8 JSON) as base64 in a `chara`
+    tEXt chunk and, given `v3_json`, that V3 card in a `ccv3` chunk."""
     ihdr, idat = _image(seed)
-    text = CARD_KEYWORD.encode("latin-1") + b"\x00" + base64.b64encode(card_json)
-    return SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"tEXt", text) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    texts = _text(CARD_KEYWORD, card_json) + (_text(V3_KEYWORD, v3_json) if v3_json is not None else b"")
+    return SIGNATURE + _chunk(b"IHDR", ihdr) + texts + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 def _inflate(data: bytes, keyword: str) -> bytes:
@@ -88,19 +95,20 @@ def _text_chunk(kind: bytes, body: bytes) -> tuple[str, bytes] | None:
     return keyword, _inflate(text, keyword) if compressed else text
 
 
-def _decode_card_text(text: bytes) -> bytes:
-    """The card JSON of a `chara` chunk: base64 (as written everywhere), or plain JSON."""
+def _decode_card_text(text: bytes, keyword: str) -> bytes:
+    """The card JSON of a `chara` or `ccv3` chunk: base64 (as written everywhere), or plain JSON."""
     stripped = text.strip()
     if stripped.startswith(b"{"):
         return stripped
     try:
         return base64.b64decode(b"".join(stripped.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise ServiceError("The PNG's 'chara' chunk is not base64-encoded card JSON") from None
+        raise ServiceError(f"The PNG's {keyword!r} chunk is not base64-encoded card JSON") from None
 
 
 def read_card_png(data: bytes) -> bytes:
-    """The card JSON (bytes) inside a PNG card; a ServiceError naming the problem otherwise."""
+    """The card JSON (bytes) inside a PNG card, the `ccv3` chunk's when there is one; a
+    ServiceError naming the problem otherwise."""
     if not data.startswith(SIGNATURE):
         raise ServiceError("Not a PNG file")
     pos, count = len(SIGNATURE), 0
@@ -141,8 +149,7 @@ def read_card_png(data: bytes) -> bytes:
             break
     if not ended:
         raise ServiceError("The PNG is truncated (no IEND chunk)")
-    if CARD_KEYWORD in cards:
-        return _decode_card_text(cards[CARD_KEYWORD])
-    if V3_KEYWORD in cards:
-        raise ServiceError("The PNG holds only a V3 card ('ccv3' chunk); this service reads chara_card_v2 and V1")
-    raise ServiceError("The PNG has no character card (no 'chara' text chunk)")
+    for keyword in (V3_KEYWORD, CARD_KEYWORD):
+        if keyword in cards:
+            return _decode_card_text(cards[keyword], keyword)
+    raise ServiceError("The PNG has no character card (no 'chara' or 'ccv3' text chunk)")

@@ -6,9 +6,10 @@ history) is saved when a turn ends, failed or not, so a failed turn is taken out
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import HumanMessage, RemoveMessage
@@ -41,6 +42,8 @@ class ChatReply:
     history_id: str
     reply: str
     rag_hit: dict[str, str]
+    # the persona card's lorebook entries that fired: {"id", "name"} each
+    lorebook: list[dict[str, str]] = field(default_factory=list)
 
 
 def _question(content: str | None) -> str:
@@ -76,6 +79,9 @@ async def chat_turn(
             context=ChatContext(model=row["model"] or settings.chat_model),
             durability=CHAT_DURABILITY,
         )
+    except asyncio.CancelledError:  # the client left (or the server stops): no trace either
+        await asyncio.shield(forget_failed_turn(graph, config, question.id or "", new_history=history.new))
+        raise
     except Exception as exc:
         await forget_failed_turn(graph, config, question.id or "", new_history=history.new)
         if isinstance(exc, ConfigError):
@@ -86,7 +92,8 @@ async def chat_turn(
     rag_hit = result.get("rag_hit") or rag_miss()
     reply = result.get("reply", "")
     await save_turn(pool, user, row["id"], history, question=text, reply=reply, rag_hit=rag_hit)
-    return ChatReply(row["id"], history.id, reply, rag_hit)
+    lorebook = [{"id": e["id"], "name": e["name"]} for e in result.get("lorebook") or []]
+    return ChatReply(row["id"], history.id, reply, rag_hit, lorebook)
 
 
 async def forget_failed_turn(graph: ChatGraph, config: Any, message_id: str, *, new_history: bool) -> None:

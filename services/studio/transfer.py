@@ -1,5 +1,5 @@
 """Studio personas leave and arrive as files: export a card (JSON or PNG) or a bundle, import a
-card (V2 or V1, JSON or PNG) or a studio bundle as a new persona of the caller.
+card (V3, V2 or V1, JSON or PNG) or a studio bundle as a new persona of the caller.
 
 Export is for the persona's creator or an admin (others: 404, as for update).
 
@@ -33,7 +33,15 @@ from typing import Any
 from runtime.errors import ServiceError
 from runtime.services import Services
 from services.portable import values
-from services.portable.card import EXTENSION_KEY, MAX_NAME_CHARS, V1, assemble_prompt, build_card, check_kept
+from services.portable.card import (
+    EXTENSION_KEY,
+    MAX_NAME_CHARS,
+    SPEC_V3,
+    V1,
+    assemble_prompt,
+    build_card,
+    check_kept,
+)
 from services.portable.card import split_card as split_card_data
 from services.portable.files import (
     BUNDLE_FORMAT,
@@ -70,7 +78,7 @@ class ImportResult:
     persona_id: int
     persona_name: str
     versions_imported: int
-    format: str  # card_v2, card_v1 or bundle
+    format: str  # card_v3, card_v2, card_v1 or bundle
     png: bool
     warnings: list[str] = field(default_factory=list)
 
@@ -161,7 +169,7 @@ async def _manifest(pool: Pool, user: CurrentUser, names: list[str], include_doc
 async def export_persona(
     pool: Pool, user: CurrentUser, raw_id: str, fmt: ExportFormat, *, include_documents: bool = False
 ) -> ExportFile:
-    """The persona as a card (`card_v2`, `png`) or a `bundle` of every version."""
+    """The persona as a card (`card_v2`, `card_v3`, `png`, `png_v3`) or a `bundle` of every version."""
     row = await managed_persona(pool, user, raw_id)
     if fmt != "bundle":
         return export_file(fmt, row["name"], await persona_card(pool, row))
@@ -411,7 +419,8 @@ async def import_persona(services: Services, user: CurrentUser, raw: bytes) -> I
         fmt, png = "bundle", False
     else:
         versions, current, manifest = [_card_version(imported, user)], 1, []
-        fmt, png = ("card_v1" if imported.card.spec == V1 else "card_v2"), imported.png
+        spec = imported.card.spec
+        fmt, png = ("card_v1" if spec == V1 else "card_v3" if spec == SPEC_V3 else "card_v2"), imported.png
     names = {n for v in versions for n in v["attributes"]["rag"]["db_collections"]}
     resolved = await _resolve_collections(services, user, names, manifest)
     versions = _without(versions, resolved.keep)
@@ -429,4 +438,5 @@ async def import_persona(services: Services, user: CurrentUser, raw: bytes) -> I
     except versions_store.CollectionTaken as exc:
         raise ServiceError(f"Collection '{exc.name}' was created while the import ran; import again") from None
     name = next(v["name"] for v in versions if v["version"] == current)
-    return ImportResult(persona_id, name, len(versions), fmt, png, resolved.warnings)
+    warnings = [*imported.card.warnings] if isinstance(imported, ImportedCard) else []
+    return ImportResult(persona_id, name, len(versions), fmt, png, warnings + resolved.warnings)
