@@ -70,7 +70,7 @@ async def test_a_self_description_that_keeps_quoting_the_profile_loses_those_sen
     rest = "I also like strong tea and long walks along the bay every single morning before work."
     script.replies = [f"{quoting} {rest}", f"{quoting} {rest}"]
     state = await build_persona_chat().ainvoke(_turn("Tell me about yourself."), context=CTX)
-    assert state["reply"] == rest
+    assert state["reply"] == f"I'm Nora. {rest}"  # asked who she is: the identity guard says her name
     assert state["blocked"] == [{"channel": "user", "kind": "prompt_leak", "action": "trimmed"}]
     # the second try saw the profile as fragments, not as the sentences it copied
     second = script.calls[1][0].content

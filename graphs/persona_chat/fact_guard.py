@@ -15,7 +15,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphs.persona_chat.facts import FactCheck, check_reply_facts, fact_statements, persona_facts, sentences
+from graphs.persona_chat.facts import (
+    Contradiction,
+    FactCheck,
+    check_reply_facts,
+    fact_statements,
+    persona_facts,
+    sentences,
+)
+from graphs.persona_chat.identity import is_identity_question, name_parts, name_problems, repair_name
 from prompts import render_prompt
 
 log = logging.getLogger(__name__)
@@ -26,17 +34,28 @@ MIN_TRIMMED_WORDS = 4  # a reply cut down to its consistent sentences must keep 
 
 @dataclass(frozen=True)
 class FactJudge:
-    """The checks of one turn: the persona's facts and its profile (for the character check)."""
+    """The checks of one turn: the persona's facts, its profile (for the character check), its
+    name and whether the user asked who it is (`identity`)."""
 
     facts: Mapping[str, Any]
     profile: str
+    name: str = ""
+    asked_identity: bool = False
 
     def check(self, text: str) -> FactCheck:
-        return check_reply_facts(text, self.facts, self.profile)
+        check = check_reply_facts(text, self.facts, self.profile)
+        check.contradictions += [
+            Contradiction("name", problem, "") for problem in name_problems(text, self.name, self.asked_identity)
+        ]
+        return check
+
+    def repaired(self, text: str) -> str:
+        """``text`` with its name problems repaired (`identity.repair_name`)."""
+        return repair_name(text, self.name, self.asked_identity)
 
     def note(self, persona_name: str, check: FactCheck) -> str:
         """The rewrite note naming what the draft got wrong and the facts it must keep."""
-        statements = fact_statements(self.facts)
+        statements = ([f"your name is {self.name}"] if name_parts(self.name) else []) + fact_statements(self.facts)
         return render_prompt(
             "persona_chat_retry_facts",
             persona_name=persona_name,
@@ -45,8 +64,15 @@ class FactJudge:
         )
 
 
-def judge_for(persona: Mapping[str, Any] | None, profile: str) -> FactJudge:
-    return FactJudge(facts=persona_facts((persona or {}).get("attributes")), profile=profile)
+def judge_for(persona: Mapping[str, Any] | None, profile: str, user_message: str = "") -> FactJudge:
+    """The turn's judge; ``user_message`` (the message being answered) tells whether the user asked
+    who the persona is."""
+    return FactJudge(
+        facts=persona_facts((persona or {}).get("attributes")),
+        profile=profile,
+        name=str((persona or {}).get("name") or ""),
+        asked_identity=is_identity_question(user_message),
+    )
 
 
 def trimmed(text: str, check: FactCheck, judge: FactJudge) -> str:
@@ -68,7 +94,7 @@ def best_attempt(attempts: Sequence[tuple[str, FactCheck]]) -> int:
 def fact_record(judge: FactJudge, first: FactCheck, final: FactCheck, generations: int, action: str) -> dict[str, Any]:
     """The turn's fact-guard record (the graph's `fact_check` output): which facts were checked,
     how many replies were generated, the first draft's and the final reply's problems, what was
-    done (`passed`, `regenerated`, `trimmed`, `kept_best`, `flagged`) and whether the final reply
+    done (`passed`, `regenerated`, `trimmed`, `repaired`, `kept_best`, `flagged`) and whether the final reply
     still has a problem (`flagged`)."""
     record = {
         "facts": sorted(judge.facts),

@@ -322,7 +322,7 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
         draft = AIMessage(content="")
     canary = state.get("canary") or ""
     spec, _ = turn_guard(state, context, canary)
-    judge = judge_for(state.get("persona"), _profile(state))
+    judge = judge_for(state.get("persona"), _profile(state), _last_user_text(state))
     events = [
         {"channel": ch, "kind": "instruction_neutralised", "action": "removed"} for ch in sorted(set(spec.neutralised))
     ]
@@ -388,13 +388,18 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
     if not text:
         disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
         text = render_prompt("persona_chat_refusal" if disclosure else "persona_chat_refusal_planted").strip()
-    final = judge.check(text)
+    final, repaired = judge.check(text), False
+    if any(c.kind == "name" for c in final.contradictions) and not streaming:
+        # the persona's name is not left to the model: a wrong or missing name is put right
+        fixed = judge.repaired(text)
+        if fixed != text and not spec.check(fixed) and judge.check(fixed).cost() < final.cost():
+            text, final, repaired = fixed, judge.check(fixed), True
     if not final.ok:
         fact_action = "kept_best" if len(attempts) > 1 else "flagged"
     elif first.ok:
         fact_action = "passed"
     else:
-        fact_action = "trimmed" if cut_down else "regenerated" if clean else "replaced"
+        fact_action = "repaired" if repaired else "trimmed" if cut_down else "regenerated" if clean else "replaced"
     events += [{"channel": f.channel, "kind": f.kind, "action": action} for f in findings]
     record(events)
     message = draft if text == draft.text else AIMessage(content=text, id=draft.id)
@@ -405,6 +410,13 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
         "blocked": events,
         "fact_check": fact_record(judge, first, final, len(attempts), fact_action),
     }
+
+
+def _last_user_text(state: PersonaChatState) -> str:
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, HumanMessage):
+            return message.text
+    return ""
 
 
 def _add_usage(first: Usage | None, second: Usage) -> Usage:
