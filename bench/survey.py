@@ -1,14 +1,20 @@
-"""Cost of a segment survey: personas answered per second for one 15-persona cluster through
-the segment_survey graph, against the same number of bare constrained model calls (one
-chat completion per persona whose output a grammar limits to the options; on a provider without
-grammars, one answer letter) with the same prompts, measured in one run, interleaved round by round.
+"""Cost of a segment survey on a model: personas answered per second through the segment_survey
+graph, against the limit, measured in one run, interleaved round by round.
 
-Also shown: the same answers through `ask_closed_question` without the graph (option
-likelihood on the local model: one call per option), which separates the cost of scoring every
-option from the cost of the graph.
+On the local model the limit is one scoring pass per persona: the persona's prompt evaluated once
+and every option scored from it (one POST to the local server's option-scoring route, no graph,
+no database). Also measured in the same run:
 
-    python -m bench.survey [--model local:smollm2] [--rounds 1] [--cluster "Super-Prime Wealthy Boomers"]
+- the model server's prompt evaluation in tokens/s on the persona prompts (from those passes);
+- the graph with the old method (`option_likelihood_calls`: one grammar-constrained chat
+  completion per option), and the graph's rate as a multiple of it;
+- one bare grammar-constrained chat completion per persona (the previous reference: it writes
+  one option and scores none).
 
+    python -m bench.survey [--model local:smollm2] [--rounds 1] [--clusters 1] [--options 2] [--no-old]
+
+`--clusters N` surveys the first N demo clusters (15 personas each; the first is "Super-Prime
+Wealthy Boomers" unless `--cluster` names another). `--options 4` asks a four-option question.
 `--model instant:letters` answers instantly (a fake model reporting letter log-probabilities), so
 the run measures what the graph, the database and the answer parsing add per persona.
 """
@@ -28,11 +34,12 @@ from pathlib import Path
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from graphs.segment_survey.closed_answer import _grammar_literal, ask_closed_question, shuffled_order
+from graphs.segment_survey.closed_answer import Method, _grammar_literal, resolve_method, shuffled_order
 from graphs.segment_survey.context import SurveyContext
 from graphs.segment_survey.graph import graph as segment_survey
 from prompts import render_prompt
-from runtime.models import make_chat_model, parse_model_name, register_chat_provider
+from runtime.local_llm import local_option_scores
+from runtime.models import local_base_url, make_chat_model, parse_model_name, register_chat_provider
 from runtime.services import Services
 from runtime.settings import Settings
 from services.twin.segment_import import replace_segments
@@ -41,9 +48,12 @@ from services.twin.segments.model import SegmentSet
 from store.clusters import cluster_personas
 from store.personas import get_chat_profile
 
-QUESTION = "Do you own or rent your home?"
-OPTIONS = ["Own", "Rent"]
+QUESTIONS = {
+    2: ("Do you own or rent your home?", ["Own", "Rent"]),
+    4: ("How would you rate the economy right now?", ["Very good", "Somewhat good", "Somewhat bad", "Very bad"]),
+}
 SEED = 0
+FIRST_CLUSTER = "Super-Prime Wealthy Boomers"
 
 
 def instant_model(model: str, **_: object) -> GenericFakeChatModel:
@@ -53,60 +63,72 @@ def instant_model(model: str, **_: object) -> GenericFakeChatModel:
     return GenericFakeChatModel(messages=cycle([reply]))
 
 
-async def run(model_name: str, rounds: int, cluster_name: str) -> None:
+def _shown(question: str, options: list[str], persona_id: int) -> str:
+    order = shuffled_order(len(options), SEED, persona_id, 0)
+    return render_prompt("survey_question_options", question=question, option_list=", ".join(options[i] for i in order))
+
+
+async def run(model_name: str, rounds: int, first: str, n_clusters: int, n_options: int, with_old: bool) -> None:
     register_chat_provider("instant", instant_model)
+    question, options = QUESTIONS[n_options]
+    local = parse_model_name(model_name).provider == "local"
+    new_method: Method = resolve_method(model_name)
+    prompt_rates: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_url=None, data_dir=Path(tmp), chat_model=model_name)
         services = Services.create(settings)
         await services.start(with_model=True, with_embeddings=True)
         try:
             demo = demo_segments()
-            cluster = next(c for c in demo.clusters if c.name == cluster_name)
-            one = SegmentSet(clusters=[cluster], personas=demo.personas_of(cluster.key))
-            await replace_segments(services.pool, one, services.require_embeddings())
-            people = await cluster_personas(services.pool, cluster.key)
+            ordered = sorted(demo.clusters, key=lambda c: c.name != first)  # the named cluster first
+            chosen = ordered[:n_clusters]
+            keys = [c.key for c in chosen]
+            subset = SegmentSet(clusters=chosen, personas=[p for k in keys for p in demo.personas_of(k)])
+            await replace_segments(services.pool, subset, services.require_embeddings())
             prompts = []
-            for person in people:
-                profile = await get_chat_profile(services.pool, person["persona_id"])
-                prompts.append((person["persona_id"], profile["system_prompt"] if profile else ""))
+            for key in keys:
+                for person in await cluster_personas(services.pool, key):
+                    profile = await get_chat_profile(services.pool, person["persona_id"])
+                    prompts.append((person["persona_id"], profile["system_prompt"] if profile else ""))
             n = len(prompts)
-            local = parse_model_name(model_name).provider == "local"
             model = make_chat_model(model_name, temperature=0.0, max_tokens=8, settings=settings)
-            grammar = "root ::= " + " | ".join(_grammar_literal(o) for o in OPTIONS)
+            grammar = "root ::= " + " | ".join(_grammar_literal(o) for o in options)
 
-            async def bare() -> None:
+            async def limit() -> None:
+                """One scoring pass per persona (local); one letter per persona elsewhere."""
+                base_url = local_base_url()
                 for persona_id, system in prompts:
-                    order = shuffled_order(len(OPTIONS), SEED, persona_id, 0)
-                    text = render_prompt(
-                        "survey_question_options", question=QUESTION, option_list=", ".join(OPTIONS[i] for i in order)
-                    )
-                    bound = (
-                        model.bind(extra_body={"grammar": grammar, "max_tokens": 8})
-                        if local
-                        else model.bind(max_tokens=1)
-                    )
-                    await bound.ainvoke([SystemMessage(system), HumanMessage(text)])
+                    text = _shown(question, options, persona_id)
+                    if local and base_url is not None:
+                        messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
+                        reply = await local_option_scores(base_url, messages, options)
+                        if reply.evaluated_tokens > 1 and reply.prompt_seconds > 0:
+                            prompt_rates.append(reply.evaluated_tokens / reply.prompt_seconds)
+                    else:
+                        await model.bind(max_tokens=1).ainvoke([SystemMessage(system), HumanMessage(text)])
 
-            async def direct() -> None:
+            async def bare_constrained() -> None:
+                bound = model.bind(extra_body={"grammar": grammar, "max_tokens": 8})
                 for persona_id, system in prompts:
-                    order = shuffled_order(len(OPTIONS), SEED, persona_id, 0)
-                    await ask_closed_question(
-                        model_name, system, QUESTION, OPTIONS, seed=SEED, order=order, settings=settings
+                    await bound.ainvoke([SystemMessage(system), HumanMessage(_shown(question, options, persona_id))])
+
+            def survey(method: Method) -> Callable[[], Awaitable[None]]:
+                async def one_survey() -> None:
+                    out = await segment_survey.ainvoke(
+                        {"question": question, "options": options, "cluster_ids": keys, "seed": SEED},
+                        context=SurveyContext(model=model_name, method=method),
                     )
+                    assert sum(c["n_answers"] for c in out["clusters"]) == n
 
-            async def survey() -> None:
-                out = await segment_survey.ainvoke(
-                    {"question": QUESTION, "options": OPTIONS, "cluster_ids": [cluster.key], "seed": SEED},
-                    context=SurveyContext(model=model_name),
-                )
-                assert out["clusters"][0]["n_answers"] == n
+                return one_survey
 
-            runs: dict[str, Callable[[], Awaitable[None]]] = {
-                "bare constrained calls": bare,
-                "ask_closed_question": direct,
-                "segment_survey graph": survey,
-            }
-            await bare()  # warm the model server and the prompt cache once
+            runs: dict[str, Callable[[], Awaitable[None]]] = {"limit: one pass per persona": limit}
+            runs[f"graph, {new_method}"] = survey(new_method)
+            if local and with_old:
+                runs["graph, option_likelihood_calls"] = survey("option_likelihood_calls")
+                runs["bare constrained call"] = bare_constrained
+            persona_id, system = prompts[0]  # warm the model server with one call
+            await model.ainvoke([SystemMessage(system), HumanMessage(_shown(question, options, persona_id))])
             seconds: dict[str, list[float]] = {name: [] for name in runs}
             for _ in range(rounds):  # interleaved: every side sees the same machine noise
                 for name, fn in runs.items():
@@ -115,32 +137,39 @@ async def run(model_name: str, rounds: int, cluster_name: str) -> None:
                     seconds[name].append(time.perf_counter() - start)
         finally:
             await services.stop()
-    print(f"model {model_name}, cluster {cluster_name!r}: {n} personas, {len(OPTIONS)} options, {rounds} round(s)")
-    print(f"{'':26}{'median s':>10}{'personas/s':>12}")
-    rate = {}
-    for name, samples in seconds.items():
-        median = statistics.median(samples)
-        rate[name] = n / median
-        print(f"{name:26}{median:10.2f}{rate[name]:12.2f}")
-    overhead = (
-        statistics.median(seconds["segment_survey graph"]) - statistics.median(seconds["bare constrained calls"])
-    ) / n
-    print(f"the survey takes {overhead * 1000:.1f} ms more per persona than a bare call")
-    bare_rate = rate["bare constrained calls"]
     print(
-        f"survey / bare calls: {rate['segment_survey graph'] / bare_rate:.2f}x the rate "
-        f"(ask_closed_question alone: {rate['ask_closed_question'] / bare_rate:.2f}x; "
-        f"graph over ask_closed_question: {rate['segment_survey graph'] / rate['ask_closed_question']:.2f}x)"
+        f"model {model_name}: {n} personas in {len(keys)} cluster(s), {len(options)} options, "
+        f"{rounds} round(s); question {question!r}"
     )
+    print(f"{'':34}{'median s':>10}{'personas/s':>12}{'x limit':>9}")
+    rate = {name: n / statistics.median(samples) for name, samples in seconds.items()}
+    top = rate["limit: one pass per persona"]
+    for name, samples in seconds.items():
+        print(f"{name:34}{statistics.median(samples):10.2f}{rate[name]:12.2f}{rate[name] / top:9.2f}")
+    if prompt_rates:
+        print(
+            f"prompt evaluation on the model server: {statistics.median(prompt_rates):.0f} tokens/s "
+            f"(median of {len(prompt_rates)} persona prompts)"
+        )
+    graph = rate[f"graph, {new_method}"]
+    if "graph, option_likelihood_calls" in rate:
+        print(
+            f"graph, {new_method} / graph, option_likelihood_calls: {graph / rate['graph, option_likelihood_calls']:.2f}x"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", default="local:smollm2", help="provider:model (default local:smollm2)")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; the median is reported")
-    parser.add_argument("--cluster", default="Super-Prime Wealthy Boomers", help="a demo cluster of 15 personas")
+    parser.add_argument("--cluster", default=FIRST_CLUSTER, help="the first demo cluster surveyed")
+    parser.add_argument("--clusters", type=int, default=1, help="how many demo clusters (15 personas each)")
+    parser.add_argument("--options", type=int, choices=sorted(QUESTIONS), default=2, help="options in the question")
+    parser.add_argument("--no-old", action="store_true", help="skip the per-option method and the bare call")
     args = parser.parse_args()
-    asyncio.run(run(args.model, max(1, args.rounds), args.cluster))
+    asyncio.run(
+        run(args.model, max(1, args.rounds), args.cluster, max(1, args.clusters), args.options, not args.no_old)
+    )
 
 
 if __name__ == "__main__":

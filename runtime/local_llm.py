@@ -3,7 +3,9 @@
 The child process gets PR_SET_PDEATHSIG so it dies with its parent even when
 the parent is killed (Ctrl-C, a crashed test run): no orphan keeps the port.
 
-The server runs one request at a time; the others wait their turn. It is started with
+The server is llama-cpp-python's, with one route of ours for survey answers (runtime.llama_server:
+option likelihoods from one evaluation of the prompt). It runs one request at a time; the others
+wait their turn. It is started with
 `--interrupt_requests False`: by default llama-cpp-python ends a streaming completion as soon as
 any other request arrives (a second chat turn, a health probe's GET /v1/models), and the cut-off
 reply ends without an error.
@@ -20,14 +22,55 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from runtime.errors import ConfigError
+from runtime.errors import ConfigError, UpstreamError
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
+OPTION_SCORES_PATH = "/extras/option_scores"
+
+
+@dataclass(frozen=True)
+class OptionScoresReply:
+    """The local server's answer: each option's summed token log-probability (in the order asked),
+    the tokens it scored, and what the one pass cost (prompt tokens, of them evaluated, seconds)."""
+
+    logprobs: list[float]
+    tokens: list[list[int]]
+    prompt_tokens: int
+    evaluated_tokens: int
+    prompt_seconds: float
+
+
+class OptionScoresUnsupported(Exception):
+    """The model server at that URL has no option-scoring route (not started by this service)."""
+
+
+async def local_option_scores(
+    base_url: str, messages: list[dict[str, str]], options: Sequence[str], *, timeout: float = 600.0
+) -> OptionScoresReply:
+    """Score ``options`` as the assistant's reply to ``messages`` on the local server at
+    ``base_url`` (its OpenAI base, ending in /v1), from one evaluation of the prompt."""
+    url = base_url.rstrip("/").removesuffix("/v1") + OPTION_SCORES_PATH
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        response = await client.post(url, json={"messages": messages, "options": list(options)})
+    if response.status_code in (404, 405):
+        raise OptionScoresUnsupported(url)
+    if response.status_code != 200:
+        raise UpstreamError(f"The local model server could not score the options ({response.status_code}).")
+    body = response.json()
+    return OptionScoresReply(
+        logprobs=[float(s["logprob"]) for s in body["scores"]],
+        tokens=[list(s["tokens"]) for s in body["scores"]],
+        prompt_tokens=int(body["usage"]["prompt_tokens"]),
+        evaluated_tokens=int(body["usage"]["evaluated_tokens"]),
+        prompt_seconds=float(body["timings"]["prompt_seconds"]),
+    )
 
 
 def bundled_model_path() -> Path:
@@ -79,6 +122,7 @@ class LocalLLMServer:
         context: int = 2048,
         start_timeout: float = 120.0,
         log_path: Path | None = None,
+        flash_attn: bool = False,
     ):
         self.model_path = model_path or bundled_model_path()
         self.port = port or free_port()
@@ -86,6 +130,7 @@ class LocalLLMServer:
         self.context = context
         self.start_timeout = start_timeout
         self.log_path = log_path
+        self.flash_attn = flash_attn
         self._proc: subprocess.Popen | None = None
         self._answered = False
 
@@ -116,7 +161,7 @@ class LocalLLMServer:
         cmd = [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "runtime.llama_server",
             "--model",
             str(self.model_path),
             "--host",
@@ -132,6 +177,10 @@ class LocalLLMServer:
             # queue a request that arrives during a streaming completion instead of ending that stream
             "--interrupt_requests",
             "False",
+            # off by default: about 1.4x faster prompt reading here, but unverified whether a
+            # re-read prompt then rounds as a fresh one does (same prompt, same reply)
+            "--flash_attn",
+            str(self.flash_attn),
         ]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self._proc = subprocess.Popen(

@@ -19,7 +19,7 @@ time.sleep(600)
 
 
 def _llama_children(pid: int) -> list[psutil.Process]:
-    return [p for p in psutil.Process(pid).children(recursive=True) if "llama_cpp.server" in " ".join(p.cmdline())]
+    return [p for p in psutil.Process(pid).children(recursive=True) if "runtime.llama_server" in " ".join(p.cmdline())]
 
 
 def test_server_dies_with_a_killed_parent():

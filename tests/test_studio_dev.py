@@ -163,7 +163,7 @@ def test_langgraph_dev_runs_a_graph_and_leaves_nothing_running(tmp_path):
         llama = [
             p
             for p in psutil.Process(server.proc.pid).children(recursive=True)
-            if "llama_cpp.server" in " ".join(p.cmdline())
+            if "runtime.llama_server" in " ".join(p.cmdline())
         ]
         assert llama
     assert postgres_pid(pg_dir) is None, "the embedded Postgres outlived `langgraph dev`"

@@ -2,11 +2,13 @@
 
 Two ways to read the model's preference, chosen by what the provider offers:
 
-- ``option_likelihood`` (the local llama.cpp server): one call per option, each constrained by a
-  GBNF grammar to write exactly that option, with the log-probability of every token it wrote
-  (llama.cpp reports them from the raw logits, before the grammar). An option's score is the
-  sum, i.e. the likelihood that the persona writes that option; a softmax over the options
-  gives the probabilities. The calls share the prompt, which llama.cpp can reuse between them.
+- ``option_likelihood`` (the local llama.cpp server): an option's score is the summed
+  log-probability (from the raw logits) of the tokens a greedy completion constrained to write
+  exactly that option writes, i.e. the likelihood that the persona writes it; a softmax over the
+  options gives the probabilities. The local server started by this service scores every option
+  from one evaluation of the persona's prompt (runtime.llama_server); elsewhere, and as
+  ``option_likelihood_calls``, it is one GBNF-constrained chat completion per option, which reads
+  the prompt (or its cached prefix) and the whole logit matrix again for every option.
 - ``label_logprobs`` (OpenAI and OpenAI-compatible servers, anything else): the options are
   listed as A, B, C...; one call writes one token, and the probabilities are the top
   log-probabilities of the option letters, renormalised. A provider that returns no
@@ -35,10 +37,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from prompts import render_prompt
-from runtime.models import make_chat_model, parse_model_name
-from runtime.settings import Settings
+from runtime.local_llm import OptionScoresUnsupported, local_option_scores
+from runtime.models import local_base_url, make_chat_model, parse_model_name
+from runtime.settings import Settings, get_settings
 
-Method = Literal["auto", "option_likelihood", "label_logprobs", "ssr"]
+Method = Literal["auto", "option_likelihood", "option_likelihood_calls", "label_logprobs", "ssr"]
 SSR_TEMPERATURE = 0.05  # cosine differences between options are a few hundredths: this separates them
 SSR_TOKENS = 80
 LABELS = "ABCDEFGHIJ"
@@ -120,6 +123,21 @@ async def _by_option_likelihood(
     return _result(options, _softmax(scores), "option_likelihood", order)
 
 
+def _as_openai(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    roles = {"system": "system", "human": "user", "ai": "assistant"}
+    return [{"role": roles[m.type], "content": str(m.content)} for m in messages]
+
+
+async def _by_option_scores(
+    base_url: str, system_prompt: str, question: str, options: Sequence[str], order: Sequence[int], timeout: float
+) -> ClosedAnswer:
+    """The option likelihoods of `_by_option_likelihood`, from one evaluation of the prompt."""
+    shown = [options[i] for i in order]
+    prompt = render_prompt("survey_question_options", question=question, option_list=", ".join(shown))
+    reply = await local_option_scores(base_url, _as_openai(_messages(system_prompt, prompt)), options, timeout=timeout)
+    return _result(options, _softmax(reply.logprobs), "option_likelihood", order)
+
+
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
@@ -193,8 +211,8 @@ async def _by_label_logprobs(
 
 
 def resolve_method(model_name: str, method: Method = "auto") -> Method:
-    """``auto``: option likelihood on the local llama.cpp server (it takes a grammar), letter
-    log-probabilities everywhere else."""
+    """``auto``: option likelihood on the local llama.cpp server (it scores options from one
+    pass over the prompt), letter log-probabilities everywhere else."""
     if method != "auto":
         return method
     return "option_likelihood" if parse_model_name(model_name).provider == "local" else "label_logprobs"
@@ -241,7 +259,14 @@ async def ask_closed_question(
             else model
         )
         return await _by_similarity(texts, embeddings, system_prompt, question, options, shown, seed)
-    if chosen == "option_likelihood":
+    base_url = local_base_url() if local else None
+    if chosen == "option_likelihood" and base_url is not None:
+        timeout = (settings or get_settings()).model_timeout
+        try:
+            return await _by_option_scores(base_url, system_prompt, question, options, shown, timeout)
+        except OptionScoresUnsupported:
+            pass  # a model server without the scoring route: one call per option gives the same scores
+    if chosen in ("option_likelihood", "option_likelihood_calls"):
         return await _by_option_likelihood(chat_model, system_prompt, question, options, shown, seed)
     return await _by_label_logprobs(chat_model, system_prompt, question, options, shown, seed, local)
 

@@ -27,18 +27,20 @@ class SurveyContext:
     method: Method = field(
         default="auto",
         metadata={
-            "description": "How a persona's choice is read: option_likelihood (one grammar-constrained call "
-            "per option, llama.cpp only), label_logprobs (letter log-probabilities, one call), ssr (the "
-            "persona answers in its own words; its similarity to each option gives the distribution), or "
-            "auto (option_likelihood on the local model, label_logprobs elsewhere)."
+            "description": "How a persona's choice is read: option_likelihood (the likelihood that the persona "
+            "writes each option; on the local model every option is scored from one evaluation of the "
+            "persona's prompt), option_likelihood_calls (the same scores from one grammar-constrained call "
+            "per option, llama.cpp only; slower), label_logprobs (letter log-probabilities, one call), ssr "
+            "(the persona answers in its own words; its similarity to each option gives the distribution), "
+            "or auto (option_likelihood on the local model, label_logprobs elsewhere)."
         },
     )
     max_concurrency: int = field(
         default=0,
         metadata={
             "description": "At most this many persona answers in flight at once (1 to 64). 0 = automatic: "
-            "1 on the local model (one server, which may reuse the persona's prompt between the option "
-            "calls), 8 on a hosted provider."
+            "1 on the local model (one server that answers one request at a time, and reuses a persona's "
+            "prompt between its option calls), 8 on a hosted provider."
         },
     )
 
