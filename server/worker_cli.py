@@ -14,6 +14,7 @@ async def _worker(args: argparse.Namespace) -> int:
     from runtime.settings import get_settings
     from services import task_queue
     from services.ghostwriter import batch  # noqa: F401  (registers the batch task)
+    from services.twin import jobs  # noqa: F401  (registers the survey and focus-group task)
 
     settings = get_settings()
     services = await Services.acreate(settings)

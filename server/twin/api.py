@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from graphs.focus_group.state import FocusGroupInput
 from graphs.segment_survey.state import SurveyInput
@@ -27,17 +27,21 @@ from server.twin.schemas import (
     ClusterOut,
     FocusGroupOut,
     FocusGroupRequest,
+    JobAcceptedOut,
     PersonaOut,
     QueryClustersRequest,
     RefinePersonasRequest,
+    SegmentChoice,
     StartChatOut,
     SurveyOut,
     SurveyRequest,
     TwinChatRequest,
+    TwinJobOut,
 )
 from services.portable.files import ExportFormat
 from services.twin import chat as twin_chat
 from services.twin import focus_group as twin_focus_group
+from services.twin import jobs as twin_jobs
 from services.twin import routing
 from services.twin import survey as twin_survey
 from services.twin import transfer as twin_transfer
@@ -118,14 +122,51 @@ async def export_persona(
     return file_response(await twin_transfer.export_persona(_services(request).pool, persona_id, format))
 
 
-@router.post("/survey", response_model=SurveyOut, responses=error_responses(*KEYED, 404, 502))
-async def survey(body: SurveyRequest, request: Request) -> SurveyOut:
+def _wants_job(body: SegmentChoice, request: Request) -> bool:
+    """`"async": true` in the body, or `Prefer: respond-async` (RFC 7240) among the preferences."""
+    if body.async_:
+        return True
+    for header in request.headers.getlist("prefer"):
+        for preference in header.split(","):
+            if preference.split(";")[0].split("=")[0].strip().lower() == "respond-async":
+                return True
+    return False
+
+
+async def _accept_job(body: SegmentChoice, request: Request, caller: str, kind: twin_jobs.JobKind) -> JSONResponse:
+    """Check what can be checked now (unknown clusters are 404s here, not a failed job later),
+    queue the job and answer 202 with where to follow it."""
+    services = _services(request)
+    for cluster_id in body.cluster_ids or []:
+        await routing.require_cluster(services.pool, cluster_id)
+    row = await twin_jobs.submit_job(
+        services, kind=kind, caller=caller, request=body.run_fields(), model=services.settings.chat_model
+    )
+    status_url = request.url_for("twin_job_status", job_id=str(row["id"])).path
+    accepted = JobAcceptedOut(job_id=str(row["id"]), status_url=status_url, state=row["state"])
+    return JSONResponse(
+        status_code=202,
+        content=accepted.model_dump(),
+        headers={"Location": status_url, "Preference-Applied": "respond-async"},
+    )
+
+
+_JOB_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": JobAcceptedOut, "description": "Accepted as a job (`async` or `Prefer: respond-async`)"}
+}
+
+
+@router.post("/survey", response_model=SurveyOut, responses={**_JOB_ACCEPTED, **error_responses(*KEYED, 404, 502)})
+async def survey(body: SurveyRequest, request: Request, caller: str = Depends(caller_id)) -> Any:
     """Ask the personas of some clusters one closed question; each picks exactly one option.
 
     `distribution` weights each persona by the share of its cluster's records it stands for
     (`weighting`: raked to every split the cluster stores, or its gender and age band cell
-    alone); `ci95` is a Wilson interval on the effective number of personas."""
-    survey = body.model_dump()
+    alone); `ci95` is a Wilson interval on the effective number of personas. With `"async": true`
+    (or `Prefer: respond-async`) it runs as a job: 202 and a status URL."""
+    if _wants_job(body, request):
+        return await _accept_job(body, request, caller, "survey")
+    survey = body.run_fields()
     method = survey.pop("method")
     result = await twin_survey.run_survey(
         request.app.state.graphs["segment_survey"],
@@ -163,14 +204,18 @@ async def _focus_group_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIte
             "(`progress`, `response`, `result`, `error`) ending `data: [DONE]`.",
             "content": {"text/event-stream": {}},
         },
+        **_JOB_ACCEPTED,
     },
 )
-async def focus_group(body: FocusGroupRequest, request: Request) -> Any:
+async def focus_group(body: FocusGroupRequest, request: Request, caller: str = Depends(caller_id)) -> Any:
     """Ask the most representative personas of some clusters an open question; each answers in
-    character, then the answers are grouped into themes, each with a verbatim quote."""
+    character, then the answers are grouped into themes, each with a verbatim quote. With
+    `"async": true` (or `Prefer: respond-async`) it runs as a job: 202 and a status URL."""
+    if _wants_job(body, request) and not body.stream:
+        return await _accept_job(body, request, caller, "focus_group")
     graph = request.app.state.graphs["focus_group"]
     model = _services(request).settings.chat_model
-    run = cast("FocusGroupInput", body.model_dump(exclude={"stream"}))
+    run = cast("FocusGroupInput", body.run_fields())
     if not body.stream:
         return FocusGroupOut.model_validate(await twin_focus_group.run_focus_group(graph, run, model))
     for cluster_id in body.cluster_ids or []:  # an unknown cluster is a 404 before the stream starts
@@ -180,3 +225,26 @@ async def focus_group(body: FocusGroupRequest, request: Request) -> Any:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get(
+    "/jobs/{job_id}",
+    name="twin_job_status",
+    response_model=TwinJobOut,
+    responses=error_responses(*KEYED, 404),
+)
+async def job_status(request: Request, job_id: str = Path(...), caller: str = Depends(caller_id)) -> TwinJobOut:
+    """A survey or focus-group job: state, progress (respondents answered out of those selected),
+    times, the error when it failed and the result (the synchronous call's body) when it succeeded."""
+    return TwinJobOut.of(await twin_jobs.job_status(_services(request), job_id, caller))
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=TwinJobOut,
+    responses=error_responses(*KEYED, 404, 409),
+)
+async def cancel_job(request: Request, job_id: str = Path(...), caller: str = Depends(caller_id)) -> TwinJobOut:
+    """Cancel a job: a queued one never runs, a running one stops its model calls. A job that has
+    already succeeded or failed is a 409."""
+    return TwinJobOut.of(await twin_jobs.cancel_job(_services(request), job_id, caller))

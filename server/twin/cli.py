@@ -123,7 +123,7 @@ def _survey_request(args: argparse.Namespace) -> SurveyInput:
         "method": args.method,
     }
     try:
-        return cast("SurveyInput", SurveyRequest.model_validate(body).model_dump())
+        return cast("SurveyInput", SurveyRequest.model_validate(body).run_fields())
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "request"
@@ -144,9 +144,62 @@ def _print_survey(result: dict) -> None:
             print(f"  {option:<{width}}  {share:6.1%}  (95% CI {low:.1%} - {high:.1%})")
 
 
-async def _survey(args: argparse.Namespace) -> int:
-    import json
+POLL_SECONDS = 0.5
 
+
+class JobFailed(Exception):
+    """The server refused the job, or the job failed or was cancelled: the message says which."""
+
+
+def _job_error(response: Any) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    return str(detail) if detail else f"the server answered {response.status_code}"
+
+
+async def follow_job(http: Any, status_url: str, progress: Callable[[int, int], None]) -> dict[str, Any]:
+    """Poll a twin job until it ends, moving `progress`; its result, or JobFailed. Interrupted
+    (Ctrl-C, SIGTERM), it cancels the job on the server before it gives up."""
+    try:
+        while True:
+            response = await http.get(status_url)
+            if response.status_code != 200:
+                raise JobFailed(_job_error(response))
+            job = response.json()
+            progress(job["progress"]["done"], job["progress"]["total"] or 0)
+            if job["state"] == "succeeded":
+                return job["result"]
+            if job["state"] in ("failed", "cancelled"):
+                raise JobFailed(job["error"] or f"the job was {job['state']}")
+            await asyncio.sleep(POLL_SECONDS)
+    except asyncio.CancelledError:
+        # the server's work is for nobody once its client has gone
+        await asyncio.shield(http.delete(status_url))
+        raise
+
+
+async def _survey_on_server(args: argparse.Namespace, request: SurveyInput) -> dict[str, Any]:
+    """The survey as a job of a running server's Twin API, followed with a progress bar."""
+    import os
+
+    import httpx
+
+    key = args.api_key or os.environ.get("TWIN_API_KEY")
+    base = args.server.rstrip("/") + "/"
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key} if key else {}, timeout=60) as http:
+        response = await http.post("survey", json={**request, "async": True})
+        if response.status_code != 202:
+            raise JobFailed(_job_error(response))
+        # the status URL is a path from the server's root
+        status_url = str(httpx.URL(base).join(response.json()["status_url"]))
+        print(f"Job {response.json()['job_id']} accepted ({status_url})", file=sys.stderr, flush=True)
+        with _progress_bar("Surveying", args.quiet) as progress:
+            return await follow_job(http, status_url, progress)
+
+
+async def _survey(args: argparse.Namespace) -> int:
     from graphs.segment_survey.graph import graph as segment_survey
     from runtime.errors import ServiceError
     from runtime.services import Services
@@ -157,6 +210,17 @@ async def _survey(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.server:
+        if args.model:
+            print("error: --model: a server surveys with its own CHAT_MODEL", file=sys.stderr)
+            return 2
+        try:
+            result: Any = await _survey_on_server(args, request)
+        except JobFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        _show_survey(result, args.json)
+        return 0
     settings = get_settings()
     model = args.model or settings.chat_model
     services = await Services.acreate(settings)
@@ -173,11 +237,17 @@ async def _survey(args: argparse.Namespace) -> int:
         return 1
     finally:
         await services.stop()
-    if args.json:
+    _show_survey(dict(result), args.json)
+    return 0
+
+
+def _show_survey(result: dict[str, Any], as_json: bool) -> None:
+    import json
+
+    if as_json:
         print(json.dumps(result, indent=1, ensure_ascii=False))
     else:
-        _print_survey(dict(result))
-    return 0
+        _print_survey(result)
 
 
 async def _validate(args: argparse.Namespace) -> int:
@@ -324,6 +394,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     survey.add_argument("--model", help="provider:model answering for the personas (default CHAT_MODEL)")
     survey.add_argument("--concurrency", type=int, default=0, help="answers in flight at once (0 = automatic)")
+    survey.add_argument(
+        "--server",
+        metavar="URL",
+        help="run the survey as a job of a running server: its Twin API's base URL (e.g. http://127.0.0.1:8000/twin); "
+        "Ctrl-C cancels the job",
+    )
+    survey.add_argument("--api-key", help="with --server: the server's TWIN_API_KEY (default: $TWIN_API_KEY)")
     survey.add_argument("--json", action="store_true", help="print the result as the REST API returns it")
     survey.add_argument("--quiet", action="store_true", help="no progress bar")
     survey.set_defaults(run=_survey)

@@ -3,7 +3,8 @@ contract's cut of the summaries they carry."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
@@ -12,6 +13,7 @@ from graphs.cluster_router.state import ClusterMatch, Greeting, PersonaMatch
 from graphs.segment_survey.raking import Weighting
 from server.validation import StrictBody
 from store.clusters import SegmentPersonaRow
+from store.twin_jobs import TwinJobRow
 
 CLUSTER_SUMMARY_CHARS = 150
 PERSONA_SUMMARY_CHARS = 200
@@ -142,7 +144,7 @@ def _distinct_options(options: list[str]) -> list[str]:
     return options
 
 
-class _SegmentChoice(StrictBody):
+class SegmentChoice(StrictBody):
     """Which clusters: `cluster_ids`, or the `top_k` clusters routed for `query`, or (neither) all."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
@@ -157,15 +159,25 @@ class _SegmentChoice(StrictBody):
         description="Instead of cluster_ids: ask the top_k clusters this free-text description routes to.",
     )
     top_k: int = Field(3, ge=1, le=50, description="With query: how many routed clusters to ask (1 to 50).")
+    async_: bool = Field(
+        False,
+        alias="async",
+        description="Run as a job: answer 202 with a `job_id` and a `status_url` to poll (GET) or cancel "
+        "(DELETE) instead of waiting. The header `Prefer: respond-async` does the same.",
+    )
 
     @model_validator(mode="after")
-    def _ids_or_query(self) -> _SegmentChoice:
+    def _ids_or_query(self) -> SegmentChoice:
         if self.cluster_ids is not None and self.query is not None:
             raise ValueError("give cluster_ids or query, not both")
         return self
 
+    def run_fields(self) -> dict[str, Any]:
+        """The request as the graph takes it: without how the caller wants the answer delivered."""
+        return self.model_dump(exclude={"async_", "stream"})
 
-class SurveyRequest(_SegmentChoice):
+
+class SurveyRequest(SegmentChoice):
     question: str = Field(min_length=1, max_length=2000, description="A closed question.", json_schema_extra=SOME_TEXT)
     options: list[Annotated[str, Field(json_schema_extra=SOME_TEXT)]] = Field(
         min_length=2,
@@ -228,7 +240,7 @@ class SurveyOut(BaseModel):
     clusters: list[SurveyClusterOut]
 
 
-class FocusGroupRequest(_SegmentChoice):
+class FocusGroupRequest(SegmentChoice):
     question: str = Field(min_length=1, max_length=2000, description="An open question.", json_schema_extra=SOME_TEXT)
     personas_per_cluster: int = Field(
         5, ge=1, le=15, description="Personas per cluster (1 to 15): those standing for the most records."
@@ -236,6 +248,12 @@ class FocusGroupRequest(_SegmentChoice):
     stream: bool = Field(
         False, description="Stream progress and each answer as it arrives (SSE `data:` lines ending `data: [DONE]`)."
     )
+
+    @model_validator(mode="after")
+    def _stream_or_job(self) -> FocusGroupRequest:
+        if self.stream and self.async_:
+            raise ValueError("give stream or async, not both")
+        return self
 
 
 class FocusGroupResponseOut(BaseModel):
@@ -261,3 +279,51 @@ class FocusGroupClusterOut(BaseModel):
 class FocusGroupOut(BaseModel):
     question: str
     clusters: list[FocusGroupClusterOut]
+
+
+# ---------------------------------------------------------------- jobs
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobAcceptedOut(BaseModel):
+    job_id: str
+    status_url: str = Field(description="GET: the job's state, progress and result; DELETE: cancel it.")
+    state: JobState
+
+
+class JobProgressOut(BaseModel):
+    done: int = Field(description="Respondents who have answered in the current run.")
+    total: int | None = Field(description="Respondents selected; null until they are chosen.")
+
+
+class TwinJobOut(BaseModel):
+    job_id: str
+    kind: Literal["survey", "focus_group"]
+    state: JobState
+    progress: JobProgressOut
+    created_at: datetime
+    started_at: datetime | None = Field(description="When a worker first took the job.")
+    finished_at: datetime | None
+    error: str | None = Field(description="Why the job failed (state failed).")
+    result: SurveyOut | FocusGroupOut | None = Field(
+        description="When succeeded: exactly what the synchronous call answers."
+    )
+
+    @classmethod
+    def of(cls, row: TwinJobRow) -> TwinJobOut:
+        result = row["result"]
+        shaped: SurveyOut | FocusGroupOut | None = None
+        if result is not None:
+            shaped = (SurveyOut if row["kind"] == "survey" else FocusGroupOut).model_validate(result)
+        return cls(
+            job_id=str(row["id"]),
+            kind=row["kind"],
+            state=row["state"],
+            progress=JobProgressOut(done=row["done"], total=row["total"]),
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            error=row["error"],
+            result=shaped,
+        )
