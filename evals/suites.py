@@ -266,6 +266,48 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
 # --- chat in character --------------------------------------------------------------------
 
 
+async def run_persona_identity(options: RunOptions) -> AsyncIterator[ExampleResult]:
+    """Each card persona is asked who it is, first turn. `name_kept` scores the final reply (it says
+    the persona's name, gives no other, denies none: `graphs/persona_chat/identity.py`);
+    `name_kept_unguarded` scores the first draft, before the guard's rewrites and repair."""
+    from langchain_core.messages import HumanMessage
+
+    from graphs.persona_chat.graph import build_persona_chat
+    from graphs.persona_chat.identity import name_problems
+
+    graph = build_persona_chat()
+    for row in _rows("persona_identity", options.limit):
+        persona = row["persona"]
+        state, error = await _chat(
+            graph,
+            {
+                "messages": [HumanMessage(row["question"])],
+                "persona": {"name": persona["name"], "system_prompt": persona["system_prompt"], "kind": "studio"},
+            },
+            options,
+        )
+        inputs = {"persona": persona["name"], "question": row["question"], "split": row.get("split", "dev")}
+        if error:
+            yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs, notes={"error": error})
+            continue
+        reply = state.get("reply", "")
+        record = state.get("fact_check") or {}
+        problems = name_problems(reply, persona["name"], asked=True)
+        metrics = {
+            "name_kept": 0.0 if problems else 1.0,
+            "name_kept_unguarded": 0.0 if "name" in (record.get("first_kinds") or []) else 1.0,
+            "guard_rewrote": 1.0 if int(record.get("generations", 1)) > 1 else 0.0,
+            "guard_repaired": 1.0 if record.get("action") == "repaired" else 0.0,
+            "errored": 0.0,
+        }
+        notes = {
+            "problems": problems,
+            "first_draft_problems": record.get("first") or [],
+            "action": record.get("action"),
+        }
+        yield ExampleResult(id=row["id"], metrics=metrics, inputs=inputs, output=reply, notes=notes)
+
+
 async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> tuple[dict[str, Any], str | None]:
     """The graph's whole final state (internal keys such as `attachment_parts` included, so an eval
     can see what reached the model), or ({}, error text) when the turn failed: one failing example
@@ -549,6 +591,15 @@ SUITES: dict[str, Suite] = {
             "fact_consistent",
             run_chat_in_character,
             persona_kinds=("studio", "ghostwriter", "twin"),
+        ),
+        Suite(
+            "persona_identity",
+            "Persona chat: card personas asked who they are keep their own name (development cards), "
+            "with and without the identity guard",
+            DATASETS / "persona_identity.jsonl",
+            False,
+            "name_kept",
+            run_persona_identity,
         ),
         Suite(
             "twin_fidelity",

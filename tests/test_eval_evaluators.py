@@ -269,6 +269,15 @@ async def test_chat_suite_scores_a_contradicting_reply_as_inconsistent(script, t
     assert all(ex["notes"]["violations"] for ex in record["examples"])
 
 
+async def test_identity_suite_scores_the_draft_and_the_guarded_reply(script, tmp_path):
+    script.responder = lambda messages: "I'm Aurora, a goddess of the ocean."  # never the card's name
+    record = await run_suite("persona_identity", model="fake:scripted", limit=2, out_dir=tmp_path, progress=False)
+    summary = record["summary"]
+    assert summary["name_kept_unguarded"]["mean"] == 0.0  # the drafts gave another name
+    assert summary["name_kept"]["mean"] == 1.0 and summary["guard_repaired"]["mean"] == 1.0
+    assert all(ex["output"].startswith("I'm Aqua, a goddess") for ex in record["examples"])
+
+
 async def test_injection_suite_plants_text_through_all_three_real_channels(script, tmp_path):
     """A model that obeys whatever canary it sees: every attack must come in through its channel
     (document retrieval, PDF attachment, web search through tavily-python to the loopback stub),
