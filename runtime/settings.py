@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     dev_mode: bool = Field(False, description="Enables the LangServe playgrounds.")
     log_level: str = "info"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per log line
+    shutdown_grace_seconds: int = Field(
+        20,
+        ge=0,
+        description="On SIGTERM, how long requests and streams in flight may still run (the job "
+        "worker's running jobs too, before they go back to the queue); the process exits within "
+        "this plus a few seconds.",
+    )
 
     # --- REST mounts (empty string mounts at the root)
     twin_prefix: str = "/twin"

@@ -14,6 +14,7 @@ from graphs.persona_chat.graph import build_persona_chat
 from graphs.segment_survey.graph import graph as segment_survey
 from runtime.services import Services
 from runtime.settings import Settings, get_settings
+from server.disconnect import CancelOnDisconnect
 from server.docs import install_docs
 from server.errors import install_error_handlers
 from server.graph_routes import mount_graphs
@@ -77,6 +78,7 @@ def create_app(
     install_docs(app)  # /docs and /redoc from packaged assets: they work offline
     app.state.services = services
     install_validation_handler(app)
+    app.add_middleware(CancelOnDisconnect)  # inside the error handlers and the request id
     install_error_handlers(app)
     app.state.graphs = build_graphs(services)
     app.include_router(health_router)

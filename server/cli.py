@@ -31,6 +31,7 @@ async def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from runtime.services import Services, launch_models
+    from server.shutdown import GracefulServer
 
     settings = get_settings()
     # The model server and the embedding model load in processes of their own from here on, on
@@ -44,7 +45,8 @@ async def _serve(args: argparse.Namespace) -> int:
         host = args.host or settings.host
         port = args.port or settings.port
         # SIGTERM ends the service as Ctrl-C does, so `finally` stops the services and the embedded
-        # Postgres (uvicorn handles it while serving, then raises it again after its own shutdown).
+        # Postgres (uvicorn handles it while serving, within SHUTDOWN_GRACE_SECONDS: server.shutdown,
+        # then raises it again after its own shutdown).
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
         print("Starting the database, the model and the embeddings...", file=sys.stderr, flush=True)
@@ -63,10 +65,18 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"Serving on http://{host}:{port} (docs at /docs, health at /health)", file=sys.stderr, flush=True)
         # no WebSocket routes: ws="none" spares importing a WebSocket library at start-up
         # log_config=None: uvicorn's lines go through the service's logging (request id, format)
+        # timeout_graceful_shutdown: requests in flight at SIGTERM are cancelled after the grace
         config = uvicorn.Config(
-            app, host=host, port=port, log_level=settings.log_level, log_config=None, lifespan="on", ws="none"
+            app,
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            log_config=None,
+            lifespan="on",
+            ws="none",
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         )
-        await uvicorn.Server(config).serve()
+        await GracefulServer(config, services).serve()
     finally:
         if services is not None:
             await services.stop()

@@ -43,6 +43,7 @@ class _Queue:
 
 
 _queues: dict[int, _Queue] = {}  # by id() of the Services (a dataclass: not hashable)
+_stopping: dict[int, asyncio.Future[None]] = {}  # queues being stopped, by the same key
 
 
 def task(*, name: str, **options: Any) -> Callable[[F], F]:
@@ -135,7 +136,8 @@ async def start_worker(services: Services, *, name: str = "worker") -> asyncio.T
             additional_context={"services": services},
             update_heartbeat_interval=max(stalled / 3, 0.5),
             stalled_worker_timeout=stalled,
-            shutdown_graceful_timeout=settings.jobs_shutdown_seconds,
+            # within the service's shutdown deadline, whichever is shorter
+            shutdown_graceful_timeout=min(settings.jobs_shutdown_seconds, settings.shutdown_grace_seconds),
             delete_jobs="successful",
         ),
         name="procrastinate-worker",
@@ -148,10 +150,20 @@ async def start_worker(services: Services, *, name: str = "worker") -> asyncio.T
 
 async def stop_queue(services: Services) -> None:
     """Stop the worker (its unfinished jobs go back to the queue) and close the queue. Bounded: a
-    worker that does not stop in time is left to the stalled-job recovery of the others."""
-    queue = _queues.pop(id(services), None)
-    if queue is None:
-        return
+    worker that does not stop in time is left to the stalled-job recovery of the others. A call
+    while a stop is under way (begun at SIGTERM, awaited again by the app's shutdown) waits for it."""
+    key = id(services)
+    stopping = _stopping.get(key)
+    if stopping is None:
+        queue = _queues.pop(key, None)
+        if queue is None:
+            return
+        stopping = _stopping[key] = asyncio.ensure_future(_stop(queue, services))
+        stopping.add_done_callback(lambda _: _stopping.pop(key, None))
+    await asyncio.shield(stopping)
+
+
+async def _stop(queue: _Queue, services: Services) -> None:
     grace = services.settings.jobs_shutdown_seconds + 5
     queue.stopping.set()
     for task in (queue.recovery, queue.worker):

@@ -21,7 +21,10 @@ from runtime.local_llm import LocalLLMServer, free_port
 from runtime.models import set_local_base_url
 from runtime.services import Services, set_current_services
 from runtime.settings import Settings, get_settings
+from services.twin.segment_import import replace_segments
+from services.twin.segments.model import SegmentSet
 from tests.fakes import Script, install_fake_provider, remove_fake_provider
+from tests.twin_fixtures import small_segments
 
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 
@@ -65,6 +68,15 @@ def settings(fresh_db_url, tmp_path) -> Settings:
         jwt_secret="x" * 48,
         twin_demo_autoload=False,
     )
+
+
+@pytest.fixture
+async def twins(services) -> SegmentSet:
+    """The small test segment set, loaded into the services' database (the current services)."""
+    segments = small_segments()
+    await replace_segments(services.pool, segments, services.embeddings)
+    set_current_services(services)
+    return segments
 
 
 @pytest.fixture

@@ -37,14 +37,6 @@ RENTER_LINES = (
 )
 
 
-@pytest.fixture
-async def twins(services):
-    segments = small_segments()
-    await replace_segments(services.pool, segments, services.embeddings)
-    set_current_services(services)
-    return segments
-
-
 def by_tenure(messages: list[BaseMessage]) -> str:
     """Owners talk about property tax, renters about rent, each in a wording of their own."""
     system = " ".join(str(m.content) for m in messages if m.type == "system")

@@ -5,22 +5,26 @@ string with response.response_text, response.references and model; tool_calls an
 blocked events when include_debug), error (no internals), then `data: [DONE]`. Text deltas are
 the reply as it passes the guard (its last words are held back until they are checked).
 
-Every stream that starts ends with `[DONE]`, after an `error` event when anything failed. A client
-that goes away ends the response: the turn's stream is closed at once, which cancels the graph
-run and the model call upstream, and the turn is settled whether or not the stream ever ran.
+Every stream that starts ends with `[DONE]`, after an `error` event when anything failed (a
+stream still running when the server's shutdown grace runs out included). A client that goes away
+ends the response: the turn's stream is closed at once, which cancels the graph run and the model
+call upstream, and the turn is settled whether or not the stream ever ran.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
+import anyio
 from fastapi.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from server.disconnect import SHUTTING_DOWN
 from services.ghostwriter.chat import ChatEvent, ChatTurn
 from services.ghostwriter.errors import PROVIDER_FAILED
 
@@ -78,8 +82,25 @@ class ChatStreamResponse(StreamingResponse):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, tracking_send)
+        except asyncio.CancelledError:
+            # Not the client leaving (that ends the response without a cancel): the server's
+            # shutdown grace ran out. The stream still ends as the contract says, error then [DONE].
+            if not started:
+                raise
+            with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+                for line in (event({"type": "error", "content": SHUTTING_DOWN}), DONE):
+                    await send({"type": "http.response.body", "body": line.encode(), "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            raise
         finally:
             await self.events.aclose()
             self.turn.finish(None)

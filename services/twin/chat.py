@@ -6,6 +6,7 @@ one checkpointer thread, so the graph's memory carries the conversation from tur
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ async def chat_turn(
         state = await graph.ainvoke(
             turn, config=config, context=ChatContext(model=settings.chat_model), durability=CHAT_DURABILITY
         )
+    except asyncio.CancelledError:  # the client left: its question leaves no trace either
+        await asyncio.shield(forget_failed_turn(graph, config, question.id or "", new_history=False))
+        raise
     except Exception as exc:
         # a failed turn leaves no trace in the session's memory, as in the studio
         await forget_failed_turn(graph, config, question.id or "", new_history=False)
