@@ -270,7 +270,6 @@ async def run_persona_identity(options: RunOptions) -> AsyncIterator[ExampleResu
     """Each card persona is asked who it is, first turn. `name_kept` scores the final reply (it says
     the persona's name, gives no other, denies none: `graphs/persona_chat/identity.py`);
     `name_kept_unguarded` scores the first draft, before the guard's rewrites and repair."""
-    from langchain_core.messages import HumanMessage
 
     from graphs.persona_chat.graph import build_persona_chat
     from graphs.persona_chat.identity import name_problems
@@ -278,14 +277,7 @@ async def run_persona_identity(options: RunOptions) -> AsyncIterator[ExampleResu
     graph = build_persona_chat()
     for row in _rows("persona_identity", options.limit):
         persona = row["persona"]
-        state, error = await _chat(
-            graph,
-            {
-                "messages": [HumanMessage(row["question"])],
-                "persona": {"name": persona["name"], "system_prompt": persona["system_prompt"], "kind": "studio"},
-            },
-            options,
-        )
+        state, error = await _first_turn(graph, persona, row["question"], {}, options)
         inputs = {"persona": persona["name"], "question": row["question"], "split": row.get("split", "dev")}
         if error:
             yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs, notes={"error": error})
@@ -321,12 +313,29 @@ async def _chat(graph: Any, state: dict[str, Any], options: RunOptions) -> tuple
         return {}, f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
+async def _first_turn(
+    graph: Any, persona: dict[str, Any], question: str, attributes: dict[str, Any], options: RunOptions
+) -> tuple[dict[str, Any], str | None]:
+    """A studio-kind persona (name, system prompt, attributes) answers ``question`` as a first turn."""
+    from langchain_core.messages import HumanMessage
+
+    turn = {
+        "messages": [HumanMessage(question)],
+        "persona": {
+            "name": persona["name"],
+            "system_prompt": persona["system_prompt"],
+            "kind": "studio",
+            "attributes": attributes,
+        },
+    }
+    return await _chat(graph, turn, options)
+
+
 async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleResult]:
     """Each row's persona answers with its facts attached, so the chat's fact guard holds the reply
     to them. `fact_consistent` / `in_character` score the final reply; `*_unguarded` score the
     first draft, the reply the model wrote before the fact guard (the guard's record of it: the
     same checker, `graphs/persona_chat/facts.py`)."""
-    from langchain_core.messages import HumanMessage
 
     from graphs.persona_chat.graph import build_persona_chat
 
@@ -342,19 +351,8 @@ async def run_chat_in_character(options: RunOptions) -> AsyncIterator[ExampleRes
         persona, facts = row["persona"], row["persona"]["facts"]
         if target is not None:
             persona, facts = {"name": target.name, "system_prompt": target.system_prompt}, target.facts
-        state, error = await _chat(
-            graph,
-            {
-                "messages": [HumanMessage(row["question"])],
-                "persona": {
-                    "name": persona["name"],
-                    "system_prompt": persona["system_prompt"],
-                    "kind": "studio",
-                    "attributes": {"facts": facts} if facts else {},
-                },
-            },
-            options,
-        )
+        attributes = {"facts": facts} if facts else {}
+        state, error = await _first_turn(graph, persona, row["question"], attributes, options)
         inputs = {"persona": persona["name"], "question": row["question"], "split": row.get("split", "dev")}
         if error:
             yield ExampleResult(id=row["id"], metrics={"errored": 1.0}, inputs=inputs, notes={"error": error})

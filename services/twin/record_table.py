@@ -75,14 +75,19 @@ def read_columns(path: Path) -> dict[str, list[str | None]]:
     return columns
 
 
-def load_schema(path: Path) -> RecordSchema:
+def _read_json(path: Path, what: str = "") -> Any:
+    """The JSON in ``path``; a ConfigError naming ``what`` (e.g. "the codebook ") when it cannot be read."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+        raise ConfigError(f"Cannot read {what}{path}: {exc.strerror or exc}.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path.name} is not valid JSON: {exc}.") from None
-    return parse_schema(data, path.name)
+        named = what[:1].upper() + what[1:] + path.name
+        raise ConfigError(f"{named} is not valid JSON: {exc}.") from None
+
+
+def load_schema(path: Path) -> RecordSchema:
+    return parse_schema(_read_json(path), path.name)
 
 
 def parse_schema(data: Any, where: str = "the schema") -> RecordSchema:
@@ -174,12 +179,7 @@ def draft_table_schema(columns: dict[str, list[str | None]], codebook: Path | No
     drafted, notes = draft_schema(columns)
     if codebook is None:
         return drafted, notes
-    try:
-        book = json.loads(codebook.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"Cannot read the codebook {codebook}: {exc.strerror or exc}.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"The codebook {codebook.name} is not valid JSON: {exc}.") from None
+    book = _read_json(codebook, "the codebook ")
     try:
         completed, book_notes = apply_codebook(drafted, book, columns)
     except CodebookError as exc:
