@@ -237,8 +237,8 @@ async def chat(client, headers, pid: str, content: str, history: str | None = No
     return r.json()
 
 
-async def test_a_card_lorebook_entry_reaches_the_model_when_its_key_is_recent(services, client, script):
-    script.responder = lambda messages: "Halt, traveller."
+async def import_lore_card(services, client) -> tuple[dict, dict, int]:
+    """(builder headers, user headers, persona id) after a builder imports `lore_card`."""
     _, builder = await user_with_token(services, client, "bob", "builder")
     _, user = await user_with_token(services, client, "uma", "user")
     r = await client.post(
@@ -247,7 +247,12 @@ async def test_a_card_lorebook_entry_reaches_the_model_when_its_key_is_recent(se
         content=json.dumps(lore_card()).encode(),
     )
     assert r.status_code == 201, r.text
-    pid = r.json()["persona_id"]
+    return builder, user, r.json()["persona_id"]
+
+
+async def test_a_card_lorebook_entry_reaches_the_model_when_its_key_is_recent(services, client, script):
+    script.responder = lambda messages: "Halt, traveller."
+    builder, user, pid = await import_lore_card(services, client)
 
     # no key in the message: no entry, nothing listed
     first = await chat(client, user, pid, "Good evening.")
@@ -288,14 +293,8 @@ async def test_a_card_lorebook_entry_reaches_the_model_when_its_key_is_recent(se
 
 async def test_the_lorebook_fires_on_the_conversation_an_openai_client_sends(services, client, script):
     script.responder = lambda messages: "Halt."
-    _, builder = await user_with_token(services, client, "bob", "builder")
-    _, user = await user_with_token(services, client, "uma", "user")
-    r = await client.post(
-        "/studio/personas/import",
-        headers={**builder, "content-type": "application/json"},
-        content=json.dumps(lore_card()).encode(),
-    )
-    model = f"studio/{r.json()['persona_id']}"
+    _, user, pid = await import_lore_card(services, client)
+    model = f"studio/{pid}"
 
     async def complete(*messages: tuple[str, str]) -> None:
         body = {"model": model, "messages": [{"role": role, "content": text} for role, text in messages]}
