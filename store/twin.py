@@ -17,7 +17,8 @@ from psycopg.types.json import Jsonb
 
 from store.types import Pool, vector_literal
 
-# The values `segment_personas.gender` and `.age_band` hold (gender is a CHECK constraint).
+# The values `segment_personas.gender` and `.age_band` hold (gender is a CHECK constraint), besides
+# `domain.demographics.UNKNOWN`: the twins of a table that has no gender (or age) column.
 GENDERS: tuple[str, ...] = ("Female", "Male")
 AGE_BANDS: tuple[str, ...] = ("18 - 24", "25 - 34", "35 - 44", "45 - 54", "55 - 64", "65 - 74", "75+")
 

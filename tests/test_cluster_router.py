@@ -52,7 +52,7 @@ async def test_reimport_replaces_and_a_failed_import_leaves_old_data(services, t
     await replace_segments(services.pool, one, services.embeddings)
     assert await _count(services.pool, "SELECT count(*) AS n FROM clusters") == 1
     assert await _count(services.pool, "SELECT count(*) AS n FROM personas WHERE kind = 'twin'") == 15
-    bad_persona = dataclasses.replace(twins.personas[0], gender="Unknown")  # violates a CHECK in the database
+    bad_persona = dataclasses.replace(twins.personas[0], gender="Other")  # violates a CHECK in the database
     broken = SegmentSet(clusters=twins.clusters, personas=[*twins.personas[1:], bad_persona])
     with pytest.raises(Exception):
         await replace_segments(services.pool, broken, services.embeddings)

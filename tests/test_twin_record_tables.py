@@ -346,3 +346,53 @@ def test_cluster_names_say_what_a_scale_answer_is_about():
     assert parts and len(set(names)) == len(names)
     for part in parts:  # a party names itself; "Favor" or "yes" alone would not say what about
         assert part in PARTIES or part.split(": ")[0] in ("Death penalty", "Owns their home", "Gun owner"), names
+
+
+async def test_a_table_without_gender_or_age_makes_twins_that_stand_for_parts_of_their_cluster(
+    cli_env, services, client, script, tmp_path, capsys
+):
+    rows = [{k: v for k, v in row.items() if k not in ("sex", "age_group")} for row in survey_rows(120)]
+    schema = {k: v for k, v in SCHEMA.items() if k not in ("gender", "age")}
+    schema["columns"] = {k: v for k, v in SCHEMA["columns"].items() if k not in ("sex", "age_group")}
+    (tmp_path / "schema.json").write_text(json.dumps(schema), encoding="utf-8")
+    table, built = write_table(tmp_path / "survey.csv", rows), tmp_path / "set.json"
+    args = ("twin", "build", "--records", table, "--schema", tmp_path / "schema.json", "--clusters", 2)
+    code = await personas(services, *args, "--out", built)
+    assert code == 0, capsys.readouterr()
+    segment_set = json.loads(built.read_text(encoding="utf-8"))
+    by_id = {r["respondent"]: r for r in rows}
+    for cluster in segment_set["clusters"]:
+        twins = [p for p in segment_set["personas"] if p["cluster_key"] == cluster["key"]]
+        assert len(twins) == 15 and len({p["name"] for p in twins}) == 15
+        assert {(p["gender"], p["age_band"]) for p in twins} == {("Unknown", "Unknown")}
+        # each stands for its part of the cluster: the parts add up to the whole
+        assert abs(sum(p["attributes"]["stands_for"] for p in twins) - 1.0) < 1e-4
+        assert all(p["attributes"]["record_id"] in cluster["attributes"]["record_ids"] for p in twins)
+        assert all("gender" not in p["attributes"]["facts"] for p in twins)
+
+    listed = (await client.get("/twin/cluster/0/personas")).json()
+    assert len(listed) == 15 and {(p["gender"], p["age"]) for p in listed} == {("Unknown", "Unknown")}
+    greeting = (await client.get(f"/twin/persona/{listed[0]['persona_id']}/start_chat")).json()["greeting"]
+    assert "cluster — a person who behaves like this:" in greeting
+    script.responder = lambda messages: "I answer from my own record."
+    r = await client.post(f"/twin/persona/{listed[0]['persona_id']}/chat", json={"message": "Who are you?"})
+    assert r.status_code == 200, r.text
+    system = str(script.calls[-1][0].content)
+    assert f"You are {listed[0]['persona_name']}, a person: a synthetic" in system and "USA" not in system
+
+    # a query naming a gender keeps twins whose gender nobody recorded
+    r = await client.post("/twin/cluster/0/refine_personas", json={"query": "women who own a gun", "top_k": 5})
+    assert r.status_code == 200 and len(r.json()) == 5
+
+    script.calls.clear()
+    r = await client.post(
+        "/twin/survey", json={"question": "Do you own your home?", "options": ["Yes", "No"], "weighting": "age_gender"}
+    )
+    assert r.status_code == 200, r.text
+    assert script.calls == []  # answered from each record
+    stands_for = {p["attributes"]["record_id"]: p["attributes"]["stands_for"] for p in segment_set["personas"]}
+    for cluster in r.json()["clusters"]:
+        total = sum(stands_for[a["record_id"]] for a in cluster["answers"])
+        for answer in cluster["answers"]:
+            assert answer["answer"] == {"yes": "Yes", "no": "No"}[by_id[answer["record_id"]]["owns_home"]]
+            assert abs(answer["weight"] - stands_for[answer["record_id"]] / total) < 1e-3

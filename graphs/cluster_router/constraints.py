@@ -63,6 +63,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from domain.demographics import known
 from graphs.age_words import decade_span
 from graphs.cluster_router.lexicon import COMPILED as LEXICON_RULES
 from graphs.cluster_router.lexicon import Concept
@@ -1015,10 +1016,11 @@ def scope_fits(constraints: QueryConstraints, cluster_attributes: dict[str, Any]
 
 def persona_matches_hard_constraints(constraints: QueryConstraints, persona_age_band: str, persona_gender: str) -> bool:
     """Hard filter for personas: a named age band (or generation) and a named gender; an
-    excluded band or gender removes the persona."""
-    if constraints.age_bands and persona_age_band not in constraints.age_bands:
+    excluded band or gender removes the persona. A twin whose table had no gender (or age) column
+    is not known to differ, so it stays."""
+    if constraints.age_bands and known(persona_age_band) and persona_age_band not in constraints.age_bands:
         return False
-    if constraints.gender and persona_gender != constraints.gender:
+    if constraints.gender and known(persona_gender) and persona_gender != constraints.gender:
         return False
     if persona_age_band in constraints.excluded.age_bands or persona_gender == constraints.excluded.gender:
         return False

@@ -21,6 +21,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
+from domain.demographics import person_phrase
 from graphs.cluster_router.constraints import (
     ConstraintFields,
     QueryConstraints,
@@ -288,8 +289,8 @@ async def rank_personas(state: RouterState) -> dict[str, Any]:
 def greeting_text(name: str, cluster_name: str, age_band: str, gender: str, summary: str) -> str:
     """The contract's greeting: the summary cut at 180 characters, then '...'."""
     return (
-        f"👋 Hi, I’m {name}. I’m part of the **{cluster_name}** cluster — a {age_band}-year-old "
-        f"{gender.lower()} who behaves like this: {summary[:180]}... Nice to meet you!"
+        f"👋 Hi, I’m {name}. I’m part of the **{cluster_name}** cluster — {person_phrase(age_band, gender)} "
+        f"who behaves like this: {summary[:180]}... Nice to meet you!"
     )
 
 

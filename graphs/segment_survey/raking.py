@@ -249,11 +249,12 @@ def raked_weights(
     *,
     exclude: Collection[str] = (),
     trim_ratio: float | None = TRIM_RATIO,
+    stands_for: Sequence[float | None] | None = None,
 ) -> list[float]:
     """One weight per persona (its (gender, age band) cell and its facts, in order), summing to
     1: the cell weights raked to every stored split but those in `exclude` (fact keys, or
     "gender" / "age_band"); the cell weights when no split can be raked."""
-    start = persona_weights(cells, attributes)
+    start = persona_weights(cells, attributes, stands_for)
     if not start:
         return []
     if len(facts) != len(cells):
@@ -270,8 +271,10 @@ def survey_weights(
     facts: Sequence[Mapping[str, Any]],
     attributes: Mapping[str, Any] | None,
     weighting: Weighting = DEFAULT_WEIGHTING,
+    stands_for: Sequence[float | None] | None = None,
 ) -> list[float]:
-    """The weights a survey's `weighting` asks for: "raked" or "age_gender" (the cells only)."""
+    """The weights a survey's `weighting` asks for: "raked" or "age_gender" (the cells, or the
+    shares representatives stand for, only)."""
     if weighting == "age_gender":
-        return persona_weights(cells, attributes)
-    return raked_weights(cells, facts, attributes)
+        return persona_weights(cells, attributes, stands_for)
+    return raked_weights(cells, facts, attributes, stands_for=stands_for)

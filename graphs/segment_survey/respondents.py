@@ -85,7 +85,8 @@ async def respondents_of(
     profiles = [await get_chat_profile(services.pool, p["persona_id"]) for p in personas]
     facts = [persona_facts(profile["attributes"]) if profile else {} for profile in profiles]
     cells = [(p["gender"], p["age_band"]) for p in personas]
-    weights = survey_weights(cells, facts, cluster["attributes"], weighting)
+    stands_for = [(profile["attributes"] or {}).get("stands_for") if profile else None for profile in profiles]
+    weights = survey_weights(cells, facts, cluster["attributes"], weighting, stands_for)
     shares = prior_shares(cluster["attributes"])
     return [
         Respondent(

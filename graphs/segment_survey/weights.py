@@ -6,6 +6,8 @@ a cell's share is their product (the cluster keeps no joint table, so the two ar
 independent inside a cluster), split evenly between the personas of that cell (the demo
 pattern has two men aged 25 - 34), and the weights of a cluster's personas are scaled to sum
 to 1. A cluster without those shares (an import that left them out) weighs its personas equally.
+Twins built from a table without gender and age columns are representatives instead: each
+carries the share of its cluster's records it `stands_for`, and those shares are its weights.
 
 The 95% interval of a weighted share is Wilson's score interval on Kish's effective sample
 size n_eff = (sum w)^2 / sum w^2 over the personas: unequal weights count as fewer
@@ -22,10 +24,19 @@ from typing import Any
 Z95 = 1.959963984540054
 
 
-def persona_weights(cells: Sequence[tuple[str, str]], attributes: Mapping[str, Any] | None) -> list[float]:
-    """One weight per persona (given as (gender, age band) cells, in order), summing to 1."""
+def persona_weights(
+    cells: Sequence[tuple[str, str]],
+    attributes: Mapping[str, Any] | None,
+    stands_for: Sequence[float | None] | None = None,
+) -> list[float]:
+    """One weight per persona (given as (gender, age band) cells, in order), summing to 1: the
+    personas' `stands_for` shares when every one has a positive share, else by cell."""
     if not cells:
         return []
+    if stands_for and len(stands_for) == len(cells):
+        shares = [float(s) if isinstance(s, (int, float)) and math.isfinite(s) else 0.0 for s in stands_for]
+        if all(s > 0 for s in shares):
+            return [s / sum(shares) for s in shares]
     attributes = attributes or {}
     genders = attributes.get("gender_shares") or {}
     bands = attributes.get("age_band_shares") or {}

@@ -159,7 +159,11 @@ async def validate_twins(
             twins = [(i, p) for i, p in enumerate(segments.personas) if p.cluster_key == key]
             own = [record_option(spec, by_id[p.attributes["record_id"]].values.get(column), options) for _, p in twins]
             # weighted as the survey weighs them: by the share of records their cell stands for
-            weights = persona_weights([(p.gender, p.age_band) for _, p in twins], cluster.attributes)
+            weights = persona_weights(
+                [(p.gender, p.age_band) for _, p in twins],
+                cluster.attributes,
+                [p.attributes.get("stands_for") for _, p in twins],
+            )
             truth = _truth(members, column, spec, options)
             mixed = _distribution(options, [(answers[i], w) for (i, _), w in zip(twins, weights, strict=True)])
             floor = _distribution(

@@ -8,6 +8,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
+from domain.demographics import known, person_phrase
 from domain.record_schema import RecordSchema, describe
 from prompts import render_prompt
 from services.twin.segments.model import SegmentPersonaSpec, SegmentSet
@@ -27,7 +28,8 @@ def cluster_text(name: str, summary: str) -> str:
 
 def persona_text(spec: SegmentPersonaSpec) -> str:
     """What a segment persona's embedding is computed from."""
-    return f"{spec.gender}, {spec.age_band}. {spec.summary}"
+    known_parts = [part for part in (spec.gender, spec.age_band) if known(part)]
+    return ". ".join([", ".join(known_parts), spec.summary] if known_parts else [spec.summary])
 
 
 def twin_facts(attributes: dict[str, Any], schema: RecordSchema | None = None) -> str:
@@ -52,7 +54,18 @@ def twin_facts(attributes: dict[str, Any], schema: RecordSchema | None = None) -
 def twin_system_prompt(
     spec: SegmentPersonaSpec, cluster_name: str, cluster_summary: str, schema: RecordSchema | None = None
 ) -> str:
-    """The twin's version-1 system prompt, rendered from `prompts/twin_persona_system.txt`."""
+    """The twin's version-1 system prompt: a demo twin's from `prompts/twin_persona_system.txt`, a
+    table twin's (any survey, any country) from `prompts/twin_record_system.txt`."""
+    if schema is not None:
+        return render_prompt(
+            "twin_record_system",
+            persona_name=spec.name,
+            person=person_phrase(spec.age_band, spec.gender),
+            cluster_name=cluster_name,
+            summary=spec.summary,
+            attributes=twin_facts(spec.attributes, schema),
+            cluster_summary=cluster_summary,
+        )
     return render_prompt(
         "twin_persona_system",
         persona_name=spec.name,

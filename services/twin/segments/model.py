@@ -18,8 +18,9 @@ JSON import format (``format`` = ``"segment-set/v1"``)::
 Rules checked by :meth:`SegmentSet.from_json` (a ``ValueError`` names the offending
 entry): cluster ``key`` is a unique integer, ``name`` a unique non-empty string,
 ``summary`` a non-empty string, ``attributes`` an object; each persona's
-``cluster_key`` refers to a listed cluster, ``gender`` is ``"Female"`` or ``"Male"``,
-``age_band`` is one of :data:`AGE_BANDS`. Attribute objects are free-form JSON, but
+``cluster_key`` refers to a listed cluster, ``gender`` is ``"Female"``, ``"Male"`` or
+``"Unknown"``, ``age_band`` is one of :data:`AGE_BANDS` or ``"Unknown"`` (a table without a
+gender or age column). Attribute objects are free-form JSON, but
 when a persona's attributes hold an integer ``age`` it must lie inside its band.
 The persona pattern of :data:`PERSONA_PATTERN` is what ``build_segments`` produces;
 imports may carry any number of personas per cluster.
@@ -33,6 +34,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from domain.demographics import UNKNOWN
 from domain.record_schema import RecordSchema
 from store.twin import AGE_BAND_LIMITS, AGE_BANDS, GENDERS
 
@@ -202,14 +204,14 @@ def _persona_from(i: int, entry: Any, cluster_keys: set[int]) -> SegmentPersonaS
     if cluster_key not in cluster_keys:
         raise ValueError(f"{where}: cluster_key {cluster_key} does not match any cluster key")
     gender = _require(entry, where, "gender", str)
-    if gender not in GENDERS:
-        raise ValueError(f"{where}: gender must be one of {list(GENDERS)}, got {gender!r}")
+    if gender not in (*GENDERS, UNKNOWN):
+        raise ValueError(f"{where}: gender must be one of {[*GENDERS, UNKNOWN]}, got {gender!r}")
     band = _require(entry, where, "age_band", str)
-    if band not in AGE_BANDS:
-        raise ValueError(f"{where}: age_band must be one of {list(AGE_BANDS)}, got {band!r}")
+    if band not in (*AGE_BANDS, UNKNOWN):
+        raise ValueError(f"{where}: age_band must be one of {[*AGE_BANDS, UNKNOWN]}, got {band!r}")
     attributes = _require(entry, where, "attributes", dict)
     age = attributes.get("age")
-    if isinstance(age, int) and not isinstance(age, bool):
+    if isinstance(age, int) and not isinstance(age, bool) and band != UNKNOWN:
         lo, hi = AGE_BAND_LIMITS[band]
         if not (lo <= age <= hi or (band == "75+" and age >= 75)):
             raise ValueError(f"{where}: attributes.age {age} is outside its age_band {band!r}")

@@ -2,23 +2,32 @@
 cluster with the survey weights (scikit-learn's KMeans), name each cluster after the answers
 that set it apart, and pick real records as its personas.
 
+With the schema's gender and age columns, a cluster's 15 personas are the contract's women and
+men across the age bands, and a survey weighs each by its (gender, age band) cell. Without them
+(or in a cluster where nobody gave both), the cluster is split into 15 parts by weighted KMeans
+and each part's member nearest its centre stands for the part: its `stands_for` is the part's
+share of the cluster's weight, and its gender or age band is `Unknown` where the record has none.
+
 Every cluster lists its members' `record_ids` and every persona keeps the `record_id` of the
 person it stands for, so a twin can be held to its record (`personas twin validate`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
+from domain.demographics import UNKNOWN
 from domain.record_schema import ColumnSpec, RecordSchema, age_in_years, describe, gender_of, names_something
 from services.twin.record_table import Record, RecordTable
 from services.twin.segments.model import PERSONA_PATTERN, ClusterSpec, SegmentPersonaSpec, SegmentSet, age_band_of
-from services.twin.segments.personas import FEMALE_NAMES, MALE_NAMES
+from services.twin.segments.personas import FEMALE_NAMES, MALE_NAMES, NEUTRAL_NAMES
 from store.twin import AGE_BAND_LIMITS
 
 Progress = Callable[[str], None]
@@ -188,12 +197,6 @@ def _value_shares(schema: RecordSchema, records: Sequence[Record], members: np.n
     return out
 
 
-def _persona_slots(schema: RecordSchema) -> list[tuple[str, str] | None]:
-    if schema.gender is not None and schema.age is not None:
-        return list(PERSONA_PATTERN)
-    return [None] * PERSONAS_PER_CLUSTER
-
-
 def _band_of(record: Record, schema: RecordSchema) -> str | None:
     years = age_in_years(record.values.get(schema.age)) if schema.age else None
     if years is None or years < 18:
@@ -201,23 +204,29 @@ def _band_of(record: Record, schema: RecordSchema) -> str | None:
     return age_band_of(int(years))
 
 
+@dataclass(frozen=True)
+class _Pick:
+    index: int  # of the record
+    gender: str
+    band: str
+    stands_for: float | None = None  # share of the cluster's weight; None: weighed by its cell
+
+
 def _pick_personas(
     schema: RecordSchema, records: Sequence[Record], members: np.ndarray, distances: np.ndarray
-) -> list[tuple[int, str, str]]:
-    """(record index, gender, age band) per persona: for each slot, the member nearest the
-    centre with that gender and band, else that gender in the nearest band, else anyone."""
+) -> list[_Pick]:
+    """For each of the contract's (gender, age band) slots, the member nearest the centre with
+    that gender and band, else that gender in the nearest band, else anyone with both known;
+    none when no member gave both."""
     order = sorted(members.tolist(), key=lambda i: (float(distances[i]), records[i].record_id))
     genders = {i: gender_of(records[i].values.get(schema.gender)) if schema.gender else None for i in order}
     bands = {i: _band_of(records[i], schema) for i in order}
     usable = [i for i in order if genders[i] is not None and bands[i] is not None]
     if not usable:
-        raise ValueError("a cluster has no member with a known gender (female/male) and an age of 18 or more")
+        return []
     used: set[int] = set()
-    picks: list[tuple[int, str, str]] = []
-    for slot in _persona_slots(schema):
-        if slot is None:  # not reached: building needs the gender and age columns (see build_table_segments)
-            continue
-        gender, band = slot
+    picks: list[_Pick] = []
+    for gender, band in PERSONA_PATTERN:
         lo, hi = AGE_BAND_LIMITS[band]
 
         def years_out(i: int, lo: int = lo, hi: int = hi) -> float:
@@ -231,7 +240,36 @@ def _pick_personas(
         )
         pick = next((i for pool in pools for i in pool if i not in used), usable[0])
         used.add(pick)
-        picks.append((pick, str(genders[pick]), str(bands[pick])))
+        picks.append(_Pick(pick, str(genders[pick]), str(bands[pick])))
+    return picks
+
+
+def _representatives(
+    schema: RecordSchema, records: Sequence[Record], features: np.ndarray, members: np.ndarray, seed: int
+) -> list[_Pick]:
+    """The cluster split into (at most) 15 parts by weighted KMeans; per part, the member nearest
+    its centre, standing for the part's share of the cluster's weight."""
+    rows, weights = features[members], np.array([records[int(i)].weight for i in members], dtype=float)
+    with warnings.catch_warnings():  # identical records make fewer distinct parts: fewer twins, no noise
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = KMeans(n_clusters=min(PERSONAS_PER_CLUSTER, len(members)), n_init=N_INIT, random_state=seed)
+        model.fit(rows, sample_weight=weights)
+    picks: list[_Pick] = []
+    for part in range(model.n_clusters):
+        inside = np.flatnonzero(model.labels_ == part)
+        if len(inside) == 0 or weights[inside].sum() <= 0:
+            continue
+        nearest = inside[int(np.argmin(np.linalg.norm(rows[inside] - model.cluster_centers_[part], axis=1)))]
+        record = records[int(members[nearest])]
+        gender = gender_of(record.values.get(schema.gender)) if schema.gender else None
+        picks.append(
+            _Pick(
+                int(members[nearest]),
+                gender or UNKNOWN,
+                _band_of(record, schema) or UNKNOWN,
+                round(float(weights[inside].sum() / weights.sum()), 6),
+            )
+        )
     return picks
 
 
@@ -245,21 +283,28 @@ def persona_summary(record: Record, schema: RecordSchema) -> str:
     )
 
 
-def _persona_attributes(record: Record, schema: RecordSchema, gender: str, band: str) -> dict[str, Any]:
-    """The record's known values by column, with its id and weight, and the facts the chat guard
-    holds the twin to (`_twin_facts`)."""
+def _persona_attributes(record: Record, schema: RecordSchema, pick: _Pick) -> dict[str, Any]:
+    """The record's known values by column, with its id and weight (and the share of its cluster
+    it stands for, when it is a representative), and the facts the chat guard holds the twin to
+    (`_twin_facts`)."""
     attributes: dict[str, Any] = {"record_id": record.record_id, "weight": record.weight}
+    if pick.stands_for is not None:
+        attributes["stands_for"] = pick.stands_for
     attributes.update(
         {name: value for name in schema.profile_columns() if (value := record.values.get(name)) is not None}
     )
-    attributes["facts"] = _twin_facts(record, schema, gender, band)
+    attributes["facts"] = _twin_facts(record, schema, pick.gender, pick.band)
     return attributes
 
 
 def _twin_facts(record: Record, schema: RecordSchema, gender: str, band: str) -> dict[str, Any]:
     """Gender, age and each answer that names something ("Democrat", "Rent") with the other answers
     of its column that do: a reply claiming one of those is at odds with the record."""
-    facts: dict[str, Any] = {"gender": gender.lower(), "age_band": band}
+    facts: dict[str, Any] = {}
+    if gender != UNKNOWN:
+        facts["gender"] = gender.lower()
+    if band != UNKNOWN:
+        facts["age_band"] = band
     years = record.values.get(schema.age or "")
     if isinstance(years, float) and schema.columns[schema.age or ""].type == "number":
         facts["age"] = int(years)
@@ -281,10 +326,6 @@ def build_table_segments(table: RecordTable, k: int, seed: int = 7, progress: Pr
     table, `k` and `seed`. Cluster keys run from the largest cluster (by weight) down."""
     say = progress or (lambda _message: None)
     schema, records = table.schema, table.records
-    if schema.gender is None or schema.age is None:
-        raise ValueError(
-            "twins need the schema's 'gender' and 'age' columns (each twin is a woman or a man of an age band)"
-        )
     if k < 2:
         raise ValueError("k must be at least 2")
     if len(records) < k * PERSONAS_PER_CLUSTER:
@@ -330,17 +371,22 @@ def build_table_segments(table: RecordTable, k: int, seed: int = 7, progress: Pr
             )
         )
         rng = np.random.default_rng([seed, key])
-        names = {"Female": list(rng.permutation(FEMALE_NAMES)), "Male": list(rng.permutation(MALE_NAMES))}
-        for index, gender, band in _pick_personas(schema, records, members, distances):
-            record = records[index]
+        names = {
+            "Female": list(rng.permutation(FEMALE_NAMES)),
+            "Male": list(rng.permutation(MALE_NAMES)),
+            UNKNOWN: list(rng.permutation(NEUTRAL_NAMES)),
+        }
+        picks = _pick_personas(schema, records, members, distances) if schema.gender and schema.age else []
+        for pick in picks or _representatives(schema, records, features, members, seed):
+            record = records[pick.index]
             personas.append(
                 SegmentPersonaSpec(
                     cluster_key=key,
-                    name=str(names[gender].pop(0)),
-                    gender=gender,
-                    age_band=band,
+                    name=str(names[pick.gender].pop(0)),
+                    gender=pick.gender,
+                    age_band=pick.band,
                     summary=persona_summary(record, schema),
-                    attributes=_persona_attributes(record, schema, gender, band),
+                    attributes=_persona_attributes(record, schema, pick),
                 )
             )
     say(f"built {len(clusters)} clusters and {len(personas)} personas")
