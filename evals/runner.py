@@ -61,19 +61,10 @@ def local_model_server(*models: str) -> Iterator[None]:
     if not wanted or local_base_url() is not None:
         yield
         return
-    from runtime.local_llm import LocalLLMServer
+    from runtime.services import local_llm_server
     from runtime.settings import get_settings
 
-    s = get_settings()
-    s.data_dir.mkdir(parents=True, exist_ok=True)
-    server = LocalLLMServer(
-        s.local_llm_model_path,
-        port=s.local_llm_port,
-        threads=s.local_llm_threads,
-        context=s.local_llm_context,
-        start_timeout=s.local_llm_start_timeout,
-        log_path=s.data_dir / "local-llm.log",
-    )
+    server = local_llm_server(get_settings())
     print("Starting the local model server...", file=sys.stderr, flush=True)
     set_local_base_url(server.start())
     try:

@@ -16,7 +16,6 @@ from psycopg.types.json import Jsonb
 
 from store.types import Pool
 
-UNFINISHED = ("queued", "running")
 _COLUMNS = """id, status, total, done, results, result, error, created_at, started_at, finished_at,
               heartbeat_at, key_hash, account_ids, request"""
 

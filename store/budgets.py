@@ -92,13 +92,3 @@ async def used_tokens(pool: Pool, key: str, period: str) -> int:
         )
         row = await cur.fetchone()
     return 0 if row is None else int(row["used"])
-
-
-async def live_reservations(pool: Pool, key: str) -> int:
-    """How many unexpired, unsettled reservations the key holds (any period)."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT count(*) AS n FROM budget_reservations WHERE key_hash = %s AND expires_at > now()", (key,)
-        )
-        row = await cur.fetchone()
-    return 0 if row is None else int(row["n"])

@@ -44,7 +44,7 @@ async def test_every_step_runs_when_the_turn_has_attachments_and_sources(service
     nodes = []
     import base64
 
-    from tests.test_studio_rag import make_pdf
+    from evals.channels import make_pdf
 
     pdf = base64.b64encode(make_pdf("Quarterly notes")).decode()
     note = {"type": "file", "mime_type": "application/pdf", "data": f"data:application/pdf;base64,{pdf}"}

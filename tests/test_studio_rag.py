@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from evals.channels import make_pdf
 from retrievers.documents import DocumentCollectionRetriever
 from store.documents import search_chunks
 from tests.studio_support import build, upload, user_with_token
@@ -15,29 +16,6 @@ CORPUS = {
     "tea.md": "Green tea is steeped at about 80 degrees Celsius for two minutes to avoid bitterness.",
 }
 QUESTION = "How do bees tell each other where the flowers are?"
-
-
-def make_pdf(text: str) -> bytes:
-    """A one-page PDF with `text` in Helvetica, with a correct xref table."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 async def _setup(services, client):

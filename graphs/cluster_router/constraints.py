@@ -69,6 +69,7 @@ from graphs.cluster_router.lexicon import COMPILED as LEXICON_RULES
 from graphs.cluster_router.lexicon import Concept
 from graphs.cluster_router.query_text import (
     MINOR_RE,
+    TENS,
     business_mentions,
     correct_spelling,
     find_scopes,
@@ -233,18 +234,6 @@ def _age_about(before: int, after: int) -> _Action:
     return act
 
 
-_TENS_WORDS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fourty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-}
-
-
 def _decade(m: re.Match[str], found: dict[str, Any]) -> None:
     lo, hi = decade_span(m.group("decade"), m.group("part"))
     _ages(found, m, lo, hi)
@@ -291,10 +280,6 @@ def _than_generation(m: re.Match[str], found: dict[str, Any]) -> None:
 
 _MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6}
 _AMOUNT = r"\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s?(?:k|thousand|grand|mm|m|million)\b)?"
-_MONEY_CONTEXT = re.compile(
-    r"\$|\d\s?(?:k|thousand|grand|mm|m|million)\b|dollars|\bincomes?\b|\bearn|\bmak(?:e|es|ing)\b|\bsalar"
-    r"|\bpaid\b|\bspend|\bworth\b|\bper year\b|\ba year\b|\bannual|\bhousehold income|\bhhi\b"
-)
 _SPEND_CONTEXT = re.compile(r"\bspen[dt]\w*|\bdiscretionary\b|\bsplurg\w*")
 _WEALTH_CONTEXT = re.compile(r"\bnet worth\b|\bassets\b|\bsavings\b|\bportfolios?\b|\bnest eggs?\b|\bwealth\b")
 _AUTO_CONTEXT = re.compile(r"\b(?:auto|car|vehicle|truck)\b|\bowe\b")
@@ -451,10 +436,6 @@ def _concept(concept: Concept) -> _Action:
     return act
 
 
-def _income_level(level: str) -> _Action:
-    return _set("income", level)
-
-
 def _bands(*bands: str) -> _Action:
     return _add("age_bands", *bands)
 
@@ -538,7 +519,7 @@ _RULE_SPECS: list[tuple[str, Callable[[re.Match[str], dict[str, Any]], Any]]] = 
     (rf"\bage[ds]?\s+{_AGE_NUM}", _age_range(1, 1)),
     (
         r"\b(?P<w>twenty|thirty|forty|fourty|fifty|sixty|seventy|eighty)[- ]?somethings?\b",
-        lambda m, f: _ages(f, m, _TENS_WORDS[m.group("w")], _TENS_WORDS[m.group("w")] + 9),
+        lambda m, f: _ages(f, m, TENS[m.group("w")], TENS[m.group("w")] + 9),
     ),
     # --- life-stage phrases that also say something else
     (r"\bsingle[- ](?:moms?|mothers?)\b", _both(_set("household", "single_parent"), _gender("Female"))),

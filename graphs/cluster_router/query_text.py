@@ -59,7 +59,7 @@ _UNITS = {
     "eighteen": 18,
     "nineteen": 19,
 }
-_TENS = {
+TENS = {
     "twenty": 20,
     "thirty": 30,
     "forty": 40,
@@ -71,7 +71,7 @@ _TENS = {
     "ninety": 90,
 }
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-_NUMBER_WORD = "|".join([*_UNITS, *_TENS, *_SCALES, "one", "a", "half"])
+_NUMBER_WORD = "|".join([*_UNITS, *TENS, *_SCALES, "one", "a", "half"])
 _NUMBER_RUN = re.compile(rf"\b(?:(?:{_NUMBER_WORD})(?:[- ]|\b)(?:(?<=hundred )and )?)+")
 
 
@@ -83,8 +83,8 @@ def _words_to_number(words: list[str]) -> int | None:
             continue
         if w in _UNITS:
             current += _UNITS[w]
-        elif w in _TENS:
-            current += _TENS[w]
+        elif w in TENS:
+            current += TENS[w]
         elif w in ("one", "a"):
             current += 1
         elif w == "hundred":

@@ -908,9 +908,3 @@ def check_reply_facts(reply: str, facts: Mapping[str, Any], profile: str = "") -
     check.stated += [f"gender {g}" for g in stated_genders(low)]
     check.stated += [f"place {p}" for p in stated_places(low)]
     return check
-
-
-def without_sentences(reply: str, drop: set[str]) -> str:
-    """`reply` without the sentences in `drop` (a contradiction's sentences)."""
-    kept = [s for s in sentences(reply) if s not in drop]
-    return " ".join(kept)

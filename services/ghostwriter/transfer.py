@@ -27,7 +27,6 @@ from store.accounts import AccountRow, get_account
 from store.transfer import GhostwriterVersion
 from store.types import Pool
 
-MAX_VERSIONS = 1000
 EXISTS = "Persona already exists for this account. Use force=true to replace it with the bundle."
 
 
@@ -166,20 +165,9 @@ async def import_bundle(services: Services, account_id: str, raw: bytes, *, forc
     source_id = source.get("id") if isinstance(source, dict) else None
     if source_id != account_id:
         raise ServiceError(f"The bundle is for account {str(source_id)[:40]}, not {account_id}")
-    raw_versions = bundle.get("versions")
-    if not isinstance(raw_versions, list) or not raw_versions:
-        raise ServiceError("The bundle has no versions")
-    if len(raw_versions) > MAX_VERSIONS:
-        raise ServiceError(f"The bundle has more than {MAX_VERSIONS} versions")
-    versions = [_version(item, i) for i, item in enumerate(raw_versions)]
-    numbers = [v["version"] for v in versions]
-    if len(set(numbers)) != len(numbers):
-        raise ServiceError("The bundle's version numbers repeat")
-    current = bundle.get("current_version")
-    if isinstance(current, bool) or current not in numbers:
-        raise ServiceError(f"The bundle's current_version {str(current)[:20]} is not one of its versions")
+    versions, current = values.bundle_versions(bundle, _version, lambda v: v["version"])
     try:
-        restored = await transfer_store.restore_ghostwriter(pool, account, versions, int(current), replace=force)
+        restored = await transfer_store.restore_ghostwriter(pool, account, versions, current, replace=force)
     except transfer_store.PersonaExists:
         raise ServiceError(EXISTS) from None
     if restored is None:  # the account was deleted meanwhile

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from runtime.errors import ConfigError, ServiceError
 from runtime.models import parse_model_name
 from services.portable.card import MAX_PROMPT_CHARS
+
+MAX_VERSIONS = 1000
+Version = TypeVar("Version")
 
 
 def text(value: Any, where: str, *, required: bool = False, limit: int = MAX_PROMPT_CHARS) -> str:
@@ -88,3 +92,23 @@ def timestamp(value: Any, where: str) -> datetime | None:
 
 def utc_text(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
+
+
+def bundle_versions(
+    bundle: dict[str, Any], parse: Callable[[Any, int], Version], number: Callable[[Version], int]
+) -> tuple[list[Version], int]:
+    """A bundle's versions, each checked by `parse(raw, index)`, in version order, and its current
+    version (`number` reads a parsed version's number)."""
+    raw = bundle.get("versions")
+    if not isinstance(raw, list) or not raw:
+        raise ServiceError("The bundle has no versions")
+    if len(raw) > MAX_VERSIONS:
+        raise ServiceError(f"The bundle has more than {MAX_VERSIONS} versions")
+    versions = [parse(item, i) for i, item in enumerate(raw)]
+    numbers = [number(v) for v in versions]
+    if len(set(numbers)) != len(numbers):
+        raise ServiceError("The bundle's version numbers repeat")
+    current = bundle.get("current_version")
+    if isinstance(current, bool) or current not in numbers:
+        raise ServiceError(f"The bundle's current_version {str(current)[:20]} is not one of its versions")
+    return sorted(versions, key=number), int(current)

@@ -65,7 +65,6 @@ from store.users import get_user
 from store.versions import NewCollection, NewDocument, NewVersion, StudioVersionRow
 
 IMPORTED = "imported"  # the `changes` of a card's one version
-MAX_VERSIONS = 1000
 MAX_COLLECTIONS = 50
 # the settings our card extension carries; its other keys (style exemplars...) are kept as they are
 MANAGED_KEYS = ("kind", "system_prompt", "model", "temperature", "rag", "facts")
@@ -249,19 +248,7 @@ def _version(raw: Any, index: int) -> NewVersion:
 
 def bundle_versions(bundle: dict[str, Any]) -> tuple[list[NewVersion], int]:
     """A studio bundle's versions, checked, and its current version."""
-    raw = bundle.get("versions")
-    if not isinstance(raw, list) or not raw:
-        raise ServiceError("The bundle has no versions")
-    if len(raw) > MAX_VERSIONS:
-        raise ServiceError(f"The bundle has more than {MAX_VERSIONS} versions")
-    versions = [_version(item, i) for i, item in enumerate(raw)]
-    numbers = [v["version"] for v in versions]
-    if len(set(numbers)) != len(numbers):
-        raise ServiceError("The bundle's version numbers repeat")
-    current = bundle.get("current_version")
-    if isinstance(current, bool) or current not in numbers:
-        raise ServiceError(f"The bundle's current_version {str(current)[:20]} is not one of its versions")
-    return sorted(versions, key=lambda v: v["version"]), int(current)
+    return values.bundle_versions(bundle, _version, lambda v: v["version"])
 
 
 # ---------------------------------------------------------------- collections of an import
