@@ -85,11 +85,7 @@ async def run(model_name: str, rounds: int, first: str, n_clusters: int, n_optio
             keys = [c.key for c in chosen]
             subset = SegmentSet(clusters=chosen, personas=[p for k in keys for p in demo.personas_of(k)])
             await replace_segments(services.pool, subset, services.require_embeddings())
-            prompts = []
-            for key in keys:
-                for person in await cluster_personas(services.pool, key):
-                    profile = await get_chat_profile(services.pool, person["persona_id"])
-                    prompts.append((person["persona_id"], profile["system_prompt"] if profile else ""))
+            prompts = await _system_prompts(services, keys)
             n = len(prompts)
             model = make_chat_model(model_name, temperature=0.0, max_tokens=8, settings=settings)
             grammar = "root ::= " + " | ".join(_grammar_literal(o) for o in options)
@@ -141,6 +137,20 @@ async def run(model_name: str, rounds: int, first: str, n_clusters: int, n_optio
         f"model {model_name}: {n} personas in {len(keys)} cluster(s), {len(options)} options, "
         f"{rounds} round(s); question {question!r}"
     )
+    _report(seconds, n, prompt_rates, f"graph, {new_method}")
+
+
+async def _system_prompts(services: Services, keys: list[int]) -> list[tuple[int, str]]:
+    """(persona id, system prompt) of every persona of the clusters, in order."""
+    prompts = []
+    for key in keys:
+        for person in await cluster_personas(services.pool, key):
+            profile = await get_chat_profile(services.pool, person["persona_id"])
+            prompts.append((person["persona_id"], profile["system_prompt"] if profile else ""))
+    return prompts
+
+
+def _report(seconds: dict[str, list[float]], n: int, prompt_rates: list[float], graph_run: str) -> None:
     print(f"{'':34}{'median s':>10}{'personas/s':>12}{'x limit':>9}")
     rate = {name: n / statistics.median(samples) for name, samples in seconds.items()}
     top = rate["limit: one pass per persona"]
@@ -151,10 +161,9 @@ async def run(model_name: str, rounds: int, first: str, n_clusters: int, n_optio
             f"prompt evaluation on the model server: {statistics.median(prompt_rates):.0f} tokens/s "
             f"(median of {len(prompt_rates)} persona prompts)"
         )
-    graph = rate[f"graph, {new_method}"]
     if "graph, option_likelihood_calls" in rate:
         print(
-            f"graph, {new_method} / graph, option_likelihood_calls: {graph / rate['graph, option_likelihood_calls']:.2f}x"
+            f"{graph_run} / graph, option_likelihood_calls: {rate[graph_run] / rate['graph, option_likelihood_calls']:.2f}x"
         )
 
 

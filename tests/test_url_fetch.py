@@ -42,53 +42,55 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    # path -> (status, body, headers): the answers that do not depend on the request
+    FIXED: dict[str, tuple[int, bytes, dict[str, str]]] = {
+        "/file": (200, b"hello, attachment", {"Content-Type": "text/plain; charset=utf-8"}),
+        "/big": (200, b"x" * 5000, {"Content-Type": "application/octet-stream"}),
+        "/gzip": (200, b"\x1f\x8b\x08\x00", {"Content-Encoding": "gzip"}),
+        "/missing": (404, b"nope", {}),
+        "/redirect-relative": (302, b"", {"Location": "/file"}),
+        "/redirect-private": (302, b"", {"Location": "http://10.0.0.1/file"}),
+        "/redirect-metadata": (301, b"", {"Location": "http://169.254.169.254/latest/meta-data/"}),
+        "/loop": (302, b"", {"Location": "/loop"}),
+    }
+
+    def _redirect_to(self, path: str) -> str | None:
+        """Where a redirect that depends on the request's port or host points; None: no such path."""
+        port = self.server.server_address[1]
+        if path.startswith("/chain/"):
+            remaining = int(path.rsplit("/", 1)[1])
+            return "/file" if remaining == 0 else f"/chain/{remaining - 1}"
+        return {
+            "/redirect-internal-name": f"http://intranet.example.test:{port}/file",
+            "/redirect-downgrade": f"http://{self.headers.get('Host')}/file",
+            "/redirect-localhost": f"http://localhost:{port}/file",
+        }.get(path)
+
+    def _write_slowly(self, chunk: bytes, times: int, pause: float) -> None:
+        """A 200 whose body (no Content-Length: HTTP/1.0 ends it by closing) comes in pieces."""
+        self.send_response(200)
+        self.end_headers()
+        try:
+            for _ in range(times):
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:
+            pass
+
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
         type(self).hosts.append(self.headers.get("Host", ""))
         path = self.path.split("?", 1)[0]
         type(self).hits[path] = type(self).hits.get(path, 0) + 1
-        port = self.server.server_address[1]
-        if path == "/file":
-            self._send(200, b"hello, attachment", {"Content-Type": "text/plain; charset=utf-8"})
-        elif path == "/big":
-            self._send(200, b"x" * 5000, {"Content-Type": "application/octet-stream"})
+        location = self._redirect_to(path)
+        if path in self.FIXED:
+            self._send(*self.FIXED[path])
+        elif location is not None:
+            self._send(302 if path != "/redirect-internal-name" else 307, headers={"Location": location})
         elif path == "/big-undeclared":
-            # HTTP/1.0 without Content-Length: the body ends when the connection closes.
-            self.send_response(200)
-            self.end_headers()
-            for _ in range(50):
-                self.wfile.write(b"y" * 1000)
-        elif path == "/gzip":
-            self._send(200, b"\x1f\x8b\x08\x00", {"Content-Encoding": "gzip"})
-        elif path == "/missing":
-            self._send(404, b"nope")
+            self._write_slowly(b"y" * 1000, 50, 0.0)
         elif path == "/slow":
-            self.send_response(200)
-            self.end_headers()
-            try:
-                for _ in range(100):
-                    self.wfile.write(b"z")
-                    self.wfile.flush()
-                    time.sleep(0.1)
-            except OSError:
-                pass
-        elif path == "/redirect-relative":
-            self._send(302, headers={"Location": "/file"})
-        elif path == "/redirect-private":
-            self._send(302, headers={"Location": "http://10.0.0.1/file"})
-        elif path == "/redirect-metadata":
-            self._send(301, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
-        elif path == "/redirect-internal-name":
-            self._send(307, headers={"Location": f"http://intranet.example.test:{port}/file"})
-        elif path == "/redirect-downgrade":
-            self._send(302, headers={"Location": f"http://{self.headers.get('Host')}/file"})
-        elif path == "/redirect-localhost":
-            self._send(302, headers={"Location": f"http://localhost:{port}/file"})
-        elif path.startswith("/chain/"):
-            remaining = int(path.rsplit("/", 1)[1])
-            target = "/file" if remaining == 0 else f"/chain/{remaining - 1}"
-            self._send(302, headers={"Location": target})
-        elif path == "/loop":
-            self._send(302, headers={"Location": "/loop"})
+            self._write_slowly(b"z", 100, 0.1)
         else:
             self._send(404)
 

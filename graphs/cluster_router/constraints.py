@@ -300,6 +300,37 @@ _MONEY_WORDS = re.compile(
 )
 
 
+def _money_span(kind: str, a: float, b: float | None) -> tuple[float | None, float | None]:
+    """The (low, high) a money phrase of `kind` names; None for an open end."""
+    if kind == "between" and b is not None:
+        return min(a, b), max(a, b)
+    if kind == "lower":
+        return a, None
+    if kind == "upper":
+        return None, a
+    return a * 0.85, a * 1.15  # "about", or a single amount
+
+
+def _file_money(
+    found: dict[str, Any], text: str, m: re.Match[str], span: tuple[float | None, float | None], point: float
+) -> None:
+    """Put the amount under what its neighbours say it is: spend, wealth, income or auto debt."""
+    lo, hi = span
+    before, after = text[max(0, m.start() - 40) : m.start()], text[m.end() : m.end() + 25]
+    if _SPEND_CONTEXT.search(before) or _SPEND_CONTEXT.search(after[:12]):
+        _intersect(found, "spend", lo, hi)
+    elif _WEALTH_CONTEXT.search(before[-25:]) or _WEALTH_CONTEXT.search(after[:15]):
+        if point >= 500_000 or point <= 50_000:
+            found.setdefault("wealth", "high" if point >= 500_000 else "low")
+    elif _INCOME_CONTEXT.search(before[-20:]):  # "no car, earning $40k": the earning is what the amount is
+        _intersect(found, "income", lo, hi)
+    elif _AUTO_CONTEXT.search(after[:20]) or _AUTO_CONTEXT.search(before[-20:]):
+        if point >= 30_000 or point <= 5_000:
+            found.setdefault("auto_debt", "high" if point >= 30_000 else "low")
+    else:
+        _intersect(found, "income", lo, hi)
+
+
 def _money(kind: str) -> Callable[[re.Match[str], dict[str, Any]], bool]:
     """A money amount or range (see the module doc); False when the phrase is not money."""
 
@@ -317,30 +348,8 @@ def _money(kind: str) -> Callable[[re.Match[str], dict[str, Any]], bool]:
             a *= 1000
         if b is not None and b < a / 100:
             b *= 1000
-        lo: float | None
-        hi: float | None
-        if kind == "between" and b is not None:
-            lo, hi = min(a, b), max(a, b)
-        elif kind == "lower":
-            lo, hi = a, None
-        elif kind == "upper":
-            lo, hi = None, a
-        else:  # "about", or a single amount
-            lo, hi = a * 0.85, a * 1.15
-        before, after = text[max(0, m.start() - 40) : m.start()], text[m.end() : m.end() + 25]
-        point = a if lo is None or hi is None else (lo + hi) / 2
-        if _SPEND_CONTEXT.search(before) or _SPEND_CONTEXT.search(after[:12]):
-            _intersect(found, "spend", lo, hi)
-        elif _WEALTH_CONTEXT.search(before[-25:]) or _WEALTH_CONTEXT.search(after[:15]):
-            if point >= 500_000 or point <= 50_000:
-                found.setdefault("wealth", "high" if point >= 500_000 else "low")
-        elif _INCOME_CONTEXT.search(before[-20:]):  # "no car, earning $40k": the earning is what the amount is
-            _intersect(found, "income", lo, hi)
-        elif _AUTO_CONTEXT.search(after[:20]) or _AUTO_CONTEXT.search(before[-20:]):
-            if point >= 30_000 or point <= 5_000:
-                found.setdefault("auto_debt", "high" if point >= 30_000 else "low")
-        else:
-            _intersect(found, "income", lo, hi)
+        lo, hi = _money_span(kind, a, b)
+        _file_money(found, text, m, (lo, hi), a if lo is None or hi is None else (lo + hi) / 2)
         return True
 
     return act

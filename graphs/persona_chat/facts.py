@@ -37,7 +37,7 @@ about a fact is consistent with it. Facts (`normalise_facts`, all optional):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,12 +200,8 @@ def _donor(value: Any) -> bool | None:
         return None
 
 
-def normalise_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Facts in the checker's keys from a twin's record attributes, a studio persona's declared
-    `facts` or a data set row (unknown keys and empty values are dropped)."""
-    if not raw:
-        return {}
-    src = {str(k).lower(): v for k, v in raw.items() if v not in (None, "", [])}
+def _person_facts(src: Mapping[str, Any]) -> dict[str, Any]:
+    """Age, age band, gender and where the persona lives."""
     facts: dict[str, Any] = {}
     if isinstance(src.get("age"), (int, float)) or str(src.get("age", "")).isdigit():
         facts["age"] = int(src["age"])
@@ -213,32 +209,44 @@ def normalise_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
         facts["age_band"] = str(src["age_band"])
     if src.get("gender"):
         facts["gender"] = str(src["gender"]).strip().lower()
-    state = src.get("state")
-    if state:
-        facts["state"] = STATE_CODES.get(str(state).upper(), str(state).lower())
+    if src.get("state"):
+        facts["state"] = STATE_CODES.get(str(src["state"]).upper(), str(src["state"]).lower())
     if src.get("location"):
         facts["location"] = str(src["location"])
     if src.get("region"):
         facts["region"] = str(src["region"]).lower()
     if src.get("country"):
         facts["country"] = str(src["country"])
-    household = src.get("household")
+    return facts
+
+
+def _named(value: Any, names: Sequence[str]) -> str | None:
+    """The one of `names` that `value` spells, case and spaces aside."""
+    return next((n for n in names if value and n.lower() == str(value).strip().lower()), None)
+
+
+def _household_facts(src: Mapping[str, Any]) -> dict[str, Any]:
+    """Household, children (stated, or implied by the household) and education."""
+    facts: dict[str, Any] = {}
+    household = _named(src.get("household"), HOUSEHOLDS)
     if household:
-        match = next((h for h in HOUSEHOLDS if h.lower() == str(household).strip().lower()), None)
-        if match:
-            facts["household"] = match
+        facts["household"] = household
     children = src.get("children", src.get("children_at_home"))
     if children is not None and _yes(children) is not None:
         facts["children"] = _yes(children)
-    elif facts.get("household") in KIDS_HOUSEHOLDS:
+    elif household in KIDS_HOUSEHOLDS:
         facts["children"] = True
-    elif facts.get("household") in {"Single", "Couple"}:
+    elif household in {"Single", "Couple"}:
         facts["children"] = False
-    education = src.get("education")
+    education = _named(src.get("education"), EDUCATION_LEVELS)
     if education:
-        match = next((e for e in EDUCATION_LEVELS if e.lower() == str(education).strip().lower()), None)
-        if match:
-            facts["education"] = match
+        facts["education"] = education
+    return facts
+
+
+def _money_facts(src: Mapping[str, Any]) -> dict[str, Any]:
+    """Income, net worth, credit, home ownership, auto loans and political giving."""
+    facts: dict[str, Any] = {}
     if src.get("income_band"):
         facts["income_band"] = str(src["income_band"])
     if str(src.get("net_worth_decile", "")).isdigit():
@@ -249,15 +257,23 @@ def normalise_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     if home is not None and _yes(home) is not None:
         facts["homeowner"] = _yes(home)
     loans = src.get("open_auto_loans", src.get("auto_loans"))
-    if loans is not None:
-        flag = _yes(loans)
-        if isinstance(loans, (int, float)) or str(loans).isdigit():
-            facts["auto_loans"] = int(loans)
-        elif flag is not None:
-            facts["auto_loans"] = 1 if flag else 0
+    if isinstance(loans, (int, float)) or str(loans).isdigit():
+        facts["auto_loans"] = int(loans)
+    elif loans is not None and _yes(loans) is not None:
+        facts["auto_loans"] = 1 if _yes(loans) else 0
     donor = _donor(src.get("political_donor", src.get("political_giving")))
     if donor is not None:
         facts["political_donor"] = donor
+    return facts
+
+
+def normalise_facts(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Facts in the checker's keys from a twin's record attributes, a studio persona's declared
+    `facts` or a data set row (unknown keys and empty values are dropped)."""
+    if not raw:
+        return {}
+    src = {str(k).lower(): v for k, v in raw.items() if v not in (None, "", [])}
+    facts = {**_person_facts(src), **_household_facts(src), **_money_facts(src)}
     job = src.get("occupation", src.get("job"))
     if job:
         facts["occupation"] = str(job).lower()
@@ -750,36 +766,63 @@ def check_facts(reply: str, facts: Mapping[str, Any]) -> list[Contradiction]:
     return out
 
 
-def _sentence_contradictions(low: str, facts: Mapping[str, Any]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    if "age" in facts or facts.get("age_band"):
-        if "age" in facts:
-            lo, hi, label = facts["age"] - 1, facts["age"] + 1, f"you are {facts['age']}"
-        else:
-            lo, hi = parse_age_band(facts["age_band"])
-            label = f"your age band is {facts['age_band']}"
-        for a, b in stated_ages(low):
-            if b < lo or a > hi:
-                said = f"{a}" if a == b else f"{a}-{b}"
-                out.append(("age", f"age {a}-{b} outside {facts.get('age_band') or lo}: you said {said}, but {label}"))
-    if facts.get("gender") in ("female", "male"):
-        for gender in stated_genders(low):
-            if gender != facts["gender"]:
-                out.append(("gender", f"gender {gender} but persona is {facts['gender']}"))
-    if facts.get("location") or facts.get("state") or facts.get("country"):
-        names = _home_names(facts)
-        home = facts.get("location") or str(facts.get("state", "")).title() or facts.get("country")
-        for place in stated_places(low):
-            if not _place_fits(place, names):
-                out.append(("place", f"place {place} but persona lives in {home}"))
-    if facts.get("household") or "children" in facts:
-        out.extend(_household_contradictions(low, facts))
-    if facts.get("education"):
-        level = EDUCATION_LEVELS.index(facts["education"])
-        for pattern, levels in _EDUCATION_CLAIMS:
-            if re.search(pattern, low) and level not in levels:
-                out.append(("education", f"education: what you said does not fit {facts['education'].lower()}"))
-                break
+Contradictions = list[tuple[str, str]]
+
+
+def _age_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    if "age" not in facts and not facts.get("age_band"):
+        return []
+    if "age" in facts:
+        lo, hi, label = facts["age"] - 1, facts["age"] + 1, f"you are {facts['age']}"
+    else:
+        lo, hi = parse_age_band(facts["age_band"])
+        label = f"your age band is {facts['age_band']}"
+    out: Contradictions = []
+    for a, b in stated_ages(low):
+        if b < lo or a > hi:
+            said = f"{a}" if a == b else f"{a}-{b}"
+            out.append(("age", f"age {a}-{b} outside {facts.get('age_band') or lo}: you said {said}, but {label}"))
+    return out
+
+
+def _gender_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    if facts.get("gender") not in ("female", "male"):
+        return []
+    return [
+        ("gender", f"gender {gender} but persona is {facts['gender']}")
+        for gender in stated_genders(low)
+        if gender != facts["gender"]
+    ]
+
+
+def _place_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    if not (facts.get("location") or facts.get("state") or facts.get("country")):
+        return []
+    names = _home_names(facts)
+    home = facts.get("location") or str(facts.get("state", "")).title() or facts.get("country")
+    return [
+        ("place", f"place {place} but persona lives in {home}")
+        for place in stated_places(low)
+        if not _place_fits(place, names)
+    ]
+
+
+def _family_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    return _household_contradictions(low, facts) if facts.get("household") or "children" in facts else []
+
+
+def _education_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    if not facts.get("education"):
+        return []
+    level = EDUCATION_LEVELS.index(facts["education"])
+    for pattern, levels in _EDUCATION_CLAIMS:
+        if re.search(pattern, low) and level not in levels:
+            return [("education", f"education: what you said does not fit {facts['education'].lower()}")]
+    return []
+
+
+def _wealth_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    out: Contradictions = []
     if facts.get("income_band"):
         lo_income, hi_income = band_limits(facts["income_band"])
         for value in stated_incomes(low):
@@ -795,32 +838,65 @@ def _sentence_contradictions(low: str, facts: Mapping[str, Any]) -> list[tuple[s
         for tiers in stated_credit(low):
             if want not in tiers:
                 out.append(("credit", f"credit {'/'.join(sorted(tiers))} but persona is {want}"))
-    if "homeowner" in facts:
-        if facts["homeowner"] and _matches(_RENT_CLAIMS, low) and not _matches(_OWN_CLAIMS, low):
-            out.append(("home", "you said you rent, but you own your home"))
-        if (
-            not facts["homeowner"]
-            and _matches(_OWN_CLAIMS, low)
-            and not re.search(r"\b(?:someday|one day|dream|hope|want|plan|wish|would|could)\b", low)
-        ):
-            out.append(("home", "you said you own your home, but you rent it"))
-    if "auto_loans" in facts:
-        hypothetical = re.search(r"\b(?:if|would|might|could|thinking|considering|plan)\b", low)
-        if facts["auto_loans"] == 0 and _matches(_AUTO_LOAN_CLAIMS, low) and not hypothetical:
-            out.append(("auto_loan", "you said you have a car loan, but you have no auto loan"))
-        if facts["auto_loans"] > 0 and _matches(_NO_AUTO_LOAN, low):
-            n = facts["auto_loans"]
-            out.append(
-                (
-                    "auto_loan",
-                    f"you said you have no car loan or car, but you have {n} auto loan{'s' if n != 1 else ''}",
-                )
-            )
-    if facts.get("occupation"):
-        for job in stated_occupations(low):
-            if not _occupation_fits(job, facts["occupation"]):
-                out.append(("occupation", f"occupation {job} but persona works as {facts['occupation']}"))
     return out
+
+
+def _home_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    if "homeowner" not in facts:
+        return []
+    out: Contradictions = []
+    if facts["homeowner"] and _matches(_RENT_CLAIMS, low) and not _matches(_OWN_CLAIMS, low):
+        out.append(("home", "you said you rent, but you own your home"))
+    if (
+        not facts["homeowner"]
+        and _matches(_OWN_CLAIMS, low)
+        and not re.search(r"\b(?:someday|one day|dream|hope|want|plan|wish|would|could)\b", low)
+    ):
+        out.append(("home", "you said you own your home, but you rent it"))
+    return out
+
+
+def _auto_loan_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    if "auto_loans" not in facts:
+        return []
+    out: Contradictions = []
+    hypothetical = re.search(r"\b(?:if|would|might|could|thinking|considering|plan)\b", low)
+    if facts["auto_loans"] == 0 and _matches(_AUTO_LOAN_CLAIMS, low) and not hypothetical:
+        out.append(("auto_loan", "you said you have a car loan, but you have no auto loan"))
+    if facts["auto_loans"] > 0 and _matches(_NO_AUTO_LOAN, low):
+        n = facts["auto_loans"]
+        out.append(
+            ("auto_loan", f"you said you have no car loan or car, but you have {n} auto loan{'s' if n != 1 else ''}")
+        )
+    return out
+
+
+def _occupation_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    if not facts.get("occupation"):
+        return []
+    return [
+        ("occupation", f"occupation {job} but persona works as {facts['occupation']}")
+        for job in stated_occupations(low)
+        if not _occupation_fits(job, facts["occupation"])
+    ]
+
+
+# In the order a rewrite note lists them.
+_CONTRADICTION_CHECKS = (
+    _age_contradictions,
+    _gender_contradictions,
+    _place_contradictions,
+    _family_contradictions,
+    _education_contradictions,
+    _wealth_contradictions,
+    _home_contradictions,
+    _auto_loan_contradictions,
+    _occupation_contradictions,
+)
+
+
+def _sentence_contradictions(low: str, facts: Mapping[str, Any]) -> Contradictions:
+    return [found for check in _CONTRADICTION_CHECKS for found in check(low, facts)]
 
 
 # --- character -----------------------------------------------------------------------------------

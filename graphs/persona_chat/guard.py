@@ -394,23 +394,29 @@ _LANGUAGE_CUE = re.compile(
 )
 
 
-def payloads(segment: str, channel: str, *, instruction: bool = True) -> list[Payload]:
-    """What an imperative segment asks the reply to show (a free phrase only from an instruction
-    addressed to the assistant: "add two cups of flour" in a recipe is no payload)."""
+def _marked_payloads(segment: str, channel: str) -> list[Payload]:
+    """What stands out by its form: quoted phrases, code-like tokens, words in capitals, links."""
     found: list[Payload] = []
     for match in _QUOTED.finditer(segment):
         value = squash(match.group(1) or match.group(2) or "")
         if len(value) >= 3:
             found.append(Payload("phrase", value, channel))
-    for match in _CODE.finditer(segment):
-        found.append(Payload("token", squash(match.group(0)), channel))
-    for match in _CAPS.finditer(segment):
-        if match.group(0).lower() not in _SHOUTING:  # matched in capitals only: ONLINE, not "online"
-            found.append(Payload("caps", match.group(0), channel))
+    found += [Payload("token", squash(match.group(0)), channel) for match in _CODE.finditer(segment)]
+    found += [
+        Payload("caps", match.group(0), channel)
+        for match in _CAPS.finditer(segment)
+        if match.group(0).lower() not in _SHOUTING  # matched in capitals only: ONLINE, not "online"
+    ]
     for match in _URL.finditer(segment):
         host = re.sub(r"^(?:https?://)?(?:www\.)?", "", match.group(0)).split("/")[0]
         if not host.endswith(("example.com", "example.org")) or "-" in host:
             found.append(Payload("link", squash(host), channel))
+    return found
+
+
+def _persona_and_language_payloads(segment: str, channel: str) -> list[Payload]:
+    """Names a persona switch asks for, and languages a reply is asked to be written in."""
+    found: list[Payload] = []
     for match in _PERSONA.finditer(segment):
         for name in match.group(1).split():
             name = name.strip("'-,.")
@@ -418,19 +424,34 @@ def payloads(segment: str, channel: str, *, instruction: bool = True) -> list[Pa
                 found.append(Payload("persona", fold(name), channel))
     folded = fold(segment)
     if _LANGUAGE_CUE.search(folded):
-        for token in re.findall(r"[a-z]+", folded):
-            if token in LANGUAGE_NAMES:
-                found.append(Payload("language", LANGUAGE_NAMES[token], channel))
+        found += [
+            Payload("language", LANGUAGE_NAMES[token], channel)
+            for token in re.findall(r"[a-z]+", folded)
+            if token in LANGUAGE_NAMES
+        ]
+    return found
+
+
+def _free_phrases(segment: str, channel: str) -> list[Payload]:
+    found: list[Payload] = []
+    for match in _PHRASE.finditer(segment):
+        phrase = re.sub(
+            r"^(?:the|a|an)\s+(?:word|words|phrase|text|sentence|string|tag|token|code|signature)?\s*",
+            "",
+            match.group(1),
+            flags=re.IGNORECASE,
+        )
+        if len(phrase.split()) >= 3 and len(squash(phrase)) >= 12:
+            found.append(Payload("phrase", squash(phrase), channel))
+    return found
+
+
+def payloads(segment: str, channel: str, *, instruction: bool = True) -> list[Payload]:
+    """What an imperative segment asks the reply to show (a free phrase only from an instruction
+    addressed to the assistant: "add two cups of flour" in a recipe is no payload)."""
+    found = _marked_payloads(segment, channel) + _persona_and_language_payloads(segment, channel)
     if instruction and not found:
-        for match in _PHRASE.finditer(segment):
-            phrase = re.sub(
-                r"^(?:the|a|an)\s+(?:word|words|phrase|text|sentence|string|tag|token|code|signature)?\s*",
-                "",
-                match.group(1),
-                flags=re.IGNORECASE,
-            )
-            if len(phrase.split()) >= 3 and len(squash(phrase)) >= 12:
-                found.append(Payload("phrase", squash(phrase), channel))
+        found = _free_phrases(segment, channel)
     return found
 
 

@@ -16,6 +16,7 @@ system message's marked block, and `guard` checks every reply before it is final
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -25,7 +26,7 @@ from langgraph.constants import TAG_NOSTREAM
 from langgraph.runtime import Runtime
 
 from graphs.persona_chat.context import ChatContext, resolve_context
-from graphs.persona_chat.fact_guard import MAX_REWRITES, best_attempt, fact_record, judge_for, trimmed
+from graphs.persona_chat.fact_guard import MAX_REWRITES, FactJudge, best_attempt, fact_record, judge_for, trimmed
 from graphs.persona_chat.facts import FactCheck
 from graphs.persona_chat.guard import (
     Finding,
@@ -337,58 +338,16 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
             "fact_check": fact_record(judge, first, first, 1, "passed"),
         }
     update: dict[str, Any] = {}
-    attempts: list[tuple[str, list[Finding], FactCheck]] = [(draft.text, findings, first)]
-    seen = list(findings)  # every injection finding so far: each rewrite avoids all of them
-    persona_name = (state.get("persona") or {}).get("name", "the persona")
+    attempts: list[Attempt] = [(draft.text, findings, first)]
     # a caller that streams passes its StreamGuard: what it sent stays sent, so no rewrite
     streaming = isinstance((config.get("configurable") or {}).get(STREAM_GUARD_KEY), StreamGuard)
     if not streaming:
-        for rewrite in range(MAX_REWRITES):
-            _, last_findings, last_check = attempts[-1]
-            if rewrite and last_check.ok:
-                break  # an injection finding gets one rewrite; a fact problem up to MAX_REWRITES
-            disclosure = any(f.kind in DISCLOSURE_KINDS for f in seen)
-            planted = any(f.kind not in DISCLOSURE_KINDS for f in seen)
-            drop = tuple(p.value for p in spec.payloads if p.kind != "language") if planted else ()
-            _, marked = turn_guard(state, context, canary, drop=drop)
-            notes = []
-            if disclosure:
-                notes.append(render_prompt("persona_chat_retry_disclosure", persona_name=persona_name))
-            if planted:
-                notes.append(render_prompt("persona_chat_retry_planted", persona_name=persona_name))
-            if not last_check.ok:
-                notes.append(judge.note(persona_name, last_check))
-            profile = profile_fragments(_profile(state)) if disclosure else None
-            model_name, model = await _model(state, context)
-            prompt = _prompt(state, context, canary, marked, "".join(notes), profile)
-            retry = await model.with_config(tags=[TAG_NOSTREAM]).ainvoke(prompt, config)
-            retry_text = storable(retry.text if isinstance(retry, AIMessage) else str(retry.content))
-            if isinstance(retry, AIMessage):
-                update["usage"] = _add_usage(
-                    update.get("usage") or state.get("usage"), await _usage(model_name, prompt, retry)
-                )
-            retry_findings = spec.check(retry_text) if retry_text.strip() else [*last_findings]
-            seen += [f for f in retry_findings if f.kind not in {s.kind for s in seen}]
-            attempts.append((retry_text, retry_findings, judge.check(retry_text)))
-            if retry_text.strip() and not retry_findings and attempts[-1][2].ok:
-                break
-    clean = [(text, check) for text, found, check in attempts if text.strip() and not found]
-    action, text, cut_down = "replaced", "", False
-    if clean:
-        best_text, best_check = clean[best_attempt(clean)]
-        action, text = "regenerated", best_text
-        if not best_check.ok:
-            cut = trimmed(best_text, best_check, judge)
-            if cut and not spec.check(cut):
-                text, cut_down = cut, True
-    elif len(attempts) > 1 and {f.kind for f in findings} == {"prompt_leak"}:
-        cut = trim(attempts[-1][0], spec) or trim(draft.text, spec)
-        if cut:
-            action, text = "trimmed", cut
-    if not text:
-        disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
-        text = render_prompt("persona_chat_refusal" if disclosure else "persona_chat_refusal_planted").strip()
-    final, repaired = judge.check(text), False
+        usage = await _rewrite(state, context, config, canary, spec, judge, attempts)
+        if usage is not None:
+            update["usage"] = usage
+    chosen = _choose(attempts, spec, judge)
+    final, repaired = judge.check(chosen.text), False
+    text = chosen.text
     if any(c.kind == "name" for c in final.contradictions) and not streaming:
         # the persona's name is not left to the model: a wrong or missing name is put right
         fixed = judge.repaired(text)
@@ -399,8 +358,8 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
     elif first.ok:
         fact_action = "passed"
     else:
-        fact_action = "repaired" if repaired else "trimmed" if cut_down else "regenerated" if clean else "replaced"
-    events += [{"channel": f.channel, "kind": f.kind, "action": action} for f in findings]
+        fact_action = "repaired" if repaired else chosen.fact_action
+    events += [{"channel": f.channel, "kind": f.kind, "action": chosen.action} for f in findings]
     record(events)
     message = draft if text == draft.text else AIMessage(content=text, id=draft.id)
     return {
@@ -410,6 +369,84 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
         "blocked": events,
         "fact_check": fact_record(judge, first, final, len(attempts), fact_action),
     }
+
+
+Attempt = tuple[str, list[Finding], FactCheck]
+
+
+async def _rewrite(
+    state: PersonaChatState,
+    context: ChatContext,
+    config: RunnableConfig,
+    canary: str,
+    spec: GuardSpec,
+    judge: FactJudge,
+    attempts: list[Attempt],
+) -> Usage | None:
+    """Ask for the reply again, with notes naming every finding so far, until an attempt is free
+    of injection findings and fact problems (one rewrite for an injection finding, up to
+    `MAX_REWRITES` for a fact problem); appends each attempt. The turn's usage with the
+    rewrites', or None when nothing was asked."""
+    seen = list(attempts[0][1])  # every injection finding so far: each rewrite avoids all of them
+    persona_name = (state.get("persona") or {}).get("name", "the persona")
+    usage: Usage | None = None
+    for rewrite in range(MAX_REWRITES):
+        _, last_findings, last_check = attempts[-1]
+        if rewrite and last_check.ok:
+            break  # an injection finding gets one rewrite; a fact problem up to MAX_REWRITES
+        disclosure = any(f.kind in DISCLOSURE_KINDS for f in seen)
+        planted = any(f.kind not in DISCLOSURE_KINDS for f in seen)
+        drop = tuple(p.value for p in spec.payloads if p.kind != "language") if planted else ()
+        _, marked = turn_guard(state, context, canary, drop=drop)
+        notes = []
+        if disclosure:
+            notes.append(render_prompt("persona_chat_retry_disclosure", persona_name=persona_name))
+        if planted:
+            notes.append(render_prompt("persona_chat_retry_planted", persona_name=persona_name))
+        if not last_check.ok:
+            notes.append(judge.note(persona_name, last_check))
+        profile = profile_fragments(_profile(state)) if disclosure else None
+        model_name, model = await _model(state, context)
+        prompt = _prompt(state, context, canary, marked, "".join(notes), profile)
+        retry = await model.with_config(tags=[TAG_NOSTREAM]).ainvoke(prompt, config)
+        retry_text = storable(retry.text if isinstance(retry, AIMessage) else str(retry.content))
+        if isinstance(retry, AIMessage):
+            usage = _add_usage(usage or state.get("usage"), await _usage(model_name, prompt, retry))
+        retry_findings = spec.check(retry_text) if retry_text.strip() else [*last_findings]
+        seen += [f for f in retry_findings if f.kind not in {s.kind for s in seen}]
+        attempts.append((retry_text, retry_findings, judge.check(retry_text)))
+        if retry_text.strip() and not retry_findings and attempts[-1][2].ok:
+            break
+    return usage
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    text: str
+    action: str  # what happened to the injection findings: regenerated, trimmed or replaced
+    fact_action: str  # what happened to the fact problems, when the chosen text is consistent
+
+
+def _choose(attempts: list[Attempt], spec: GuardSpec, judge: FactJudge) -> _Chosen:
+    """The reply the turn keeps: the best attempt free of injection findings (cut down to its
+    consistent sentences when it still has fact problems and enough is left), else the profile
+    text trimmed out of a reply that only leaked it, else a refusal in character."""
+    draft_text, findings, _ = attempts[0]
+    clean = [(text, check) for text, found, check in attempts if text.strip() and not found]
+    if clean:
+        best_text, best_check = clean[best_attempt(clean)]
+        if not best_check.ok:
+            cut = trimmed(best_text, best_check, judge)
+            if cut and not spec.check(cut):
+                return _Chosen(cut, "regenerated", "trimmed")
+        return _Chosen(best_text, "regenerated", "regenerated")
+    if len(attempts) > 1 and {f.kind for f in findings} == {"prompt_leak"}:
+        cut = trim(attempts[-1][0], spec) or trim(draft_text, spec)
+        if cut:
+            return _Chosen(cut, "trimmed", "replaced")
+    disclosure = any(f.kind in DISCLOSURE_KINDS for f in findings)
+    refusal = render_prompt("persona_chat_refusal" if disclosure else "persona_chat_refusal_planted").strip()
+    return _Chosen(refusal, "replaced", "replaced")
 
 
 def _last_user_text(state: PersonaChatState) -> str:

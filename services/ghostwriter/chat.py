@@ -125,6 +125,41 @@ def public_references(state: Mapping[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def _stream_events(
+    part: tuple[str, Any], state: dict[str, Any], streamed: list[str], guard: StreamGuard
+) -> list[ChatEvent]:
+    """The events one part of the graph's stream gives: reply text the guard lets through,
+    progress; a state update is kept in `state`, the model's raw text in `streamed`."""
+    mode, chunk = part
+    if mode == "messages":
+        message, meta = chunk
+        if isinstance(message, AIMessageChunk) and meta.get("langgraph_node") == GENERATE_NODE and message.text:
+            streamed.append(str(message.text))
+            safe = guard.feed(str(message.text))
+            return [ChatEvent("text", safe)] if safe else []
+    elif mode == "custom":
+        if isinstance(chunk, dict) and chunk.get("content"):
+            return [ChatEvent("progress", str(chunk["content"]))]
+    elif mode == "updates":
+        state.update({k: v for update in chunk.values() if isinstance(update, dict) for k, v in update.items()})
+    return []
+
+
+def _closing_text(state: dict[str, Any], streamed: list[str], guard: StreamGuard) -> tuple[str, str]:
+    """(the text still to send, the whole reply) once the graph has ended: a refusal after what
+    was sent when the guard blocked, else what the stream guard held back."""
+    blocked = state.get("blocked") or []
+    if guard.blocked or any(e.get("action") != "removed" for e in blocked):
+        # what was sent stays; the refusal follows it
+        refusal = (state.get("reply") if blocked else None) or render_prompt("persona_chat_refusal").strip()
+        addition = ("\n\n" if guard.released.strip() else "") + refusal
+        return addition, (guard.released + addition).strip()
+    # the graph's guard node (which alone writes `fact_check`) checked this same reply with the
+    # same spec and found nothing to block, or the branch above would run
+    rest = guard.finish(checked="fact_check" in state)
+    return rest, state.get("reply", "".join(streamed).strip())
+
+
 @dataclass
 class ChatTurn:
     services: Services
@@ -221,38 +256,12 @@ class ChatTurn:
                     break
                 if isinstance(part, BaseException):
                     raise part
-                mode, chunk = cast(tuple[str, Any], part)
-                if mode == "messages":
-                    message, meta = chunk
-                    if isinstance(message, AIMessageChunk) and meta.get("langgraph_node") == GENERATE_NODE:
-                        chunk_text = str(message.text)
-                        if chunk_text:
-                            streamed.append(chunk_text)
-                            safe = guard.feed(chunk_text)
-                            if safe:
-                                yield ChatEvent("text", safe)
-                elif mode == "custom":
-                    if isinstance(chunk, dict) and chunk.get("content"):
-                        yield ChatEvent("progress", str(chunk["content"]))
-                elif mode == "updates":
-                    for update in chunk.values():
-                        if isinstance(update, dict):
-                            state.update(update)
+                for event in _stream_events(cast(tuple[str, Any], part), state, streamed, guard):
+                    yield event
+            closing, reply_text = _closing_text(state, streamed, guard)
+            if closing:
+                yield ChatEvent("text", closing)
             blocked = state.get("blocked") or []
-            if guard.blocked or any(e.get("action") != "removed" for e in blocked):
-                # what was sent stays; the refusal follows it
-                refusal = state.get("reply") if blocked else None
-                refusal = refusal or render_prompt("persona_chat_refusal").strip()
-                addition = ("\n\n" if guard.released.strip() else "") + refusal
-                yield ChatEvent("text", addition)
-                reply_text = (guard.released + addition).strip()
-            else:
-                # the graph's guard node (which alone writes `fact_check`) checked this same reply
-                # with the same spec and found nothing to block, or the branch above would run
-                rest = guard.finish(checked="fact_check" in state)
-                if rest:
-                    yield ChatEvent("text", rest)
-                reply_text = state.get("reply", "".join(streamed).strip())
             yield ChatEvent(
                 "completed",
                 reply=ChatReply(

@@ -106,6 +106,34 @@ def _decode_card_text(text: bytes, keyword: str) -> bytes:
         raise ServiceError(f"The PNG's {keyword!r} chunk is not base64-encoded card JSON") from None
 
 
+def _chunk_at(data: bytes, pos: int) -> tuple[bytes, bytes, int]:
+    """(type, body, position after the chunk) of the checked chunk at `pos`."""
+    if pos + 12 > len(data):
+        raise ServiceError("The PNG is truncated (a chunk is cut off)")
+    length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+    end = pos + 8 + length
+    if length > 0x7FFFFFFF or end + 4 > len(data):
+        raise ServiceError("The PNG is truncated or damaged: a chunk runs past the end of the file")
+    if not kind.isalpha():
+        raise ServiceError("The PNG is damaged: a chunk has an invalid type")
+    body = data[pos + 8 : end]
+    (crc,) = struct.unpack(">I", data[end : end + 4])
+    if zlib.crc32(kind + body) != crc:
+        raise ServiceError(f"The PNG is damaged: the CRC of a {kind.decode('ascii')} chunk does not match")
+    return kind, body, end + 4
+
+
+def _check_header(kind: bytes, body: bytes) -> None:
+    if kind != b"IHDR" or len(body) != 13:
+        raise ServiceError("The PNG is damaged: it does not start with an image header")
+    width, height = struct.unpack(">II", body[:8])
+    if width * height > MAX_PIXELS:
+        raise ServiceError(
+            f"The PNG's image is {width}x{height} pixels, more than {MAX_SIDE}x{MAX_SIDE} "
+            "(a decompression bomb?); refused"
+        )
+
+
 def read_card_png(data: bytes) -> bytes:
     """The card JSON (bytes) inside a PNG card, the `ccv3` chunk's when there is one; a
     ServiceError naming the problem otherwise."""
@@ -113,29 +141,12 @@ def read_card_png(data: bytes) -> bytes:
         raise ServiceError("Not a PNG file")
     pos, count = len(SIGNATURE), 0
     cards: dict[str, bytes] = {}
-    ended = False
-    while pos < len(data):
-        if pos + 12 > len(data):
-            raise ServiceError("The PNG is truncated (a chunk is cut off)")
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        end = pos + 8 + length
-        if length > 0x7FFFFFFF or end + 4 > len(data):
-            raise ServiceError("The PNG is truncated or damaged: a chunk runs past the end of the file")
-        if not kind.isalpha():
-            raise ServiceError("The PNG is damaged: a chunk has an invalid type")
-        body = data[pos + 8 : end]
-        (crc,) = struct.unpack(">I", data[end : end + 4])
-        if zlib.crc32(kind + body) != crc:
-            raise ServiceError(f"The PNG is damaged: the CRC of a {kind.decode('ascii')} chunk does not match")
+    while True:
+        if pos >= len(data):
+            raise ServiceError("The PNG is truncated (no IEND chunk)")
+        kind, body, pos = _chunk_at(data, pos)
         if count == 0:
-            if kind != b"IHDR" or length != 13:
-                raise ServiceError("The PNG is damaged: it does not start with an image header")
-            width, height = struct.unpack(">II", body[:8])
-            if width * height > MAX_PIXELS:
-                raise ServiceError(
-                    f"The PNG's image is {width}x{height} pixels, more than {MAX_SIDE}x{MAX_SIDE} "
-                    "(a decompression bomb?); refused"
-                )
+            _check_header(kind, body)
         count += 1
         if count > MAX_CHUNKS:
             raise ServiceError(f"The PNG has more than {MAX_CHUNKS} chunks; refused")
@@ -143,12 +154,8 @@ def read_card_png(data: bytes) -> bytes:
             found = _text_chunk(kind, body)
             if found is not None:
                 cards.setdefault(found[0].lower(), found[1])
-        pos = end + 4
         if kind == b"IEND":
-            ended = True
             break
-    if not ended:
-        raise ServiceError("The PNG is truncated (no IEND chunk)")
     for keyword in (V3_KEYWORD, CARD_KEYWORD):
         if keyword in cards:
             return _decode_card_text(cards[keyword], keyword)
