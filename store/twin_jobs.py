@@ -1,5 +1,6 @@
-"""Survey and focus-group jobs in Postgres, so any replica can answer a status poll and a job
-outlives the process that accepted or ran it.
+"""Survey, focus-group and fidelity jobs in Postgres, so any replica can answer a status poll and
+a job outlives the process that accepted or ran it. A fidelity job's table of people is kept in
+`twin_job_tables` while the job is unfinished (a poll never reads it).
 
 A job goes queued -> running -> succeeded | failed | cancelled; a run interrupted by a shutdown
 puts it back to queued. Only an unfinished job changes state, so a cancel can never be undone by
@@ -17,7 +18,7 @@ from psycopg.types.json import Jsonb
 
 from store.types import Pool
 
-JobKind = Literal["survey", "focus_group"]
+JobKind = Literal["survey", "focus_group", "fidelity"]
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 UNFINISHED: tuple[JobState, ...] = ("queued", "running")
 _COLUMNS = """id, kind, caller, state, request, model, queue_job_id, runs, done, total, result, error,
@@ -43,14 +44,35 @@ class TwinJobRow(TypedDict):
     updated_at: datetime
 
 
-async def create_job(pool: Pool, *, kind: JobKind, caller: str, request: Mapping[str, Any], model: str) -> uuid.UUID:
+async def create_job(
+    pool: Pool,
+    *,
+    kind: JobKind,
+    caller: str,
+    request: Mapping[str, Any],
+    model: str,
+    records_csv: str | None = None,
+) -> uuid.UUID:
+    """A queued job; `records_csv` (a fidelity job's table) is stored with it, in one transaction."""
     job_id = uuid.uuid4()
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, conn.transaction():
         await conn.execute(
             "INSERT INTO twin_jobs (id, kind, caller, request, model) VALUES (%s, %s, %s, %s, %s)",
             (job_id, kind, caller, Jsonb(dict(request)), model),
         )
+        if records_csv is not None:
+            await conn.execute(
+                "INSERT INTO twin_job_tables (job_id, records_csv) VALUES (%s, %s)", (job_id, records_csv)
+            )
     return job_id
+
+
+async def get_records_csv(pool: Pool, job_id: uuid.UUID) -> str | None:
+    """The table stored with an unfinished job; None once it has finished (or for other kinds)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT records_csv FROM twin_job_tables WHERE job_id = %s", (job_id,))
+        row = await cur.fetchone()
+        return None if row is None else str(row["records_csv"])
 
 
 async def set_queue_job(pool: Pool, job_id: uuid.UUID, queue_job_id: int) -> None:
@@ -107,13 +129,17 @@ async def finish(
     state: Literal["succeeded", "failed", "cancelled"] | None = None,
 ) -> TwinJobRow | None:
     """Succeeded with `result`, failed with `error`, or `state` as given; only an unfinished job
-    changes. The row after the change, or None when the job had finished already (or is unknown)."""
+    changes, and its stored table goes (it never runs again). The row after the change, or None
+    when the job had finished already (or is unknown)."""
     final = state or ("failed" if error is not None else "succeeded")
     async with pool.connection() as conn:
         cur = await conn.execute(
-            f"""UPDATE twin_jobs SET state = %s, result = %s, error = %s, finished_at = now(), updated_at = now()
-                 WHERE id = %s AND state IN ('queued', 'running')
-             RETURNING {_COLUMNS}""",
+            f"""WITH finished AS (
+                    UPDATE twin_jobs SET state = %s, result = %s, error = %s, finished_at = now(), updated_at = now()
+                     WHERE id = %s AND state IN ('queued', 'running')
+                 RETURNING {_COLUMNS}),
+                 dropped AS (DELETE FROM twin_job_tables WHERE job_id IN (SELECT id FROM finished))
+                SELECT * FROM finished""",
             (final, None if result is None else Jsonb(dict(result)), error, job_id),
         )
         return cast("TwinJobRow | None", await cur.fetchone())

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from graphs.focus_group.state import FocusGroupInput
 from graphs.segment_survey.state import SurveyInput
@@ -25,6 +25,8 @@ from server.twin.auth import caller_id
 from server.twin.schemas import (
     ChatOut,
     ClusterOut,
+    FidelityReportOut,
+    FidelityRequest,
     FocusGroupOut,
     FocusGroupRequest,
     JobAcceptedOut,
@@ -40,9 +42,9 @@ from server.twin.schemas import (
 )
 from services.portable.files import ExportFormat
 from services.twin import chat as twin_chat
+from services.twin import fidelity_run, routing
 from services.twin import focus_group as twin_focus_group
 from services.twin import jobs as twin_jobs
-from services.twin import routing
 from services.twin import survey as twin_survey
 from services.twin import transfer as twin_transfer
 
@@ -122,9 +124,9 @@ async def export_persona(
     return file_response(await twin_transfer.export_persona(_services(request).pool, persona_id, format))
 
 
-def _wants_job(body: SegmentChoice, request: Request) -> bool:
+def _wants_job(async_: bool, request: Request) -> bool:
     """`"async": true` in the body, or `Prefer: respond-async` (RFC 7240) among the preferences."""
-    if body.async_:
+    if async_:
         return True
     for header in request.headers.getlist("prefer"):
         for preference in header.split(","):
@@ -142,6 +144,11 @@ async def _accept_job(body: SegmentChoice, request: Request, caller: str, kind: 
     row = await twin_jobs.submit_job(
         services, kind=kind, caller=caller, request=body.run_fields(), model=services.settings.chat_model
     )
+    return _accepted(request, row)
+
+
+def _accepted(request: Request, row: twin_jobs.TwinJobRow) -> JSONResponse:
+    """202 with where to follow the job."""
     status_url = request.url_for("twin_job_status", job_id=str(row["id"])).path
     accepted = JobAcceptedOut(job_id=str(row["id"]), status_url=status_url, state=row["state"])
     return JSONResponse(
@@ -164,7 +171,7 @@ async def survey(body: SurveyRequest, request: Request, caller: str = Depends(ca
     (`weighting`: raked to every split the cluster stores, or its gender and age band cell
     alone); `ci95` is a Wilson interval on the effective number of personas. With `"async": true`
     (or `Prefer: respond-async`) it runs as a job: 202 and a status URL."""
-    if _wants_job(body, request):
+    if _wants_job(body.async_, request):
         return await _accept_job(body, request, caller, "survey")
     survey = body.run_fields()
     method = survey.pop("method")
@@ -211,7 +218,7 @@ async def focus_group(body: FocusGroupRequest, request: Request, caller: str = D
     """Ask the most representative personas of some clusters an open question; each answers in
     character, then the answers are grouped into themes, each with a verbatim quote. With
     `"async": true` (or `Prefer: respond-async`) it runs as a job: 202 and a status URL."""
-    if _wants_job(body, request) and not body.stream:
+    if _wants_job(body.async_, request) and not body.stream:
         return await _accept_job(body, request, caller, "focus_group")
     graph = request.app.state.graphs["focus_group"]
     model = _services(request).settings.chat_model
@@ -227,6 +234,34 @@ async def focus_group(body: FocusGroupRequest, request: Request, caller: str = D
     )
 
 
+@router.post(
+    "/fidelity",
+    response_model=FidelityReportOut,
+    responses={**_JOB_ACCEPTED, **error_responses(*KEYED, 400, 413, 502)},
+)
+async def fidelity(body: FidelityRequest, request: Request, caller: str = Depends(caller_id)) -> Any:
+    """How faithful twins built from a table are to their people (`personas twin validate`): twins
+    are built from `records_csv` without the `hold_out` columns, each is asked those columns'
+    questions, and the answers are compared per cluster with the records and the baselines. The
+    stored twins are not touched. A bad table, schema or hold-out column is a 400 that names it,
+    before anything runs. With `"async": true` (or `Prefer: respond-async`) it runs as a job:
+    202 and a status URL; `GET {status_url}/report` then gives the report as an HTML page."""
+    services = _services(request)
+    run = await fidelity_run.check_request(body.records_csv, body.schema_, body.clusters, body.hold_out, body.seed)
+    model = services.settings.chat_model
+    if _wants_job(body.async_, request):
+        row = await twin_jobs.submit_job(
+            services,
+            kind="fidelity",
+            caller=caller,
+            request=run.job_request(),
+            model=model,
+            records_csv=body.records_csv,
+        )
+        return _accepted(request, row)
+    return FidelityReportOut.model_validate(await fidelity_run.run_fidelity(run, model, settings=services.settings))
+
+
 @router.get(
     "/jobs/{job_id}",
     name="twin_job_status",
@@ -234,8 +269,9 @@ async def focus_group(body: FocusGroupRequest, request: Request, caller: str = D
     responses=error_responses(*KEYED, 404),
 )
 async def job_status(request: Request, job_id: str = Path(...), caller: str = Depends(caller_id)) -> TwinJobOut:
-    """A survey or focus-group job: state, progress (respondents answered out of those selected),
-    times, the error when it failed and the result (the synchronous call's body) when it succeeded."""
+    """A survey, focus-group or fidelity job: state, progress (respondents answered out of those
+    selected; twins asked out of the questions to ask), times, the error when it failed and the
+    result (the synchronous call's body) when it succeeded."""
     return TwinJobOut.of(await twin_jobs.job_status(_services(request), job_id, caller))
 
 
@@ -248,3 +284,19 @@ async def cancel_job(request: Request, job_id: str = Path(...), caller: str = De
     """Cancel a job: a queued one never runs, a running one stops its model calls. A job that has
     already succeeded or failed is a 409."""
     return TwinJobOut.of(await twin_jobs.cancel_job(_services(request), job_id, caller))
+
+
+@router.get(
+    "/jobs/{job_id}/report",
+    response_class=Response,
+    responses={
+        200: {"description": "The report page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+        **error_responses(*KEYED, 404, 409),
+    },
+)
+async def fidelity_job_report(
+    request: Request, job_id: str = Path(...), caller: str = Depends(caller_id)
+) -> HTMLResponse:
+    """A succeeded fidelity job's report as one self-contained HTML page (a table and a chart per
+    held-out question); 409 for another kind of job or one that has not succeeded."""
+    return HTMLResponse(await twin_jobs.fidelity_report_html(_services(request), job_id, caller))

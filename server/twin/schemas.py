@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import JsonDict
 
 from graphs.cluster_router.state import ClusterMatch, Greeting, PersonaMatch
@@ -281,9 +289,111 @@ class FocusGroupOut(BaseModel):
     clusters: list[FocusGroupClusterOut]
 
 
+# ---------------------------------------------------------------- fidelity report
+
+TABLE = "records_csv"  # the request field that holds the table
+
+
+class FidelityRequest(StrictBody):
+    """A table of people and the columns to hold out; the CLI's `personas twin validate`."""
+
+    records_csv: str = Field(
+        min_length=1,
+        description="The table, one person a row, as CSV text with a header line (UTF-8, at most 20 MB).",
+    )
+    schema_: dict[str, Any] | None = Field(
+        None,
+        alias="schema",
+        description="Its record-schema/v1 (see docs/twins-from-tables.md); omitted: drafted from the table, "
+        "as `personas twin schema` does (a drafted schema has no questions, so a held-out column needs one).",
+    )
+    clusters: int = Field(ge=2, le=50, description="Number of clusters (K) to build the twins in.")
+    hold_out: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1,
+        max_length=20,
+        description="Columns to hide from the twins and ask them: each a category, ordinal or boolean column "
+        "of 2 to 10 values with a `question` in the schema.",
+    )
+    seed: int = Field(7, ge=0, le=2**31 - 1, description="Clustering and answer seed (the CLI's default, 7).")
+    async_: bool = Field(
+        False,
+        alias="async",
+        description="Run as a job: answer 202 with a `job_id` and a `status_url`; the report's HTML is then at "
+        "`{status_url}/report`. The header `Prefer: respond-async` does the same.",
+    )
+
+    @field_validator("hold_out")
+    @classmethod
+    def _distinct_columns(cls, columns: list[str]) -> list[str]:
+        if len(set(columns)) != len(columns):
+            raise ValueError("hold_out names a column twice")
+        return columns
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _without_the_table(cls, data: Any, handler: ModelWrapValidatorHandler[FidelityRequest]) -> FidelityRequest:
+        """A 422 echoes the input of each error; the whole table must not come back with it."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+            if not any(isinstance(e["input"], dict) and TABLE in e["input"] for e in errors):
+                raise
+            shortened = []
+            for error in errors:
+                given = error["input"]
+                if isinstance(given, dict) and isinstance(given.get(TABLE), str):
+                    given = {**given, TABLE: f"<{len(given[TABLE])} characters>"}
+                line: Any = {"type": error["type"], "loc": error["loc"], "input": given}
+                if "ctx" in error:
+                    line["ctx"] = error["ctx"]
+                shortened.append(line)
+            try:
+                rebuilt = ValidationError.from_exception_data(exc.title, shortened)
+            except (KeyError, TypeError, ValueError):  # an error type it cannot rebuild
+                raise exc from None
+            raise rebuilt from None
+
+
+class FidelityClusterOut(BaseModel):
+    cluster_key: int
+    cluster_name: str
+    n_twins: int
+    weight: float = Field(description="Weight of the cluster's members who answered the question.")
+    truth: dict[str, float] = Field(description="The members' answers (weighted shares).")
+    twins: dict[str, float] = Field(description="The twins' answers, weighted as a survey weighs them.")
+    floor: dict[str, float] = Field(description="The twins' own records, weighted the same way.")
+    tvd: dict[str, float] = Field(description="Distance to `truth`: twins, floor, uniform, table, no_record.")
+    accuracy: dict[str, float | None] = Field(description="A twin's likeliest answer against its own record.")
+
+
+class FidelityQuestionOut(BaseModel):
+    column: str
+    question: str
+    options: list[str]
+    mean_tvd: dict[str, float | None]
+    mean_accuracy: dict[str, float | None]
+    clusters: list[FidelityClusterOut]
+
+
+class FidelityReportOut(BaseModel):
+    """The fidelity report: `fidelity.json` of `personas twin validate --report`."""
+
+    records: int
+    clusters: int
+    model: str
+    seed: int
+    questions: list[FidelityQuestionOut]
+
+
 # ---------------------------------------------------------------- jobs
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+_RESULTS: dict[str, type[SurveyOut | FocusGroupOut | FidelityReportOut]] = {
+    "survey": SurveyOut,
+    "focus_group": FocusGroupOut,
+    "fidelity": FidelityReportOut,
+}
 
 
 class JobAcceptedOut(BaseModel):
@@ -293,29 +403,31 @@ class JobAcceptedOut(BaseModel):
 
 
 class JobProgressOut(BaseModel):
-    done: int = Field(description="Respondents who have answered in the current run.")
-    total: int | None = Field(description="Respondents selected; null until they are chosen.")
+    done: int = Field(description="Respondents who have answered in the current run (fidelity: twins asked).")
+    total: int | None = Field(
+        description="Respondents selected (fidelity: questions to ask, twins and baseline); null until known."
+    )
 
 
 class TwinJobOut(BaseModel):
     job_id: str
-    kind: Literal["survey", "focus_group"]
+    kind: Literal["survey", "focus_group", "fidelity"]
     state: JobState
     progress: JobProgressOut
     created_at: datetime
     started_at: datetime | None = Field(description="When a worker first took the job.")
     finished_at: datetime | None
     error: str | None = Field(description="Why the job failed (state failed).")
-    result: SurveyOut | FocusGroupOut | None = Field(
+    result: SurveyOut | FocusGroupOut | FidelityReportOut | None = Field(
         description="When succeeded: exactly what the synchronous call answers."
     )
 
     @classmethod
     def of(cls, row: TwinJobRow) -> TwinJobOut:
         result = row["result"]
-        shaped: SurveyOut | FocusGroupOut | None = None
+        shaped: SurveyOut | FocusGroupOut | FidelityReportOut | None = None
         if result is not None:
-            shaped = (SurveyOut if row["kind"] == "survey" else FocusGroupOut).model_validate(result)
+            shaped = _RESULTS[row["kind"]].model_validate(result)
         return cls(
             job_id=str(row["id"]),
             kind=row["kind"],

@@ -1,10 +1,10 @@
-"""Surveys and focus groups as background jobs: accepted now, run by a worker, polled by id,
-cancelled on request, and never silently lost.
+"""Surveys, focus groups and fidelity reports as background jobs: accepted now, run by a worker,
+polled by id, cancelled on request, and never silently lost.
 
 A job is a row in `twin_jobs` (what a poll reads, on any replica) and a procrastinate job
 (`services.task_queue`) that any worker takes: the one inside `personas serve` or a separate
-`personas worker`. Progress (respondents answered out of those selected) is written to the row
-as the run goes.
+`personas worker`. Progress (respondents answered out of those selected; for a fidelity report,
+twins asked out of all the questions to ask) is written to the row as the run goes.
 
 Cancelling marks the row cancelled first (a queued job then never runs) and asks the task queue
 to abort a running one: its worker cancels the run, which stops its model calls; the run also
@@ -31,6 +31,7 @@ from graphs.segment_survey.state import SurveyInput
 from runtime.errors import NotFoundError, ServiceError
 from runtime.services import Services
 from services import task_queue
+from services.twin import fidelity_run
 from services.twin.focus_group import focus_group_events
 from services.twin.survey import run_survey
 from store import twin_jobs
@@ -46,6 +47,8 @@ FAILED = "The job failed unexpectedly; submit it again."
 INTERRUPTED = f"The job was interrupted {MAX_RUNS} times before it could finish; submit it again."
 LOST = "The job queue lost this job before it finished; submit it again."
 ALREADY_FINISHED = "The job has already {state}; there is nothing to cancel."
+NOT_FIDELITY = "This is a {kind} job; only a fidelity job has a report."
+NO_REPORT_YET = "The fidelity job is {state}; only a succeeded one has a report."
 # the task queue's states in which it will never run the job (again)
 _QUEUE_GAVE_UP = ("failed", "cancelled", "aborted")
 
@@ -60,11 +63,19 @@ class JobConflictError(ServiceError):
 
 
 async def submit_job(
-    services: Services, *, kind: JobKind, caller: str, request: dict[str, Any], model: str
+    services: Services,
+    *,
+    kind: JobKind,
+    caller: str,
+    request: dict[str, Any],
+    model: str,
+    records_csv: str | None = None,
 ) -> TwinJobRow:
-    """Store a queued job and hand it to the task queue; the stored row."""
+    """Store a queued job (with a fidelity job's table) and hand it to the task queue; the stored row."""
     pool = services.pool
-    job_id = await twin_jobs.create_job(pool, kind=kind, caller=caller, request=request, model=model)
+    job_id = await twin_jobs.create_job(
+        pool, kind=kind, caller=caller, request=request, model=model, records_csv=records_csv
+    )
     try:
         app = task_queue.queue_app(services)
         queue_job_id = await app.configure_task(TASK).defer_async(twin_job_id=str(job_id))
@@ -126,6 +137,17 @@ async def cancel_job(services: Services, job_id: str, caller: str) -> TwinJobRow
     return cancelled
 
 
+async def fidelity_report_html(services: Services, job_id: str, caller: str) -> str:
+    """The report of the caller's succeeded fidelity job as an HTML page (404 when unknown, 409
+    for another kind of job or one that has not succeeded)."""
+    row = await job_status(services, job_id, caller)
+    if row["kind"] != "fidelity":
+        raise JobConflictError(NOT_FIDELITY.format(kind=row["kind"].replace("_", " ")))
+    if row["state"] != "succeeded" or row["result"] is None:
+        raise JobConflictError(NO_REPORT_YET.format(state=row["state"]))
+    return fidelity_run.report_html(row["result"])
+
+
 # ------------------------------------------------------------------------------ running
 
 
@@ -168,7 +190,7 @@ class _ProgressWriter:
         await self._write()
 
 
-async def _run_survey(row: TwinJobRow, progress: Progress) -> dict[str, Any]:
+async def _run_survey(services: Services, row: TwinJobRow, progress: Progress) -> dict[str, Any]:
     request = dict(row["request"])
     method = request.pop("method", "auto")
     result = await run_survey(
@@ -177,7 +199,7 @@ async def _run_survey(row: TwinJobRow, progress: Progress) -> dict[str, Any]:
     return dict(result)
 
 
-async def _run_focus_group(row: TwinJobRow, progress: Progress) -> dict[str, Any]:
+async def _run_focus_group(services: Services, row: TwinJobRow, progress: Progress) -> dict[str, Any]:
     request = cast("FocusGroupInput", dict(row["request"]))
     async for event in focus_group_events(focus_group_graph, request, row["model"]):
         if event["type"] in ("progress", "response"):
@@ -187,9 +209,17 @@ async def _run_focus_group(row: TwinJobRow, progress: Progress) -> dict[str, Any
     raise ServiceError(FAILED, status=502)
 
 
-_RUNNERS: dict[str, Callable[[TwinJobRow, Progress], Coroutine[Any, Any, dict[str, Any]]]] = {
+async def _run_fidelity(services: Services, row: TwinJobRow, progress: Progress) -> dict[str, Any]:
+    records_csv = await twin_jobs.get_records_csv(services.pool, row["id"])
+    return await fidelity_run.run_stored(
+        row["request"], records_csv, row["model"], settings=services.settings, progress=progress
+    )
+
+
+_RUNNERS: dict[str, Callable[[Services, TwinJobRow, Progress], Coroutine[Any, Any, dict[str, Any]]]] = {
     "survey": _run_survey,
     "focus_group": _run_focus_group,
+    "fidelity": _run_fidelity,
 }
 
 
@@ -203,7 +233,7 @@ async def run_job(services: Services, job_id: uuid.UUID) -> None:
         await twin_jobs.finish(pool, job_id, error=INTERRUPTED)
         return
     writer = _ProgressWriter(services, job_id)
-    work = asyncio.create_task(_RUNNERS[row["kind"]](row, writer.report), name=f"twin job {job_id}")
+    work = asyncio.create_task(_RUNNERS[row["kind"]](services, row, writer.report), name=f"twin job {job_id}")
     watch = asyncio.create_task(writer.run_until_cancelled(), name=f"twin job {job_id} progress")
     try:
         await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)

@@ -5,6 +5,8 @@ read with one sentence naming the column, the row and the value: nothing partial
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -66,12 +68,27 @@ def read_columns(path: Path) -> dict[str, list[str | None]]:
         raise ConfigError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
     except (ValueError, OSError) as exc:
         raise ConfigError(f"{path.name} is not a readable table: {str(exc).rstrip('.')}.") from None
+    return _cells(frame, path.name)
+
+
+def read_csv_text(text: str, name: str) -> dict[str, list[str | None]]:
+    """The cells of a CSV table given as text (a request's field, `name`) by column, as `read_columns`."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (ValueError, csv.Error) as exc:
+        raise ConfigError(f"{name} is not a readable CSV table: {str(exc).strip().rstrip('.')}.") from None
+    return _cells(frame, name)
+
+
+def _cells(frame: Any, name: str) -> dict[str, list[str | None]]:
     columns: dict[str, list[str | None]] = {}
-    for name in frame.columns:
-        cells = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in frame[name]]
-        columns[str(name)] = [c if c is not None and c.strip() else None for c in cells]
+    for column in frame.columns:
+        cells = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in frame[column]]
+        columns[str(column)] = [c if c is not None and c.strip() else None for c in cells]
     if not columns or not next(iter(columns.values()), []):
-        raise ConfigError(f"{path.name} has no rows.")
+        raise ConfigError(f"{name} has no rows.")
     return columns
 
 
