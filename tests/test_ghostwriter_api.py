@@ -289,7 +289,7 @@ async def test_cli_load_sample_imports_the_sample_accounts(fresh_db_url, tmp_pat
     import argparse
 
     from runtime.settings import get_settings
-    from server.ghostwriter.cli import load_sample
+    from server.cli.ghostwriter import load_sample
 
     monkeypatch.setenv("DATABASE_URL", fresh_db_url)
     monkeypatch.setenv("DATA_DIR", str(tmp_path))

@@ -407,6 +407,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from server.cli import main
+    from server.cli.main import main
 
     sys.exit(main(["twin", *sys.argv[1:]]))

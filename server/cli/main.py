@@ -1,4 +1,4 @@
-"""The `personas` command line: serve, migrate, and the sub-commands of each API (`server.<api>.cli`)
+"""The `personas` command line: serve, migrate, and the sub-commands of each API (`server.cli.<api>`)
 and of the evals."""
 
 from __future__ import annotations
@@ -120,11 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(run=_migrate)
     for module in (
-        "server.twin.cli",
-        "server.studio.cli",
-        "server.ghostwriter.cli",
-        "server.transfer_cli",
-        "server.worker_cli",
+        "server.cli.twin",
+        "server.cli.studio",
+        "server.cli.ghostwriter",
+        "server.cli.transfer",
+        "server.cli.worker",
         "evals.cli",
     ):
         importlib.import_module(module).register(sub)
@@ -179,7 +179,3 @@ async def _run_command(command: Coroutine[Any, Any, Any]) -> Any:
     finally:
         if current_services() is not inherited:
             await stop_current_services()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
