@@ -73,6 +73,8 @@ class PersonaChatInput(TypedDict):
     system_prompt_override: NotRequired[str | None]
     additional_instructions: NotRequired[str | None]
     attachments: NotRequired[list[Attachment]]
+    # attachments an API has already read into message parts (checked before the turn starts)
+    attachment_parts: NotRequired[list[dict[str, Any]]]
     use_documents: NotRequired[bool]
     use_web: NotRequired[bool]
 
@@ -96,12 +98,10 @@ class PersonaChatOutput(TypedDict):
 
 
 class PersonaChatState(PersonaChatInput, PersonaChatOutput):
-    """Everything the nodes share. `attachment_parts` are model content parts read from the
-    attachments (an API may pass them prepared); `collections` and `rag` are the loaded
-    persona's own document settings, never a caller's; `canary` serves the guard (a streaming
-    caller is known by the StreamGuard it passes in `configurable`)."""
+    """Everything the nodes share. `collections` and `rag` are the loaded persona's own document
+    settings, never a caller's; `canary` serves the guard (a streaming caller is known by the
+    StreamGuard it passes in `configurable`)."""
 
-    attachment_parts: NotRequired[list[dict[str, Any]]]
     collections: NotRequired[list[str] | None]
     rag: NotRequired[dict[str, Any] | None]
     draft: NotRequired[AnyMessage | None]  # generate's reply until the guard passes or replaces it

@@ -1,4 +1,5 @@
-"""Chat with an account persona: one turn through the `ghostwriter_chat` graph.
+"""Chat with an account persona: one turn through the `persona_chat` graph, without a checkpointer
+(the ghostwriter API sends the whole history with every request).
 
 `start_chat` checks everything that can fail before generation starts (account, persona, model,
 attachments) and reserves the worst case of the key's budget; the returned `ChatTurn` runs once,
@@ -24,8 +25,8 @@ from typing import Any, Literal, cast
 import anyio
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, SystemMessage
 
-from graphs.ghostwriter_chat.graph import graph as ghostwriter_chat
 from graphs.persona_chat.context import ChatContext
+from graphs.persona_chat.graph import graph as persona_chat
 from graphs.persona_chat.guard import StreamGuard
 from graphs.persona_chat.nodes import GENERATE_NODE, STREAM_GUARD_KEY
 from graphs.persona_chat.state import PersonaChatState
@@ -218,7 +219,7 @@ class ChatTurn:
         started = time.perf_counter()
         state: dict[str, Any] | None = None
         try:
-            state = dict(await ghostwriter_chat.ainvoke(self.graph_input, context=self.context))
+            state = dict(await persona_chat.ainvoke(self.graph_input, context=self.context))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -292,7 +293,7 @@ class ChatTurn:
         try:
             parts = cast(
                 AsyncGenerator[Any, None],
-                ghostwriter_chat.astream(
+                persona_chat.astream(
                     graph_input,
                     {"configurable": {STREAM_GUARD_KEY: guard}},
                     context=self.context,
@@ -364,8 +365,6 @@ async def _prepare_turn(services: Services, account_id: str, request: ChatReques
         "attachment_parts": parts,
         "use_documents": request.use_documents,
         "use_web": request.use_web,
-        "references": [],
-        "tool_calls": [],
     }
     prompt_text = (request.system_prompt or row["system_prompt"]) + (request.additional_instructions or "")
     # the prompt as the model will see it, attachments included (their text goes in the system message)
