@@ -53,7 +53,7 @@ lock: $(STAMP)
 
 # Fails when a requirement in pyproject.toml is missing from the lock or not met by its pin.
 check-lock: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider -q tests/test_lock.py
+	$(BIN)/python -m pytest -p no:cacheprovider -q tests/packaging/test_lock.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.chat_overhead

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from runtime.local_llm import free_port
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 LANGGRAPH = shutil.which("langgraph", path=str(Path(sys.executable).parent))
 # `make test` installs the studio extra first, so these run in CI; only a bare pytest skips them.
 needs_studio = pytest.mark.skipif(

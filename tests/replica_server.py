@@ -1,4 +1,4 @@
-"""One API replica for tests/test_replicas.py, in a process of its own: the service on the
+"""One API replica for tests/server/test_replicas.py, in a process of its own: the service on the
 DATABASE_URL it is given (settings from the environment), the scripted fake model answering
 as `fake:scripted` (each call waits FAKE_MODEL_DELAY seconds, so a batch job takes a while).
 

@@ -1,7 +1,7 @@
-"""Schemathesis hooks of tests/test_openapi_fuzz.py (loaded through SCHEMATHESIS_HOOKS).
+"""Schemathesis hooks of tests/server/test_openapi_fuzz.py (loaded through SCHEMATHESIS_HOOKS).
 
 NUL characters and unpaired surrogates are refused by design before any route runs (a 400;
-tests/test_bad_input.py sends them everywhere). `allow-x00 = false` keeps them out of the values
+tests/server/test_bad_input.py sends them everywhere). `allow-x00 = false` keeps them out of the values
 the schema describes, but schemathesis 4.15 still generates them inside additional properties
 (unknown JSON keys and form fields), so such cases are dropped here.
 """
