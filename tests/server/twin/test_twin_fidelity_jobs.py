@@ -21,9 +21,9 @@ from services.twin import fidelity_run
 from services.twin.fidelity import report_json, validate_twins
 from services.twin.record_table import read_record_table
 from store import twin_jobs
-from tests.test_twin_cli import twin_tables
-from tests.test_twin_jobs import Gate, GatedChatModel, poll, wait_queue_status
-from tests.test_twin_record_tables import SCHEMA, survey_rows, write_table
+from tests.server.twin.test_twin_cli import twin_tables
+from tests.server.twin.test_twin_jobs import Gate, GatedChatModel, poll, wait_queue_status
+from tests.services.twin.test_twin_record_tables import SCHEMA, survey_rows, write_table
 
 MODEL = "gated:scripted"
 QUESTION = "Do you favor or oppose the death penalty for murder?"
