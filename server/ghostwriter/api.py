@@ -1,4 +1,4 @@
-"""REST adapter for the ghostwriter contract (`ghostwriter-persona-api.md`), plus account/post import
+"""REST adapter for the ghostwriter contract (`docs/api/ghostwriter.md`), plus account/post import
 and persona export/import.
 
 Every route parses a typed request, calls one `services.ghostwriter` function and shapes the

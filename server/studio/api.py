@@ -1,4 +1,4 @@
-"""REST adapter for the studio contract (`contracts/studio-personas.md`), mounted at /studio.
+"""REST adapter for the studio API (`docs/api/studio.md`), mounted at /studio.
 
 Contract routes: GET /personas/owned, POST /personas/build, PUT /personas/build/{id},
 GET /personas/{id}/message_history, POST /personas/{id}/chat. Added routes:

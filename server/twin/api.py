@@ -1,4 +1,4 @@
-"""REST adapter for the Twin-chat contract (`contracts/twin-chat-v1.md`).
+"""REST adapter for the Twin-chat API (`docs/api/twin.md`).
 
 Each route parses its typed request, calls one use case of `services.twin` and shapes the
 contract's response; service errors become `{"detail": ...}` in `server.errors`. When

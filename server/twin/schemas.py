@@ -1,4 +1,4 @@
-"""Request and response bodies of the Twin-chat API (`contracts/twin-chat-v1.md`), and the
+"""Request and response bodies of the Twin-chat API (`docs/api/twin.md`), and the
 contract's cut of the summaries they carry."""
 
 from __future__ import annotations

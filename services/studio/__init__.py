@@ -1,4 +1,4 @@
-"""Use cases of the studio API (`contracts/studio-personas.md`): one module per job.
+"""Use cases of the studio API (`docs/api/studio.md`): one module per job.
 
 access       who is calling and what they may manage
 security     password hashing and JWT access tokens

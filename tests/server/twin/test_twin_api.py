@@ -1,4 +1,4 @@
-"""The Twin-chat REST API (contracts/twin-chat-v1.md) at /twin, on a small imported set."""
+"""The Twin-chat REST API (docs/api/twin.md) at /twin, on a small imported set."""
 
 from __future__ import annotations
 
