@@ -3,11 +3,13 @@
 select_respondents -> ask (fan-out with `Send`: one branch per persona and sample, at most
 `max_concurrency` at once) -> aggregate (weighted distribution and 95% intervals per cluster).
 This module is the graph's one compile site: langgraph.json, the LangServe routes and the twin
-REST API all run `graph`.
+REST API all run `graph`; survey jobs compile it with the service's checkpointer, so a job
+interrupted half-way resumes with the answers it already has (`services.twin.survey`).
 """
 
 from __future__ import annotations
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
@@ -18,7 +20,7 @@ from graphs.segment_survey.state import SurveyInput, SurveyOutput, SurveyState
 SurveyGraph = CompiledStateGraph[SurveyState, SurveyContext, SurveyInput, SurveyOutput]
 
 
-def build_segment_survey() -> SurveyGraph:
+def build_segment_survey(checkpointer: BaseCheckpointSaver | None = None) -> SurveyGraph:
     builder = StateGraph(
         SurveyState, input_schema=SurveyInput, output_schema=SurveyOutput, context_schema=SurveyContext
     )
@@ -30,7 +32,7 @@ def build_segment_survey() -> SurveyGraph:
     builder.add_conditional_edges("select_respondents", fan_out, ["ask", "aggregate"])
     builder.add_edge("ask", "aggregate")
     builder.add_edge("aggregate", END)
-    return builder.compile(name="segment_survey")
+    return builder.compile(checkpointer=checkpointer, name="segment_survey")
 
 
 graph = build_segment_survey()

@@ -9,8 +9,10 @@ twins asked out of all the questions to ask) is written to the row as the run go
 Cancelling marks the row cancelled first (a queued job then never runs) and asks the task queue
 to abort a running one: its worker cancels the run, which stops its model calls; the run also
 notices the cancel itself the next time it writes progress. A worker that stops hands its job
-back to the queue (the run starts again from the beginning: with the same seed it gives the same
-result); a job interrupted MAX_RUNS times, or that the task queue lost, is failed with a reason.
+back to the queue: a survey's next run asks only the personas that had not answered (its graph
+keeps each answer on a checkpointer thread of the job's own); a focus group or fidelity report
+starts again (with the same seed either gives the same result). A job interrupted MAX_RUNS
+times, or that the task queue lost, is failed with a reason.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from procrastinate.job_context import AbortReason
 
 from graphs.focus_group.graph import graph as focus_group_graph
 from graphs.focus_group.state import FocusGroupInput
-from graphs.segment_survey.graph import graph as segment_survey_graph
+from graphs.segment_survey.graph import build_segment_survey
 from graphs.segment_survey.state import SurveyInput
 from runtime.errors import NotFoundError, ServiceError
 from runtime.services import Services
@@ -191,11 +193,15 @@ class _ProgressWriter:
 
 
 async def _run_survey(services: Services, row: TwinJobRow, progress: Progress) -> dict[str, Any]:
+    """The survey on a checkpointer thread of the job's own: a run after an interruption asks
+    only the personas that had not answered; the thread goes once the survey has its result."""
     request = dict(row["request"])
     method = request.pop("method", "auto")
+    graph, thread_id = build_segment_survey(checkpointer=services.checkpointer), f"twin-job-{row['id']}"
     result = await run_survey(
-        segment_survey_graph, cast("SurveyInput", request), row["model"], method=method, progress=progress
+        graph, cast("SurveyInput", request), row["model"], method=method, progress=progress, thread_id=thread_id
     )
+    await services.checkpointer.adelete_thread(thread_id)
     return dict(result)
 
 
