@@ -791,8 +791,8 @@ class StreamGuard:
     (`may_disclose`) the stream keeps at least HOLD_BACK_WORDS words and HOLD_BACK_CHARS
     characters unsent, so a disclosure is found before its first telling word leaves; after a
     finding nothing more is released. The check itself runs only when such a word or a new line
-    arrives. `arm` receives the turn's spec from the generate node (pass the guard as
-    `configurable["stream_guard"]`)."""
+    arrives. The generate node arms one with the turn's spec when the caller streams
+    (`nodes.STREAM_CHECKED_KEY`)."""
 
     def __init__(self) -> None:
         self.spec: GuardSpec | None = None

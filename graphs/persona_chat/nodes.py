@@ -19,9 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
 from langgraph.constants import TAG_NOSTREAM
 from langgraph.runtime import Runtime
 
@@ -59,8 +60,10 @@ HISTORY_TOKEN_BUDGET = 1200
 # a turn that crashes midway is simply not remembered.
 CHAT_DURABILITY: Final = "exit"
 GENERATE_NODE = "generate"
-# `configurable` key of a `StreamGuard` that a streaming caller passes to receive the turn's checks
-STREAM_GUARD_KEY = "stream_guard"
+# `configurable` flag of a caller that streams the reply: the graph then sends it as checked
+# `{"type": "text"}` custom events (`StreamGuard` holds back what the checks may still cut), and
+# never rewrites it, since what was sent stays sent
+STREAM_CHECKED_KEY = "stream_checked"
 DISCLOSURE_KINDS = frozenset({"canary_leak", "secret_leak", "prompt_leak"})
 
 
@@ -286,12 +289,14 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], confi
     state = cast(PersonaChatState, {**state, "lorebook": lorebook})
     canary = new_canary()
     spec, marked = turn_guard(state, context, canary)
-    sink = (config.get("configurable") or {}).get(STREAM_GUARD_KEY)
-    if isinstance(sink, StreamGuard):
-        sink.arm(spec)  # the streaming caller holds back what these checks may still cut
     emit_progress("Generating response...")
     prompt = _prompt(state, context, canary, marked)
-    reply = await model.ainvoke(prompt, config)
+    streamed: dict[str, Any] = {}
+    if streams_checked(config):
+        reply, sent, stopped = await _stream_checked(model, prompt, config, spec)
+        streamed = {"streamed": sent, "stream_blocked": stopped}
+    else:
+        reply = await model.ainvoke(prompt, config)
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(reply.content))
     if "\x00" in reply.text:
@@ -299,7 +304,39 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], confi
     # a draft until the guard has checked it: only `guard` writes the reply into `messages`, so no
     # stream of the graph's values shows an unchecked reply
     usage = await _usage(model_name, prompt, reply)
-    return {"draft": reply, "model": model_name, "usage": usage, "canary": canary, "lorebook": lorebook}
+    return {"draft": reply, "model": model_name, "usage": usage, "canary": canary, "lorebook": lorebook, **streamed}
+
+
+def streams_checked(config: RunnableConfig) -> bool:
+    return bool((config.get("configurable") or {}).get(STREAM_CHECKED_KEY))
+
+
+def emit_text(text: str) -> None:
+    """A `custom` event with reply text a streaming caller may send now."""
+    if text:
+        get_stream_writer()({"type": "text", "content": text})
+
+
+async def _stream_checked(
+    model: Any, prompt: list[BaseMessage], config: RunnableConfig, spec: GuardSpec
+) -> tuple[AIMessage, str, bool]:
+    """Stream the model's reply, emitting what `StreamGuard` lets through as it comes: (the whole
+    reply, the text sent, whether the stream guard stopped sending)."""
+    stream_guard = StreamGuard()
+    stream_guard.arm(spec)
+    whole: AIMessageChunk | None = None
+    async for chunk in model.astream(prompt, config):
+        whole = chunk if whole is None else whole + chunk
+        emit_text(stream_guard.feed(chunk.text))
+    if whole is None:
+        return AIMessage(content=""), "", stream_guard.blocked
+    reply = AIMessage(
+        content=whole.text,
+        id=whole.id,
+        usage_metadata=whole.usage_metadata,
+        response_metadata=whole.response_metadata,
+    )
+    return reply, stream_guard.released, stream_guard.blocked
 
 
 async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
@@ -331,6 +368,9 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
     first = judge.check(draft.text)
     if not findings and first.ok:
         record(events)
+        if streams_checked(config):
+            ended = _end_stream(state, draft.text, draft.text, refused=False)
+            draft = draft if ended == draft.text else AIMessage(content=ended, id=draft.id)
         return {
             "messages": [draft],
             "draft": None,
@@ -339,8 +379,8 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
         }
     update: dict[str, Any] = {}
     attempts: list[Attempt] = [(draft.text, findings, first)]
-    # a caller that streams passes its StreamGuard: what it sent stays sent, so no rewrite
-    streaming = isinstance((config.get("configurable") or {}).get(STREAM_GUARD_KEY), StreamGuard)
+    # what a streaming caller sent stays sent, so no rewrite
+    streaming = streams_checked(config)
     if not streaming:
         usage = await _rewrite(state, context, config, canary, spec, judge, attempts)
         if usage is not None:
@@ -361,6 +401,8 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
         fact_action = "repaired" if repaired else chosen.fact_action
     events += [{"channel": f.channel, "kind": f.kind, "action": chosen.action} for f in findings]
     record(events)
+    if streaming:
+        text = _end_stream(state, draft.text, text, refused=bool(findings))
     message = draft if text == draft.text else AIMessage(content=text, id=draft.id)
     return {
         **update,
@@ -369,6 +411,20 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
         "blocked": events,
         "fact_check": fact_record(judge, first, final, len(attempts), fact_action),
     }
+
+
+def _end_stream(state: PersonaChatState, draft: str, text: str, *, refused: bool) -> str:
+    """Send what a streamed reply still owes; the turn's reply. After a finding (`text` is then the
+    guard's refusal) or the stream guard's own stop: what was sent with a refusal after it. Else
+    the rest the stream guard held back, now that the whole reply has passed the checks."""
+    sent = state.get("streamed") or ""
+    if refused or state.get("stream_blocked"):
+        refusal = text if refused else render_prompt("persona_chat_refusal").strip()
+        addition = ("\n\n" if sent.strip() else "") + refusal
+        emit_text(addition)
+        return (sent + addition).strip()
+    emit_text(draft[len(sent) :])
+    return text
 
 
 Attempt = tuple[str, list[Finding], FactCheck]

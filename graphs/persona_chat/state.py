@@ -99,10 +99,11 @@ class PersonaChatOutput(TypedDict):
 
 class PersonaChatState(PersonaChatInput, PersonaChatOutput):
     """Everything the nodes share. `collections` and `rag` are the loaded persona's own document
-    settings, never a caller's; `canary` serves the guard (a streaming caller is known by the
-    StreamGuard it passes in `configurable`)."""
+    settings, never a caller's; `canary`, `streamed` and `stream_blocked` serve the guard."""
 
     collections: NotRequired[list[str] | None]
     rag: NotRequired[dict[str, Any] | None]
     draft: NotRequired[AnyMessage | None]  # generate's reply until the guard passes or replaces it
     canary: NotRequired[str]  # this turn's marker in the system message (generate sets it)
+    streamed: NotRequired[str]  # what a streaming caller was sent of the draft (`STREAM_CHECKED_KEY`)
+    stream_blocked: NotRequired[bool]  # the stream guard stopped sending the draft

@@ -7,9 +7,10 @@ as a whole (`run`) or as events while the model writes (`stream`), and settles t
 tokens used however it ends: reply, provider error or a client that went away.
 
 The graph's guard checks every reply (disclosure of the persona's prompt or the turn's
-instructions, planted instructions carried out). A streamed reply is checked as it is written:
-its last words are held back (`StreamGuard`), so a disclosure is cut before it is sent; the
-turn's `completed` text is then what was sent plus the graph's refusal.
+instructions, planted instructions carried out). A streamed reply is checked by the graph as it
+is written, which sends only checked text (`STREAM_CHECKED_KEY`: its last words are held back, so
+a disclosure is cut before it is sent); this module relays that text, and the turn's `completed`
+text is the graph's reply: what was sent, plus a refusal after a finding.
 """
 
 from __future__ import annotations
@@ -27,10 +28,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, Human
 
 from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.graph import graph as persona_chat
-from graphs.persona_chat.guard import StreamGuard
-from graphs.persona_chat.nodes import GENERATE_NODE, STREAM_GUARD_KEY
+from graphs.persona_chat.nodes import GENERATE_NODE, STREAM_CHECKED_KEY
 from graphs.persona_chat.state import PersonaChatState
-from prompts import render_prompt
 from runtime.admission import Slot
 from runtime.database import is_database_unavailable
 from runtime.errors import (
@@ -126,39 +125,20 @@ def public_references(state: Mapping[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def _stream_events(
-    part: tuple[str, Any], state: dict[str, Any], streamed: list[str], guard: StreamGuard
-) -> list[ChatEvent]:
-    """The events one part of the graph's stream gives: reply text the guard lets through,
-    progress; a state update is kept in `state`, the model's raw text in `streamed`."""
+def _stream_events(part: tuple[str, Any], state: dict[str, Any], generated: list[str]) -> list[ChatEvent]:
+    """The events one part of the graph's stream gives: reply text the graph has checked, and
+    progress. A state update is kept in `state`; the model's raw tokens, which are never sent,
+    are kept in `generated` to charge a turn cut short for what the model wrote."""
     mode, chunk = part
     if mode == "messages":
         message, meta = chunk
         if isinstance(message, AIMessageChunk) and meta.get("langgraph_node") == GENERATE_NODE and message.text:
-            streamed.append(str(message.text))
-            safe = guard.feed(str(message.text))
-            return [ChatEvent("text", safe)] if safe else []
-    elif mode == "custom":
-        if isinstance(chunk, dict) and chunk.get("content"):
-            return [ChatEvent("progress", str(chunk["content"]))]
+            generated.append(str(message.text))
+    elif mode == "custom" and isinstance(chunk, dict) and chunk.get("content"):
+        return [ChatEvent("text" if chunk.get("type") == "text" else "progress", str(chunk["content"]))]
     elif mode == "updates":
         state.update({k: v for update in chunk.values() if isinstance(update, dict) for k, v in update.items()})
     return []
-
-
-def _closing_text(state: dict[str, Any], streamed: list[str], guard: StreamGuard) -> tuple[str, str]:
-    """(the text still to send, the whole reply) once the graph has ended: a refusal after what
-    was sent when the guard blocked, else what the stream guard held back."""
-    blocked = state.get("blocked") or []
-    if guard.blocked or any(e.get("action") != "removed" for e in blocked):
-        # what was sent stays; the refusal follows it
-        refusal = (state.get("reply") if blocked else None) or render_prompt("persona_chat_refusal").strip()
-        addition = ("\n\n" if guard.released.strip() else "") + refusal
-        return addition, (guard.released + addition).strip()
-    # the graph's guard node (which alone writes `fact_check`) checked this same reply with the
-    # same spec and found nothing to block, or the branch above would run
-    rest = guard.finish(checked="fact_check" in state)
-    return rest, state.get("reply", "".join(streamed).strip())
 
 
 @dataclass
@@ -241,15 +221,14 @@ class ChatTurn:
         Closing the iterator closes the graph's stream, which cancels the model call; the turn
         is then charged for the prompt and what the model had generated."""
         state: dict[str, Any] = {}
-        streamed: list[str] = []
-        guard = StreamGuard()
+        generated: list[str] = []
         graph_input: PersonaChatState = self.graph_input
         # The graph runs in a task of its own, fed to this generator through a queue: closing or
         # cancelling this generator then cancels that task once, as asyncio does, and LangGraph
         # cancels the model call. (Starlette cancels a stream whose client left through an anyio
         # cancel scope, which keeps cancelling LangGraph's clean-up too: the model call went on.)
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=STREAM_QUEUE)
-        producer = asyncio.ensure_future(self._pump(graph_input, guard, queue))
+        producer = asyncio.ensure_future(self._pump(graph_input, queue))
         try:
             while True:
                 part = await queue.get()
@@ -257,11 +236,9 @@ class ChatTurn:
                     break
                 if isinstance(part, BaseException):
                     raise part
-                for event in _stream_events(cast(tuple[str, Any], part), state, streamed, guard):
+                for event in _stream_events(cast(tuple[str, Any], part), state, generated):
                     yield event
-            closing, reply_text = _closing_text(state, streamed, guard)
-            if closing:
-                yield ChatEvent("text", closing)
+            reply_text = state.get("reply", "")
             blocked = state.get("blocked") or []
             yield ChatEvent(
                 "completed",
@@ -286,16 +263,16 @@ class ChatTurn:
                 producer.cancel()
                 with anyio.CancelScope(shield=True):
                     await asyncio.wait({producer}, timeout=STOP_WAIT)
-            self.finish(state, "".join(streamed))
+            self.finish(state, "".join(generated))
 
-    async def _pump(self, graph_input: PersonaChatState, guard: StreamGuard, queue: asyncio.Queue[Any]) -> None:
+    async def _pump(self, graph_input: PersonaChatState, queue: asyncio.Queue[Any]) -> None:
         """Run the graph's stream into `queue`, then `_END` (or the exception that ended it)."""
         try:
             parts = cast(
                 AsyncGenerator[Any, None],
                 persona_chat.astream(
                     graph_input,
-                    {"configurable": {STREAM_GUARD_KEY: guard}},
+                    {"configurable": {STREAM_CHECKED_KEY: True}},
                     context=self.context,
                     stream_mode=["messages", "custom", "updates"],
                 ),

@@ -115,12 +115,20 @@ async def test_one_loop_for_a_disclosure_and_a_contradiction(script):
 
 
 async def test_a_streamed_reply_is_flagged_not_rewritten(script):
-    from graphs.persona_chat.guard import StreamGuard
-    from graphs.persona_chat.nodes import STREAM_GUARD_KEY
+    from graphs.persona_chat.nodes import STREAM_CHECKED_KEY
 
     script.replies = [WRONG]
-    state = await build_persona_chat().ainvoke(
-        _turn("Where do you live?"), {"configurable": {STREAM_GUARD_KEY: StreamGuard()}}, context=CTX
-    )
+    sent, state = [], {}
+    async for mode, chunk in build_persona_chat().astream(
+        _turn("Where do you live?"),
+        {"configurable": {STREAM_CHECKED_KEY: True}},
+        context=CTX,
+        stream_mode=["custom", "values"],
+    ):
+        if mode == "custom" and chunk.get("type") == "text":
+            sent.append(chunk["content"])
+        elif mode == "values":
+            state = chunk
+    assert "".join(sent) == WRONG  # the graph sent the reply as checked text, and the rest at the end
     assert state["reply"] == WRONG and len(script.calls) == 1  # what was sent stays sent
     assert state["fact_check"]["action"] == "flagged" and state["fact_check"]["flagged"]
