@@ -12,8 +12,8 @@ system (or developer) message is the user's instructions, quoted below the perso
 as the graph's `additional_instructions`; nothing a client sends replaces the persona's prompt.
 
 A ghostwriter turn is the ghostwriter API's own (`start_chat`: its budget, lengths and model
-checks). A studio or twin turn runs the same `ChatTurn` through the persona_chat graph without a
-checkpointer: the persona is loaded by id, so its prompt,
+checks). A studio or twin turn runs the same `ChatTurn` over the persona_chat nodes compiled
+without a checkpointer (`graphs.ghostwriter_chat`): the persona is loaded by id, so its prompt,
 retrieval settings and guards apply as in its own API, and no thread, checkpoint or history row
 is written. Usage is the graph's record of the turn (the provider's figures, else its own count
 with the model's tokenizer); an estimate only when the graph recorded none.

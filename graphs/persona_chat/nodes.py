@@ -311,10 +311,12 @@ def streams_checked(config: RunnableConfig) -> bool:
     return bool((config.get("configurable") or {}).get(STREAM_CHECKED_KEY))
 
 
-def emit_text(text: str) -> None:
-    """A `custom` event with reply text a streaming caller may send now."""
-    if text:
-        get_stream_writer()({"type": "text", "content": text})
+def emit_text(text: str, generated: str = "") -> None:
+    """A `custom` event with reply text a streaming caller may send now, and the model's newly
+    generated text, which is never sent (it lets a turn cut short be charged for what the model
+    wrote)."""
+    if text or generated:
+        get_stream_writer()({"type": "text", "content": text, "generated": generated})
 
 
 async def _stream_checked(
@@ -325,9 +327,14 @@ async def _stream_checked(
     stream_guard = StreamGuard()
     stream_guard.arm(spec)
     whole: AIMessageChunk | None = None
+    unreported = ""  # generated since the last event: told with the next text sent
     async for chunk in model.astream(prompt, config):
         whole = chunk if whole is None else whole + chunk
-        emit_text(stream_guard.feed(chunk.text))
+        unreported += chunk.text
+        safe = stream_guard.feed(chunk.text)
+        if safe:
+            emit_text(safe, unreported)
+            unreported = ""
     if whole is None:
         return AIMessage(content=""), "", stream_guard.blocked
     reply = AIMessage(

@@ -1,5 +1,5 @@
-"""Chat with an account persona: one turn through the `persona_chat` graph, without a checkpointer
-(the ghostwriter API sends the whole history with every request).
+"""Chat with an account persona: one turn through the `ghostwriter_chat` graph (persona_chat's
+nodes in a shorter graph, without a checkpointer: the API sends the whole history every time).
 
 `start_chat` checks everything that can fail before generation starts (account, persona, model,
 attachments) and reserves the worst case of the key's budget; the returned `ChatTurn` runs once,
@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import anyio
-from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
+from graphs.ghostwriter_chat.graph import graph as ghostwriter_chat
 from graphs.persona_chat.context import ChatContext
-from graphs.persona_chat.graph import graph as persona_chat
-from graphs.persona_chat.nodes import GENERATE_NODE, STREAM_CHECKED_KEY
+from graphs.persona_chat.nodes import STREAM_CHECKED_KEY
 from graphs.persona_chat.state import PersonaChatState
 from runtime.admission import Slot
 from runtime.database import is_database_unavailable
@@ -127,15 +127,14 @@ def public_references(state: Mapping[str, Any]) -> list[dict[str, str]]:
 
 def _stream_events(part: tuple[str, Any], state: dict[str, Any], generated: list[str]) -> list[ChatEvent]:
     """The events one part of the graph's stream gives: reply text the graph has checked, and
-    progress. A state update is kept in `state`; the model's raw tokens, which are never sent,
-    are kept in `generated` to charge a turn cut short for what the model wrote."""
+    progress. A state update is kept in `state`; the model's raw text, which is never sent, is
+    kept in `generated` to charge a turn cut short for what the model wrote."""
     mode, chunk = part
-    if mode == "messages":
-        message, meta = chunk
-        if isinstance(message, AIMessageChunk) and meta.get("langgraph_node") == GENERATE_NODE and message.text:
-            generated.append(str(message.text))
-    elif mode == "custom" and isinstance(chunk, dict) and chunk.get("content"):
-        return [ChatEvent("text" if chunk.get("type") == "text" else "progress", str(chunk["content"]))]
+    if mode == "custom" and isinstance(chunk, dict):
+        if chunk.get("generated"):
+            generated.append(str(chunk["generated"]))
+        if chunk.get("content"):
+            return [ChatEvent("text" if chunk.get("type") == "text" else "progress", str(chunk["content"]))]
     elif mode == "updates":
         state.update({k: v for update in chunk.values() if isinstance(update, dict) for k, v in update.items()})
     return []
@@ -199,7 +198,7 @@ class ChatTurn:
         started = time.perf_counter()
         state: dict[str, Any] | None = None
         try:
-            state = dict(await persona_chat.ainvoke(self.graph_input, context=self.context))
+            state = dict(await ghostwriter_chat.ainvoke(self.graph_input, context=self.context))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -270,11 +269,11 @@ class ChatTurn:
         try:
             parts = cast(
                 AsyncGenerator[Any, None],
-                persona_chat.astream(
+                ghostwriter_chat.astream(
                     graph_input,
                     {"configurable": {STREAM_CHECKED_KEY: True}},
                     context=self.context,
-                    stream_mode=["messages", "custom", "updates"],
+                    stream_mode=["custom", "updates"],
                 ),
             )
             async with aclosing(parts):
@@ -342,6 +341,8 @@ async def _prepare_turn(services: Services, account_id: str, request: ChatReques
         "attachment_parts": parts,
         "use_documents": request.use_documents,
         "use_web": request.use_web,
+        "references": [],
+        "tool_calls": [],
     }
     prompt_text = (request.system_prompt or row["system_prompt"]) + (request.additional_instructions or "")
     # the prompt as the model will see it, attachments included (their text goes in the system message)
