@@ -15,6 +15,7 @@ system message's marked block, and `guard` checks every reply before it is final
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -183,6 +184,18 @@ def turn_guard(
     return spec, marked
 
 
+# The spec `generate` built for a turn, by the turn's canary, for the guard node to check the reply
+# with; a turn whose guard runs elsewhere (resumed in another process) builds it again.
+_TURN_SPECS: OrderedDict[str, GuardSpec] = OrderedDict()
+_TURN_SPECS_KEPT = 1024
+
+
+def _keep_spec(canary: str, spec: GuardSpec) -> None:
+    _TURN_SPECS[canary] = spec
+    while len(_TURN_SPECS) > _TURN_SPECS_KEPT:  # turns cut short never come for theirs
+        _TURN_SPECS.popitem(last=False)
+
+
 def choose_model(state: PersonaChatState, context: ChatContext) -> tuple[str, float | None]:
     persona = state.get("persona") or {}
     model = context.model or persona.get("model") or current_settings().chat_model
@@ -289,6 +302,7 @@ async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], confi
     state = cast(PersonaChatState, {**state, "lorebook": lorebook})
     canary = new_canary()
     spec, marked = turn_guard(state, context, canary)
+    _keep_spec(canary, spec)
     emit_progress("Generating response...")
     prompt = _prompt(state, context, canary, marked)
     streamed: dict[str, Any] = {}
@@ -366,7 +380,7 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
     if not isinstance(draft, AIMessage):
         draft = AIMessage(content="")
     canary = state.get("canary") or ""
-    spec, _ = turn_guard(state, context, canary)
+    spec = _TURN_SPECS.pop(canary, None) or turn_guard(state, context, canary)[0]
     judge = judge_for(state.get("persona"), _profile(state), _last_user_text(state))
     events = [
         {"channel": ch, "kind": "instruction_neutralised", "action": "removed"} for ch in sorted(set(spec.neutralised))
