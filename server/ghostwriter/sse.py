@@ -25,17 +25,13 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from server.disconnect import SHUTTING_DOWN
+from server.sse_frames import DONE, event
 from services.ghostwriter.chat import ChatEvent, ChatTurn
 from services.ghostwriter.errors import PROVIDER_FAILED
 
 log = logging.getLogger(__name__)
 
-DONE = "data: [DONE]\n\n"
 _TYPES = {"progress": "function_call", "text": "text_delta", "error": "error"}
-
-
-def event(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
 def frame(item: ChatEvent, include_debug: bool) -> str:

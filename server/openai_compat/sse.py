@@ -11,7 +11,6 @@ is an `data: {"error": {...}}` event in the mount's error shape (OpenAI's SDKs r
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -23,18 +22,14 @@ from starlette.types import Receive, Scope, Send
 from runtime.errors import DATABASE_UNAVAILABLE, INTERNAL
 from server.openai_compat.errors import error_body
 from server.openai_compat.schemas import Usage, completion_id, now
+from server.sse_frames import DONE, event
 from services.ghostwriter.errors import PROVIDER_FAILED
 from services.openai_compat import PersonaTurn
 
 log = logging.getLogger(__name__)
 
-DONE = "data: [DONE]\n\n"
 # the turn's error sentences -> the status they stand for
 _ERROR_STATUS = {PROVIDER_FAILED: 502, DATABASE_UNAVAILABLE: 503}
-
-
-def event(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
 class ChunkFrame:

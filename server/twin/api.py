@@ -7,7 +7,6 @@ TWIN_API_KEY is set every route needs a matching `X-API-Key` header (`server.twi
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -21,6 +20,7 @@ from runtime.errors import ServiceError
 from runtime.services import Services
 from server.errors import error_responses
 from server.files import EXPORT_RESPONSES, file_response
+from server.sse_frames import DONE, event
 from server.twin.auth import caller_id
 from server.twin.schemas import (
     ChatOut,
@@ -184,21 +184,17 @@ async def survey(body: SurveyRequest, request: Request, caller: str = Depends(ca
     return SurveyOut.model_validate(result)
 
 
-def _sse(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
-
-
 async def _focus_group_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
     """Every event as a `data:` line, an `error` event when the run fails, then `data: [DONE]`."""
     try:
-        async for event in events:
-            yield _sse(event)
+        async for item in events:
+            yield event(item)
     except ServiceError as exc:
-        yield _sse({"type": "error", "detail": exc.detail})
+        yield event({"type": "error", "detail": exc.detail})
     except Exception:
         log.exception("focus group stream failed")
-        yield _sse({"type": "error", "detail": twin_focus_group.MODEL_FAILED})
-    yield "data: [DONE]\n\n"
+        yield event({"type": "error", "detail": twin_focus_group.MODEL_FAILED})
+    yield DONE
 
 
 @router.post(
