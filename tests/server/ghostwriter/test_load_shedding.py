@@ -212,10 +212,16 @@ async def test_emoji_are_counted_with_the_models_tokenizer(fresh_db_url, tmp_pat
             assert r.status_code == 200, r.text
 
 
-async def test_a_busy_pool_answers_json_503_with_retry_after(fresh_db_url, tmp_path, stub, local_embeddings):
+async def test_a_busy_pool_answers_json_503_with_retry_after(
+    fresh_db_url, tmp_path, stub, local_embeddings, monkeypatch
+):
+    from runtime import database
     from server.app import create_app
     from tests.conftest import app_client
 
+    # a database failure an earlier test provoked in this process within FAILURE_MEMORY would make
+    # the pool timeout read as the database being down (Retry-After 5): this database never failed
+    monkeypatch.setattr(database, "_last_failure", -1e9)
     settings = stub_settings(fresh_db_url, tmp_path, stub, database_pool_max=1, database_pool_timeout=0.3)
     services = Services.create(settings)
     services.embeddings = local_embeddings
