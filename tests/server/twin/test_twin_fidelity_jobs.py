@@ -12,45 +12,24 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 from pydantic import SecretStr
 
-from runtime.models import register_chat_provider, unregister_chat_provider
-from runtime.settings import Settings
 from services.twin import fidelity_run
 from services.twin.fidelity import report_json, validate_twins
 from services.twin.record_table import read_record_table
 from store import twin_jobs
+from tests.server.twin import test_twin_jobs as twin_job_tests
 from tests.server.twin.test_twin_cli import twin_tables
-from tests.server.twin.test_twin_jobs import Gate, GatedChatModel, poll, wait_queue_status
+from tests.server.twin.test_twin_jobs import poll, wait_queue_status
 from tests.services.twin.test_twin_record_tables import SCHEMA, survey_rows, write_table
 
-MODEL = "gated:scripted"
+MODEL = "gated:scripted"  # the gated scripted model the job tests' `settings` name
+# the job tests' fixtures: the gate that holds model calls, and the settings that use it
+gate = twin_job_tests.gate
+settings = twin_job_tests.settings
 QUESTION = "Do you favor or oppose the death penalty for murder?"
 LATER_QUESTION = "Do you own your home?"
 TOTAL = 31  # 2 clusters of 15 twins and the model asked without a record
-
-
-@pytest.fixture
-def gate(script):
-    g = Gate()
-    register_chat_provider("gated", lambda model, **kw: GatedChatModel(script=script, gate=g))
-    yield g
-    g.open()
-    unregister_chat_provider("gated")
-
-
-@pytest.fixture
-def settings(fresh_db_url, tmp_path, gate) -> Settings:
-    return Settings(
-        _env_file=None,
-        database_url=fresh_db_url,
-        data_dir=tmp_path / "data",
-        chat_model=MODEL,
-        jwt_secret="x" * 48,
-        twin_demo_autoload=False,
-        jobs_shutdown_seconds=0.0,
-    )
 
 
 def by_party(messages) -> str:
