@@ -34,9 +34,10 @@ from pathlib import Path
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from graphs.segment_survey.closed_answer import Method, _grammar_literal, resolve_method, shuffled_order
+from graphs.segment_survey.closed_answer import Method, ask_closed_question, resolve_method, shuffled_order
 from graphs.segment_survey.context import SurveyContext
 from graphs.segment_survey.graph import graph as segment_survey
+from graphs.segment_survey.survey_prompt import prompt_writer
 from prompts import render_prompt
 from runtime.local_llm import local_option_scores
 from runtime.models import local_base_url, make_chat_model, parse_model_name, register_chat_provider
@@ -45,7 +46,7 @@ from runtime.settings import Settings
 from services.twin.segment_import import replace_segments
 from services.twin.segments.demo import demo_segments
 from services.twin.segments.model import SegmentSet
-from store.clusters import cluster_personas
+from store.clusters import cluster_personas, get_cluster
 from store.personas import get_chat_profile
 
 QUESTIONS = {
@@ -53,6 +54,8 @@ QUESTIONS = {
     4: ("How would you rate the economy right now?", ["Very good", "Somewhat good", "Somewhat bad", "Very bad"]),
 }
 SEED = 0
+LIMIT = "limit: one pass per persona"
+BEFORE = "before: chat prompt, call per option"
 FIRST_CLUSTER = "Super-Prime Wealthy Boomers"
 
 
@@ -73,7 +76,9 @@ async def run(model_name: str, rounds: int, first: str, n_clusters: int, n_optio
     question, options = QUESTIONS[n_options]
     local = parse_model_name(model_name).provider == "local"
     new_method: Method = resolve_method(model_name)
+    old_method: Method = "option_likelihood_calls" if local else new_method
     prompt_rates: list[float] = []
+    evaluated: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_url=None, data_dir=Path(tmp), chat_model=model_name)
         services = Services.create(settings)
@@ -85,28 +90,38 @@ async def run(model_name: str, rounds: int, first: str, n_clusters: int, n_optio
             keys = [c.key for c in chosen]
             subset = SegmentSet(clusters=chosen, personas=[p for k in keys for p in demo.personas_of(k)])
             await replace_segments(services.pool, subset, services.require_embeddings())
-            prompts = await _system_prompts(services, keys)
+            chat_prompts, prompts = await _prompts(services, keys, question)
             n = len(prompts)
             model = make_chat_model(model_name, temperature=0.0, max_tokens=8, settings=settings)
-            grammar = "root ::= " + " | ".join(_grammar_literal(o) for o in options)
 
             async def limit() -> None:
-                """One scoring pass per persona (local); one letter per persona elsewhere."""
+                """One scoring pass per persona's survey prompt (local); one letter elsewhere."""
                 base_url = local_base_url()
                 for persona_id, system in prompts:
                     text = _shown(question, options, persona_id)
                     if local and base_url is not None:
                         messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
                         reply = await local_option_scores(base_url, messages, options)
+                        evaluated.append(reply.evaluated_tokens)
                         if reply.evaluated_tokens > 1 and reply.prompt_seconds > 0:
                             prompt_rates.append(reply.evaluated_tokens / reply.prompt_seconds)
                     else:
                         await model.bind(max_tokens=1).ainvoke([SystemMessage(system), HumanMessage(text)])
 
-            async def bare_constrained() -> None:
-                bound = model.bind(extra_body={"grammar": grammar, "max_tokens": 8})
-                for persona_id, system in prompts:
-                    await bound.ainvoke([SystemMessage(system), HumanMessage(_shown(question, options, persona_id))])
+            async def before() -> None:
+                """The survey as it was: the twin's whole chat prompt, one constrained call per option."""
+                for persona_id, system in chat_prompts:
+                    order = shuffled_order(len(options), SEED, persona_id, 0)
+                    await ask_closed_question(
+                        model_name,
+                        system,
+                        question,
+                        options,
+                        seed=SEED,
+                        order=order,
+                        method=old_method,
+                        settings=settings,
+                    )
 
             def survey(method: Method) -> Callable[[], Awaitable[None]]:
                 async def one_survey() -> None:
@@ -118,11 +133,10 @@ async def run(model_name: str, rounds: int, first: str, n_clusters: int, n_optio
 
                 return one_survey
 
-            runs: dict[str, Callable[[], Awaitable[None]]] = {"limit: one pass per persona": limit}
+            runs: dict[str, Callable[[], Awaitable[None]]] = {LIMIT: limit}
             runs[f"graph, {new_method}"] = survey(new_method)
-            if local and with_old:
-                runs["graph, option_likelihood_calls"] = survey("option_likelihood_calls")
-                runs["bare constrained call"] = bare_constrained
+            if with_old:
+                runs[BEFORE] = before
             persona_id, system = prompts[0]  # warm the model server with one call
             await model.ainvoke([SystemMessage(system), HumanMessage(_shown(question, options, persona_id))])
             seconds: dict[str, list[float]] = {name: [] for name in runs}
@@ -138,22 +152,37 @@ async def run(model_name: str, rounds: int, first: str, n_clusters: int, n_optio
         f"{rounds} round(s); question {question!r}"
     )
     _report(seconds, n, prompt_rates, f"graph, {new_method}")
+    if evaluated:
+        print(
+            f"prompt tokens evaluated per persona (the rest reused from the cache): median {statistics.median(evaluated):.0f}"
+        )
+    chat = statistics.median(len(p) for _, p in chat_prompts)
+    survey_chars = statistics.median(len(p) for _, p in prompts)
+    print(f"system prompt, median characters: chat {chat:.0f}, survey {survey_chars:.0f}")
 
 
-async def _system_prompts(services: Services, keys: list[int]) -> list[tuple[int, str]]:
-    """(persona id, system prompt) of every persona of the clusters, in order."""
-    prompts = []
+async def _prompts(
+    services: Services, keys: list[int], question: str
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(persona id, prompt) of every persona of the clusters, in order: the chat's system prompts
+    and the survey's (as the graph writes them for `question`)."""
+    write = await prompt_writer(None, question, None)  # demo twins: no record schema
+    chat, survey = [], []
     for key in keys:
+        cluster = await get_cluster(services.pool, key)
+        assert cluster is not None
         for person in await cluster_personas(services.pool, key):
             profile = await get_chat_profile(services.pool, person["persona_id"])
-            prompts.append((person["persona_id"], profile["system_prompt"] if profile else ""))
-    return prompts
+            assert profile is not None
+            chat.append((person["persona_id"], profile["system_prompt"]))
+            survey.append((person["persona_id"], write(cluster, person, profile["attributes"] or {})))
+    return chat, survey
 
 
 def _report(seconds: dict[str, list[float]], n: int, prompt_rates: list[float], graph_run: str) -> None:
     print(f"{'':34}{'median s':>10}{'personas/s':>12}{'x limit':>9}")
     rate = {name: n / statistics.median(samples) for name, samples in seconds.items()}
-    top = rate["limit: one pass per persona"]
+    top = rate[LIMIT]
     for name, samples in seconds.items():
         print(f"{name:34}{statistics.median(samples):10.2f}{rate[name]:12.2f}{rate[name] / top:9.2f}")
     if prompt_rates:
@@ -161,10 +190,8 @@ def _report(seconds: dict[str, list[float]], n: int, prompt_rates: list[float], 
             f"prompt evaluation on the model server: {statistics.median(prompt_rates):.0f} tokens/s "
             f"(median of {len(prompt_rates)} persona prompts)"
         )
-    if "graph, option_likelihood_calls" in rate:
-        print(
-            f"{graph_run} / graph, option_likelihood_calls: {rate[graph_run] / rate['graph, option_likelihood_calls']:.2f}x"
-        )
+    if BEFORE in rate:
+        print(f"{graph_run} / before: {rate[graph_run] / rate[BEFORE]:.2f}x")
 
 
 def main() -> None:
@@ -174,7 +201,9 @@ def main() -> None:
     parser.add_argument("--cluster", default=FIRST_CLUSTER, help="the first demo cluster surveyed")
     parser.add_argument("--clusters", type=int, default=1, help="how many demo clusters (15 personas each)")
     parser.add_argument("--options", type=int, choices=sorted(QUESTIONS), default=2, help="options in the question")
-    parser.add_argument("--no-old", action="store_true", help="skip the per-option method and the bare call")
+    parser.add_argument(
+        "--no-old", action="store_true", help="skip the survey as it was (chat prompt, call per option)"
+    )
     args = parser.parse_args()
     asyncio.run(
         run(args.model, max(1, args.rounds), args.cluster, max(1, args.clusters), args.options, not args.no_old)

@@ -42,13 +42,19 @@ def test_truths_come_from_the_persona_record():
 def test_a_held_out_fact_is_gone_from_the_prompt_and_nothing_else():
     world = demo_world()
     hazel = cluster_personas(world, 1)[1]
-    full = profile_prompt(world, hazel)
-    held = profile_prompt(world, hazel, ITEM["home"])
-    assert "rents her home" in full and "- homeowner: no" in full
-    assert "rents her home" not in held and "homeowner:" not in held
+
+    def about_her(prompt: str) -> str:  # the survey prompt's group text comes first, then the twin
+        group, twin = prompt.split("\nYou are ", 1)
+        assert world.segments.clusters[1].summary in group
+        return twin
+
+    full = about_her(profile_prompt(world, hazel))
+    held = about_her(profile_prompt(world, hazel, ITEM["home"]))
+    assert "rents her home" in full
+    assert "rents her home" not in held and "home" not in held
     assert "graduate degree" in held and "New York" in held  # the rest of the record stays
-    no_place = profile_prompt(world, hazel, ITEM["region"])
-    assert "Northeast" not in no_place.split("Your segment")[0] and "New York" not in no_place.split("Your segment")[0]
+    no_place = about_her(profile_prompt(world, hazel, ITEM["region"]))
+    assert "Northeast" not in no_place and "New York" not in no_place
     demo = demographics_prompt(hazel)
     assert "26-year-old" in demo and "New York" not in demo and "rent" not in demo
 

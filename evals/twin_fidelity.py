@@ -223,24 +223,20 @@ def distribution(item: Item, records: Iterable[Mapping[str, Any]]) -> dict[str, 
 
 
 def profile_prompt(world: World, spec: Any, hold_out: Item | None = None) -> str:
-    """The twin's system prompt as the service renders it; with `hold_out`, without that fact."""
-    from services.twin.segment_import import twin_system_prompt
-    from services.twin.segments.model import SegmentPersonaSpec
+    """The twin's survey prompt as the survey route writes it; with `hold_out`, without that fact."""
+    from graphs.segment_survey.survey_prompt import survey_system_prompt
     from services.twin.segments.personas import persona_summary
 
     cluster = world.segments.clusters[spec.cluster_key]
-    if hold_out is None:
-        return twin_system_prompt(spec, cluster.name, cluster.summary)
-    attributes = {k: v for k, v in spec.attributes.items() if k not in hold_out.hide_attributes}
-    reduced = SegmentPersonaSpec(
-        cluster_key=spec.cluster_key,
-        name=spec.name,
-        gender=spec.gender,
+    summary = spec.summary if hold_out is None else persona_summary(spec.attributes, omit=hold_out.hide_summary)
+    return survey_system_prompt(
+        cluster_name=cluster.name,
+        cluster_summary=cluster.summary,
+        persona_name=spec.name,
         age_band=spec.age_band,
-        summary=persona_summary(spec.attributes, omit=hold_out.hide_summary),
-        attributes=attributes,
+        gender=spec.gender,
+        summary=summary,
     )
-    return twin_system_prompt(reduced, cluster.name, cluster.summary)
 
 
 def demographics_prompt(spec: Any) -> str:

@@ -27,10 +27,11 @@ from graphs.segment_survey.raking import DEFAULT_WEIGHTING, WEIGHTINGS, Weightin
 from graphs.segment_survey.respondents import RecordAnswer, Respondent, gather_respondents
 from graphs.segment_survey.segment_prior import segment_prior
 from graphs.segment_survey.state import AnswerRecord, AskTask, ClusterSurvey, PersonaAnswer, SurveyState
+from graphs.segment_survey.survey_prompt import prompt_writer
 from graphs.segment_survey.weights import confidence_intervals, weighted_distribution
 from runtime.errors import ServiceError
 from runtime.models import parse_model_name
-from runtime.services import Services, ensure_services
+from runtime.services import ensure_services
 from store.twin import stored_record_schema
 
 MAX_SAMPLES = 10
@@ -74,8 +75,14 @@ async def select_respondents(state: SurveyState) -> dict[str, Any]:
     question, options, samples = check_input(state)
     weighting = check_weighting(state)
     services = await ensure_services()
+    stored = await stored_record_schema(services.pool)
+    schema = RecordSchema.model_validate(stored) if stored else None
     surveyed, respondents = await gather_respondents(
-        services, state, weighting=weighting, record_answer=await _record_answer(services, question, options)
+        services,
+        state,
+        weighting=weighting,
+        record_answer=_record_answer(schema, question, options),
+        prompt_of=await prompt_writer(schema, question, services.require_embeddings() if schema else None),
     )
     return {
         "question": question,
@@ -109,11 +116,10 @@ async def fan_out(state: SurveyState) -> list[Send] | str:
     return tasks or "aggregate"
 
 
-async def _record_answer(services: Services, question: str, options: list[str]) -> RecordAnswer | None:
+def _record_answer(schema: RecordSchema | None, question: str, options: list[str]) -> RecordAnswer | None:
     """How a persona's record answers the question, when it asks about a profile column of the
     table the stored twins were built from; None when the model answers."""
-    stored = await stored_record_schema(services.pool)
-    matched = record_answers(question, options, RecordSchema.model_validate(stored) if stored else None)
+    matched = record_answers(question, options, schema)
     if matched is None:
         return None
     column, spec = matched
@@ -148,7 +154,7 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
     async with concurrency_gate(getattr(runtime, "context", None), concurrency_limit(context.max_concurrency, local)):
         answer = await ask_closed_question(
             model,
-            respondent["system_prompt"],
+            respondent.get("survey_prompt") or respondent["system_prompt"],
             task["question"],
             task["options"],
             seed=task["seed"],

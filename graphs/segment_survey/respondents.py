@@ -12,6 +12,7 @@ from graphs.cluster_router.nodes import ClusterNotFound
 from graphs.persona_chat.facts import persona_facts
 from graphs.segment_survey.raking import Weighting, survey_weights
 from graphs.segment_survey.segment_prior import Shares, prior_shares
+from graphs.segment_survey.survey_prompt import PromptOf
 from runtime.services import Services
 from store.clusters import ClusterRow, cluster_personas, get_cluster, list_clusters
 from store.personas import get_chat_profile
@@ -30,6 +31,9 @@ class Respondent(TypedDict):
     """Share of the cluster's records this persona stands for (the cluster's weights sum to 1),
     as the survey's `weighting` reckons it (`graphs.segment_survey.raking`)."""
     system_prompt: str
+    survey_prompt: NotRequired[str]
+    """The shorter prompt the survey asks the question with (`graphs.segment_survey.survey_prompt`);
+    the chat's `system_prompt` where it is missing."""
     facts: dict[str, Any]
     """The persona's record facts in the fact checker's keys (`graphs.persona_chat.facts`)."""
     segment_shares: Shares
@@ -78,9 +82,11 @@ async def respondents_of(
     cluster: ClusterRow,
     weighting: Weighting = "age_gender",
     record_answer: RecordAnswer | None = None,
+    prompt_of: PromptOf | None = None,
 ) -> list[Respondent]:
     """Every persona of `cluster` in id order, weighted by its (gender, age band) cell, or
-    (`weighting="raked"`) raked to every split of its records the cluster stores."""
+    (`weighting="raked"`) raked to every split of its records the cluster stores; with its
+    survey prompt when `prompt_of` writes one."""
     personas = await cluster_personas(services.pool, cluster["id"])
     profiles = [await get_chat_profile(services.pool, p["persona_id"]) for p in personas]
     facts = [persona_facts(profile["attributes"]) if profile else {} for profile in profiles]
@@ -88,8 +94,10 @@ async def respondents_of(
     stands_for = [(profile["attributes"] or {}).get("stands_for") if profile else None for profile in profiles]
     weights = survey_weights(cells, facts, cluster["attributes"], weighting, stands_for)
     shares = prior_shares(cluster["attributes"])
-    return [
-        Respondent(
+    chosen: list[Respondent] = []
+    for persona, profile, record_facts, weight in zip(personas, profiles, facts, weights, strict=True):
+        attributes = (profile["attributes"] if profile else None) or {}
+        respondent = Respondent(
             persona_id=persona["persona_id"],
             persona_name=persona["name"],
             cluster_id=cluster["id"],
@@ -100,11 +108,13 @@ async def respondents_of(
             system_prompt=profile["system_prompt"] if profile else "",
             facts=record_facts,
             segment_shares=shares,
-            record_id=_record_id(profile["attributes"] if profile else None),
-            record_answer=record_answer(profile["attributes"] or {}) if record_answer and profile else None,
+            record_id=_record_id(attributes),
+            record_answer=record_answer(attributes) if record_answer and profile else None,
         )
-        for persona, profile, record_facts, weight in zip(personas, profiles, facts, weights, strict=True)
-    ]
+        if prompt_of is not None and profile:
+            respondent["survey_prompt"] = prompt_of(cluster, persona, attributes)
+        chosen.append(respondent)
+    return chosen
 
 
 def _record_id(attributes: Mapping[str, Any] | None) -> str | None:
@@ -122,6 +132,7 @@ async def gather_respondents(
     pick: Callable[[list[Respondent]], list[Respondent]] | None = None,
     weighting: Weighting = "age_gender",
     record_answer: RecordAnswer | None = None,
+    prompt_of: PromptOf | None = None,
 ) -> tuple[list[ClusterInfo], list[Respondent]]:
     """The clusters the state's `cluster_ids` / `query` / `top_k` choose, and their personas: all
     of each cluster's, or those `pick` keeps. `weighting` is the survey's; a focus group picks
@@ -130,7 +141,7 @@ async def gather_respondents(
     infos: list[ClusterInfo] = []
     chosen: list[Respondent] = []
     for cluster in clusters:
-        members = await respondents_of(services, cluster, weighting, record_answer)
+        members = await respondents_of(services, cluster, weighting, record_answer, prompt_of)
         if pick is not None:
             members = pick(members)
         infos.append(cluster_info(cluster, members))

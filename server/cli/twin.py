@@ -272,7 +272,7 @@ async def _validate(args: argparse.Namespace) -> int:
     services = await Services.acreate(settings)
     try:
         print("Starting the model...", file=sys.stderr, flush=True)
-        await services.start(with_model=True, with_embeddings=False)
+        await services.start(with_model=True, with_embeddings=True)
         with _progress_bar("Asking the twins", args.quiet) as progress:
             segments, results = await validate_twins(
                 table,
@@ -282,6 +282,7 @@ async def _validate(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 settings=settings,
                 concurrency=max(1, args.concurrency),
+                embeddings=services.require_embeddings(),
                 progress=progress,
                 say=None if args.quiet else _say,
             )

@@ -255,7 +255,10 @@ async def fidelity(body: FidelityRequest, request: Request, caller: str = Depend
             records_csv=body.records_csv,
         )
         return _accepted(request, row)
-    return FidelityReportOut.model_validate(await fidelity_run.run_fidelity(run, model, settings=services.settings))
+    report = await fidelity_run.run_fidelity(
+        run, model, settings=services.settings, embeddings=services.require_embeddings()
+    )
+    return FidelityReportOut.model_validate(report)
 
 
 @router.get(

@@ -14,13 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.embeddings import Embeddings
+
 from domain.record_answers import record_option
 from domain.record_schema import ColumnSpec, RecordSchema
 from graphs.segment_survey.closed_answer import ask_closed_question
+from graphs.segment_survey.survey_prompt import record_facts, relevant_columns, survey_system_prompt
 from graphs.segment_survey.weights import persona_weights
 from runtime.settings import Settings
 from services.twin.record_table import Record, RecordTable
-from services.twin.segment_import import twin_system_prompt
 from services.twin.segments.model import SegmentSet
 from services.twin.segments.table_build import build_table_segments
 
@@ -120,20 +122,36 @@ async def validate_twins(
     seed: int = 7,
     settings: Settings | None = None,
     concurrency: int = 1,
+    embeddings: Embeddings | None = None,
     progress: Progress | None = None,
     say: Callable[[str], None] | None = None,
 ) -> tuple[SegmentSet, list[QuestionFidelity]]:
-    """Build `k` clusters without the `hold_out` columns and measure the twins against them."""
+    """Build `k` clusters without the `hold_out` columns and measure the twins against them. The
+    twins answer with the survey's prompts; without `embeddings` those hold the first answers of
+    each record instead of the ones closest to the question."""
     schema = table.schema
     built_from = RecordTable(schema=held_out_schema(schema, hold_out), records=table.records)
     segments = await asyncio.to_thread(build_table_segments, built_from, k, seed, say)
     by_id = {r.record_id: r for r in table.records}
     clusters = {c.key: c for c in segments.clusters}
     twin_schema = built_from.schema
-    prompts = [
-        twin_system_prompt(p, clusters[p.cluster_key].name, clusters[p.cluster_key].summary, twin_schema)
-        for p in segments.personas
-    ]
+
+    async def prompts_for(question: str) -> list[str]:
+        """Each twin's survey prompt for `question`, as the survey route writes it."""
+        columns = await relevant_columns(twin_schema, question, embeddings)
+        return [
+            survey_system_prompt(
+                cluster_name=clusters[p.cluster_key].name,
+                cluster_summary=clusters[p.cluster_key].summary,
+                persona_name=p.name,
+                age_band=p.age_band,
+                gender=p.gender,
+                summary=p.summary,
+                facts=record_facts(twin_schema, columns, p.attributes),
+            )
+            for p in segments.personas
+        ]
+
     gate = asyncio.Semaphore(max(1, concurrency))
     done, total = 0, len(hold_out) * (len(segments.personas) + 1)
 
@@ -151,7 +169,7 @@ async def validate_twins(
         spec = schema.columns[column]
         options, question = options_of(spec), str(spec.question)
         no_record = await ask(NO_RECORD_PROMPT, question, options)
-        answers = await asyncio.gather(*(ask(prompt, question, options) for prompt in prompts))
+        answers = await asyncio.gather(*(ask(prompt, question, options) for prompt in await prompts_for(question)))
         table_truth = _truth(table.records, column, spec, options)
         fidelity = QuestionFidelity(column=column, question=question, options=options)
         for key, cluster in clusters.items():

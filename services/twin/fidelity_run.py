@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.embeddings import Embeddings
+
 from graphs.segment_survey.context import concurrency_limit
 from runtime.errors import ConfigError, ServiceError
 from runtime.models import parse_model_name
@@ -103,7 +105,12 @@ async def check_request(
 
 
 async def run_fidelity(
-    run: FidelityRun, model: str, *, settings: Settings | None = None, progress: Progress | None = None
+    run: FidelityRun,
+    model: str,
+    *,
+    settings: Settings | None = None,
+    embeddings: Embeddings | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The report JSON: twins built without the held-out columns, each asked their questions.
     A clustering that cannot be made (a cluster too small) is a 400; a failing model a 502."""
@@ -117,6 +124,7 @@ async def run_fidelity(
             seed=run.seed,
             settings=settings,
             concurrency=concurrency_limit(0, local),
+            embeddings=embeddings,
             progress=progress,
         )
     except Exception as exc:
@@ -128,7 +136,13 @@ async def run_fidelity(
 
 
 async def run_stored(
-    request: dict[str, Any], records_csv: str | None, model: str, *, settings: Settings, progress: Progress
+    request: dict[str, Any],
+    records_csv: str | None,
+    model: str,
+    *,
+    settings: Settings,
+    embeddings: Embeddings | None,
+    progress: Progress,
 ) -> dict[str, Any]:
     """A job's run: its stored request and table, checked again (the same checks it passed when
     it was accepted), then the report."""
@@ -137,7 +151,7 @@ async def run_stored(
     run = await check_request(
         records_csv, request["schema"], int(request["clusters"]), list(request["hold_out"]), int(request["seed"])
     )
-    return await run_fidelity(run, model, settings=settings, progress=progress)
+    return await run_fidelity(run, model, settings=settings, embeddings=embeddings, progress=progress)
 
 
 def report_html(report: dict[str, Any]) -> str:

@@ -218,7 +218,12 @@ async def _run_focus_group(services: Services, row: TwinJobRow, progress: Progre
 async def _run_fidelity(services: Services, row: TwinJobRow, progress: Progress) -> dict[str, Any]:
     records_csv = await twin_jobs.get_records_csv(services.pool, row["id"])
     return await fidelity_run.run_stored(
-        row["request"], records_csv, row["model"], settings=services.settings, progress=progress
+        row["request"],
+        records_csv,
+        row["model"],
+        settings=services.settings,
+        embeddings=services.require_embeddings(),
+        progress=progress,
     )
 
 

@@ -54,7 +54,7 @@ def fact_answerer(calls: list[tuple[str, str]] | None = None, pause: float = 0.0
         if pause:
             time.sleep(pause)
         letters = _letters(prompt)
-        owns = ("- homeowner: yes" in system) != contrary
+        owns = bool(re.search(r"\bowns (her|his) home", system)) != contrary
         likely, other = (letters["Own"], letters["Rent"]) if owns else (letters["Rent"], letters["Own"])
         tops = [{"token": likely, "logprob": math.log(0.9)}, {"token": other, "logprob": math.log(0.1)}]
         return AIMessage(
@@ -441,3 +441,34 @@ async def test_the_survey_api_takes_the_method_per_request(client, twins, script
         json={"question": "Own or rent?", "options": ["Own", "Rent"], "method": "telepathy"},
     )
     assert r.status_code == 422
+
+
+async def test_a_table_twin_survey_prompt_holds_the_answers_closest_to_the_question(services):
+    from domain.record_schema import RecordSchema
+    from graphs.segment_survey.survey_prompt import RELEVANT_FACTS, relevant_columns
+
+    questions = {
+        "owns_home": "Do you own your home?",
+        "gun_owner": "Do you own a gun?",
+        "church": "How often do you attend religious services?",
+        "smoker": "Do you smoke cigarettes?",
+        "insured": "Do you have health insurance?",
+        "commute": "How do you usually get to work?",
+        "pets": "Do you have a dog or a cat?",
+    }
+    schema = RecordSchema.model_validate(
+        {
+            "format": "record-schema/v1",
+            "columns": {
+                "state": {"type": "category", "label": "State"},
+                **{name: {"type": "category", "label": name, "question": q} for name, q in questions.items()},
+            },
+        }
+    )
+    embeddings = services.require_embeddings()
+    ranked = await relevant_columns(schema, "Should it be harder to buy firearms?", embeddings)
+    assert len(ranked) == RELEVANT_FACTS and ranked[0] == "gun_owner" and "state" not in ranked
+    ranked = await relevant_columns(schema, "How often do you pray?", embeddings)
+    assert ranked[0] == "church"
+    # without embeddings: the first question columns, in the schema's order
+    assert await relevant_columns(schema, "How often do you pray?", None) == list(questions)[:RELEVANT_FACTS]

@@ -272,7 +272,23 @@ async def test_a_survey_question_on_a_profile_column_is_answered_from_each_recor
             "options": ["Favor", "Oppose", "Unsure"],
         },
     )
-    assert r.status_code == 200 and len(script.calls) > 0
+    assert r.status_code == 200 and len(script.calls) == 30
+    # asked with the survey prompt: the group's text first (shared by its twins, so the model
+    # server reads it once a cluster), then the twin with the answers of its own record
+    built_set = json.loads(built.read_text(encoding="utf-8"))
+    cluster_names = {c["key"]: c["name"] for c in built_set["clusters"]}
+    twin_of = {(cluster_names[p["cluster_key"]], p["name"]): p for p in twins}
+    assert len(twin_of) == len(twins)
+    for messages in script.calls:
+        system = str(messages[0].content)
+        group, twin = system.split("\nYou are ", 1)
+        name = twin.split(",", 1)[0]
+        cluster_name = group.split('"')[3]
+        record = by_id[twin_of[(cluster_name, name)]["attributes"]["record_id"]]
+        assert "The group:" in group and name not in group
+        assert f'Asked "Which party do you feel closest to?", you answer: {record["party"]}.' in twin
+        penalty = record["death_penalty"]  # the column is in the record, though not these options
+        assert f'Asked "Do you favor or oppose the death penalty for murder?", you answer: {penalty}.' in twin
 
 
 async def test_validate_reports_twins_against_their_records_and_the_baselines(
