@@ -1,15 +1,16 @@
 """Cost of a segment survey on a model: personas answered per second through the segment_survey
-graph, against the limit, measured in one run, interleaved round by round.
+graph, against the limit and against the survey as it was, measured in one run, interleaved round
+by round.
 
-On the local model the limit is one scoring pass per persona: the persona's prompt evaluated once
-and every option scored from it (one POST to the local server's option-scoring route, no graph,
-no database). Also measured in the same run:
+- limit: one scoring pass per persona on its survey prompt (one POST to the local server's
+  option-scoring route, no graph, no database; one letter per persona on another model);
+- the graph, with the method `auto` picks (each twin's survey prompt: its group's text first,
+  which the model server keeps in its prefix cache from one twin of a cluster to the next);
+- before: the survey as it was, called directly: each twin's whole chat prompt, one
+  grammar-constrained chat completion per option (`option_likelihood_calls` on the local model).
 
-- the model server's prompt evaluation in tokens/s on the persona prompts (from those passes);
-- the graph with the old method (`option_likelihood_calls`: one grammar-constrained chat
-  completion per option), and the graph's rate as a multiple of it;
-- one bare grammar-constrained chat completion per persona (the previous reference: it writes
-  one option and scores none).
+Also printed: the model server's prompt evaluation in tokens/s, the prompt tokens it evaluated
+per persona (the rest came from its cache) and the two prompts' lengths.
 
     python -m bench.survey [--model local:smollm2] [--rounds 1] [--clusters 1] [--options 2] [--no-old]
 
@@ -180,11 +181,11 @@ async def _prompts(
 
 
 def _report(seconds: dict[str, list[float]], n: int, prompt_rates: list[float], graph_run: str) -> None:
-    print(f"{'':34}{'median s':>10}{'personas/s':>12}{'x limit':>9}")
+    print(f"{'':38}{'median s':>10}{'personas/s':>12}{'x limit':>9}")
     rate = {name: n / statistics.median(samples) for name, samples in seconds.items()}
     top = rate[LIMIT]
     for name, samples in seconds.items():
-        print(f"{name:34}{statistics.median(samples):10.2f}{rate[name]:12.2f}{rate[name] / top:9.2f}")
+        print(f"{name:38}{statistics.median(samples):10.2f}{rate[name]:12.2f}{rate[name] / top:9.2f}")
     if prompt_rates:
         print(
             f"prompt evaluation on the model server: {statistics.median(prompt_rates):.0f} tokens/s "

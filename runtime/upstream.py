@@ -12,6 +12,9 @@ from langchain_core.exceptions import OutputParserException
 
 from runtime.errors import ServiceError, UpstreamError
 
+MODEL_FAILED = "The chat model failed to answer; try again later."
+"""The 502 detail of a twin route whose chat model failed."""
+
 _UPSTREAM: tuple[type[BaseException], ...] = (
     UpstreamError,
     openai.APIError,  # connection, timeout and status errors of every OpenAI-compatible server

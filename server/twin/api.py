@@ -18,6 +18,7 @@ from graphs.focus_group.state import FocusGroupInput
 from graphs.segment_survey.state import SurveyInput
 from runtime.errors import ServiceError
 from runtime.services import Services
+from runtime.upstream import MODEL_FAILED
 from server.errors import error_responses
 from server.files import EXPORT_RESPONSES, file_response
 from server.sse_frames import DONE, event
@@ -193,7 +194,7 @@ async def _focus_group_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIte
         yield event({"type": "error", "detail": exc.detail})
     except Exception:
         log.exception("focus group stream failed")
-        yield event({"type": "error", "detail": twin_focus_group.MODEL_FAILED})
+        yield event({"type": "error", "detail": MODEL_FAILED})
     yield DONE
 
 

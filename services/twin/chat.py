@@ -20,7 +20,7 @@ from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.nodes import CHAT_DURABILITY
 from graphs.persona_chat.state import PersonaChatInput, PersonaChatOutput, PersonaChatState
 from runtime.settings import Settings
-from runtime.upstream import raise_as_upstream_failure
+from runtime.upstream import MODEL_FAILED, raise_as_upstream_failure
 from services.studio.chat import forget_failed_turn
 from store.clusters import get_segment_persona
 from store.twin import resolve_session
@@ -29,8 +29,6 @@ from store.types import Pool
 log = logging.getLogger(__name__)
 
 ChatGraph = CompiledStateGraph[PersonaChatState, ChatContext, PersonaChatInput, PersonaChatOutput]
-
-MODEL_FAILED = "The chat model failed to answer; try again later."
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from graphs.segment_survey.context import concurrency_limit
 from runtime.errors import ConfigError, ServiceError
 from runtime.models import parse_model_name
 from runtime.settings import Settings
-from runtime.upstream import is_upstream_failure, raise_as_upstream_failure
+from runtime.upstream import MODEL_FAILED, is_upstream_failure, raise_as_upstream_failure
 from services.twin.fidelity import FidelityError, Progress, held_out_schema, report_json, validate_twins
 from services.twin.fidelity_report import render_html
 from services.twin.record_table import RecordTable, check_table, draft_table_schema, parse_schema, read_csv_text
@@ -27,7 +27,6 @@ MAX_TABLE_BYTES = 20 * 1024 * 1024
 DEFAULT_SEED = 7  # the CLI's
 TABLE_FIELD = "records_csv"
 TOO_LARGE = "{field} is larger than the limit of {limit} bytes."
-MODEL_FAILED = "The chat model failed to answer; try again later."
 TABLE_GONE = "The job's table is no longer stored; submit it again."
 
 

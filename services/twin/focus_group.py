@@ -11,11 +11,9 @@ from graphs.focus_group.context import FocusGroupContext
 from graphs.focus_group.graph import FocusGroupGraph
 from graphs.focus_group.state import FocusGroupInput, FocusGroupOutput
 from runtime.errors import ServiceError
-from runtime.upstream import raise_as_upstream_failure
+from runtime.upstream import MODEL_FAILED, raise_as_upstream_failure
 
 log = logging.getLogger(__name__)
-
-MODEL_FAILED = "The chat model failed to answer; try again later."
 
 
 async def focus_group_events(

@@ -18,11 +18,10 @@ from graphs.segment_survey.closed_answer import Method
 from graphs.segment_survey.context import SurveyContext
 from graphs.segment_survey.graph import SurveyGraph
 from graphs.segment_survey.state import SurveyInput, SurveyOutput
-from runtime.upstream import raise_as_upstream_failure
+from runtime.upstream import MODEL_FAILED, raise_as_upstream_failure
 
 log = logging.getLogger(__name__)
 
-MODEL_FAILED = "The chat model failed to answer; try again later."
 
 Progress = Callable[[int, int], None]
 """Called with (answers so far, answers expected) as the survey runs."""
