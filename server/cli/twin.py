@@ -282,6 +282,7 @@ async def _validate(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 settings=settings,
                 concurrency=max(1, args.concurrency),
+                method=args.method,
                 embeddings=services.require_embeddings(),
                 progress=progress,
                 say=None if args.quiet else _say,
@@ -291,7 +292,13 @@ async def _validate(args: argparse.Namespace) -> int:
         return 2
     finally:
         await services.stop()
-    meta = {"records": len(table.records), "clusters": args.clusters, "model": model, "seed": args.seed}
+    meta = {
+        "records": len(table.records),
+        "clusters": args.clusters,
+        "model": model,
+        "seed": args.seed,
+        "method": args.method,
+    }
     report = report_json(results, meta)
     for question in report["questions"]:
         tvd, accuracy = question["mean_tvd"], question["mean_accuracy"]
@@ -353,6 +360,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument("--report", help="folder for fidelity.html and fidelity.json")
     validate.add_argument("--model", help="provider:model answering for the twins (default CHAT_MODEL)")
     validate.add_argument("--seed", type=int, default=7, help="clustering and answer seed (default 7)")
+    validate.add_argument(
+        "--method",
+        default="auto",
+        choices=["auto", "option_likelihood", "label_logprobs", "ssr"],
+        help="how an answer is read, as in `twin survey` (default auto)",
+    )
     validate.add_argument("--concurrency", type=int, default=1, help="questions in flight at once (default 1)")
     validate.add_argument("--quiet", action="store_true", help="no progress output")
     validate.set_defaults(run=_validate)

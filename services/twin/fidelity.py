@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 
 from domain.record_answers import record_option
 from domain.record_schema import ColumnSpec, RecordSchema
-from graphs.segment_survey.closed_answer import ask_closed_question
+from graphs.segment_survey.closed_answer import Method, ask_closed_question
 from graphs.segment_survey.survey_prompt import record_facts, relevant_columns, survey_system_prompt
 from graphs.segment_survey.weights import persona_weights
 from runtime.settings import Settings
@@ -122,13 +122,15 @@ async def validate_twins(
     seed: int = 7,
     settings: Settings | None = None,
     concurrency: int = 1,
+    method: Method = "auto",
     embeddings: Embeddings | None = None,
     progress: Progress | None = None,
     say: Callable[[str], None] | None = None,
 ) -> tuple[SegmentSet, list[QuestionFidelity]]:
     """Build `k` clusters without the `hold_out` columns and measure the twins against them. The
-    twins answer with the survey's prompts; without `embeddings` those hold the first answers of
-    each record instead of the ones closest to the question."""
+    twins answer with the survey's prompts and `method`; without `embeddings` the prompts hold the
+    first answers of each record instead of the ones closest to the question (and `ssr` cannot
+    run)."""
     schema = table.schema
     built_from = RecordTable(schema=held_out_schema(schema, hold_out), records=table.records)
     segments = await asyncio.to_thread(build_table_segments, built_from, k, seed, say)
@@ -158,7 +160,9 @@ async def validate_twins(
     async def ask(prompt: str, question: str, options: list[str]) -> dict[str, float]:
         nonlocal done
         async with gate:
-            answer = await ask_closed_question(model, prompt, question, options, seed=seed, settings=settings)
+            answer = await ask_closed_question(
+                model, prompt, question, options, seed=seed, method=method, settings=settings, embeddings=embeddings
+            )
         done += 1
         if progress is not None:
             progress(done, total)

@@ -42,7 +42,7 @@ def render_html(report: dict[str, Any]) -> str:
         "{text-align:left}.clusters{display:flex;flex-wrap:wrap;gap:1.5em}</style></head><body>",
         "<h1>Twin fidelity</h1>",
         f"<p>{escape(str(report.get('records', '')))} records, {escape(str(report.get('clusters', '')))} clusters, "
-        f"model <code>{escape(str(report.get('model', '')))}</code>, held out: "
+        f"model <code>{escape(str(report.get('model', '')))}</code>, method {escape(str(report.get('method', 'auto')))}, held out: "
         f"{escape(', '.join(q['column'] for q in report['questions']))}.</p>",
         "<p>TVD: total variation distance between a cluster's answers and its members' true answers "
         "(0 is perfect), averaged over clusters. Floor: the twins' own records, weighted as the survey "

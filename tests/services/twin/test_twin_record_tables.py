@@ -330,6 +330,17 @@ async def test_validate_reports_twins_against_their_records_and_the_baselines(
     assert "death_penalty: Do you favor or oppose the death penalty for murder?" in out and "mean TVD" in out
     assert await twin_tables(services) == before  # validation stores nothing
 
+    # the answer method is the survey's: with ssr the twins answer in their own words, and the
+    # report says which method read them
+    script.responder = lambda messages: "Favor."
+    ssr_report = tmp_path / "ssr"
+    code = await personas(services, *args, "--hold-out", "death_penalty", "--method", "ssr", "--report", ssr_report)
+    assert code == 0, capsys.readouterr()
+    ssr = json.loads((ssr_report / "fidelity.json").read_text(encoding="utf-8"))
+    assert ssr["method"] == "ssr" and report["method"] == "auto"
+    for cluster in ssr["questions"][0]["clusters"]:
+        assert 0.5 < cluster["twins"]["Favor"] < 1.0  # a similarity's softmax, not one written letter
+
     code = await personas(services, *args, "--hold-out", "sex", "--quiet")
     assert code == 2 and "the gender and age columns make the twins" in capsys.readouterr().err
     code = await personas(services, *args, "--hold-out", "income", "--quiet")
