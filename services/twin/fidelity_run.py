@@ -21,7 +21,7 @@ from runtime.upstream import MODEL_FAILED, is_upstream_failure, raise_as_upstrea
 from services.twin.fidelity import FidelityError, Progress, held_out_schema, report_json, validate_twins
 from services.twin.fidelity_report import render_html
 from services.twin.record_table import RecordTable, check_table, draft_table_schema, parse_schema, read_csv_text
-from services.twin.segments.table_build import PERSONAS_PER_CLUSTER
+from services.twin.segments.model import NoWeight, TooFewRecords, check_clustering
 
 MAX_TABLE_BYTES = 20 * 1024 * 1024
 DEFAULT_SEED = 7  # the CLI's
@@ -80,13 +80,12 @@ def _check(
         held_out_schema(parsed, hold_out)
     except FidelityError as exc:  # its messages name the CLI's option
         raise FidelityInputError(_sentence(str(exc).replace("--hold-out ", "hold_out ", 1))) from None
-    if len(table.records) < clusters * PERSONAS_PER_CLUSTER:
-        raise FidelityInputError(
-            f"clusters: {len(table.records)} records are too few for {clusters} clusters "
-            f"(need at least {clusters * PERSONAS_PER_CLUSTER})."
-        )
-    if sum(r.weight for r in table.records) <= 0:
-        raise FidelityInputError(f"{TABLE_FIELD}: every record has weight 0.")
+    try:
+        check_clustering(len(table.records), clusters, sum(r.weight for r in table.records))
+    except NoWeight as exc:
+        raise FidelityInputError(f"{TABLE_FIELD}: {_sentence(str(exc))}") from None
+    except TooFewRecords as exc:
+        raise FidelityInputError(f"clusters: {_sentence(str(exc))}") from None
     return FidelityRun(table=table, schema=schema, clusters=clusters, hold_out=list(hold_out), seed=seed)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from services.twin.segments.features import encode_features
-from services.twin.segments.model import ClusterSpec, SegmentSet
+from services.twin.segments.model import ClusterSpec, SegmentSet, check_clustering
 from services.twin.segments.naming import name_clusters
 from services.twin.segments.personas import build_personas
 from services.twin.segments.profile import baseline_of, cluster_attributes, cluster_summary
@@ -63,10 +63,7 @@ def build_segments(
     from the youngest cluster (by mean age) to the oldest.
     """
     say = progress or (lambda _msg: None)
-    if k < 2:
-        raise ValueError("k must be at least 2")
-    if len(records) < k * 15:
-        raise ValueError(f"{len(records)} records are too few for {k} clusters (need at least {k * 15})")
+    check_clustering(len(records), k)
     say(f"encoding {len(records)} records")
     features = encode_features(records)
     say(f"clustering into {k} clusters (KMeans, n_init={N_INIT}, seed={seed})")

@@ -52,6 +52,28 @@ PERSONA_PATTERN: tuple[tuple[str, str], ...] = tuple(("Female", b) for b in AGE_
     ("Male", "65 - 74"),
     ("Male", "75+"),
 )
+PERSONAS_PER_CLUSTER = len(PERSONA_PATTERN)
+
+
+class TooFewRecords(ValueError):
+    """The records cannot make the clusters asked for."""
+
+
+class NoWeight(ValueError):
+    """Every record has weight 0: nobody to cluster."""
+
+
+def check_clustering(n_records: int, k: int, total_weight: float | None = None) -> None:
+    """Raise unless `n_records` records (of `total_weight`, when they are weighted) make `k`
+    clusters of 15 personas each."""
+    if k < 2:
+        raise TooFewRecords("k must be at least 2")
+    if n_records < k * PERSONAS_PER_CLUSTER:
+        raise TooFewRecords(
+            f"{n_records} records are too few for {k} clusters (need at least {k * PERSONAS_PER_CLUSTER})"
+        )
+    if total_weight is not None and total_weight <= 0:
+        raise NoWeight("every record has weight 0")
 
 
 # Generation of each age band (ages in 2025; a band goes to the generation most of it

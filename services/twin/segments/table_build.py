@@ -26,12 +26,19 @@ from sklearn.exceptions import ConvergenceWarning
 from domain.demographics import UNKNOWN
 from domain.record_schema import ColumnSpec, RecordSchema, age_in_years, describe, gender_of, names_something
 from services.twin.record_table import Record, RecordTable
-from services.twin.segments.model import PERSONA_PATTERN, ClusterSpec, SegmentPersonaSpec, SegmentSet, age_band_of
+from services.twin.segments.model import (
+    PERSONA_PATTERN,
+    PERSONAS_PER_CLUSTER,
+    ClusterSpec,
+    SegmentPersonaSpec,
+    SegmentSet,
+    age_band_of,
+    check_clustering,
+)
 from services.twin.segments.personas import FEMALE_NAMES, MALE_NAMES, NEUTRAL_NAMES
 from store.twin import AGE_BAND_LIMITS
 
 Progress = Callable[[str], None]
-PERSONAS_PER_CLUSTER = len(PERSONA_PATTERN)
 N_INIT = 10
 _MIN_SHARE = 0.25  # a value names a cluster only when at least this share of it gives that answer
 _TRAITS_IN_NAME = 2
@@ -326,15 +333,8 @@ def build_table_segments(table: RecordTable, k: int, seed: int = 7, progress: Pr
     table, `k` and `seed`. Cluster keys run from the largest cluster (by weight) down."""
     say = progress or (lambda _message: None)
     schema, records = table.schema, table.records
-    if k < 2:
-        raise ValueError("k must be at least 2")
-    if len(records) < k * PERSONAS_PER_CLUSTER:
-        raise ValueError(
-            f"{len(records)} records are too few for {k} clusters (need at least {k * PERSONAS_PER_CLUSTER})"
-        )
     weights = np.array([r.weight for r in records], dtype=float)
-    if weights.sum() <= 0:
-        raise ValueError("every record has weight 0")
+    check_clustering(len(records), k, float(weights.sum()))
     columns = [c for c in schema.profile_columns() if c != schema.gender and schema.columns[c].type != "text"]
     say(f"encoding {len(records)} records on {len(columns)} columns")
     features = _features(records, schema, columns)
