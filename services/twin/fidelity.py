@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 
 from domain.record_answers import record_option
 from domain.record_schema import ColumnSpec, RecordSchema
-from graphs.segment_survey.closed_answer import Method, ask_closed_question
+from graphs.segment_survey.closed_answer import Method, ask_closed_question, shuffled_order
 from graphs.segment_survey.survey_prompt import record_facts, relevant_columns, survey_system_prompt
 from graphs.segment_survey.weights import persona_weights
 from runtime.settings import Settings
@@ -155,25 +155,45 @@ async def validate_twins(
         ]
 
     gate = asyncio.Semaphore(max(1, concurrency))
-    done, total = 0, len(hold_out) * (len(segments.personas) + 1)
+    n_options = [len(options_of(schema.columns[c])) for c in hold_out if c in schema.columns]
+    done, total = 0, len(hold_out) * len(segments.personas) + sum(n_options)
 
-    async def ask(prompt: str, question: str, options: list[str]) -> dict[str, float]:
+    async def ask(prompt: str, question: str, options: list[str], order: list[int]) -> dict[str, float]:
         nonlocal done
         async with gate:
             answer = await ask_closed_question(
-                model, prompt, question, options, seed=seed, method=method, settings=settings, embeddings=embeddings
+                model,
+                prompt,
+                question,
+                options,
+                seed=seed,
+                order=order,
+                method=method,
+                settings=settings,
+                embeddings=embeddings,
             )
         done += 1
         if progress is not None:
             progress(done, total)
         return dict(answer.probabilities)
 
+    async def without_record(question: str, options: list[str]) -> dict[str, float]:
+        """The model with no persona, its probabilities averaged over every rotation of the
+        options (the twins see them in an order of their own, as a survey shows them)."""
+        n = len(options)
+        rotations = [[(start + i) % n for i in range(n)] for start in range(n)]
+        asked = [await ask(NO_RECORD_PROMPT, question, options, order) for order in rotations]
+        return {o: sum(p[o] for p in asked) / n for o in options}
+
     results: list[QuestionFidelity] = []
     for column in hold_out:
         spec = schema.columns[column]
         options, question = options_of(spec), str(spec.question)
-        no_record = await ask(NO_RECORD_PROMPT, question, options)
-        answers = await asyncio.gather(*(ask(prompt, question, options) for prompt in await prompts_for(question)))
+        no_record = await without_record(question, options)
+        prompts = await prompts_for(question)
+        # each twin sees the options in its own order, as the survey shuffles them per respondent
+        orders = [shuffled_order(len(options), seed, i) for i in range(len(prompts))]
+        answers = await asyncio.gather(*(ask(p, question, options, o) for p, o in zip(prompts, orders, strict=True)))
         table_truth = _truth(table.records, column, spec, options)
         fidelity = QuestionFidelity(column=column, question=question, options=options)
         for key, cluster in clusters.items():

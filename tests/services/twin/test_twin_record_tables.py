@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -302,11 +303,15 @@ async def test_validate_reports_twins_against_their_records_and_the_baselines(
     monkeypatch.setenv("CHAT_MODEL", "fake:scripted")
     seen: list[str] = []
 
-    def first_option(messages):
-        seen.append(str(messages[0].content))
-        return "A"  # the first option shown: "Favor"
+    shown_first: list[str] = []
 
-    script.responder = first_option
+    def favor(messages):
+        seen.append(str(messages[0].content))
+        lines = re.findall(r"^([A-J])\. (.+)$", str(messages[-1].content), re.M)
+        shown_first.append(lines[0][1])
+        return next(letter for letter, option in lines if option == "Favor")
+
+    script.responder = favor
     args = ("twin", "validate", "--records", table, "--schema", schema, "--clusters", 2)
     code = await personas(services, *args, "--hold-out", "death_penalty", "--report", tmp_path / "report", "--quiet")
     assert code == 0, capsys.readouterr()
@@ -314,8 +319,11 @@ async def test_validate_reports_twins_against_their_records_and_the_baselines(
     assert "<svg" in (tmp_path / "report" / "fidelity.html").read_text(encoding="utf-8")
     [question] = report["questions"]
     assert question["column"] == "death_penalty" and question["options"] == ["Favor", "Oppose"]
-    # the twins never saw the held-out answer; 30 twins and one record-free baseline were asked
-    assert len(seen) == 31 and not any("death penalty" in prompt.lower() for prompt in seen[1:])
+    # the twins never saw the held-out answer; 30 twins were asked, and the model without a
+    # record once in each order of the two options
+    assert len(seen) == 32 and not any("death penalty" in prompt.lower() for prompt in seen[2:])
+    assert shown_first[:2] == ["Favor", "Oppose"]
+    assert {"Favor", "Oppose"} <= set(shown_first[2:])  # each twin sees the options in its own order
     for cluster in question["clusters"]:
         assert cluster["twins"] == {"Favor": 1.0, "Oppose": 0.0}
         assert cluster["tvd"]["twins"] == tvd(cluster["twins"], cluster["truth"])
