@@ -29,7 +29,7 @@ gate = twin_job_tests.gate
 settings = twin_job_tests.settings
 QUESTION = "Do you favor or oppose the death penalty for murder?"
 LATER_QUESTION = "Do you own your home?"
-TOTAL = 31  # 2 clusters of 15 twins and the model asked without a record
+TOTAL = 32  # 2 clusters of 15 twins, and the model without a record once per order of the 2 options
 
 
 def by_party(messages) -> str:
