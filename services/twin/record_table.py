@@ -180,8 +180,10 @@ def _weight(
     except ValueError:
         weight = math.nan
     if not math.isfinite(weight) or weight < 0:
+        shown = "an empty cell" if raw is None or not raw.strip() else repr(raw)
         errors.append(
-            f"column '{schema.weight}' (the weight), row {index + 1} (line {line}): {raw!r}: expected a number >= 0"
+            f"column '{schema.weight}' (the weight), row {index + 1} (line {line}): {shown}: expected a number >= 0"
+            + (" (write 0 to leave the record out)" if shown == "an empty cell" else "")
         )
         return 0.0
     return weight

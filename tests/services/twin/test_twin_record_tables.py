@@ -125,6 +125,7 @@ def test_a_bad_cell_is_named_by_column_row_and_value():
     rows[6]["owns_home"] = "maybe"
     rows[9]["party"] = "Green"
     rows[11]["respondent"] = rows[2]["respondent"]
+    rows[14]["wt"] = ""
     with pytest.raises(ConfigError) as caught:
         check_table(columns_of(rows), parse_schema(SCHEMA))
     message = str(caught.value)
@@ -133,6 +134,7 @@ def test_a_bad_cell_is_named_by_column_row_and_value():
         "column 'party', row 10 (line 11): 'Green': expected one of 'Democrat', 'Independent', 'Republican'" in message
     )
     assert "column 'respondent' (the id), row 12 (line 13): 'R1002' repeats row 3" in message
+    assert "column 'wt' (the weight), row 15 (line 16): an empty cell: expected a number >= 0 (write 0" in message
     without_income = {name: cells for name, cells in columns_of(survey_rows(30)).items() if name != "income"}
     with pytest.raises(ConfigError, match="lacks the schema's column"):
         check_table(without_income, parse_schema(SCHEMA))
