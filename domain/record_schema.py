@@ -170,10 +170,12 @@ _SCALE_WORDS = frozenset(
     "always often sometimes rarely never high low medium moderate extremely fairly quite a little lot "
     "the of to".split()
 )
+# Answers that are no answer: they say nothing about the person either.
+_NON_ANSWER_WORDS = frozenset("don't dont know refused dk na n/a answer asked inapplicable skipped unsure".split())
 
 
 def names_something(value: str) -> bool:
     """Whether an answer names something ("Mitt Romney", "Rent") rather than only saying how
     much or whether ("Strongly agree", "Decreased", "yes")."""
-    words = [w.strip(".,;()").lower() for w in value.split()]
-    return any(w and w not in _SCALE_WORDS and not w.isdigit() for w in words)
+    words = [w.strip(".,;()").lower().replace("\u2019", "'") for w in value.split()]
+    return any(w and w not in _SCALE_WORDS and w not in _NON_ANSWER_WORDS and not w.isdigit() for w in words)
