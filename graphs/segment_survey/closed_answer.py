@@ -177,6 +177,26 @@ def _letter_of(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _letters_prompt(question: str, options: Sequence[str], order: Sequence[int]) -> str:
+    lines = "\n".join(f"{LABELS[pos]}. {options[index]}" for pos, index in enumerate(order))
+    return render_prompt("survey_question_letters", question=question, option_lines=lines)
+
+
+async def _by_letter_scores(
+    base_url: str, system_prompt: str, question: str, options: Sequence[str], order: Sequence[int], timeout: float
+) -> ClosedAnswer:
+    """The letter probabilities of `_by_label_logprobs`, from the local server's one scoring pass:
+    each shown letter scored as the reply, the softmax over them."""
+    prompt = _letters_prompt(question, options, order)
+    letters = [LABELS[pos] for pos in range(len(order))]
+    reply = await local_option_scores(base_url, _as_openai(_messages(system_prompt, prompt)), letters, timeout=timeout)
+    shown = _softmax(reply.logprobs)
+    probs = [0.0] * len(options)
+    for pos, index in enumerate(order):
+        probs[index] = shown[pos]
+    return _result(options, probs, "label_logprobs", order)
+
+
 async def _by_label_logprobs(
     model: BaseChatModel,
     system_prompt: str,
@@ -186,8 +206,7 @@ async def _by_label_logprobs(
     seed: int,
     local: bool,
 ) -> ClosedAnswer:
-    lines = "\n".join(f"{LABELS[pos]}. {options[index]}" for pos, index in enumerate(order))
-    prompt = render_prompt("survey_question_letters", question=question, option_lines=lines)
+    prompt = _letters_prompt(question, options, order)
     # llama.cpp reads `max_tokens` only from the body (langchain-openai sends max_completion_tokens)
     extra = {"extra_body": {"max_tokens": 1}} if local else {}
     bound = model.bind(logprobs=True, top_logprobs=TOP_LOGPROBS, seed=seed, max_tokens=1, **extra)
@@ -266,6 +285,12 @@ async def ask_closed_question(
             return await _by_option_scores(base_url, system_prompt, question, options, shown, timeout)
         except OptionScoresUnsupported:
             pass  # a model server without the scoring route: one call per option gives the same scores
+    if chosen == "label_logprobs" and base_url is not None:
+        timeout = (settings or get_settings()).model_timeout
+        try:
+            return await _by_letter_scores(base_url, system_prompt, question, options, shown, timeout)
+        except OptionScoresUnsupported:
+            pass  # a model server without the scoring route: the letters' top log-probabilities
     if chosen in ("option_likelihood", "option_likelihood_calls"):
         return await _by_option_likelihood(chat_model, system_prompt, question, options, shown, seed)
     return await _by_label_logprobs(chat_model, system_prompt, question, options, shown, seed, local)

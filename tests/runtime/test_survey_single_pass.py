@@ -97,6 +97,31 @@ async def test_survey_answers_are_the_same_by_either_method(local_llm):
                 assert math.isclose(one_pass.probabilities[option], calls.probabilities[option], abs_tol=0.03)
 
 
+async def test_letters_from_one_pass_are_the_letters_top_log_probabilities(local_llm):
+    """label_logprobs on the local server scores each shown letter from one pass; a chat
+    completion's top log-probabilities of its first token give the same split (they also count
+    the rare variants of a letter, " A" or "a", hence the tolerance)."""
+    from runtime.models import make_chat_model
+
+    chat_model = make_chat_model("local:smollm2", temperature=0.0, max_tokens=1)
+    for system in (HAZEL, WALTER):
+        for question, options in QUESTIONS:
+            order = list(reversed(range(len(options))))
+            one_pass = await ask_closed_question(
+                "local:smollm2", system, question, options, order=order, method="label_logprobs"
+            )
+            # a built chat model has no scoring route: the letters' top log-probabilities
+            tops = await ask_closed_question(
+                chat_model, system, question, options, order=order, method="label_logprobs"
+            )
+            assert one_pass.method == tops.method == "label_logprobs"
+            for option in options:
+                assert math.isclose(one_pass.probabilities[option], tops.probabilities[option], abs_tol=0.05), (
+                    one_pass.probabilities,
+                    tops.probabilities,
+                )
+
+
 async def test_bad_option_lists_are_refused_with_the_servers_reason(local_llm):
     with pytest.raises(UpstreamError, match="400"):
         await local_option_scores(local_llm.base_url, _messages(HAZEL, "Own or rent?", ["Own", ""]), ["Own", ""])
