@@ -20,13 +20,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 
 from evals.evaluators.injection import injection_metrics
 from evals.evaluators.persona_facts import check_persona_facts, persona_fact_metrics
 from evals.evaluators.retrieval import ranking_metrics
+
+if TYPE_CHECKING:
+    from graphs.segment_survey.closed_answer import Method
 
 DATASETS = Path(__file__).parent / "datasets"
 
@@ -523,7 +526,8 @@ def fidelity_rows(suite: str, limit: int | None, clusters: str = "") -> list[dic
 async def _run_fidelity(suite: str, options: RunOptions) -> AsyncIterator[ExampleResult]:
     """`--limit N`: the first N twins (rows run cluster by cluster: 15 rows are one cluster);
     `TWIN_FIDELITY_ITEMS=home,auto_loan` runs only those items, `TWIN_FIDELITY_CLUSTERS=7,9` only
-    those clusters' twins (before the limit)."""
+    those clusters' twins (before the limit), `TWIN_FIDELITY_METHOD=label_logprobs` answers by
+    that method instead of the survey's `auto`."""
     import os
 
     from evals.twin_fidelity import ITEMS, SEED, run_rows
@@ -535,10 +539,16 @@ async def _run_fidelity(suite: str, options: RunOptions) -> AsyncIterator[Exampl
         raise ConfigError(f"Unknown twin_fidelity items {unknown}; known: {', '.join(i.key for i in ITEMS)}.")
     items = [item for item in ITEMS if not wanted or item.key in wanted]
     rows = fidelity_rows(suite, options.limit, os.environ.get("TWIN_FIDELITY_CLUSTERS", ""))
-    from graphs.segment_survey.closed_answer import ask_closed_question
+    from graphs.segment_survey.closed_answer import METHODS, ask_closed_question
+
+    method = os.environ.get("TWIN_FIDELITY_METHOD", "auto").strip() or "auto"
+    if method not in METHODS or method == "ssr":
+        raise ConfigError(f"TWIN_FIDELITY_METHOD={method}: give one of {', '.join(m for m in METHODS if m != 'ssr')}.")
 
     async def ask(system: str, question: str, choices: Any, order: Any) -> Any:
-        return await ask_closed_question(options.model, system, question, choices, order=order, seed=SEED)
+        return await ask_closed_question(
+            options.model, system, question, choices, order=order, seed=SEED, method=cast("Method", method)
+        )
 
     async for result in run_rows(rows, ask, items):
         yield result

@@ -30,7 +30,7 @@ import random
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
@@ -42,6 +42,7 @@ from runtime.models import local_base_url, make_chat_model, parse_model_name
 from runtime.settings import Settings, get_settings
 
 Method = Literal["auto", "option_likelihood", "option_likelihood_calls", "label_logprobs", "ssr"]
+METHODS: tuple[Method, ...] = get_args(Method)
 SSR_TEMPERATURE = 0.05  # cosine differences between options are a few hundredths: this separates them
 SSR_TOKENS = 80
 LABELS = "ABCDEFGHIJ"
