@@ -32,7 +32,8 @@ class SurveyContext:
             "persona's prompt), option_likelihood_calls (the same scores from one grammar-constrained call "
             "per option, llama.cpp only; slower), label_logprobs (letter log-probabilities, one call), ssr "
             "(the persona answers in its own words; its similarity to each option gives the distribution), "
-            "or auto (option_likelihood on the local model, label_logprobs elsewhere)."
+            "or auto (label_logprobs for the twins of a table; for the demo's twins option_likelihood on the "
+            "local model, label_logprobs elsewhere)."
         },
     )
     max_concurrency: int = field(

@@ -14,6 +14,7 @@ from domain.record_answers import answer_of, record_answers
 from domain.record_schema import RecordSchema
 from graphs.segment_survey.closed_answer import (
     MAX_OPTIONS,
+    TABLE_METHOD,
     ClosedAnswer,
     ask_closed_question,
     draw_answer,
@@ -89,6 +90,7 @@ async def select_respondents(state: SurveyState) -> dict[str, Any]:
         "options": options,
         "samples_per_persona": samples,
         "weighting": weighting,
+        "auto_method": TABLE_METHOD if schema is not None else None,
         "surveyed": surveyed,
         "respondents": respondents,
         "answers": None,  # empties answers of an earlier run on the same thread
@@ -108,6 +110,7 @@ async def fan_out(state: SurveyState) -> list[Send] | str:
                 seed=int(state.get("seed") or 0),
                 shuffle_options=state.get("shuffle_options") is not False,
                 check_facts=state.get("check_facts") is not False,
+                auto_method=state.get("auto_method"),
             ),
         )
         for respondent in state.get("respondents") or []
@@ -159,7 +162,7 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
             task["options"],
             seed=task["seed"],
             order=order,
-            method=context.method,
+            method=(task.get("auto_method") or "auto") if context.method == "auto" else context.method,
             settings=services.settings,
             embeddings=services.require_embeddings() if context.method == "ssr" else None,
         )

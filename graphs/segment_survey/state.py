@@ -11,6 +11,7 @@ from typing import Annotated
 
 from typing_extensions import NotRequired, TypedDict
 
+from graphs.segment_survey.closed_answer import Method
 from graphs.segment_survey.raking import Weighting
 from graphs.segment_survey.respondents import ClusterInfo, Respondent, reset_or_add
 
@@ -97,9 +98,14 @@ class AskTask(TypedDict):
     seed: int
     shuffle_options: bool
     check_facts: bool
+    auto_method: NotRequired[Method | None]
+    """What the `auto` method means for these twins (`SurveyState.auto_method`)."""
 
 
 class SurveyState(SurveyInput):
+    auto_method: NotRequired[Method | None]
+    """What the `auto` method means for the twins surveyed: `closed_answer.TABLE_METHOD` for the
+    twins of a table; None for the demo's (the provider decides)."""
     surveyed: NotRequired[list[ClusterInfo]]
     respondents: NotRequired[list[Respondent]]
     answers: Annotated[list[AnswerRecord], reset_or_add]

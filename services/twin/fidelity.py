@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 
 from domain.record_answers import record_option
 from domain.record_schema import ColumnSpec, RecordSchema
-from graphs.segment_survey.closed_answer import Method, ask_closed_question, shuffled_order
+from graphs.segment_survey.closed_answer import TABLE_METHOD, Method, ask_closed_question, shuffled_order
 from graphs.segment_survey.survey_prompt import record_facts, relevant_columns, survey_system_prompt
 from graphs.segment_survey.weights import persona_weights
 from runtime.settings import Settings
@@ -168,7 +168,7 @@ async def validate_twins(
                 options,
                 seed=seed,
                 order=order,
-                method=method,
+                method=TABLE_METHOD if method == "auto" else method,
                 settings=settings,
                 embeddings=embeddings,
             )

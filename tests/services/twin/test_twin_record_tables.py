@@ -433,3 +433,26 @@ async def test_a_table_without_gender_or_age_makes_twins_that_stand_for_parts_of
         for answer in cluster["answers"]:
             assert answer["answer"] == {"yes": "Yes", "no": "No"}[by_id[answer["record_id"]]["owns_home"]]
             assert abs(answer["weight"] - stands_for[answer["record_id"]] / total) < 1e-3
+
+
+async def test_a_tables_twins_answer_by_their_letters_on_the_local_model(cli_env, services, local_llm, tmp_path):
+    """`auto` means letter probabilities for a table's twins on every provider (measured on the
+    development survey); the demo's twins keep option likelihood on the local model."""
+    from graphs.segment_survey.context import SurveyContext
+    from graphs.segment_survey.graph import graph as segment_survey
+    from runtime.services import set_current_services
+
+    table, schema = table_and_schema(tmp_path, survey_rows(120))
+    assert await personas(services, "twin", "build", "--records", table, "--schema", schema, "--clusters", 2) == 0
+    set_current_services(services)
+    question = {"question": "Do you own a car?", "options": ["Yes", "No"], "cluster_ids": [0], "seed": 3}
+
+    async def methods_of(context: SurveyContext) -> list[str]:  # each answer's method, as the graph read it
+        found = []
+        async for update in segment_survey.astream(question, context=context, stream_mode="updates"):
+            found += [answer["method"].split("+")[0] for answer in (update.get("ask") or {}).get("answers") or []]
+        return found
+
+    assert await methods_of(SurveyContext(model="local:smollm2")) == ["label_logprobs"] * 15
+    chosen = await methods_of(SurveyContext(model="local:smollm2", method="option_likelihood"))
+    assert chosen == ["option_likelihood"] * 15
