@@ -145,7 +145,7 @@ async def _by_option_scores(
     return _result(options, _softmax(reply.logprobs), "option_likelihood", order)
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
     return dot / norm if norm > 0 else 0.0
@@ -172,7 +172,7 @@ async def _by_similarity(
     if not text:
         return _result(options, [1.0 / len(options)] * len(options), "uniform", order)
     vectors = await embeddings.aembed_documents([text, *(as_statement(question, o) for o in options)])
-    similarities = [_cosine(vectors[0], vector) for vector in vectors[1:]]
+    similarities = [cosine(vectors[0], vector) for vector in vectors[1:]]
     return _result(options, _softmax([s / SSR_TEMPERATURE for s in similarities]), "ssr", order)
 
 

@@ -10,7 +10,6 @@ whole record whatever the prompt holds.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from langchain_core.embeddings import Embeddings
 
 from domain.demographics import person_phrase
 from domain.record_schema import RecordSchema, describe
+from graphs.segment_survey.closed_answer import cosine
 from prompts import render_prompt
 from store.clusters import ClusterRow, SegmentPersonaRow
 
@@ -64,11 +64,6 @@ def record_facts(schema: RecordSchema | None, columns: Sequence[str], attributes
     ]
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return sum(x * y for x, y in zip(a, b, strict=True)) / norm if norm else 0.0
-
-
 async def relevant_columns(
     schema: RecordSchema | None, question: str, embeddings: Embeddings | None, limit: int = RELEVANT_FACTS
 ) -> list[str]:
@@ -86,7 +81,7 @@ async def relevant_columns(
         return asked[:limit]
     texts = [f"{schema.columns[n].label}. {schema.columns[n].question}" for n in asked]
     vectors = await embeddings.aembed_documents([question, *texts])
-    scores = [_cosine(vectors[0], v) for v in vectors[1:]]
+    scores = [cosine(vectors[0], v) for v in vectors[1:]]
     ranked = sorted(range(len(asked)), key=lambda i: (-scores[i], i))
     return [asked[i] for i in ranked[:limit]]
 

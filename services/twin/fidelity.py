@@ -19,12 +19,13 @@ from langchain_core.embeddings import Embeddings
 from domain.record_answers import record_option
 from domain.record_schema import ColumnSpec, RecordSchema
 from graphs.segment_survey.closed_answer import TABLE_METHOD, Method, ask_closed_question, shuffled_order
-from graphs.segment_survey.survey_prompt import record_facts, relevant_columns, survey_system_prompt
+from graphs.segment_survey.survey_prompt import prompt_writer
 from graphs.segment_survey.weights import persona_weights
 from runtime.settings import Settings
 from services.twin.record_table import Record, RecordTable
-from services.twin.segments.model import SegmentSet
+from services.twin.segments.model import SegmentPersonaSpec, SegmentSet
 from services.twin.segments.table_build import build_table_segments
+from store.clusters import ClusterRow, SegmentPersonaRow
 
 Progress = Callable[[int, int], None]
 NO_RECORD_PROMPT = "You are an adult living in the USA, answering a survey."
@@ -81,6 +82,19 @@ def held_out_schema(schema: RecordSchema, columns: Sequence[str]) -> RecordSchem
         name: spec.model_copy(update={"use": "ignore"}) for name, spec in schema.columns.items() if name in columns
     }
     return schema.model_copy(update={"columns": {**schema.columns, **hidden}})
+
+
+def _persona_row(index: int, persona: SegmentPersonaSpec) -> SegmentPersonaRow:
+    """A twin not stored, in the shape the survey reads stored twins in."""
+    return SegmentPersonaRow(
+        persona_id=index + 1,
+        cluster_id=persona.cluster_key,
+        name=persona.name,
+        gender=persona.gender,
+        age_band=persona.age_band,
+        summary=persona.summary,
+        attributes=None,
+    )
 
 
 def _distribution(options: list[str], pairs: Sequence[tuple[dict[str, float], float]]) -> dict[str, float]:
@@ -140,19 +154,9 @@ async def validate_twins(
 
     async def prompts_for(question: str) -> list[str]:
         """Each twin's survey prompt for `question`, as the survey route writes it."""
-        columns = await relevant_columns(twin_schema, question, embeddings)
-        return [
-            survey_system_prompt(
-                cluster_name=clusters[p.cluster_key].name,
-                cluster_summary=clusters[p.cluster_key].summary,
-                persona_name=p.name,
-                age_band=p.age_band,
-                gender=p.gender,
-                summary=p.summary,
-                facts=record_facts(twin_schema, columns, p.attributes),
-            )
-            for p in segments.personas
-        ]
+        write = await prompt_writer(twin_schema, question, embeddings)
+        rows = {key: ClusterRow(id=key, name=c.name, summary=c.summary, attributes=None) for key, c in clusters.items()}
+        return [write(rows[p.cluster_key], _persona_row(i, p), p.attributes) for i, p in enumerate(segments.personas)]
 
     gate = asyncio.Semaphore(max(1, concurrency))
     n_options = [len(options_of(schema.columns[c])) for c in hold_out if c in schema.columns]
