@@ -5,7 +5,10 @@ credit tier, household, home ownership and political giving is not the cluster's
 them by their (gender, age band) cell alone leaves those splits as the sample drew them. Raking
 starts from the cell weights (`weights.persona_weights`) and scales them until the weighted
 personas split like the cluster's records on gender, age band and every split
-`segment_prior.record_shares` reads (margins named in `exclude` are left alone).
+`segment_prior.record_shares` reads (margins named in `exclude` are left alone). A record
+table's twins are raked to every column split their cluster stores (`value_shares`): on ANES
+2012 this brought the twins' own answers closer to their clusters' on the columns they were
+raked to and left held-out questions where they were (docs/twins-from-tables.md).
 
 - Margins are fitted in turn (iterative proportional fitting), at most `MAX_SWEEPS` sweeps.
   A few personas often cannot meet every split at once: fitting in turn then ends on whichever
@@ -105,9 +108,11 @@ def cluster_margins(
     attributes: Mapping[str, Any] | None,
     start: Sequence[float],
     exclude: Collection[str] = (),
+    records: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Margin]:
-    """The margins a cluster's stored shares give: gender, age band, then each stored split of
-    a fact (`record_shares`), less those named in `exclude`."""
+    """The margins a cluster's stored shares give: gender, age band, each stored split of a
+    fact (`record_shares`) and, for a table's twins, each column's split (read from each
+    persona's `records` values), less those named in `exclude`."""
     attributes = attributes or {}
     splits: list[tuple[str, list[str | None], Any]] = [
         ("gender", [category("gender", g) for g, _ in cells], attributes.get("gender_shares")),
@@ -120,6 +125,30 @@ def cluster_margins(
         if name in exclude or not isinstance(split, Mapping):
             continue
         margin = _margin(name, values, _target(name, split), start)
+        if margin is not None:
+            margins.append(margin)
+    if records is not None:
+        margins.extend(table_column_margins(records, attributes, start, exclude))
+    return margins
+
+
+def table_column_margins(
+    records: Sequence[Mapping[str, Any]],
+    attributes: Mapping[str, Any],
+    start: Sequence[float],
+    exclude: Collection[str],
+) -> list[Margin]:
+    """A margin per column of a table's cluster split (`value_shares`: {column: {value: share}}),
+    each persona's category read from its record's value, less the columns in `exclude`."""
+    value_shares = attributes.get("value_shares")
+    if not isinstance(value_shares, Mapping):
+        return []
+    margins: list[Margin] = []
+    for column, split in value_shares.items():
+        if column in exclude or not isinstance(split, Mapping):
+            continue
+        values = [category(column, record.get(column)) for record in records]
+        margin = _margin(column, values, _target(column, split), start)
         if margin is not None:
             margins.append(margin)
     return margins
@@ -250,16 +279,18 @@ def raked_weights(
     exclude: Collection[str] = (),
     trim_ratio: float | None = TRIM_RATIO,
     stands_for: Sequence[float | None] | None = None,
+    records: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[float]:
     """One weight per persona (its (gender, age band) cell and its facts, in order), summing to
-    1: the cell weights raked to every stored split but those in `exclude` (fact keys, or
-    "gender" / "age_band"); the cell weights when no split can be raked."""
+    1: the cell weights raked to every stored split but those in `exclude` (fact keys, column
+    names, or "gender" / "age_band"); the cell weights when no split can be raked. A table's
+    twins pass their `records` (values by column) to be raked to its worst-met columns too."""
     start = persona_weights(cells, attributes, stands_for)
     if not start:
         return []
-    if len(facts) != len(cells):
-        raise ValueError("raked_weights needs one facts mapping per persona")
-    margins = cluster_margins(cells, facts, attributes, start, exclude)
+    if len(facts) != len(cells) or (records is not None and len(records) != len(cells)):
+        raise ValueError("raked_weights needs one facts mapping (and record) per persona")
+    margins = cluster_margins(cells, facts, attributes, start, exclude, records)
     if not margins:
         return start
     raked = rake(start, margins, trim_ratio=trim_ratio)
@@ -272,9 +303,10 @@ def survey_weights(
     attributes: Mapping[str, Any] | None,
     weighting: Weighting = DEFAULT_WEIGHTING,
     stands_for: Sequence[float | None] | None = None,
+    records: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[float]:
     """The weights a survey's `weighting` asks for: "raked" or "age_gender" (the cells, or the
     shares representatives stand for, only)."""
     if weighting == "age_gender":
         return persona_weights(cells, attributes, stands_for)
-    return raked_weights(cells, facts, attributes, stands_for=stands_for)
+    return raked_weights(cells, facts, attributes, stands_for=stands_for, records=records)

@@ -85,14 +85,15 @@ async def respondents_of(
     prompt_of: PromptOf | None = None,
 ) -> list[Respondent]:
     """Every persona of `cluster` in id order, weighted by its (gender, age band) cell, or
-    (`weighting="raked"`) raked to every split of its records the cluster stores; with its
-    survey prompt when `prompt_of` writes one."""
+    (`weighting="raked"`) raked to every split of its records the cluster stores (a table's
+    twins: every column's); with its survey prompt when `prompt_of` writes one."""
     personas = await cluster_personas(services.pool, cluster["id"])
     profiles = [await get_chat_profile(services.pool, p["persona_id"]) for p in personas]
     facts = [persona_facts(profile["attributes"]) if profile else {} for profile in profiles]
     cells = [(p["gender"], p["age_band"]) for p in personas]
-    stands_for = [(profile["attributes"] or {}).get("stands_for") if profile else None for profile in profiles]
-    weights = survey_weights(cells, facts, cluster["attributes"], weighting, stands_for)
+    records = [(profile["attributes"] or {}) if profile else {} for profile in profiles]
+    stands_for = [record.get("stands_for") for record in records]
+    weights = survey_weights(cells, facts, cluster["attributes"], weighting, stands_for, records)
     shares = prior_shares(cluster["attributes"])
     chosen: list[Respondent] = []
     for persona, profile, record_facts, weight in zip(personas, profiles, facts, weights, strict=True):

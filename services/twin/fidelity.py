@@ -18,9 +18,10 @@ from langchain_core.embeddings import Embeddings
 
 from domain.record_answers import record_option
 from domain.record_schema import ColumnSpec, RecordSchema
+from graphs.persona_chat.facts import persona_facts
 from graphs.segment_survey.closed_answer import TABLE_METHOD, Method, ask_closed_question, shuffled_order
+from graphs.segment_survey.raking import DEFAULT_WEIGHTING, survey_weights
 from graphs.segment_survey.survey_prompt import prompt_writer
-from graphs.segment_survey.weights import persona_weights
 from runtime.settings import Settings
 from services.twin.record_table import Record, RecordTable
 from services.twin.segments.model import SegmentPersonaSpec, SegmentSet
@@ -204,11 +205,14 @@ async def validate_twins(
             members = [by_id[rid] for rid in cluster.attributes["record_ids"]]
             twins = [(i, p) for i, p in enumerate(segments.personas) if p.cluster_key == key]
             own = [record_option(spec, by_id[p.attributes["record_id"]].values.get(column), options) for _, p in twins]
-            # weighted as the survey weighs them: by the share of records their cell stands for
-            weights = persona_weights(
+            # weighted as the survey weighs them by default: raked to the cluster's stored splits
+            weights = survey_weights(
                 [(p.gender, p.age_band) for _, p in twins],
+                [persona_facts(p.attributes) for _, p in twins],
                 cluster.attributes,
+                DEFAULT_WEIGHTING,
                 [p.attributes.get("stands_for") for _, p in twins],
+                [p.attributes for _, p in twins],
             )
             truth = _truth(members, column, spec, options)
             mixed = _distribution(options, [(answers[i], w) for (i, _), w in zip(twins, weights, strict=True)])

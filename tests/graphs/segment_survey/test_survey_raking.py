@@ -124,6 +124,39 @@ def test_excluded_splits_are_left_out():
     assert names == ["age_band", "homeowner"]
 
 
+def test_a_tables_twins_are_raked_to_every_column_split_of_their_cluster():
+    cells: Cells = [("Female", "18 - 24"), ("Male", "18 - 24")] * 3
+    records: list[dict[str, Any]] = [
+        {"party": p, "owns_home": o, "region": r}
+        for p, o, r in zip(
+            ["Democrat", "Republican", "Democrat", "Independent", "Republican", "Democrat"],
+            [True, False, False, True, True, None],  # a skipped question is out of its margin
+            ["West", "South", "South", "West", "Midwest", "South"],
+            strict=True,
+        )
+    ]
+    truth = [0.3, 0.1, 0.2, 0.15, 0.05, 0.2]
+
+    def stored_split(weights: Sequence[float], column: str) -> dict[str | None, float]:
+        """A column's split as a table's build stores it: True as "yes", False as "no"."""
+        return {category(column, v): s for v, s in split_of(weights, [r[column] for r in records]).items()}
+
+    columns = ("party", "owns_home", "region")
+    value_shares = {column: stored_split(truth, column) for column in columns}
+    attributes = {"value_shares": value_shares}
+    facts: list[dict[str, Any]] = [{} for _ in cells]
+    start = persona_weights(cells, attributes)
+    weights = raked_weights(cells, facts, attributes, records=records)
+    assert sum(weights) == pytest.approx(1.0)
+    for column in columns:
+        assert stored_split(weights, column) == pytest.approx(value_shares[column], abs=0.01), column
+    assert stored_split(start, "party") != pytest.approx(value_shares["party"], abs=0.01)
+    # without the records (a demo twin) or with the column excluded, the split is left alone
+    assert raked_weights(cells, facts, attributes) == start
+    names = [m.name for m in cluster_margins(cells, facts, attributes, start, exclude={"party"}, records=records)]
+    assert names == ["owns_home", "region"]
+
+
 def test_what_cannot_be_raked_falls_back_to_cells_then_equal_weights():
     cells: Cells = [("Female", "25 - 34"), ("Male", "25 - 34"), ("Male", "65 - 74")]
     facts: list[Mapping[str, Any]] = [{}, {}, {}]

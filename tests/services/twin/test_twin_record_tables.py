@@ -294,6 +294,37 @@ async def test_a_survey_question_on_a_profile_column_is_answered_from_each_recor
         assert f'Asked "Do you favor or oppose the death penalty for murder?", you answer: {penalty}.' in twin
 
 
+async def test_a_tables_survey_is_raked_to_its_clusters_column_splits(cli_env, services, client, tmp_path):
+    """By default the twins' weights are raked to every column split their cluster stores: the
+    weighted twins' own answers split closer to their cluster's people than the cells' weights."""
+    rows = survey_rows(120)
+    table, schema = table_and_schema(tmp_path, rows)
+    built = tmp_path / "set.json"
+    args = ("twin", "build", "--records", table, "--schema", schema, "--clusters", 2, "--out", built)
+    assert await personas(services, *args) == 0
+    stored = {c["name"]: c["attributes"]["value_shares"] for c in json.loads(built.read_text("utf-8"))["clusters"]}
+
+    async def misfits(weighting: str) -> list[float]:
+        """Per cluster and column, how far the weighted twins' own answers split from the cluster's."""
+        out = []
+        for column, question, options in (
+            ("party", "Which party do you feel closest to?", PARTIES),
+            ("death_penalty", "Do you favor or oppose the death penalty for murder?", ["Favor", "Oppose"]),
+        ):
+            body = {"question": question, "options": options, "weighting": weighting}
+            r = await client.post("/twin/survey", json=body)
+            assert r.status_code == 200, r.text
+            for cluster in r.json()["clusters"]:
+                split = {o: sum(a["weight"] for a in cluster["answers"] if a["answer"] == o) for o in options}
+                truth = stored[cluster["cluster_name"]][column]
+                out.append(0.5 * sum(abs(split[o] - truth.get(o, 0.0)) for o in options))
+        return out
+
+    cells, raked = await misfits("age_gender"), await misfits("raked")
+    assert sum(raked) < 0.5 * sum(cells), (raked, cells)
+    assert all(r <= c + 1e-3 for r, c in zip(raked, cells, strict=True)), (raked, cells)
+
+
 async def test_validate_reports_twins_against_their_records_and_the_baselines(
     cli_env, services, script, tmp_path, monkeypatch, capsys
 ):
