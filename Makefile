@@ -9,6 +9,10 @@ LOCK := requirements.lock
 PIP := $(BIN)/python -m pip install --quiet --no-deps --require-hashes --no-build-isolation
 # Published only as source: built in a second pass, with the build tools the first pass installed.
 SOURCE_BUILT := llama-cpp-python|forbiddenfruit
+# llama.cpp for any x86_64 CPU since 2013 rather than for the build machine: a native build on a
+# CPU with AMX uses its tile kernels, which crash (SIGSEGV in ggml_backend_amx_mul_mat) where the
+# kernel does not grant AMX state to the process, as on some sandboxed machines.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: run test lint setup studio lock check-lock bench clean
 
@@ -37,7 +41,7 @@ $(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	awk '/^[a-z0-9]/ { keep = ($$1 !~ /^($(SOURCE_BUILT))==/) } /^[#-]/ { keep = 1 } keep' $(LOCK) > $(VENV)/binary.lock
 	$(PIP) --only-binary :all: -r $(VENV)/binary.lock
-	$(PIP) -r $(LOCK)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
 	touch $(STAMP)

@@ -18,6 +18,7 @@ from runtime import event_loop
 from runtime.errors import ConfigError
 from runtime.logs import configure_logging
 from runtime.settings import get_settings
+from runtime.upstream import is_upstream_failure
 
 log = logging.getLogger("personas")
 _STARTED = time.monotonic()  # the command's start, for the start-up report
@@ -158,6 +159,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except asyncio.CancelledError:  # SIGTERM during a command (`_run_command`)
         return 128 + signal.SIGTERM
+    except Exception as exc:
+        if not is_upstream_failure(exc):
+            raise
+        print(f"error: {upstream_failure_message(exc)}", file=sys.stderr)
+        return 1
+
+
+def upstream_failure_message(exc: BaseException) -> str:
+    """One line for a peer that failed mid-command: the peer's error and, on the local model,
+    where its server writes what happened to it (a crash included)."""
+    settings = get_settings()
+    line = (
+        f"the chat model or another upstream service failed to answer ({type(exc).__name__}: {str(exc).rstrip('.')})."
+    )
+    if settings.chat_model.startswith("local:"):
+        line += f" The local model server's log: {settings.data_dir / 'local-llm.log'}."
+    return line
 
 
 async def _run_command(command: Coroutine[Any, Any, Any]) -> Any:

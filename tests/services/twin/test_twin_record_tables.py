@@ -388,6 +388,37 @@ async def test_validate_reports_twins_against_their_records_and_the_baselines(
     assert code == 2 and "only a category, ordinal or boolean column" in capsys.readouterr().err
 
 
+async def test_a_model_server_that_dies_mid_validation_is_one_error_line(
+    cli_env, services, tmp_path, monkeypatch, capsys
+):
+    """A peer that hangs up (as a crashed model server does) ends the command with one line
+    naming the failure, not a traceback."""
+    from tests.stub_server import LoopbackServer, StubHandler
+
+    class HangUp(StubHandler):
+        def do_POST(self) -> None:
+            self.close_connection = True  # no response at all
+
+    peer = LoopbackServer(HangUp)
+    try:
+        monkeypatch.setenv("CHAT_MODEL", "openai:gpt-4.1-mini")
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{peer.url}/v1")
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        table, schema = table_and_schema(tmp_path, survey_rows(120))
+        args = ("twin", "validate", "--records", table, "--schema", schema, "--clusters", 2)
+        code = await personas(services, *args, "--hold-out", "death_penalty", "--quiet")
+    finally:
+        peer.close()
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert (
+        line
+        == "error: the chat model or another upstream service failed to answer (OpenAIConnectionError: Connection error)."
+    ), err
+
+
 def test_the_demo_consumer_table_is_described_by_its_shipped_schema(tmp_path):
     from importlib import resources
 
