@@ -17,22 +17,6 @@ from psycopg.types.json import Jsonb
 
 from store.types import Pool, vector_literal
 
-# The values `segment_personas.gender` and `.age_band` hold (gender is a CHECK constraint), besides
-# `domain.demographics.UNKNOWN`: the twins of a table that has no gender (or age) column.
-GENDERS: tuple[str, ...] = ("Female", "Male")
-AGE_BANDS: tuple[str, ...] = ("18 - 24", "25 - 34", "35 - 44", "45 - 54", "55 - 64", "65 - 74", "75+")
-
-# Inclusive age limits of each band; 75+ is capped at 99 for sampling purposes.
-AGE_BAND_LIMITS: dict[str, tuple[int, int]] = {
-    "18 - 24": (18, 24),
-    "25 - 34": (25, 34),
-    "35 - 44": (35, 44),
-    "45 - 54": (45, 54),
-    "55 - 64": (55, 64),
-    "65 - 74": (65, 74),
-    "75+": (75, 99),
-}
-
 _REPLACE_LOCK = 0x5E55_0002
 _FIRST_LOAD_LOCK = _REPLACE_LOCK + 1
 

@@ -63,7 +63,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from domain.demographics import known
+from domain.demographics import AGE_BAND_LIMITS, AGE_BANDS, known
 from graphs.age_words import decade_span
 from graphs.cluster_router.lexicon import COMPILED as LEXICON_RULES
 from graphs.cluster_router.lexicon import Concept
@@ -79,7 +79,6 @@ from graphs.cluster_router.query_text import (
     number_words_to_digits,
     polarity_at,
 )
-from store.twin import AGE_BAND_LIMITS, AGE_BANDS
 
 Level = Literal["high", "medium", "low"]
 

@@ -73,7 +73,7 @@ async def _services() -> Services:
 def llm_schema() -> dict[str, Any]:
     """JSON schema of what the chat model may fill in: the constraint fields, wanted and
     excluded, with their allowed values spelled out (small local models follow an `enum`)."""
-    from store.twin import AGE_BANDS
+    from domain.demographics import AGE_BANDS
 
     tiers = ["Sub Prime", "Near Prime", "Prime", "Super Prime"]
     fields: dict[str, Any] = {}

@@ -41,14 +41,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.consumer import EDUCATION_LEVELS, HOUSEHOLDS, KIDS_HOUSEHOLDS, PARTNER_HOUSEHOLDS
 from graphs.age_words import decade_span
 from graphs.persona_chat.answer_claims import answer_contradictions, answer_statements
 
-CREDIT_TIERS = ("deep-subprime", "subprime", "near-prime", "prime", "super-prime")
-HOUSEHOLDS = ("Single", "Couple", "Family with children", "Single parent", "Multi-generational")
-EDUCATION_LEVELS = ("High school or less", "Some college", "Bachelor's degree", "Graduate degree")
-KIDS_HOUSEHOLDS = {"Family with children", "Single parent"}
-PARTNER_HOUSEHOLDS = {"Couple", "Family with children"}
 GROWN_CHILDREN_AGE = 40  # from this age a persona without children at home may have grown ones
 
 _SELF = r"(?:i\s*am|i'm|i’m|im)"

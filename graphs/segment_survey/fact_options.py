@@ -26,18 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from domain.consumer import CREDIT_TIER_NAMES, EDUCATION_LEVELS, HOUSEHOLDS, KIDS_HOUSEHOLDS, PARTNER_HOUSEHOLDS
 from graphs.age_words import decade_span
 from graphs.persona_chat.facts import (
     ADJECTIVE_TIERS,
     CITIES,
     COUNTRIES,
-    CREDIT_TIERS,
-    EDUCATION_LEVELS,
     GROWN_CHILDREN_AGE,
     HOUSEHOLD_TEXT,
-    HOUSEHOLDS,
-    KIDS_HOUSEHOLDS,
-    PARTNER_HOUSEHOLDS,
     REGION_NAMES,
     STATE_CODES,
     STATE_REGION,
@@ -751,7 +747,7 @@ def _asks_education(q: str) -> bool:
 
 # --- credit --------------------------------------------------------------------------------------
 
-_TIERS = frozenset(CREDIT_TIERS)
+_TIERS = frozenset(CREDIT_TIER_NAMES)
 # Tiers by score: the CFPB bands of `tiers_for_score`, as ranges.
 _TIER_SCORES = {"deep-subprime": (300, 579), "subprime": (580, 619), "near-prime": (620, 659), "prime": (660, 719), "super-prime": (720, 850)}  # fmt: skip
 # Self-ratings: the chat checker's adjectives, widened by the FICO scale survey options follow

@@ -12,13 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from services.twin.segments.records import (
-    CREDIT_TIERS,
-    CREDIT_USAGE_LEVELS,
-    EDUCATION_LEVELS,
-    HOUSEHOLDS,
-    INCOME_BANDS,
-)
+from domain.consumer import CREDIT_TIERS, EDUCATION_LEVELS, HOUSEHOLDS
+from services.twin.segments.records import CREDIT_USAGE_LEVELS, INCOME_BANDS
 
 # (column, weight): weights say how much each standardised column pulls the clusters.
 _NUMERIC: tuple[tuple[str, float], ...] = (

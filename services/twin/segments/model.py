@@ -34,9 +34,8 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from domain.demographics import UNKNOWN
+from domain.demographics import AGE_BAND_LIMITS, AGE_BANDS, GENDERS, UNKNOWN
 from domain.record_schema import RecordSchema
-from store.twin import AGE_BAND_LIMITS, AGE_BANDS, GENDERS
 
 FORMAT = "segment-set/v1"
 

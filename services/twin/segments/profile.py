@@ -12,15 +12,9 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
+from domain.consumer import CREDIT_TIERS, EDUCATION_LEVELS, HOUSEHOLDS
 from services.twin.segments.model import AGE_BANDS, BAND_GENERATION, GENERATION_BANDS, age_band_of
-from services.twin.segments.records import (
-    CREDIT_TIERS,
-    CREDIT_USAGE_LEVELS,
-    EDUCATION_LEVELS,
-    HOUSEHOLDS,
-    INCOME_BAND_VALUES,
-    INCOME_BANDS,
-)
+from services.twin.segments.records import CREDIT_USAGE_LEVELS, INCOME_BAND_VALUES, INCOME_BANDS
 
 HIGH_INDEX = 1.3
 LOW_INDEX = 0.7

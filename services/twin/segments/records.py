@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 
+from domain.consumer import CREDIT_TIERS, EDUCATION_LEVELS, HOUSEHOLDS
+
 GENDER_VALUES = ("Female", "Male")
-HOUSEHOLDS = ("Single", "Couple", "Family with children", "Single parent", "Multi-generational")
-EDUCATION_LEVELS = ("High school or less", "Some college", "Bachelor's degree", "Graduate degree")
 ETHNICITIES = ("White", "Hispanic", "Black", "Asian", "Other")
 INCOME_BANDS = (
     "$0 - $25,000",
@@ -60,7 +60,6 @@ INCOME_BANDS = (
 )
 # Dollar figure standing for each income band (its midpoint; the open top band gets 500k).
 INCOME_BAND_VALUES = (12_500, 37_500, 62_500, 87_500, 125_000, 175_000, 300_000, 500_000)
-CREDIT_TIERS = ("Sub Prime", "Near Prime", "Prime", "Super Prime")
 CREDIT_USAGE_LEVELS = ("low", "moderate", "active")
 EQUITY_LEVELS = ("low", "high")
 REGION_STATES: dict[str, tuple[str, ...]] = {

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from domain.demographics import UNKNOWN
+from domain.demographics import AGE_BAND_LIMITS, UNKNOWN
 from domain.record_schema import ColumnSpec, RecordSchema, age_in_years, describe, gender_of, names_something
 from services.twin.record_table import Record, RecordTable
 from services.twin.segments.model import (
@@ -36,7 +36,6 @@ from services.twin.segments.model import (
     check_clustering,
 )
 from services.twin.segments.personas import FEMALE_NAMES, MALE_NAMES, NEUTRAL_NAMES
-from store.twin import AGE_BAND_LIMITS
 
 Progress = Callable[[str], None]
 N_INIT = 10
