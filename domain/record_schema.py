@@ -40,6 +40,11 @@ class ColumnSpec(BaseModel):
     values: list[str] | None = None
     use: Literal["profile", "ignore"] = "profile"
 
+    @property
+    def asked(self) -> str:
+        """How the column is put to a twin: its question, else its label."""
+        return self.question or self.label
+
     @field_validator("values")
     @classmethod
     def _distinct_values(cls, values: list[str] | None) -> list[str] | None:

@@ -254,9 +254,10 @@ async def _validate(args: argparse.Namespace) -> int:
     import json
 
     from runtime.services import Services
-    from services.twin.fidelity import FidelityError, report_json, validate_twins
+    from services.twin.fidelity import FidelityError, held_out_schema, report_json, validate_twins
     from services.twin.fidelity_report import render_html
     from services.twin.record_table import read_record_table
+    from services.twin.segments.model import NoWeight, TooFewRecords, check_clustering
 
     table = await asyncio.to_thread(
         read_record_table,
@@ -267,6 +268,12 @@ async def _validate(args: argparse.Namespace) -> int:
     for note in table.notes:
         _say(f"note: {note}")
     hold_out = [c.strip() for c in args.hold_out.split(",") if c.strip()]
+    try:  # what can be refused is refused before the model starts
+        held_out_schema(table.schema, hold_out)
+        check_clustering(len(table.records), args.clusters, sum(r.weight for r in table.records))
+    except (FidelityError, TooFewRecords, NoWeight) as exc:
+        print(f"error: {str(exc).rstrip('.')}.", file=sys.stderr)
+        return 2
     settings = get_settings()
     model = args.model or settings.chat_model
     services = await Services.acreate(settings)

@@ -77,8 +77,6 @@ def held_out_schema(schema: RecordSchema, columns: Sequence[str]) -> RecordSchem
             raise FidelityError(f"--hold-out {name}: the gender and age columns make the twins and cannot be hidden")
         if spec.type not in ("category", "ordinal", "boolean") or not 2 <= len(options_of(spec)) <= 10:
             raise FidelityError(f"--hold-out {name}: only a category, ordinal or boolean column of 2 to 10 values")
-        if not spec.question:
-            raise FidelityError(f"--hold-out {name}: the column needs its 'question' in the schema")
     hidden = {
         name: spec.model_copy(update={"use": "ignore"}) for name, spec in schema.columns.items() if name in columns
     }
@@ -193,7 +191,7 @@ async def validate_twins(
     results: list[QuestionFidelity] = []
     for column in hold_out:
         spec = schema.columns[column]
-        options, question = options_of(spec), str(spec.question)
+        options, question = options_of(spec), spec.asked
         no_record = await without_record(question, options)
         prompts = await prompts_for(question)
         # each twin sees the options in its own order, as the survey shuffles them per respondent

@@ -152,8 +152,6 @@ async def test_bad_input_is_refused_naming_what_is_wrong_before_a_job_exists(
         assert "hold_out nope: no such column in the schema" in refused(400, {"hold_out": ["death_penalty", "nope"]})
         assert "hold_out sex: the gender and age columns make the twins" in refused(400, {"hold_out": ["sex"]})
         assert "hold_out income: only a category, ordinal or boolean column" in refused(400, {"hold_out": ["income"]})
-        # without a schema one is drafted, as the CLI does; it has no questions to ask
-        assert "hold_out death_penalty: the column needs its 'question'" in refused(400, {"schema": None})
         assert "clusters: 120 records are too few for 9 clusters" in refused(400, {"clusters": 9})
 
         bad_rows = [dict(row) for row in rows]

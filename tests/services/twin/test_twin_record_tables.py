@@ -388,6 +388,40 @@ async def test_validate_reports_twins_against_their_records_and_the_baselines(
     assert code == 2 and "only a category, ordinal or boolean column" in capsys.readouterr().err
 
 
+async def test_validate_asks_a_column_without_a_question_by_its_label_and_refuses_early(
+    cli_env, services, script, tmp_path, monkeypatch, capsys
+):
+    """A drafted schema has labels but no questions: a held-out column is asked by its label.
+    What cannot run is refused before the model starts."""
+    monkeypatch.setenv("CHAT_MODEL", "fake:scripted")
+    unasked = json.loads(json.dumps(SCHEMA))
+    del unasked["columns"]["death_penalty"]["question"]
+    (tmp_path / "schema.json").write_text(json.dumps(unasked), encoding="utf-8")
+    table = write_table(tmp_path / "survey.csv", survey_rows(120))
+    asked: list[str] = []
+
+    def oppose(messages):
+        asked.append(str(messages[-1].content))
+        return next(m[0] for m in re.findall(r"^([A-J])\. (.+)$", str(messages[-1].content), re.M) if m[1] == "Oppose")
+
+    script.responder = oppose
+    args = ("twin", "validate", "--records", table, "--schema", tmp_path / "schema.json", "--quiet")
+    code = await personas(services, *args, "--clusters", 2, "--hold-out", "death_penalty")
+    assert code == 0, capsys.readouterr()
+    assert asked and all(text.startswith("Survey question: Death penalty\n") for text in asked), asked[0]
+
+    asked.clear()
+    capsys.readouterr()
+    assert await personas(services, *args, "--clusters", 9, "--hold-out", "death_penalty") == 2
+    assert error_lines(capsys.readouterr().err) == [
+        "error: 120 records are too few for 9 clusters (need at least 135)."
+    ]
+    assert await personas(services, *args, "--clusters", 2, "--hold-out", "income") == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert line.startswith("error: --hold-out income: only a category, ordinal or boolean column")
+    assert asked == []
+
+
 async def test_a_model_server_that_dies_mid_validation_is_one_error_line(
     cli_env, services, tmp_path, monkeypatch, capsys
 ):
