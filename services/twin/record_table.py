@@ -37,6 +37,23 @@ class RecordTable:
     notes: list[str] = field(default_factory=list)
 
 
+DELIMITERS = ",;\t|"
+
+
+def delimiter_of(first_line: str) -> str:
+    """The delimiter a CSV export uses, read off its header line (quotes respected): comma,
+    semicolon (spreadsheets in comma-decimal locales), tab or bar; a comma when it cannot tell."""
+    try:
+        return csv.Sniffer().sniff(first_line, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8-sig", errors="replace") as fh:
+        return fh.readline()
+
+
 def read_header(path: Path) -> list[str]:
     """The table's column names, without reading its rows."""
     import pandas as pd
@@ -48,7 +65,8 @@ def read_header(path: Path) -> list[str]:
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
-        return [str(name) for name in pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8").columns]
+        frame = pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8-sig", sep=delimiter_of(_first_line(path)))
+        return [str(name) for name in frame.columns]
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path.name} is not a readable table: {str(exc).rstrip('.')}.") from None
 
@@ -63,7 +81,8 @@ def read_columns(path: Path) -> dict[str, list[str | None]]:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path).astype("string")
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+            sep = delimiter_of(_first_line(path))
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=sep)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
     except (ValueError, OSError) as exc:
@@ -76,7 +95,9 @@ def read_csv_text(text: str, name: str) -> dict[str, list[str | None]]:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        text = text.removeprefix("\ufeff")
+        sep = delimiter_of(text.split("\n", 1)[0])
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
     except (ValueError, csv.Error) as exc:
         raise ConfigError(f"{name} is not a readable CSV table: {str(exc).strip().rstrip('.')}.") from None
     return _cells(frame, name)

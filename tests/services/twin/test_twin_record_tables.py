@@ -120,6 +120,31 @@ def test_cells_are_parsed_by_type_and_an_empty_cell_is_unknown():
     assert (gender_of("F"), gender_of("male"), gender_of("Other")) == ("Female", "Male", None)
 
 
+def test_spreadsheet_exports_read_as_the_plain_csv_does(tmp_path):
+    """A byte-order mark, semicolons (a comma-decimal locale's export), tabs: the same records."""
+    from services.twin.record_table import read_csv_text, read_record_table
+
+    rows = survey_rows(40)
+    rows[3]["party"] = "Independent; leans left, sometimes"  # a cell holding both delimiters
+    plain = write_table(tmp_path / "plain.csv", rows)
+    schema = json.loads(json.dumps(SCHEMA))
+    schema["columns"]["party"]["values"].append("Independent; leans left, sometimes")
+    schema["columns"]["party"]["type"] = "category"
+    (tmp_path / "schema.json").write_text(json.dumps(schema), encoding="utf-8")
+    expected = read_record_table(plain, tmp_path / "schema.json").records
+    assert expected[3].values["party"] == "Independent; leans left, sometimes"
+    for name, delimiter in (("semicolons.csv", ";"), ("tabs.tsv", "\t")):
+        path = tmp_path / name
+        with path.open("w", newline="", encoding="utf-8-sig") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=delimiter)
+            writer.writeheader()
+            writer.writerows(rows)
+        assert read_record_table(path, tmp_path / "schema.json").records == expected, name
+        text = path.read_text(encoding="utf-8")  # the BOM stays in the text, as a request carries it
+        assert text.startswith("\ufeff")
+        assert read_csv_text(text, "records_csv") == columns_of(rows), name
+
+
 def test_a_bad_cell_is_named_by_column_row_and_value():
     rows = survey_rows(30)
     rows[6]["owns_home"] = "maybe"
