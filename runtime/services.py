@@ -1,7 +1,9 @@
 """The process's shared services: settings, database pool, checkpointer, models.
 
-Graph nodes get them with `await ensure_services()`. In the server they are the ones its
-composition root created and started; anywhere else (LangGraph Studio's dev server, a notebook,
+Graph nodes get them from their run's context (`services_of(runtime.context)`: every graph's
+context extends `ServicesContext`), where the caller put them; a context built from JSON
+(LangGraph Studio, LangServe) cannot hold them, and then `ensure_services` gives the process's
+own. In the server they are the ones its composition root created and started; anywhere else (LangGraph Studio's dev server, a notebook,
 a script running a graph) the first call starts them from the environment: the database (the
 embedded Postgres unless DATABASE_URL is set), the migrations, the checkpointer tables, the local
 model server when the configured chat model is `local:...`, and the embeddings.
@@ -21,13 +23,14 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from langchain_core.embeddings import Embeddings
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
+from pydantic.json_schema import SkipJsonSchema
 
 from runtime.admission import Admission
 from runtime.database import make_pool, open_pool
@@ -350,6 +353,33 @@ async def ensure_services() -> Services:
             await services.start()
         set_current_services(services)
     return services
+
+
+@dataclass
+class ServicesContext:
+    """The base of every graph's run context (`context_schema`): besides the run's settings, the
+    services its nodes and tools use, handed in by the caller, as LangGraph's runtime context
+    hands a template's nodes their dependencies. LangGraph Studio and LangServe build a context
+    from JSON, which cannot carry them: `services_of` then gives the process's own."""
+
+    # left out of the JSON schema: Studio's run form has nothing to show for it
+    services: SkipJsonSchema[Any] = field(default=None, repr=False, compare=False)
+
+
+async def ready_services(given: object = None) -> Services:
+    """`given`, started if it is not yet; when it is no `Services` (None, or whatever a context
+    built from JSON holds), the process's own (`ensure_services`)."""
+    if not isinstance(given, Services):
+        return await ensure_services()
+    if not given.ready:
+        await given.start()
+    return given
+
+
+async def services_of(context: object) -> Services:
+    """The services a run's context carries (`ServicesContext`), ready; without them (Studio,
+    LangServe, a notebook), the process's own."""
+    return await ready_services(getattr(context, "services", None))
 
 
 async def stop_current_services() -> None:

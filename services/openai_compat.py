@@ -360,7 +360,9 @@ async def _persona_turn(
         account_id=request.model,  # ChatTurn's labels: this mount names the persona by model id
         handle=name,
         graph_input=graph_input,
-        context=ChatContext(model=model_name, temperature=request.temperature, max_tokens=request.max_tokens),
+        context=ChatContext(
+            services=services, model=model_name, temperature=request.temperature, max_tokens=request.max_tokens
+        ),
         model_name=model_name,
         input_tokens=input_tokens,
         slot=slot,

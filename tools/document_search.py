@@ -1,18 +1,20 @@
 """Document search over pgvector collections as a LangChain tool.
 
 The caller decides which collections may be searched (a persona's own rag settings, or the
-operator's shared collections); the tool never widens that list.
+operator's shared collections); the tool never widens that list. The caller also hands it the
+services to search with (`services`, injected: a model calling the tool never sees it); without
+them it uses the process's own (`ensure_services`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolArg, tool
 from pydantic import BaseModel, Field
 
 from retrievers.documents import DocumentCollectionRetriever
-from runtime.services import ensure_services
+from runtime.services import ready_services
 
 DEFAULT_K = 4
 
@@ -25,6 +27,7 @@ class DocumentSearchInput(BaseModel):
         None, description="Cosine similarity floor or euclidean distance ceiling; empty: the metric's default"
     )
     k: int = Field(DEFAULT_K, ge=1, le=50, description="At most this many chunks")
+    services: Annotated[Any, InjectedToolArg] = Field(None, description="The caller's services")
 
 
 @tool("search_documents", args_schema=DocumentSearchInput)
@@ -34,11 +37,12 @@ async def search_documents(
     metric: Literal["cosine", "euclidean"] = "cosine",
     threshold: float | None = None,
     k: int = DEFAULT_K,
+    services: Annotated[Any, InjectedToolArg] = None,
 ) -> dict[str, Any]:
     """The chunks of `collections` nearest to `query` that pass the threshold, best first:
     {"threshold": effective threshold, "hits": [{content, collection, file_name, doc_path, chunk_index,
     cosine_similarity, euclidean_distance}]}."""
-    services = await ensure_services()
+    services = await ready_services(services)
     retriever = DocumentCollectionRetriever(
         pool=services.pool,
         embeddings=services.require_embeddings(),

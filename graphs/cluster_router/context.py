@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.services import ServicesContext
+
 
 @dataclass
-class RouterContext:
+class RouterContext(ServicesContext):
     """How clusters are scored and whether a chat model helps parse the query.
 
     A cluster's score blends the embedding similarity of the query with the agreement of the

@@ -43,8 +43,8 @@ async def score_step(state: RouterState, runtime: Runtime[RouterContext], config
     return Command(update=update, goto=END if _task(state) == "clusters" else "rank_personas")
 
 
-async def rank_step(state: RouterState) -> Command[str]:
-    update = await rank_personas(state)
+async def rank_step(state: RouterState, runtime: Runtime[RouterContext]) -> Command[str]:
+    update = await rank_personas(state, runtime)
     return Command(update=update, goto=END if _task(state) == "personas" else "greeting")
 
 

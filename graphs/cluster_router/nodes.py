@@ -38,7 +38,7 @@ from graphs.cluster_router.state import ClusterMatch, PersonaMatch, RouterState
 from prompts import render_prompt
 from retrievers.clusters import ClusterRetriever
 from runtime.errors import NotFoundError
-from runtime.services import Services, ensure_services
+from runtime.services import services_of
 from store.clusters import get_cluster, get_segment_persona, scored_cluster_personas
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,6 @@ class TwinPersonaNotFound(NotFoundError):
 
 def _top_k(state: RouterState, default: int) -> int:
     return max(1, min(MAX_TOP_K, int(state.get("top_k") or default)))
-
-
-async def _services() -> Services:
-    return await ensure_services()
 
 
 def llm_schema() -> dict[str, Any]:
@@ -170,7 +166,7 @@ async def parse_constraints(
     context = router_context(getattr(runtime, "context", None), config)
     if context.llm_parse and query.strip():
         constraints = merge_constraints(constraints, await _llm_constraints(query, context.model))
-    services = await _services()
+    services = await services_of(context)
     vector = await services.require_embeddings().aembed_query(query)
     return {"constraints": constraints.model_dump(), "query_vector": list(vector)}
 
@@ -217,7 +213,7 @@ def calibrated(raw: float) -> float:
 async def score_clusters(state: RouterState, runtime: Runtime[RouterContext], config: RunnableConfig) -> dict[str, Any]:
     context = router_context(getattr(runtime, "context", None), config)
     constraints = QueryConstraints.model_validate(state.get("constraints") or {})
-    services = await _services()
+    services = await services_of(context)
     threshold = context.match_threshold
     if threshold is None:
         threshold = services.settings.twin_match_threshold
@@ -248,7 +244,7 @@ async def score_clusters(state: RouterState, runtime: Runtime[RouterContext], co
     return {"clusters": matches[: _top_k(state, 3)]}
 
 
-async def rank_personas(state: RouterState) -> dict[str, Any]:
+async def rank_personas(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
     """Hard filter (age band / gender named in the query), then the twins whose record gave the
     values the query names, then similarity; at most top_k."""
     cluster_id = state.get("cluster_id")
@@ -257,7 +253,7 @@ async def rank_personas(state: RouterState) -> dict[str, Any]:
         if not clusters:
             return {"personas": []}
         cluster_id = clusters[0]["cluster_id"]
-    services = await _services()
+    services = await services_of(runtime.context)
     cluster = await get_cluster(services.pool, int(cluster_id))
     if cluster is None:
         raise ClusterNotFound(f"Cluster {cluster_id} not found")
@@ -294,14 +290,14 @@ def greeting_text(name: str, cluster_name: str, age_band: str, gender: str, summ
     )
 
 
-async def greeting(state: RouterState) -> dict[str, Any]:
+async def greeting(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
     persona_id = state.get("persona_id")
     if persona_id is None:
         personas = state.get("personas") or []
         if not personas:
             return {"greeting": None}
         persona_id = personas[0]["persona_id"]
-    services = await _services()
+    services = await services_of(runtime.context)
     row = await get_segment_persona(services.pool, int(persona_id))
     if row is None:
         raise TwinPersonaNotFound(f"Persona {persona_id} not found")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.services import ServicesContext
+
 
 @dataclass
-class FocusGroupContext:
+class FocusGroupContext(ServicesContext):
     """Which model speaks for the personas, how long they talk, and how the answers are grouped."""
 
     model: str = field(

@@ -30,7 +30,7 @@ from graphs.segment_survey.respondents import Respondent, gather_respondents
 from prompts import render_prompt
 from runtime.errors import ServiceError
 from runtime.models import parse_model_name
-from runtime.services import ensure_services
+from runtime.services import services_of
 
 MAX_PERSONAS = 15
 DEFAULT_PERSONAS = 5
@@ -59,10 +59,10 @@ def most_representative(members: list[Respondent], n: int) -> list[Respondent]:
     return sorted(chosen, key=lambda r: r["persona_id"])
 
 
-async def select_participants(state: FocusGroupState) -> dict[str, Any]:
+async def select_participants(state: FocusGroupState, runtime: Runtime[FocusGroupContext]) -> dict[str, Any]:
     question, per_cluster = check_input(state)
     surveyed, participants = await gather_respondents(
-        await ensure_services(), state, lambda members: most_representative(members, per_cluster)
+        await services_of(runtime.context), state, lambda members: most_representative(members, per_cluster)
     )
     return {
         "question": question,
@@ -85,13 +85,16 @@ async def respond(task: RespondTask, runtime: Runtime[FocusGroupContext], config
     from graphs.persona_chat.graph import graph as persona_chat
 
     context = focus_group_context(getattr(runtime, "context", None), config)
-    services = await ensure_services()
+    services = await services_of(context)
     model = context.model or services.settings.chat_model
     local = parse_model_name(model).provider == "local"
     respondent = task["respondent"]
     message = render_prompt("focus_group_question", question=task["question"])
     chat_context = ChatContext(
-        model=model, temperature=context.temperature, max_tokens=max(16, min(1000, context.max_tokens))
+        services=services,
+        model=model,
+        temperature=context.temperature,
+        max_tokens=max(16, min(1000, context.max_tokens)),
     )
     async with concurrency_gate(getattr(runtime, "context", None), concurrency_limit(context.max_concurrency, local)):
         out = await persona_chat.ainvoke(
@@ -113,7 +116,7 @@ async def find_themes(state: FocusGroupState, runtime: Runtime[FocusGroupContext
     by_cluster: dict[int, list[ResponseRecord]] = defaultdict(list)
     for record in state.get("responses") or []:
         by_cluster[record["cluster_id"]].append(record)
-    services = await ensure_services() if by_cluster else None
+    services = await services_of(context) if by_cluster else None
     clusters: list[ClusterDiscussion] = []
     for info in state.get("surveyed") or []:
         records = sorted(by_cluster.get(info["cluster_id"], []), key=lambda r: r["persona_id"])

@@ -26,9 +26,9 @@ from graphs.persona_chat.state import PersonaChatState
 async def prepare(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
     """load_persona, read_attachments and retrieve, each seeing the previous ones' updates."""
     update: dict[str, Any] = {}
-    update.update(await load_persona(state))
+    update.update(await load_persona(state, runtime))
     update.update(await read_attachments({**state, **update}, runtime, config))  # type: ignore[typeddict-item]
-    update.update(await retrieve({**state, **update}, config))  # type: ignore[typeddict-item]
+    update.update(await retrieve({**state, **update}, runtime, config))  # type: ignore[typeddict-item]
     return update
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from runtime.services import ServicesContext
+
 
 @dataclass
-class BuilderContext:
+class BuilderContext(ServicesContext):
     """Which chat model analyses the account's style and writes the validation samples.
 
     The same model should later write the account's posts: the confidence score measures how

@@ -30,8 +30,7 @@ from graphs.persona_builder.state import BatchState, BuilderState, OneAccount
 from prompts import render_prompt
 from runtime.errors import ServiceError
 from runtime.models import make_chat_model, parse_model_name
-from runtime.services import current_services, ensure_services
-from runtime.settings import Settings, get_settings
+from runtime.services import services_of
 from store.accounts import get_account, latest_posts
 from store.ghostwriter import current_version, save_version
 from tools.engagement import pick_exemplars, post_engagement, split_holdout
@@ -55,25 +54,21 @@ class StyleAnalysis(BaseModel):
     topics: list[str] = Field(default_factory=list)
 
 
-def _settings() -> Settings:
-    services = current_services()
-    return services.settings if services is not None else get_settings()
-
-
-def _model_name(runtime: Runtime[BuilderContext] | None) -> str:
+async def _model_name(runtime: Runtime[BuilderContext] | None) -> str:
+    """The run's model, else the services' CHAT_MODEL."""
     context: Any = getattr(runtime, "context", None)
     name = getattr(context, "model", "") if context is not None else ""
     if not name and isinstance(context, dict):
         name = context.get("model", "")
-    return name or _settings().chat_model or get_settings().chat_model
+    return name or (await services_of(context)).settings.chat_model
 
 
-async def _pool() -> Any:
-    return (await ensure_services()).pool
+async def _pool(runtime: Runtime[BuilderContext] | None) -> Any:
+    return (await services_of(getattr(runtime, "context", None))).pool
 
 
-async def load_posts(state: BuilderState) -> dict[str, Any]:
-    pool = await _pool()
+async def load_posts(state: BuilderState, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
+    pool = await _pool(runtime)
     account = await get_account(pool, state["account_id"])
     if account is None:
         raise BuilderError("Account not found", status=404)
@@ -189,7 +184,7 @@ async def analyse_style(state: BuilderState, runtime: Runtime[BuilderContext]) -
         measured=_measured_lines(metrics),
         posts=_quoted(state["exemplars"]),
     )
-    analysis = await _analyse(_model_name(runtime), prompt)
+    analysis = await _analyse(await _model_name(runtime), prompt)
     measured = describe_style(metrics)
     extra = [t.strip() for t in analysis.traits if t.strip() and t.strip().lower() not in {m.lower() for m in measured}]
     return {"metrics": metrics.model_dump(), "analysis": analysis.model_dump(), "style_traits": measured + extra[:8]}
@@ -223,7 +218,7 @@ async def validate(state: BuilderState, runtime: Runtime[BuilderContext]) -> dic
     heldout = [p["text"] for p in state["heldout"]]
     if not heldout:
         return {"samples": [], "confidence_score": 0.0}
-    model = make_chat_model(_model_name(runtime), temperature=0.7, max_tokens=SAMPLE_MAX_TOKENS)
+    model = make_chat_model(await _model_name(runtime), temperature=0.7, max_tokens=SAMPLE_MAX_TOKENS)
     examples = voice_examples(state["exemplars"])
     samples: list[str] = []
     for topic in _sample_topics(state):
@@ -251,7 +246,7 @@ def _summary(state: BuilderState) -> str:
     return ". ".join(parts)
 
 
-async def save(state: BuilderState) -> dict[str, Any]:
+async def save(state: BuilderState, runtime: Runtime[BuilderContext]) -> dict[str, Any]:
     posts = state["posts"]
     previous = state.get("previous")
     cumulative = len(posts)
@@ -272,7 +267,7 @@ async def save(state: BuilderState) -> dict[str, Any]:
     }
     summary = _summary(state)
     version = await save_version(
-        await _pool(),
+        await _pool(runtime),
         account=state["account"],
         system_prompt=state["system_prompt"],
         style_traits=state["style_traits"],

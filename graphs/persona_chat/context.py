@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from runtime.services import ServicesContext
+
 
 @dataclass
-class ChatContext:
+class ChatContext(ServicesContext):
     """Which model answers and how. Every field is optional: an empty value falls back to the
     persona's own setting, then to the service's default (CHAT_MODEL)."""
 

@@ -48,7 +48,7 @@ def build_persona_chat(
     )
     builder.add_node("load_persona", load_persona)
     builder.add_node("read_attachments", read_attachments)  # type: ignore[arg-type, call-overload, unused-ignore]
-    builder.add_node("retrieve", retrieve)
+    builder.add_node("retrieve", retrieve)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node(GENERATE_NODE, generate)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("guard", guard)  # type: ignore[arg-type, call-overload, unused-ignore]
     builder.add_node("finalize", finalize)

@@ -50,7 +50,7 @@ from graphs.persona_chat.state import PersonaChatState, PersonaProfile, Usage
 from prompts import render_prompt
 from runtime.errors import NotFoundError
 from runtime.models import local_base_url, make_chat_model, parse_model_name
-from runtime.services import current_settings, ensure_services
+from runtime.services import current_settings, services_of
 from runtime.token_count import count_tokens_with_model
 from store.personas import get_chat_profile
 from tools.attachments import read_attachments as read_attachments_tool
@@ -72,7 +72,7 @@ class PersonaNotFound(NotFoundError):
     """The persona named by `persona_id` does not exist (or no persona was given)."""
 
 
-async def load_persona(state: PersonaChatState) -> dict[str, Any]:
+async def load_persona(state: PersonaChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
     """Load the persona (and version) from the database on every turn, so edits apply at once;
     without `persona_id`, an inline `persona` from the input is used."""
     persona_id = state.get("persona_id")
@@ -87,7 +87,7 @@ async def load_persona(state: PersonaChatState) -> dict[str, Any]:
         return turn_reset
     if persona_id is None:
         raise PersonaNotFound("persona_chat needs `persona_id` or an inline `persona`.")
-    services = await ensure_services()
+    services = await services_of(runtime.context)
     row = await get_chat_profile(services.pool, int(persona_id), state.get("persona_version"))
     if row is None:
         raise PersonaNotFound(f"Persona {persona_id} not found.")
@@ -215,12 +215,13 @@ async def read_attachments(
     return {"attachment_parts": parts}
 
 
-async def retrieve(state: PersonaChatState, config: RunnableConfig) -> dict[str, Any]:
+async def retrieve(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
     """Documents and/or web results, as the persona or the request allows."""
     references: list[dict[str, Any]] = []
     tool_calls: list[dict[str, Any]] = []
     update: dict[str, Any] = {}
-    for part in (await retrieve_documents(state, config), await search_the_web(state, config)):
+    documents = await retrieve_documents(state, config, runtime.context)
+    for part in (documents, await search_the_web(state, config)):
         references.extend(part.get("references", []))
         tool_calls.extend(part.get("tool_calls", []))
         update.update({k: v for k, v in part.items() if k not in ("references", "tool_calls")})
@@ -290,7 +291,7 @@ def storable(text: str) -> str:
 async def _model(state: PersonaChatState, context: ChatContext) -> tuple[str, Any]:
     model_name, temperature = choose_model(state, context)
     if parse_model_name(model_name).provider == "local" and local_base_url() is None:
-        await ensure_services()  # a graph run outside the service (Studio) starts the local model here
+        await services_of(context)  # a graph run outside the service (Studio) starts the local model here
     return model_name, make_chat_model(model_name, temperature=temperature, max_tokens=context.max_tokens)
 
 

@@ -21,7 +21,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
-from runtime.services import current_settings, ensure_services
+from runtime.services import current_settings, services_of
 from store.documents import collection_names
 from tools.document_search import DEFAULT_K, search_documents
 from tools.web_search import web_search
@@ -88,17 +88,20 @@ async def shared_collections(pool: Any, configured: str) -> list[str]:
     return await collection_names(pool)
 
 
-async def retrieve_documents(state: Mapping[str, Any], config: RunnableConfig | None = None) -> dict[str, Any]:
+async def retrieve_documents(
+    state: Mapping[str, Any], config: RunnableConfig | None = None, context: object = None
+) -> dict[str, Any]:
     """Return {"references": [...], "tool_calls": [...], "rag_hit": {...}}; rag_hit is
-    always set (success "false" without collections) so no earlier turn's hit lingers."""
+    always set (success "false" without collections) so no earlier turn's hit lingers. The
+    search runs on the services of the run's `context` (`services_of`)."""
     collections, rag = rag_settings(state)
     question = last_user_text(state)
     shared = not collections and wants_shared_documents(state)
     if not (collections or shared) or not question.strip():
         return {"rag_hit": rag_miss()}
     emit_progress("Searching documents...")
+    services = await services_of(context)
     if shared:
-        services = await ensure_services()
         collections = await shared_collections(services.pool, services.settings.ghostwriter_collections)
     metric = "euclidean" if str(rag.get("query_metric", "cosine")).lower() == "euclidean" else "cosine"
     args = {
@@ -107,6 +110,7 @@ async def retrieve_documents(state: Mapping[str, Any], config: RunnableConfig | 
         "metric": metric,
         "threshold": rag.get("query_threshold"),
         "k": int(rag.get("k") or DEFAULT_K),
+        "services": services,
     }
     found = await search_documents.ainvoke(args, config)
     hits = found["hits"]

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphs.segment_survey.closed_answer import Method
+from runtime.services import ServicesContext
 
 LOCAL_CONCURRENCY = 1
 REMOTE_CONCURRENCY = 8
 
 
 @dataclass
-class SurveyContext:
+class SurveyContext(ServicesContext):
     """Which model answers for the personas, how the answer is read, and how many answers run at once."""
 
     model: str = field(

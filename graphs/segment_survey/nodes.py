@@ -32,7 +32,7 @@ from graphs.segment_survey.survey_prompt import prompt_writer
 from graphs.segment_survey.weights import confidence_intervals, weighted_distribution
 from runtime.errors import ServiceError
 from runtime.models import parse_model_name
-from runtime.services import ensure_services
+from runtime.services import services_of
 from store.twin import stored_record_schema
 
 MAX_SAMPLES = 10
@@ -71,11 +71,11 @@ def check_weighting(state: SurveyState) -> Weighting:
     raise SurveyInputError(f"weighting: give one of {', '.join(WEIGHTINGS)}.")
 
 
-async def select_respondents(state: SurveyState) -> dict[str, Any]:
+async def select_respondents(state: SurveyState, runtime: Runtime[SurveyContext]) -> dict[str, Any]:
     """Check the input, pick the clusters and load their personas with their weights."""
     question, options, samples = check_input(state)
     weighting = check_weighting(state)
-    services = await ensure_services()
+    services = await services_of(runtime.context)
     stored = await stored_record_schema(services.pool)
     schema = RecordSchema.model_validate(stored) if stored else None
     surveyed, respondents = await gather_respondents(
@@ -144,7 +144,7 @@ async def ask(task: AskTask, runtime: Runtime[SurveyContext], config: RunnableCo
     weighed by how the segment's records split), the answer drawn from the option probabilities (seeded), so answers keep the model's
     spread and a seed repeats them."""
     context = survey_context(getattr(runtime, "context", None), config)
-    services = await ensure_services()
+    services = await services_of(context)
     model = context.model or services.settings.chat_model
     local = parse_model_name(model).provider == "local"
     respondent: Respondent = task["respondent"]

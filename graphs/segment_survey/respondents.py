@@ -8,6 +8,7 @@ from typing import Any
 
 from typing_extensions import NotRequired, TypedDict
 
+from graphs.cluster_router.context import RouterContext
 from graphs.cluster_router.nodes import ClusterNotFound
 from graphs.persona_chat.facts import persona_facts
 from graphs.segment_survey.raking import Weighting, survey_weights
@@ -68,7 +69,9 @@ async def chosen_clusters(
         from graphs.cluster_router.graph import graph as cluster_router
 
         k = max(1, min(MAX_TOP_K, int(top_k or 3)))
-        routed = await cluster_router.ainvoke({"task": "clusters", "query": query, "top_k": k})
+        routed = await cluster_router.ainvoke(
+            {"task": "clusters", "query": query, "top_k": k}, context=RouterContext(services=services)
+        )
         found = [await get_cluster(services.pool, c["cluster_id"]) for c in routed.get("clusters") or []]
         return [c for c in found if c is not None]
     return await list_clusters(services.pool)

@@ -230,7 +230,13 @@ async def _survey(args: argparse.Namespace) -> int:
         with _progress_bar("Surveying", args.quiet) as progress:
             method = cast("dict[str, Any]", request).pop("method")
             result = await run_survey(
-                segment_survey, request, model, method=method, max_concurrency=args.concurrency, progress=progress
+                services,
+                segment_survey,
+                request,
+                model,
+                method=method,
+                max_concurrency=args.concurrency,
+                progress=progress,
             )
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -175,8 +175,7 @@ async def message_history(request: Request, persona_id: str, user: AnyUser) -> M
 async def chat(request: Request, persona_id: str, body: ChatRequest, user: AnyUser) -> ChatReply:
     services = request.app.state.services
     turn = await chat_service.chat_turn(
-        services.pool,
-        services.settings,
+        services,
         request.app.state.graphs["persona_chat"],
         user,
         persona_id,

@@ -69,7 +69,9 @@ def _chat_graph(request: Request) -> twin_chat.ChatGraph:
 
 @router.post("/query_clusters", response_model=list[ClusterOut], responses=error_responses(*KEYED))
 async def query_clusters(body: QueryClustersRequest, request: Request) -> list[ClusterOut]:
-    clusters = await routing.find_clusters(_router_graph(request), body.query, body.top_k, body.min_similarity)
+    clusters = await routing.find_clusters(
+        _services(request), _router_graph(request), body.query, body.top_k, body.min_similarity
+    )
     return [ClusterOut.of(c) for c in clusters]
 
 
@@ -85,14 +87,14 @@ async def refine_personas(
     body: RefinePersonasRequest, request: Request, cluster_id: int = Path(...)
 ) -> list[PersonaOut]:
     personas = await routing.refine_personas(
-        _services(request).pool, _router_graph(request), cluster_id, body.query, body.top_k
+        _services(request), _router_graph(request), cluster_id, body.query, body.top_k
     )
     return [PersonaOut.of_match(p) for p in personas]
 
 
 @router.get("/persona/{persona_id}/start_chat", response_model=StartChatOut, responses=error_responses(*KEYED, 404))
 async def start_chat(request: Request, persona_id: int = Path(...)) -> StartChatOut:
-    return StartChatOut.of(await routing.greet(_router_graph(request), persona_id))
+    return StartChatOut.of(await routing.greet(_services(request), _router_graph(request), persona_id))
 
 
 @router.post(
@@ -104,9 +106,8 @@ async def start_chat(request: Request, persona_id: int = Path(...)) -> StartChat
 async def chat(
     body: TwinChatRequest, request: Request, persona_id: int = Path(...), caller: str = Depends(caller_id)
 ) -> ChatOut:
-    services = _services(request)
     turn = await twin_chat.chat_turn(
-        services.pool, services.settings, _chat_graph(request), caller, persona_id, body.message, body.session_id
+        _services(request), _chat_graph(request), caller, persona_id, body.message, body.session_id
     )
     return ChatOut(persona_id=turn.persona_id, reply=turn.reply, session_id=turn.session_id)
 
@@ -177,6 +178,7 @@ async def survey(body: SurveyRequest, request: Request, caller: str = Depends(ca
     survey = body.run_fields()
     method = survey.pop("method")
     result = await twin_survey.run_survey(
+        _services(request),
         request.app.state.graphs["segment_survey"],
         cast("SurveyInput", survey),
         _services(request).settings.chat_model,
@@ -221,11 +223,13 @@ async def focus_group(body: FocusGroupRequest, request: Request, caller: str = D
     model = _services(request).settings.chat_model
     run = cast("FocusGroupInput", body.run_fields())
     if not body.stream:
-        return FocusGroupOut.model_validate(await twin_focus_group.run_focus_group(graph, run, model))
+        return FocusGroupOut.model_validate(
+            await twin_focus_group.run_focus_group(_services(request), graph, run, model)
+        )
     for cluster_id in body.cluster_ids or []:  # an unknown cluster is a 404 before the stream starts
         await routing.require_cluster(_services(request).pool, cluster_id)
     return StreamingResponse(
-        _focus_group_stream(twin_focus_group.focus_group_events(graph, run, model)),
+        _focus_group_stream(twin_focus_group.focus_group_events(_services(request), graph, run, model)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

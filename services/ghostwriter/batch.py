@@ -54,7 +54,7 @@ async def run_batch(
     async for update in batch_graph.astream(
         batch,
         config={"max_concurrency": BATCH_CONCURRENCY},
-        context=BuilderContext(model=services.settings.chat_model),
+        context=BuilderContext(services=services, model=services.settings.chat_model),
         stream_mode="updates",
     ):
         for node_update in update.values():

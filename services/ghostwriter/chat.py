@@ -357,6 +357,7 @@ async def _prepare_turn(services: Services, account_id: str, request: ChatReques
         handle=row["handle"],
         graph_input=graph_input,
         context=ChatContext(
+            services=services,
             model=model_name,
             temperature=request.temperature,
             max_tokens=request.max_tokens,

@@ -62,7 +62,9 @@ async def analytics(services: Services) -> Analytics:
 
 async def _build(services: Services, state: BuilderInput) -> None:
     try:
-        await persona_builder.ainvoke(state, context=BuilderContext(model=services.settings.chat_model))
+        await persona_builder.ainvoke(
+            state, context=BuilderContext(services=services, model=services.settings.chat_model)
+        )
     except Exception as exc:  # BuilderError and ConfigError (a ServiceError each) keep their status
         raise_as_upstream_failure(exc, BUILD_FAILED)
 

@@ -20,12 +20,11 @@ from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.nodes import CHAT_DURABILITY, PersonaNotFound
 from graphs.persona_chat.retrieval import rag_miss
 from runtime.errors import ConfigError, NotFoundError, ServiceError
-from runtime.settings import Settings
+from runtime.services import Services
 from runtime.upstream import raise_as_upstream_failure
 from services.studio.access import CurrentUser
 from services.studio.histories import open_history, save_turn
 from services.studio.personas import PERSONA_NOT_FOUND, find_persona
-from store.types import Pool
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,7 @@ def _question(content: str | None) -> str:
 
 
 async def chat_turn(
-    pool: Pool,
-    settings: Settings,
+    services: Services,
     graph: ChatGraph,
     user: CurrentUser,
     raw_persona_id: str,
@@ -67,6 +65,7 @@ async def chat_turn(
 ) -> ChatReply:
     """Answer `content` as the persona in the caller's history `history_id` (a new history when
     None; it is created only when the turn succeeds). The persona's model, else the service's."""
+    pool = services.pool
     row = await find_persona(pool, raw_persona_id)
     text = _question(content)
     history = await open_history(pool, user, row["id"], history_id)
@@ -76,7 +75,7 @@ async def chat_turn(
         result = await graph.ainvoke(
             {"messages": [question], "persona_id": row["id"], "persona_version": None},
             config=config,
-            context=ChatContext(model=row["model"] or settings.chat_model),
+            context=ChatContext(services=services, model=row["model"] or services.settings.chat_model),
             durability=CHAT_DURABILITY,
         )
     except asyncio.CancelledError:  # the client left (or the server stops): no trace either

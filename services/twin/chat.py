@@ -19,12 +19,11 @@ from graphs.cluster_router.nodes import TwinPersonaNotFound
 from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.nodes import CHAT_DURABILITY
 from graphs.persona_chat.state import PersonaChatInput, PersonaChatOutput, PersonaChatState
-from runtime.settings import Settings
+from runtime.services import Services
 from runtime.upstream import MODEL_FAILED, raise_as_upstream_failure
 from services.studio.chat import forget_failed_turn
 from store.clusters import get_segment_persona
 from store.twin import resolve_session
-from store.types import Pool
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +38,11 @@ class TwinReply:
 
 
 async def chat_turn(
-    pool: Pool, settings: Settings, graph: ChatGraph, caller: str, persona_id: int, message: str, session_id: str | None
+    services: Services, graph: ChatGraph, caller: str, persona_id: int, message: str, session_id: str | None
 ) -> TwinReply:
     """Answer `message` as the twin in the caller's session `session_id` (None: the caller's
     latest session with this twin, or a new one), with the service's chat model."""
+    pool = services.pool
     if await get_segment_persona(pool, persona_id) is None:  # a studio or ghostwriter persona is no twin: 404 too
         raise TwinPersonaNotFound(f"Persona {persona_id} not found")
     session, thread_id = await resolve_session(pool, caller, persona_id, session_id)
@@ -52,7 +52,10 @@ async def chat_turn(
     try:
         # saved once, when the turn ends: a process that dies mid-turn leaves nothing of it
         state = await graph.ainvoke(
-            turn, config=config, context=ChatContext(model=settings.chat_model), durability=CHAT_DURABILITY
+            turn,
+            config=config,
+            context=ChatContext(services=services, model=services.settings.chat_model),
+            durability=CHAT_DURABILITY,
         )
     except asyncio.CancelledError:  # the client left: its question leaves no trace either
         await asyncio.shield(forget_failed_turn(graph, config, question.id or "", new_history=False))

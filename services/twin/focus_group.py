@@ -11,19 +11,20 @@ from graphs.focus_group.context import FocusGroupContext
 from graphs.focus_group.graph import FocusGroupGraph
 from graphs.focus_group.state import FocusGroupInput, FocusGroupOutput
 from runtime.errors import ServiceError
+from runtime.services import Services
 from runtime.upstream import MODEL_FAILED, raise_as_upstream_failure
 
 log = logging.getLogger(__name__)
 
 
 async def focus_group_events(
-    graph: FocusGroupGraph, request: FocusGroupInput, model: str, *, max_concurrency: int = 0
+    services: Services, graph: FocusGroupGraph, request: FocusGroupInput, model: str, *, max_concurrency: int = 0
 ) -> AsyncIterator[dict[str, Any]]:
     """The run as events: `progress` (stage `selected` with the clusters and the number of
     answers expected, then `themes`), one `response` per answer as it arrives (with `done` and
     `total`), and last `result` (the whole focus group). Errors raise: ServiceErrors as they are,
     a failing model as a 502."""
-    context = FocusGroupContext(model=model, max_concurrency=max_concurrency)
+    context = FocusGroupContext(services=services, model=model, max_concurrency=max_concurrency)
     total, done = 0, 0
     try:
         async for update in graph.astream(request, context=context, stream_mode="updates"):
@@ -50,10 +51,10 @@ async def focus_group_events(
 
 
 async def run_focus_group(
-    graph: FocusGroupGraph, request: FocusGroupInput, model: str, *, max_concurrency: int = 0
+    services: Services, graph: FocusGroupGraph, request: FocusGroupInput, model: str, *, max_concurrency: int = 0
 ) -> FocusGroupOutput:
     """The whole focus group at once."""
-    async for event in focus_group_events(graph, request, model, max_concurrency=max_concurrency):
+    async for event in focus_group_events(services, graph, request, model, max_concurrency=max_concurrency):
         if event["type"] == "result":
             result = event["result"]
             return FocusGroupOutput(question=result["question"], clusters=result["clusters"])

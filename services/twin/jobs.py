@@ -199,7 +199,13 @@ async def _run_survey(services: Services, row: TwinJobRow, progress: Progress) -
     method = request.pop("method", "auto")
     graph, thread_id = build_segment_survey(checkpointer=services.checkpointer), f"twin-job-{row['id']}"
     result = await run_survey(
-        graph, cast("SurveyInput", request), row["model"], method=method, progress=progress, thread_id=thread_id
+        services,
+        graph,
+        cast("SurveyInput", request),
+        row["model"],
+        method=method,
+        progress=progress,
+        thread_id=thread_id,
     )
     await services.checkpointer.adelete_thread(thread_id)
     return dict(result)
@@ -207,7 +213,7 @@ async def _run_survey(services: Services, row: TwinJobRow, progress: Progress) -
 
 async def _run_focus_group(services: Services, row: TwinJobRow, progress: Progress) -> dict[str, Any]:
     request = cast("FocusGroupInput", dict(row["request"]))
-    async for event in focus_group_events(focus_group_graph, request, row["model"]):
+    async for event in focus_group_events(services, focus_group_graph, request, row["model"]):
         if event["type"] in ("progress", "response"):
             progress(event["done"], event["total"])
         elif event["type"] == "result":

@@ -18,6 +18,7 @@ from graphs.segment_survey.closed_answer import Method
 from graphs.segment_survey.context import SurveyContext
 from graphs.segment_survey.graph import SurveyGraph
 from graphs.segment_survey.state import SurveyInput, SurveyOutput
+from runtime.services import Services
 from runtime.upstream import MODEL_FAILED, raise_as_upstream_failure
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ Progress = Callable[[int, int], None]
 
 
 async def run_survey(
+    services: Services,
     graph: SurveyGraph,
     survey: SurveyInput,
     model: str,
@@ -40,7 +42,7 @@ async def run_survey(
     """Run the survey; `model` answers for every persona. With `thread_id` (the graph has a
     checkpointer), an earlier interrupted run of that thread is resumed. Unknown clusters are
     404s, bad input 422s; a failing model provider is a 502 that names no internals."""
-    context = SurveyContext(model=model, method=method, max_concurrency=max_concurrency)
+    context = SurveyContext(services=services, model=model, method=method, max_concurrency=max_concurrency)
     config: RunnableConfig | None = {"configurable": {"thread_id": thread_id}} if thread_id else None
     start, expected = await _resume_point(graph, survey, thread_id)
     done = 0
