@@ -3,6 +3,7 @@ and their personas, each with its system prompt and the weight of the records it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -96,7 +97,10 @@ async def respondents_of(
     cells = [(p["gender"], p["age_band"]) for p in personas]
     records = [(profile["attributes"] or {}) if profile else {} for profile in profiles]
     stands_for = [record.get("stands_for") for record in records]
-    weights = survey_weights(cells, facts, cluster["attributes"], weighting, stands_for, records)
+    # raking a table's twins to its dozens of columns takes tens of milliseconds: off the event loop
+    weights = await asyncio.to_thread(
+        survey_weights, cells, facts, cluster["attributes"], weighting, stands_for, records
+    )
     shares = prior_shares(cluster["attributes"])
     chosen: list[Respondent] = []
     for persona, profile, record_facts, weight in zip(personas, profiles, facts, weights, strict=True):
