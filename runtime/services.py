@@ -376,6 +376,12 @@ async def ready_services(given: object = None) -> Services:
     return given
 
 
+def settings_of(context: object) -> Settings:
+    """The settings of the services a run's context carries; the process's own without them."""
+    given = getattr(context, "services", None)
+    return given.settings if isinstance(given, Services) else current_settings()
+
+
 async def services_of(context: object) -> Services:
     """The services a run's context carries (`ServicesContext`), ready; without them (Studio,
     LangServe, a notebook), the process's own."""

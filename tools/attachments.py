@@ -12,13 +12,14 @@ import base64
 import binascii
 import fnmatch
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolArg, tool
 from pydantic import BaseModel, Field
 
 from runtime.errors import ServiceError
 from runtime.services import current_settings
+from runtime.settings import Settings
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,(?P<data>.*)$", re.DOTALL)
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -110,10 +111,16 @@ async def prepare_attachments(attachments: list[dict[str, Any]], model: str, set
 class AttachmentsInput(BaseModel):
     attachments: list[dict[str, Any]] = Field(description="[{type: image|file, data, filename?, mime_type?}]")
     model: str = Field(description="provider:model that will read the parts (images need a vision model)")
+    settings: Annotated[Any, InjectedToolArg] = Field(None, description="The caller's settings")
 
 
 @tool("read_attachments", args_schema=AttachmentsInput)
-async def read_attachments(attachments: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+async def read_attachments(
+    attachments: list[dict[str, Any]], model: str, settings: Annotated[Any, InjectedToolArg] = None
+) -> list[dict[str, Any]]:
     """Read images and PDFs into content parts for the user's message; raises AttachmentError
-    (a short message and an HTTP status) on anything it refuses."""
-    return await prepare_attachments(attachments, model, current_settings())
+    (a short message and an HTTP status) on anything it refuses. Read with the caller's
+    `settings` (injected), else the process's."""
+    return await prepare_attachments(
+        attachments, model, settings if isinstance(settings, Settings) else current_settings()
+    )

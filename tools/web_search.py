@@ -7,11 +7,12 @@ never raised: a chat turn then answers without web results.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolArg, tool
 
 from runtime.services import current_settings
+from runtime.settings import Settings
 
 MAX_RESULTS = 5
 MAX_CONTENT_CHARS = 1500
@@ -19,11 +20,11 @@ MAX_QUERY_CHARS = 400
 
 
 @tool("web_search")
-async def web_search(query: str) -> dict[str, Any]:
+async def web_search(query: str, settings: Annotated[Any, InjectedToolArg] = None) -> dict[str, Any]:
     """Search the web for `query`. Returns {"results": [{title, uri, preview_url, content}]} or
     {"results": [], "error": "..."} when search is not configured or the provider failed."""
     query = query[:MAX_QUERY_CHARS]
-    settings = current_settings()
+    settings = settings if isinstance(settings, Settings) else current_settings()
     if settings.tavily_api_key is None:
         return {"results": [], "error": "web search is not configured (TAVILY_API_KEY)"}
     from tavily import AsyncTavilyClient

@@ -38,7 +38,8 @@ from graphs.cluster_router.state import ClusterMatch, PersonaMatch, RouterState
 from prompts import render_prompt
 from retrievers.clusters import ClusterRetriever
 from runtime.errors import NotFoundError
-from runtime.services import services_of
+from runtime.services import services_of, settings_of
+from runtime.settings import Settings
 from store.clusters import get_cluster, get_segment_persona, scored_cluster_personas
 
 log = logging.getLogger(__name__)
@@ -99,19 +100,18 @@ def _json_object(text: str) -> dict[str, Any]:
     return json.loads(text[start : end + 1]) if start >= 0 and end > start else {}
 
 
-async def _llm_constraints(query: str, model_name: str) -> QueryConstraints | None:
+async def _llm_constraints(query: str, model_name: str, settings: Settings) -> QueryConstraints | None:
     """Constraints a chat model reads in the query, or None when it fails.
 
     The local llama.cpp server rejects OpenAI's `json_schema` response format but accepts
     `{"type": "json_object", "schema": ...}` and constrains its output to that schema, so
     local models get that; other providers get LangChain's structured output."""
     from runtime.models import make_chat_model, parse_model_name
-    from runtime.settings import get_settings
 
-    name = model_name or get_settings().chat_model
+    name = model_name or settings.chat_model
     prompt = render_prompt("twin_constraints", query=query)
     try:
-        model = make_chat_model(name, temperature=0, max_tokens=200)
+        model = make_chat_model(name, temperature=0, max_tokens=200, settings=settings)
         if parse_model_name(name).provider == "local":
             bound = model.bind(response_format={"type": "json_object", "schema": llm_schema()})
             message = await bound.ainvoke(prompt)
@@ -165,7 +165,7 @@ async def parse_constraints(
     constraints = rule_constraints(query)
     context = router_context(getattr(runtime, "context", None), config)
     if context.llm_parse and query.strip():
-        constraints = merge_constraints(constraints, await _llm_constraints(query, context.model))
+        constraints = merge_constraints(constraints, await _llm_constraints(query, context.model, settings_of(context)))
     services = await services_of(context)
     vector = await services.require_embeddings().aembed_query(query)
     return {"constraints": constraints.model_dump(), "query_vector": list(vector)}

@@ -50,7 +50,7 @@ from graphs.persona_chat.state import PersonaChatState, PersonaProfile, Usage
 from prompts import render_prompt
 from runtime.errors import NotFoundError
 from runtime.models import local_base_url, make_chat_model, parse_model_name
-from runtime.services import current_settings, services_of
+from runtime.services import services_of, settings_of
 from runtime.token_count import count_tokens_with_model
 from store.personas import get_chat_profile
 from tools.attachments import read_attachments as read_attachments_tool
@@ -198,7 +198,7 @@ def _keep_spec(canary: str, spec: GuardSpec) -> None:
 
 def choose_model(state: PersonaChatState, context: ChatContext) -> tuple[str, float | None]:
     persona = state.get("persona") or {}
-    model = context.model or persona.get("model") or current_settings().chat_model
+    model = context.model or persona.get("model") or settings_of(context).chat_model
     temperature = context.temperature if context.temperature is not None else persona.get("temperature")
     return model, temperature
 
@@ -210,8 +210,10 @@ async def read_attachments(
     attachments = state.get("attachments") or []
     if not attachments:
         return {"attachment_parts": state.get("attachment_parts") or []}
-    model, _ = choose_model(state, resolve_context(runtime.context, config))
-    parts = await read_attachments_tool.ainvoke({"attachments": list(attachments), "model": model}, config)
+    context = resolve_context(runtime.context, config)
+    model, _ = choose_model(state, context)
+    request = {"attachments": list(attachments), "model": model, "settings": settings_of(context)}
+    parts = await read_attachments_tool.ainvoke(request, config)
     return {"attachment_parts": parts}
 
 
@@ -221,7 +223,7 @@ async def retrieve(state: PersonaChatState, runtime: Runtime[ChatContext], confi
     tool_calls: list[dict[str, Any]] = []
     update: dict[str, Any] = {}
     documents = await retrieve_documents(state, config, runtime.context)
-    for part in (documents, await search_the_web(state, config)):
+    for part in (documents, await search_the_web(state, config, runtime.context)):
         references.extend(part.get("references", []))
         tool_calls.extend(part.get("tool_calls", []))
         update.update({k: v for k, v in part.items() if k not in ("references", "tool_calls")})

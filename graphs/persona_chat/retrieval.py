@@ -21,7 +21,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
-from runtime.services import current_settings, services_of
+from runtime.services import services_of, settings_of
 from store.documents import collection_names
 from tools.document_search import DEFAULT_K, search_documents
 from tools.web_search import web_search
@@ -136,17 +136,21 @@ async def retrieve_documents(
     return {"references": references, "tool_calls": tool_calls, "rag_hit": rag_hit}
 
 
-async def search_the_web(state: Mapping[str, Any], config: RunnableConfig | None = None) -> dict[str, Any]:
+async def search_the_web(
+    state: Mapping[str, Any], config: RunnableConfig | None = None, context: object = None
+) -> dict[str, Any]:
     """Web results for the latest user message when the turn allows web search:
-    {"references": [...], "tool_calls": [...]} (keys optional)."""
+    {"references": [...], "tool_calls": [...]} (keys optional); searched with the settings of the
+    run's `context` (`settings_of`)."""
     if not state.get("use_web"):
         return {}
     query = last_user_text(state)[:400]
     if not query:
         return {}
-    if current_settings().tavily_api_key is not None:  # no progress for a search that cannot run
+    settings = settings_of(context)
+    if settings.tavily_api_key is not None:  # no progress for a search that cannot run
         emit_progress("Searching the web...")
-    found = await web_search.ainvoke({"query": query}, config)
+    found = await web_search.ainvoke({"query": query, "settings": settings}, config)
     if found.get("error"):
         return {"tool_calls": [{"name": "web_search", "args": {"query": query}, "error": found["error"]}]}
     return {

@@ -189,7 +189,7 @@ async def test_llm_parse_through_the_local_model_uses_a_json_object_schema(servi
     from graphs.cluster_router.nodes import _llm_constraints, llm_schema
 
     assert llm_schema()["properties"]["credit_tiers"]["items"]["enum"][0] == "Sub Prime"
-    parsed = await _llm_constraints("retirees with excellent credit", "local:smollm2")
+    parsed = await _llm_constraints("retirees with excellent credit", "local:smollm2", services.settings)
     assert parsed is not None  # llama.cpp accepted the response format and the answer validated
     state = await build_cluster_router().ainvoke(
         {"task": "clusters", "query": "retirees with excellent credit", "top_k": 3},
