@@ -16,6 +16,7 @@ from runtime.settings import get_settings
 async def test_graphs_run_on_the_services_their_context_carries(services, twins, script, monkeypatch):
     set_current_services(None)  # no process-wide services, and none could start:
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nowhere")
+    monkeypatch.setenv("CHAT_MODEL", "openai:gpt-4.1-mini")  # not the services' fake:scripted
     get_settings.cache_clear()
     try:
         context = RouterContext(services=services)
@@ -35,7 +36,7 @@ async def test_graphs_run_on_the_services_their_context_carries(services, twins,
         chat = build_persona_chat()  # no checkpointer: the turn's history comes with the input
         out = await chat.ainvoke(
             {"persona_id": persona_id, "messages": [HumanMessage("Where do you live?")]},
-            context=ChatContext(services=services, model="fake:scripted"),
+            context=ChatContext(services=services),  # the model too: the services' CHAT_MODEL
         )
         assert out["reply"] == "I rent a small flat."
         assert current_services() is None  # nothing was started on the side
