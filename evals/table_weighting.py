@@ -23,18 +23,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from domain.record_answers import record_option
 from domain.record_schema import RecordSchema
-from graphs.persona_chat.facts import persona_facts
-from graphs.segment_survey.raking import Weighting, survey_weights
+from graphs.segment_survey.raking import Weighting
 from graphs.segment_survey.weights import effective_size
-from services.twin.fidelity import held_out_schema, options_of, tvd
+from services.twin.fidelity import held_out_schema, options_of, tvd, twin_weights
 from services.twin.record_table import Record, RecordTable, read_record_table
-from services.twin.segments.model import SegmentPersonaSpec
 from services.twin.segments.table_build import build_table_segments
 
 
@@ -61,20 +58,6 @@ def column_misfit(
     if all(o is None for o, _ in own) or all(o is None for o, _ in people):
         return None
     return tvd(_split(options, own), _split(options, people))
-
-
-def twin_weights(
-    twins: Sequence[SegmentPersonaSpec], attributes: Mapping[str, Any], weighting: Weighting
-) -> list[float]:
-    """The weights a survey with `weighting` gives a cluster's twins."""
-    return survey_weights(
-        [(p.gender, p.age_band) for p in twins],
-        [persona_facts(p.attributes) for p in twins],
-        attributes,
-        weighting,
-        [p.attributes.get("stands_for") for p in twins],
-        [p.attributes for p in twins],
-    )
 
 
 def compare(table: RecordTable, k: int, hold_out: Sequence[str], seed: int = 7) -> dict[str, dict[str, float]]:

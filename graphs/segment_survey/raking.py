@@ -284,7 +284,7 @@ def raked_weights(
     """One weight per persona (its (gender, age band) cell and its facts, in order), summing to
     1: the cell weights raked to every stored split but those in `exclude` (fact keys, column
     names, or "gender" / "age_band"); the cell weights when no split can be raked. A table's
-    twins pass their `records` (values by column) to be raked to its worst-met columns too."""
+    twins pass their `records` (values by column) to be raked to every column split too."""
     start = persona_weights(cells, attributes, stands_for)
     if not start:
         return []

@@ -10,7 +10,7 @@ asked without any record."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from domain.record_answers import record_option
 from domain.record_schema import ColumnSpec, RecordSchema
 from graphs.persona_chat.facts import persona_facts
 from graphs.segment_survey.closed_answer import TABLE_METHOD, Method, ask_closed_question, shuffled_order
-from graphs.segment_survey.raking import DEFAULT_WEIGHTING, survey_weights
+from graphs.segment_survey.raking import DEFAULT_WEIGHTING, Weighting, survey_weights
 from graphs.segment_survey.survey_prompt import prompt_writer
 from runtime.settings import Settings
 from services.twin.record_table import Record, RecordTable
@@ -81,6 +81,21 @@ def held_out_schema(schema: RecordSchema, columns: Sequence[str]) -> RecordSchem
         name: spec.model_copy(update={"use": "ignore"}) for name, spec in schema.columns.items() if name in columns
     }
     return schema.model_copy(update={"columns": {**schema.columns, **hidden}})
+
+
+def twin_weights(
+    twins: Sequence[SegmentPersonaSpec], attributes: Mapping[str, Any], weighting: Weighting = DEFAULT_WEIGHTING
+) -> list[float]:
+    """The weights a survey with `weighting` gives a built cluster's twins (`attributes`: the
+    cluster's)."""
+    return survey_weights(
+        [(p.gender, p.age_band) for p in twins],
+        [persona_facts(p.attributes) for p in twins],
+        attributes,
+        weighting,
+        [p.attributes.get("stands_for") for p in twins],
+        [p.attributes for p in twins],
+    )
 
 
 def _persona_row(index: int, persona: SegmentPersonaSpec) -> SegmentPersonaRow:
@@ -204,14 +219,7 @@ async def validate_twins(
             twins = [(i, p) for i, p in enumerate(segments.personas) if p.cluster_key == key]
             own = [record_option(spec, by_id[p.attributes["record_id"]].values.get(column), options) for _, p in twins]
             # weighted as the survey weighs them by default: raked to the cluster's stored splits
-            weights = survey_weights(
-                [(p.gender, p.age_band) for _, p in twins],
-                [persona_facts(p.attributes) for _, p in twins],
-                cluster.attributes,
-                DEFAULT_WEIGHTING,
-                [p.attributes.get("stands_for") for _, p in twins],
-                [p.attributes for _, p in twins],
-            )
+            weights = twin_weights([p for _, p in twins], cluster.attributes)
             truth = _truth(members, column, spec, options)
             mixed = _distribution(options, [(answers[i], w) for (i, _), w in zip(twins, weights, strict=True)])
             floor = _distribution(
