@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from graphs.persona_builder.context import BuilderContext
 from graphs.persona_builder.post_writing import voice_examples, write_post
-from graphs.persona_builder.state import BatchState, BuilderState, OneAccount
+from graphs.persona_builder.state import BatchState, BuilderState, BuildResult, OneAccount, Post, PreviousVersion
 from prompts import render_prompt
 from runtime.errors import ServiceError
 from runtime.models import make_chat_model, parse_model_name
@@ -92,9 +92,9 @@ async def load_posts(state: BuilderState, runtime: Runtime[BuilderContext]) -> d
         if after:
             cut = datetime.fromisoformat(after)
             new_posts = sum(1 for p in posts if p["created_at"] > cut)
-    plain = [{**p, "created_at": p["created_at"].isoformat()} for p in posts]
+    plain = [Post(**{**p, "created_at": p["created_at"].isoformat()}) for p in posts]
     return {
-        "account": dict(account),
+        "account": account,
         "previous": _plain_version(previous),
         "posts": plain,
         "new_posts": new_posts,
@@ -102,14 +102,12 @@ async def load_posts(state: BuilderState, runtime: Runtime[BuilderContext]) -> d
     }
 
 
-def _plain_version(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _plain_version(row: Mapping[str, Any] | None) -> PreviousVersion | None:
     if row is None:
         return None
-    return {
-        "version": row["version"],
-        "style_traits": list(row["style_traits"] or []),
-        "details": dict(row["details"] or {}),
-    }
+    return PreviousVersion(
+        version=row["version"], style_traits=list(row["style_traits"] or []), details=dict(row["details"] or {})
+    )
 
 
 def pick(state: BuilderState) -> dict[str, Any]:
@@ -134,7 +132,7 @@ def _measured_lines(m: StyleMetrics) -> str:
     )
 
 
-def _quoted(posts: list[dict[str, Any]]) -> str:
+def _quoted(posts: Sequence[Mapping[str, Any]]) -> str:
     return "\n---\n".join(p["text"] for p in posts)
 
 
@@ -304,20 +302,20 @@ def build_one_node(single: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[.
                 },
                 context=runtime.context,
             )
-            result = {"account_id": state["account_id"], "success": True, "persona_version": out["version"]}
+            result = BuildResult(account_id=state["account_id"], success=True, persona_version=out["version"])
         except BuilderError as exc:
             detail = str(exc)
-            result = {
-                "account_id": state["account_id"],
-                "success": False,
-                "error": "No posts found" if detail.startswith("No posts found") else detail,
-            }
+            result = BuildResult(
+                account_id=state["account_id"],
+                success=False,
+                error="No posts found" if detail.startswith("No posts found") else detail,
+            )
         except Exception as exc:  # one account's failure never stops the others
-            result = {
-                "account_id": state["account_id"],
-                "success": False,
-                "error": f"Persona creation failed ({type(exc).__name__})",
-            }
+            result = BuildResult(
+                account_id=state["account_id"],
+                success=False,
+                error=f"Persona creation failed ({type(exc).__name__})",
+            )
         return {"results": [result]}
 
     return build_one

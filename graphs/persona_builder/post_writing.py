@@ -12,7 +12,8 @@ again with the examples reordered, then without examples. Used by the builder's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -23,7 +24,7 @@ VOICE_EXAMPLES = 4
 EXAMPLE_TOPIC = "a post in your usual voice"
 
 
-def voice_examples(exemplars: Sequence[dict]) -> list[str]:
+def voice_examples(exemplars: Sequence[Mapping[str, Any]]) -> list[str]:
     """The texts of the first VOICE_EXAMPLES exemplars (already ordered by engagement weight)."""
     return [str(e["text"]) for e in exemplars[:VOICE_EXAMPLES] if str(e.get("text", "")).strip()]
 

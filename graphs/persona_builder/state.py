@@ -12,6 +12,38 @@ from typing import Annotated, Any, Literal
 
 from typing_extensions import NotRequired, TypedDict
 
+from store.accounts import AccountRow
+
+
+class Post(TypedDict):
+    """A post as the state holds it (`store.accounts.PostRow` with its time as ISO text)."""
+
+    id: str
+    account_id: str
+    text: str
+    created_at: str
+    replies: int
+    reposts: int
+    likes: int
+    views: int
+
+
+class PreviousVersion(TypedDict):
+    """What a refinement reads of the current version."""
+
+    version: int
+    style_traits: list[str]
+    details: dict[str, Any]
+
+
+class BuildResult(TypedDict):
+    """One account's outcome in a batch: `persona_version` on success, else `error`."""
+
+    account_id: str
+    success: bool
+    persona_version: NotRequired[int]
+    error: NotRequired[str]
+
 
 class BuilderInput(TypedDict):
     """The account to build a persona for.
@@ -39,13 +71,13 @@ class BuilderOutput(TypedDict):
 
 
 class BuilderState(BuilderInput):
-    account: NotRequired[dict[str, Any]]
-    previous: NotRequired[dict[str, Any] | None]
-    posts: NotRequired[list[dict[str, Any]]]
+    account: NotRequired[AccountRow]
+    previous: NotRequired[PreviousVersion | None]
+    posts: NotRequired[list[Post]]
     new_posts: NotRequired[int]
-    train: NotRequired[list[dict[str, Any]]]
-    heldout: NotRequired[list[dict[str, Any]]]
-    exemplars: NotRequired[list[dict[str, Any]]]
+    train: NotRequired[list[Post]]
+    heldout: NotRequired[list[Post]]
+    exemplars: NotRequired[list[Post]]
     metrics: NotRequired[dict[str, Any]]
     analysis: NotRequired[dict[str, Any]]
     style_traits: NotRequired[list[str]]
@@ -68,11 +100,11 @@ class BatchInput(TypedDict):
 class BatchOutput(TypedDict):
     """One result per account: `success` with `persona_version`, or `error`."""
 
-    results: Annotated[list[dict[str, Any]], operator.add]
+    results: Annotated[list[BuildResult], operator.add]
 
 
 class BatchState(BatchInput):
-    results: Annotated[list[dict[str, Any]], operator.add]
+    results: Annotated[list[BuildResult], operator.add]
 
 
 class OneAccount(TypedDict):
