@@ -74,7 +74,12 @@ async def _json_object(request: Request) -> tuple[Any, Request]:
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return data, Request({**request.scope, "headers": headers}, receive)
+    forwarded = Request({**request.scope, "headers": headers}, receive)
+    if isinstance(data, dict) and data:
+        # Starlette's Request.json() keeps what it parsed here: FastAPI then reads this object
+        # instead of parsing the body (a chat's attachments can make it megabytes) again
+        forwarded._json = data
+    return data, forwarded
 
 
 def _detail(errors: Sequence[Mapping[str, Any]], body: TypeAdapter[Any] | None, data: Any) -> str:
