@@ -11,6 +11,10 @@ recognised by their usual names:
   ``question`` and that has no wording is asked by its label);
 - answer options, in the survey's order: ``values``, ``options``, ``answer_options``,
   ``levels``, ``categories`` (a list of strings, or of objects with a ``label``);
+- value codes, for a table that holds codes instead of answers: the options as objects with a
+  ``code`` (or ``value``, ``id``, ``key``) and a ``label``, or as a mapping of code to label
+  (``{"1": "Male", "2": "Female"}``). The column's cells are then read as their labels, and a
+  gender column found that way becomes the schema's gender;
 - role: ``role`` or ``use``: ``weight``, ``id``, ``ignore``; anything else is a profile column;
 - type: ``ordinal`` (or ``ordered: true``) makes the options an order, lowest first.
 
@@ -23,12 +27,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from domain.schema_draft import GENDER_NAME, GENDER_WORDS
+
 _LABEL_KEYS = ("label", "short_label", "description", "title")
 _QUESTION_KEYS = ("question", "question_text", "wording", "text")
 _VALUE_KEYS = ("values", "options", "answer_options", "levels", "categories")
 _ID_ROLES = {"id", "identifier", "record_id", "key"}
 _WEIGHT_ROLES = {"weight", "weights", "survey_weight"}
 _IGNORE_ROLES = {"ignore", "ignored", "skip", "drop", "admin", "administrative"}
+_CODE_KEYS = ("code", "value", "id", "key")
 MAX_LABEL = 200
 MAX_QUESTION = 1000
 
@@ -76,6 +83,27 @@ def _options(entry: Mapping[str, Any]) -> list[str] | None:
     return None
 
 
+def _coded_options(entry: Mapping[str, Any]) -> tuple[list[str], dict[str, str]] | None:
+    """The labels, in order, and {code: label} when the entry's options carry codes."""
+    for key in _VALUE_KEYS:
+        value = entry.get(key)
+        codes: dict[str, str] = {}
+        if isinstance(value, Mapping):
+            codes = {str(code).strip(): str(label).strip() for code, label in value.items() if str(label).strip()}
+        elif isinstance(value, list) and value and all(isinstance(o, Mapping) for o in value):
+            for option in value:
+                code = next((option[k] for k in _CODE_KEYS if option.get(k) is not None), None)
+                label = str(option.get("label") or "").strip()
+                if code is None or not label:
+                    codes = {}
+                    break
+                codes[str(code).strip()] = label
+        labels = list(dict.fromkeys(codes.values()))
+        if codes and len(labels) == len(codes):
+            return labels, codes
+    return None
+
+
 def _role(entry: Mapping[str, Any]) -> str:
     role = str(entry.get("role") or entry.get("use") or "").strip().lower()
     if role in _ID_ROLES:
@@ -85,6 +113,10 @@ def _role(entry: Mapping[str, Any]) -> str:
     if role in _IGNORE_ROLES:
         return "ignore"
     return "question" if role == "question" else "profile"
+
+
+def _names_genders(spec: Mapping[str, Any]) -> bool:
+    return bool(spec.get("codes")) and bool({str(v).lower() for v in spec.get("values") or []} & GENDER_WORDS)
 
 
 def _is_ordinal(entry: Mapping[str, Any]) -> bool:
@@ -124,6 +156,11 @@ def apply_codebook(
         if role == "ignore":
             spec["use"] = "ignore"
         _apply_options(name, spec, entry, cells.get(name, ()), notes)
+    if out.get("gender") is None:
+        gender = next((n for n, s in columns.items() if GENDER_NAME.search(n) and _names_genders(s)), None)
+        if gender is not None:
+            out["gender"] = gender
+            notes.append(f"gender: '{gender}', its codes read as the codebook's answers")
     for role in ("gender", "age"):
         chosen = out.get(role)
         if chosen is not None and (chosen not in columns or columns[chosen].get("use") == "ignore"):
@@ -136,10 +173,19 @@ def apply_codebook(
 def _apply_options(
     name: str, spec: dict[str, Any], entry: Mapping[str, Any], cells: Sequence[str | None], notes: list[str]
 ) -> None:
+    used = {c.strip() for c in cells if c is not None and c.strip()}
+    coded = _coded_options(entry)
+    if coded is not None and used and used <= set(coded[1]) and not used <= set(coded[0]):
+        labels, codes = coded
+        if spec.get("type") == "text" and _role(entry) != "ignore":
+            spec.pop("use", None)  # drafted as free text for its many codes, which the codebook names
+        spec.update(type="ordinal" if _is_ordinal(entry) else "category", values=labels, codes=codes)
+        shown = ", ".join(f"{c} = {a}" for c, a in list(codes.items())[:3])
+        notes.append(f"{name}: the cells are codes, read as the codebook's answers ({shown}, ...)")
+        return
     options = _options(entry)
     if options is None or spec.get("type") not in ("category", "ordinal"):
         return
-    used = {c.strip() for c in cells if c is not None and c.strip()}
     missing = sorted(used - set(options))
     if missing:
         notes.append(

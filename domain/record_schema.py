@@ -38,6 +38,9 @@ class ColumnSpec(BaseModel):
     label: str = Field(min_length=1, max_length=200)
     question: str | None = Field(default=None, max_length=1000)
     values: list[str] | None = None
+    codes: dict[str, str] | None = None
+    """A coded export's codes, each to the answer it stands for ({"1": "Male", "2": "Female"}):
+    a cell holding a code is read as that answer."""
     use: Literal["profile", "ignore"] = "profile"
 
     @property
@@ -61,6 +64,12 @@ class ColumnSpec(BaseModel):
             raise ValueError("an ordinal column lists its values, lowest first")
         if self.type in ("number", "text", "boolean") and self.values:
             raise ValueError(f"a {self.type} column takes no values list")
+        if self.codes is not None:
+            if self.type in ("number", "text"):
+                raise ValueError(f"a {self.type} column takes no codes")
+            unknown = sorted({a for a in self.codes.values() if self.values is not None and a not in self.values})
+            if unknown:
+                raise ValueError(f"codes name answers that values does not list: {', '.join(map(repr, unknown[:3]))}")
         return self
 
 
@@ -112,6 +121,8 @@ def parse_cell(spec: ColumnSpec, raw: Any) -> str | float | bool | None:
     text = str(raw).strip()
     if not text:
         return None
+    if spec.codes is not None:
+        text = spec.codes.get(text, text)
     if spec.type == "number":
         value = float(text.replace(",", "")) if _NUMBER.fullmatch(text.replace(",", "")) else math.nan
         if not math.isfinite(value):

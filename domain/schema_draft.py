@@ -17,10 +17,10 @@ _LEADING_NUMBER = re.compile(r"\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
 _ID_NAME = re.compile(r"(^|_)(id|caseid|case_id|respondent|record_id|uuid)($|_)|^id", re.I)
 _WEIGHT_NAME = re.compile(r"weight|wgt|(^|_)wt|wt($|_|\d)", re.I)  # weight_full, finalwt, wtssall
 _NOT_WEIGHT = re.compile(r"kg|lb|pound|body|bmi|birth|height", re.I)  # a person's weight is a fact
-_GENDER_NAME = re.compile(r"(^|_)(gender|sex)($|_)", re.I)
+GENDER_NAME = re.compile(r"(^|_)(gender|sex)($|_)", re.I)
 _AGE_NAME = re.compile(r"(^|_)age(a|s|_?years?|\d*)?($|_)", re.I)
 _BELOW = re.compile(r"\s*(under|less than|below|fewer than|up to)\b", re.I)
-_GENDER_WORDS = {"f", "m", "female", "male", "woman", "man", "women", "men"}
+GENDER_WORDS = {"f", "m", "female", "male", "woman", "man", "women", "men"}
 
 
 def _present(values: Sequence[str | None]) -> list[str]:
@@ -97,9 +97,7 @@ def draft_schema(columns: Mapping[str, Sequence[str | None]]) -> tuple[dict[str,
         _WEIGHT_NAME,
         lambda present: bool(present) and all(_is_number(v) and float(v) >= 0 for v in present),
     )
-    gender = _role(
-        columns, _GENDER_NAME, lambda present: bool(present) and {v.lower() for v in present} & _GENDER_WORDS
-    )
+    gender = _role(columns, GENDER_NAME, lambda present: bool(present) and {v.lower() for v in present} & GENDER_WORDS)
     age = _role(columns, _AGE_NAME, lambda present: bool(present))
     for role, name in (("id", record_id), ("weight", weight), ("gender", gender), ("age", age)):
         if name is not None:

@@ -137,3 +137,48 @@ def test_roles_are_found_under_the_names_surveys_give_them(weight_name, age_name
     drafted, _ = draft_schema(columns_of(rows))
     assert drafted["weight"] == weight_name and drafted["age"] == age_name
     assert drafted["columns"]["body_weight_kg"]["type"] == "number"  # a person's weight is a fact, not a role
+
+
+def test_a_coded_export_is_read_as_the_codebooks_answers(tmp_path):
+    """Cells holding codes ("1", "2") with a codebook naming each code: the schema records the
+    codes, the cells read as their answers, and a coded gender column becomes the gender."""
+    from services.twin.record_table import check_table, parse_schema
+
+    rows = survey_rows(60)
+    sexes, parties = {"F": "2", "M": "1"}, {"Democrat": "1", "Independent": "2", "Republican": "3"}
+    coded = [{**r, "sex": sexes[r["sex"]], "party": parties[r["party"]]} for r in rows]
+    codebook = {
+        "sex": {"short_label": "Sex", "answer_options": {"1": "Male", "2": "Female"}},
+        "party": {
+            "role": "question",
+            "short_label": "Party",
+            "type": "ordinal",
+            "answer_options": [
+                {"code": 1, "label": "Democrat"},
+                {"code": 2, "label": "Independent"},
+                {"code": 3, "label": "Republican"},
+            ],
+        },
+    }
+    schema, notes = drafted_with(codebook, coded)
+    assert schema["gender"] == "sex"
+    assert schema["columns"]["sex"]["codes"] == {"1": "Male", "2": "Female"}
+    assert schema["columns"]["party"]["type"] == "ordinal"
+    assert schema["columns"]["party"]["values"] == ["Democrat", "Independent", "Republican"]
+    assert any(n.startswith("party: the cells are codes, read as the codebook's answers (1 = Democrat") for n in notes)
+
+    table = check_table(columns_of(coded), parse_schema(schema))
+    for record, row in zip(table.records, rows, strict=True):
+        assert record.values["party"] == row["party"]
+        assert record.values["sex"] == {"F": "Female", "M": "Male"}[row["sex"]]
+
+    # a code the codebook does not name is refused like any value outside the column's
+    coded[4]["party"] = "9"
+    with pytest.raises(Exception, match=r"column 'party', row 5 .*'9'"):
+        check_table(columns_of(coded), parse_schema(schema))
+
+
+def test_codes_must_name_listed_answers():
+    spec = {"type": "category", "label": "Sex", "values": ["Female", "Male"], "codes": {"1": "Man"}}
+    with pytest.raises(ValueError, match="codes name answers that values does not list: 'Man'"):
+        RecordSchema.model_validate({"format": "record-schema/v1", "columns": {"sex": spec}})
