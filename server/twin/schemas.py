@@ -305,14 +305,14 @@ class FidelityRequest(StrictBody):
         None,
         alias="schema",
         description="Its record-schema/v1 (see docs/twins-from-tables.md); omitted: drafted from the table, "
-        "as `personas twin schema` does (a drafted schema has no questions, so a held-out column needs one).",
+        "as `personas twin schema` does (a drafted schema has no questions: held-out columns are asked by their label).",
     )
     clusters: int = Field(ge=2, le=50, description="Number of clusters (K) to build the twins in.")
     hold_out: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         min_length=1,
         max_length=20,
         description="Columns to hide from the twins and ask them: each a category, ordinal or boolean column "
-        "of 2 to 10 values with a `question` in the schema.",
+        "of 2 to 10 values, asked by its `question` (else its label).",
     )
     seed: int = Field(7, ge=0, le=2**31 - 1, description="Clustering and answer seed (the CLI's default, 7).")
     async_: bool = Field(
