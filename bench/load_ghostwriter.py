@@ -139,7 +139,7 @@ def start_stub(port: int) -> subprocess.Popen[bytes]:
 
 
 def sample_accounts(n: int) -> list[Any]:
-    from services.ghostwriter.sample_accounts import load_sample_accounts
+    from use_cases.ghostwriter.sample_accounts import load_sample_accounts
 
     return load_sample_accounts()[:n]
 

@@ -44,11 +44,11 @@ from runtime.local_llm import local_option_scores
 from runtime.models import local_base_url, make_chat_model, parse_model_name, register_chat_provider
 from runtime.services import Services
 from runtime.settings import Settings
-from services.twin.segment_import import replace_segments
-from services.twin.segments.demo import demo_segments
-from services.twin.segments.model import SegmentSet
 from store.clusters import cluster_personas, get_cluster
 from store.personas import get_chat_profile
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.demo import demo_segments
+from use_cases.twin.segments.model import SegmentSet
 
 QUESTIONS = {
     2: ("Do you own or rent your home?", ["Own", "Rent"]),

@@ -166,9 +166,9 @@ async def _bench(args: argparse.Namespace) -> int:
     from runtime.local_llm import free_port
     from runtime.services import Services
     from runtime.settings import Settings
-    from services.twin.segment_import import replace_segments
-    from services.twin.segments.demo import demo_segments
     from store.clusters import search_clusters
+    from use_cases.twin.segment_import import replace_segments
+    from use_cases.twin.segments.demo import demo_segments
 
     clients = [int(c) for c in args.clients.split(",")]
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as tmp:

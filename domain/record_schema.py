@@ -1,5 +1,5 @@
 """`record-schema/v1`: what each column of a table of people is, so any survey or CRM export can
-become twins. Pure rules, no I/O: reading a file is `services.twin.record_table`.
+become twins. Pure rules, no I/O: reading a file is `use_cases.twin.record_table`.
 
     {"format": "record-schema/v1",
      "id": "caseid", "weight": "weight_full", "gender": "gender", "age": "age_group",

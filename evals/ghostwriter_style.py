@@ -29,9 +29,9 @@ from graphs.persona_builder.nodes import EXEMPLARS, SEED, analyse_style, draft_p
 from graphs.persona_builder.post_writing import voice_examples, write_post
 from graphs.persona_builder.state import BuilderState
 from runtime.models import make_chat_model, parse_model_name, set_local_base_url
-from services.ghostwriter.sample_accounts import load_sample_accounts
 from tools.engagement import pick_exemplars
 from tools.style_similarity import style_similarity
+from use_cases.ghostwriter.sample_accounts import load_sample_accounts
 
 
 async def persona_prompt(

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import TypedDict
 
-from services.ghostwriter.sample_accounts import SampleAccount, load_sample_accounts
 from tools.engagement import split_holdout
+from use_cases.ghostwriter.sample_accounts import SampleAccount, load_sample_accounts
 
 DATASET_PATH = Path(__file__).parent / "datasets" / "ghostwriter_style.jsonl"
 HOLDOUT_FRACTION = 0.2

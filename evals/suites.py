@@ -118,8 +118,8 @@ def _stop_embedded_postgres(pgdata: Path) -> None:
 
 
 async def _twin_setup(services: Any) -> int:
-    from services.twin.segment_import import replace_segments
-    from services.twin.segments.demo import demo_segments
+    from use_cases.twin.segment_import import replace_segments
+    from use_cases.twin.segments.demo import demo_segments
 
     segments = demo_segments()
     await replace_segments(services.pool, segments, services.require_embeddings())
@@ -229,7 +229,7 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
     from evals.ghostwriter_style import persona_prompt
     from graphs.persona_builder.post_writing import write_post
     from runtime.models import make_chat_model
-    from services.ghostwriter.sample_accounts import load_sample_accounts
+    from use_cases.ghostwriter.sample_accounts import load_sample_accounts
 
     rows = _rows("ghostwriter_style", options.limit)
     accounts = {a["account_id"]: a for a in load_sample_accounts()}

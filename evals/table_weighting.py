@@ -30,9 +30,9 @@ from domain.record_answers import record_option
 from domain.record_schema import RecordSchema
 from graphs.segment_survey.raking import Weighting
 from graphs.segment_survey.weights import effective_size
-from services.twin.fidelity import held_out_schema, options_of, tvd, twin_weights
-from services.twin.record_table import Record, RecordTable, read_record_table
-from services.twin.segments.table_build import build_table_segments
+from use_cases.twin.fidelity import held_out_schema, options_of, tvd, twin_weights
+from use_cases.twin.record_table import Record, RecordTable, read_record_table
+from use_cases.twin.segments.table_build import build_table_segments
 
 
 def _split(options: list[str], answers: Sequence[tuple[str | None, float]]) -> dict[str, float]:

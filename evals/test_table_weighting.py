@@ -4,8 +4,8 @@ the twins' own answers closer to their clusters on the columns it fits."""
 from __future__ import annotations
 
 from evals.table_weighting import compare, main
-from services.twin.record_table import read_record_table
-from tests.services.twin.test_twin_record_tables import survey_rows, table_and_schema
+from tests.use_cases.twin.test_twin_record_tables import survey_rows, table_and_schema
+from use_cases.twin.record_table import read_record_table
 
 
 def test_raking_brings_the_twins_closer_to_their_clusters_on_the_columns_it_fits(tmp_path, capsys):

@@ -95,7 +95,7 @@ _INCOME_GROUP_OF_BAND = (0, 0, 1, 1, 2, 2, 3, 3)  # records.INCOME_BANDS, in ord
 
 
 def _income_group(record: Mapping[str, Any]) -> str:
-    from services.twin.segments.records import INCOME_BANDS
+    from use_cases.twin.segments.records import INCOME_BANDS
 
     return _INCOME_GROUPS[_INCOME_GROUP_OF_BAND[INCOME_BANDS.index(record["income_band"])]]
 
@@ -193,16 +193,16 @@ ITEM_KEYS = tuple(item.key for item in ITEMS)
 class World:
     """The demo segments and the records behind them."""
 
-    segments: Any  # services.twin.segments.model.SegmentSet
+    segments: Any  # use_cases.twin.segments.model.SegmentSet
     members: list[list[dict[str, Any]]]  # member records per cluster key
     records: list[dict[str, Any]]
 
 
 @lru_cache(maxsize=1)
 def demo_world() -> World:
-    from services.twin.segments.build import cluster_members
-    from services.twin.segments.demo import DEMO_CLUSTERS, DEMO_RECORDS, DEMO_SEED, demo_segments
-    from services.twin.segments.records import generate_records
+    from use_cases.twin.segments.build import cluster_members
+    from use_cases.twin.segments.demo import DEMO_CLUSTERS, DEMO_RECORDS, DEMO_SEED, demo_segments
+    from use_cases.twin.segments.records import generate_records
 
     records = generate_records(DEMO_RECORDS, seed=DEMO_SEED)
     return World(demo_segments(), cluster_members(records, DEMO_CLUSTERS, DEMO_SEED), records)
@@ -225,7 +225,7 @@ def distribution(item: Item, records: Iterable[Mapping[str, Any]]) -> dict[str, 
 def profile_prompt(world: World, spec: Any, hold_out: Item | None = None) -> str:
     """The twin's survey prompt as the survey route writes it; with `hold_out`, without that fact."""
     from graphs.segment_survey.survey_prompt import survey_system_prompt
-    from services.twin.segments.personas import persona_summary
+    from use_cases.twin.segments.personas import persona_summary
 
     cluster = world.segments.clusters[spec.cluster_key]
     summary = spec.summary if hold_out is None else persona_summary(spec.attributes, omit=hold_out.hide_summary)

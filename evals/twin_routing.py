@@ -264,8 +264,8 @@ async def main_async(args: argparse.Namespace) -> int:
     from graphs.cluster_router import RouterContext, build_cluster_router
     from runtime.services import Services
     from runtime.settings import Settings
-    from services.twin.segment_import import replace_segments
-    from services.twin.segments.demo import demo_segments
+    from use_cases.twin.segment_import import replace_segments
+    from use_cases.twin.segments.demo import demo_segments
 
     names = args.dataset or [*DEV_SETS]
     with tempfile.TemporaryDirectory(prefix="twin-eval-") as tmp:

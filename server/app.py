@@ -22,9 +22,9 @@ from server.health import router as health_router
 from server.mounts import include_mounts
 from server.rest_mounts import rest_mounts
 from server.validation import install_validation_handler
-from services.ghostwriter.batch import recover_jobs, stop_jobs
-from services.ghostwriter.budget import drain as drain_settlements
-from services.twin.demo import ensure_demo_twins
+from use_cases.ghostwriter.batch import recover_jobs, stop_jobs
+from use_cases.ghostwriter.budget import drain as drain_settlements
+from use_cases.twin.demo import ensure_demo_twins
 
 
 def freeze_startup_heap() -> None:

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from runtime.errors import ServiceError
-from services.portable.files import MAX_IMPORT_BYTES, ExportFile, too_large
+from use_cases.portable.files import MAX_IMPORT_BYTES, ExportFile, too_large
 
 # what a multipart form adds around the file: boundaries, part headers, small fields
 MULTIPART_SLACK = 64 * 1024

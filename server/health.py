@@ -1,4 +1,4 @@
-"""Health for people and orchestrators (`services.health`; docs/operations-health.md):
+"""Health for people and orchestrators (`use_cases.health`; docs/operations-health.md):
 
 - GET /health: database, model and embeddings; 503 when one is down. Also the query embeddings'
   cache and batch counters and the prompt guard's blocked events since start.
@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from runtime.embedding_batcher import EmbeddingStats
-from services.health import check_health, check_readiness
+from use_cases.health import check_health, check_readiness
 
 router = APIRouter()
 

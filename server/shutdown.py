@@ -66,7 +66,7 @@ class GracefulServer(uvicorn.Server):
             self._loop.call_soon_threadsafe(self._stop_jobs_now)
 
     def _stop_jobs_now(self) -> None:
-        from services.ghostwriter.batch import stop_jobs
+        from use_cases.ghostwriter.batch import stop_jobs
 
         # the app's shutdown calls stop_jobs again, which waits for this one
         self._stopping_jobs = asyncio.ensure_future(stop_jobs(self.services))

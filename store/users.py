@@ -1,4 +1,4 @@
-"""Studio users: username, argon2 password hash (see services.studio.security) and role."""
+"""Studio users: username, argon2 password hash (see use_cases.studio.security) and role."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import SecretStr
 
 from runtime.settings import Settings
-from services.ghostwriter.sample_accounts import load_sample_accounts
+from use_cases.ghostwriter.sample_accounts import load_sample_accounts
 
 API_KEY = "gw-test-key-0123456789"
 HEADERS = {"X-API-Key": API_KEY}

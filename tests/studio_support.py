@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from services.studio.security import hash_password
 from store.users import create_user
+from use_cases.studio.security import hash_password
 
 PASSWORD = "correct horse battery"
 _HASH: str | None = None

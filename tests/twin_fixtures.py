@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.twin.segments.demo import demo_segments
-from services.twin.segments.model import SegmentSet
+from use_cases.twin.segments.demo import demo_segments
+from use_cases.twin.segments.model import SegmentSet
 
 SMALL_CLUSTER_NAMES = ("Near-Prime Single Gen Z", "Sub-Prime Auto-Heavy Millennials", "Super-Prime Wealthy Boomers")
 

@@ -4,7 +4,7 @@ select_respondents -> ask (fan-out with `Send`: one branch per persona and sampl
 `max_concurrency` at once) -> aggregate (weighted distribution and 95% intervals per cluster).
 This module is the graph's one compile site: langgraph.json, the LangServe routes and the twin
 REST API all run `graph`; survey jobs compile it with the service's checkpointer, so a job
-interrupted half-way resumes with the answers it already has (`services.twin.survey`).
+interrupted half-way resumes with the answers it already has (`use_cases.twin.survey`).
 """
 
 from __future__ import annotations

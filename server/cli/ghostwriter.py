@@ -9,7 +9,7 @@ from runtime.settings import get_settings
 
 async def load_sample(args: argparse.Namespace) -> int:
     from runtime.services import Services
-    from services.ghostwriter.accounts import import_sample_accounts
+    from use_cases.ghostwriter.accounts import import_sample_accounts
 
     services = Services.create(get_settings())
     try:

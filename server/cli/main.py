@@ -55,7 +55,7 @@ async def _serve(args: argparse.Namespace) -> int:
         services = await Services.acreate(settings, launched=launched)
         await services.start()
         ready = time.monotonic()
-        from services.twin.demo import ensure_demo_twins
+        from use_cases.twin.demo import ensure_demo_twins
 
         if await ensure_demo_twins(services):
             print("Loaded the demo segment twins (first start).", file=sys.stderr, flush=True)

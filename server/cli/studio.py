@@ -40,7 +40,7 @@ async def run_create(args: argparse.Namespace) -> int:
     from runtime.services import Services
     from runtime.settings import get_settings
     from server.studio.schemas import USERNAME
-    from services.studio.users import UsernameInUse, add_user
+    from use_cases.studio.users import UsernameInUse, add_user
 
     if not USERNAME.match(args.username):
         raise ConfigError("The username must be 3-64 letters, digits or _ . @ -.")

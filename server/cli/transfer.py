@@ -20,9 +20,9 @@ from runtime.errors import ConfigError, ServiceError
 from runtime.settings import get_settings
 
 if TYPE_CHECKING:
-    from services.portable.files import ExportFile
+    from use_cases.portable.files import ExportFile
 
-FORMATS = ("card_v2", "card_v3", "png", "png_v3", "bundle")  # services.portable.files.ExportFormat
+FORMATS = ("card_v2", "card_v3", "png", "png_v3", "bundle")  # use_cases.portable.files.ExportFormat
 
 
 def _services():
@@ -40,10 +40,10 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 async def _export(args: argparse.Namespace) -> ExportFile:
-    from services.ghostwriter import transfer as gw_transfer
-    from services.studio import transfer as studio_transfer
-    from services.studio.access import OPERATOR
-    from services.twin import transfer as twin_transfer
+    from use_cases.ghostwriter import transfer as gw_transfer
+    from use_cases.studio import transfer as studio_transfer
+    from use_cases.studio.access import OPERATOR
+    from use_cases.twin import transfer as twin_transfer
 
     services = _services()
     try:
@@ -67,9 +67,9 @@ async def _export(args: argparse.Namespace) -> ExportFile:
 
 
 async def _owner(services, username: str | None):
-    from services.studio.access import CurrentUser
-    from services.studio.security import Role
     from store.users import get_user_by_username
+    from use_cases.studio.access import CurrentUser
+    from use_cases.studio.security import Role
 
     if not username:
         raise ConfigError("Name the studio user who will own the imported persona: --owner USERNAME.")
@@ -82,7 +82,7 @@ async def _owner(services, username: str | None):
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from services.portable.files import MAX_IMPORT_BYTES
+    from use_cases.portable.files import MAX_IMPORT_BYTES
 
     path = Path(args.file)
     if not path.is_file():
@@ -93,9 +93,9 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 async def _import(args: argparse.Namespace, path: Path, raw: bytes) -> int:
-    from services.ghostwriter import transfer as gw_transfer
-    from services.portable.files import ImportedBundle, read_import
-    from services.studio import transfer as studio_transfer
+    from use_cases.ghostwriter import transfer as gw_transfer
+    from use_cases.portable.files import ImportedBundle, read_import
+    from use_cases.studio import transfer as studio_transfer
 
     try:
         imported = read_import(raw)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from runtime.settings import get_settings
-from services.twin.segments.model import SegmentSet
+from use_cases.twin.segments.model import SegmentSet
 
 if TYPE_CHECKING:
     from graphs.segment_survey.state import SurveyInput
@@ -38,7 +38,7 @@ def _progress_bar(desc: str, quiet: bool) -> Iterator[Callable[[int, int], None]
 
 async def _store(segments: SegmentSet) -> int:
     from runtime.services import Services
-    from services.twin.segment_import import replace_segments
+    from use_cases.twin.segment_import import replace_segments
 
     services = await Services.acreate(get_settings())
     try:
@@ -55,7 +55,7 @@ async def _store(segments: SegmentSet) -> int:
 
 
 async def _build(args: argparse.Namespace) -> int:
-    from services.twin.segment_files import build_from_records, build_from_table, is_demo_table, write_segment_set
+    from use_cases.twin.segment_files import build_from_records, build_from_table, is_demo_table, write_segment_set
 
     path = Path(args.records)
     print(f"Reading {path}...", flush=True)
@@ -74,7 +74,7 @@ async def _build(args: argparse.Namespace) -> int:
 async def _schema(args: argparse.Namespace) -> int:
     import json
 
-    from services.twin.record_table import draft_table_schema, read_columns
+    from use_cases.twin.record_table import draft_table_schema, read_columns
 
     columns = await asyncio.to_thread(read_columns, Path(args.records))
     codebook = Path(args.codebook) if args.codebook else None
@@ -87,7 +87,7 @@ async def _schema(args: argparse.Namespace) -> int:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    from services.twin.segment_files import read_segment_set
+    from use_cases.twin.segment_files import read_segment_set
 
     path = Path(args.file)
     print(f"Reading {path}...", flush=True)
@@ -97,7 +97,7 @@ async def _import(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from services.twin.segments.demo import demo_segments
+    from use_cases.twin.segments.demo import demo_segments
 
     print("Loading the bundled demo segment set...", flush=True)
     return await _store(demo_segments())
@@ -203,7 +203,7 @@ async def _survey(args: argparse.Namespace) -> int:
     from graphs.segment_survey.graph import graph as segment_survey
     from runtime.errors import ServiceError
     from runtime.services import Services
-    from services.twin.survey import run_survey
+    from use_cases.twin.survey import run_survey
 
     try:
         request = _survey_request(args)
@@ -260,10 +260,10 @@ async def _validate(args: argparse.Namespace) -> int:
     import json
 
     from runtime.services import Services
-    from services.twin.fidelity import FidelityError, held_out_schema, report_json, validate_twins
-    from services.twin.fidelity_report import render_html
-    from services.twin.record_table import read_record_table
-    from services.twin.segments.model import NoWeight, TooFewRecords, check_clustering
+    from use_cases.twin.fidelity import FidelityError, held_out_schema, report_json, validate_twins
+    from use_cases.twin.fidelity_report import render_html
+    from use_cases.twin.record_table import read_record_table
+    from use_cases.twin.segments.model import NoWeight, TooFewRecords, check_clustering
 
     table = await asyncio.to_thread(
         read_record_table,

@@ -12,9 +12,9 @@ import sys
 async def _worker(args: argparse.Namespace) -> int:
     from runtime.services import Services
     from runtime.settings import get_settings
-    from services import task_queue
-    from services.ghostwriter import batch  # noqa: F401  (registers the batch task)
-    from services.twin import jobs  # noqa: F401  (registers the survey and focus-group task)
+    from use_cases import task_queue
+    from use_cases.ghostwriter import batch  # noqa: F401  (registers the batch task)
+    from use_cases.twin import jobs  # noqa: F401  (registers the survey and focus-group task)
 
     settings = get_settings()
     services = await Services.acreate(settings)

@@ -1,7 +1,7 @@
 """REST adapter for the ghostwriter contract (`docs/api/ghostwriter.md`), plus account/post import
 and persona export/import.
 
-Every route parses a typed request, calls one `services.ghostwriter` function and shapes the
+Every route parses a typed request, calls one `use_cases.ghostwriter` function and shapes the
 contract's response. Every route needs `X-API-Key` (`auth`); malformed requests are 400
 {"detail": ...} (`route.GhostwriterRoute`), service errors become their status in
 `server.errors`. Literal routes come before `/personas/{account_id}`.
@@ -48,11 +48,11 @@ from server.ghostwriter.schemas import (
     RolledBack,
 )
 from server.ghostwriter.sse import streaming_response
-from services.ghostwriter import accounts, batch, personas, posts, transfer
-from services.ghostwriter.accounts import Post
-from services.ghostwriter.chat import start_chat
-from services.ghostwriter.errors import describe
-from services.portable.files import ExportFormat
+from use_cases.ghostwriter import accounts, batch, personas, posts, transfer
+from use_cases.ghostwriter.accounts import Post
+from use_cases.ghostwriter.chat import start_chat
+from use_cases.ghostwriter.errors import describe
+from use_cases.portable.files import ExportFormat
 
 router = APIRouter(route_class=GhostwriterRoute, dependencies=[Depends(api_key)], responses=error_responses(403))
 

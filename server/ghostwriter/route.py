@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.types import Message
 
 from runtime.errors import ServiceError
-from services.ghostwriter.errors import describe
+from use_cases.ghostwriter.errors import describe
 
 NOT_JSON = "Request body must be valid JSON"
 NOT_OBJECT = "Request body must be a JSON object"

@@ -14,13 +14,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from runtime.errors import ServiceError
 from server.validation import StrictBody
-from services.ghostwriter.accounts import Post
-from services.ghostwriter.chat import ChatReply, ChatRequest
-from services.ghostwriter.errors import rule
-from services.ghostwriter.personas import Analytics
 from store.accounts import AccountRow
 from store.batch_jobs import BatchJobRow
 from store.ghostwriter import CurrentVersionRow, GhostwriterListRow, VersionRow
+from use_cases.ghostwriter.accounts import Post
+from use_cases.ghostwriter.chat import ChatReply, ChatRequest
+from use_cases.ghostwriter.errors import rule
+from use_cases.ghostwriter.personas import Analytics
 
 MAX_INSTRUCTIONS = 2000
 POST_LIMIT = Field(default=100, ge=1, le=1000, description="How many of the newest posts to analyse.")

@@ -26,8 +26,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from server.disconnect import SHUTTING_DOWN
 from server.sse_frames import DONE, event
-from services.ghostwriter.chat import ChatEvent, ChatTurn
-from services.ghostwriter.errors import PROVIDER_FAILED
+from use_cases.ghostwriter.chat import ChatEvent, ChatTurn
+from use_cases.ghostwriter.errors import PROVIDER_FAILED
 
 log = logging.getLogger(__name__)
 

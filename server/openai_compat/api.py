@@ -1,5 +1,5 @@
 """Routes of the OpenAI-compatible mount. Each parses a typed request, calls one use case in
-`services.openai_compat` and shapes OpenAI's response; failures are answered in OpenAI's error
+`use_cases.openai_compat` and shapes OpenAI's response; failures are answered in OpenAI's error
 shape by the router's route class (`errors.OpenAIRoute`)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from server.openai_compat.auth import CallerDep
 from server.openai_compat.errors import OpenAIRoute, openai_error_responses
 from server.openai_compat.schemas import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
 from server.openai_compat.sse import CompletionStream
-from services import openai_compat
+from use_cases import openai_compat
 
 # Every route needs a credential (401) and may find the database or the service busy (503).
 router = APIRouter(route_class=OpenAIRoute, responses=openai_error_responses(401, 503, "4XX"))

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 
 from server.openai_compat.errors import InvalidApiKey
 from server.studio.auth import current_user
-from services.openai_compat import Caller
+from use_cases.openai_compat import Caller
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.openai_compat import Completion, CompletionRequest, PersonaModel, TokenUsage
+from use_cases.openai_compat import Completion, CompletionRequest, PersonaModel, TokenUsage
 
 MAX_INT = 2**31 - 1
 

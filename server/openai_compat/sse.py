@@ -23,8 +23,8 @@ from runtime.errors import DATABASE_UNAVAILABLE, INTERNAL
 from server.openai_compat.errors import error_body
 from server.openai_compat.schemas import Usage, completion_id, now
 from server.sse_frames import DONE, event
-from services.ghostwriter.errors import PROVIDER_FAILED
-from services.openai_compat import PersonaTurn
+from use_cases.ghostwriter.errors import PROVIDER_FAILED
+from use_cases.openai_compat import PersonaTurn
 
 log = logging.getLogger(__name__)
 

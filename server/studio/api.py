@@ -6,7 +6,7 @@ POST /auth/token, POST /users, document collections (create, list, delete, uploa
 list documents, delete a document), a persona's versions and rollback, export and import.
 Objects a caller may not see answer 404.
 
-Each route parses a typed request, calls one use case in `services.studio` and shapes the
+Each route parses a typed request, calls one use case in `use_cases.studio` and shapes the
 contract's response; the services' errors become HTTP answers in `server.errors`.
 """
 
@@ -51,10 +51,10 @@ from server.studio.schemas import (
     utc_text,
 )
 from server.validation import refuse_bad_text
-from services.portable.files import ExportFormat
-from services.studio import chat as chat_service
-from services.studio import collections, documents, histories, personas, transfer, users, versions
 from store.types import Pool
+from use_cases.portable.files import ExportFormat
+from use_cases.studio import chat as chat_service
+from use_cases.studio import collections, documents, histories, personas, transfer, users, versions
 
 # The lifespan runs in the app that mounts this router: it points the OpenAPI token URL at the
 # mount's own /auth/token and prepares the JWT signing secret (see server/studio/auth.py).

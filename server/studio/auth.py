@@ -31,8 +31,8 @@ from fastapi.security import OAuth2PasswordBearer
 
 from runtime.settings import Settings
 from server.mounts import normalise_prefix
-from services.studio.access import CurrentUser
-from services.studio.security import (
+from use_cases.studio.access import CurrentUser
+from use_cases.studio.security import (
     MIN_SECRET_BYTES,
     InvalidTokenError,
     Role,
@@ -40,7 +40,7 @@ from services.studio.security import (
     issue_token,
     verify_token,
 )
-from services.studio.users import token_user
+from use_cases.studio.users import token_user
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 from runtime.errors import ConfigError
 from runtime.models import PROVIDER_ALIASES, known_providers, parse_model_name
 from server.validation import StrictBody
-from services.portable.values import MAX_FACT_KEY_CHARS, MAX_FACTS
-from services.studio.personas import NewPersona, PersonaChanges
-from services.studio.rag import threshold_problem
 from store.studio import StudioPersonaRow
 from store.versions import StudioVersionRow
+from use_cases.portable.values import MAX_FACT_KEY_CHARS, MAX_FACTS
+from use_cases.studio.personas import NewPersona, PersonaChanges
+from use_cases.studio.rag import threshold_problem
 
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
@@ -53,7 +53,7 @@ def _not_nullable(*names: str) -> Callable[[dict[str, Any]], None]:
 
 class RagPatch(Strict):
     """`rag` of a persona update: only the keys given are merged into the stored settings, and
-    the threshold is checked against the *merged* metric (`services.studio.rag.merge_rag`), not a default."""
+    the threshold is checked against the *merged* metric (`use_cases.studio.rag.merge_rag`), not a default."""
 
     db_collections: list[str] = Field(default_factory=list, max_length=50)
     query_threshold: float | None = Field(None, allow_inf_nan=False)

@@ -1,6 +1,6 @@
 """REST adapter for the Twin-chat API (`docs/api/twin.md`).
 
-Each route parses its typed request, calls one use case of `services.twin` and shapes the
+Each route parses its typed request, calls one use case of `use_cases.twin` and shapes the
 contract's response; service errors become `{"detail": ...}` in `server.errors`. When
 TWIN_API_KEY is set every route needs a matching `X-API-Key` header (`server.twin.auth`).
 """
@@ -41,13 +41,13 @@ from server.twin.schemas import (
     TwinChatRequest,
     TwinJobOut,
 )
-from services.portable.files import ExportFormat
-from services.twin import chat as twin_chat
-from services.twin import fidelity_run, routing
-from services.twin import focus_group as twin_focus_group
-from services.twin import jobs as twin_jobs
-from services.twin import survey as twin_survey
-from services.twin import transfer as twin_transfer
+from use_cases.portable.files import ExportFormat
+from use_cases.twin import chat as twin_chat
+from use_cases.twin import fidelity_run, routing
+from use_cases.twin import focus_group as twin_focus_group
+from use_cases.twin import jobs as twin_jobs
+from use_cases.twin import survey as twin_survey
+from use_cases.twin import transfer as twin_transfer
 
 router = APIRouter(dependencies=[Depends(caller_id)])
 log = logging.getLogger(__name__)

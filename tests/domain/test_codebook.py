@@ -12,7 +12,7 @@ from domain.codebook import CodebookError, apply_codebook, codebook_entries
 from domain.record_schema import RecordSchema
 from domain.schema_draft import draft_schema
 from tests.server.twin.test_twin_cli import personas_process
-from tests.services.twin.test_twin_record_tables import columns_of, survey_rows, write_table
+from tests.use_cases.twin.test_twin_record_tables import columns_of, survey_rows, write_table
 
 CODEBOOK = {
     "_meta": {"rows": 120, "note": "metadata is not a column"},
@@ -142,7 +142,7 @@ def test_roles_are_found_under_the_names_surveys_give_them(weight_name, age_name
 def test_a_coded_export_is_read_as_the_codebooks_answers(tmp_path):
     """Cells holding codes ("1", "2") with a codebook naming each code: the schema records the
     codes, the cells read as their answers, and a coded gender column becomes the gender."""
-    from services.twin.record_table import check_table, parse_schema
+    from use_cases.twin.record_table import check_table, parse_schema
 
     rows = survey_rows(60)
     sexes, parties = {"F": "2", "M": "1"}, {"Democrat": "1", "Independent": "2", "Republican": "3"}

@@ -109,8 +109,8 @@ async def test_ghostwriter_version_and_twin_facts(services, client, cli_env, scr
     assert len(record["examples"]) == 2 and all(e["inputs"]["handle"] == account["handle"] for e in record["examples"])
     assert "closer_to_own" in record["summary"]
 
-    from services.twin.segment_import import replace_segments
     from tests.twin_fixtures import small_segments
+    from use_cases.twin.segment_import import replace_segments
 
     await replace_segments(services.pool, small_segments(), services.embeddings)
     async with services.pool.connection() as conn:

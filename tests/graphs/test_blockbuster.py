@@ -114,9 +114,9 @@ def studio_data(tmp_path_factory, local_embeddings) -> Iterator[dict[str, Any]]:
 async def seeded(studio_data) -> dict[str, Any]:
     """Demo clusters, a sample account with posts and a stored persona, written with services that
     are stopped again before any graph runs."""
-    from services.twin.segment_import import replace_segments
     from store.accounts import import_posts, upsert_account
     from store.personas import create_persona
+    from use_cases.twin.segment_import import replace_segments
 
     services = await ensure_services()
     try:

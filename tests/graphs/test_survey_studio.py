@@ -8,10 +8,10 @@ import sys
 
 import httpx
 
-from services.twin.segment_files import write_segment_set
-from services.twin.segments.model import SegmentSet
 from tests.dev_server import ROOT, langgraph_dev, needs_studio, service_env
 from tests.twin_fixtures import small_segments
+from use_cases.twin.segment_files import write_segment_set
+from use_cases.twin.segments.model import SegmentSet
 
 
 @needs_studio

@@ -14,9 +14,9 @@ from langchain_core.embeddings import Embeddings
 
 from evals.twin_routing import load_jsonl
 from runtime.embedding_batcher import QueryEmbeddings
-from services.twin.segment_import import replace_segments
-from services.twin.segments.demo import demo_segments
 from tests.conftest import app_client
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.demo import demo_segments
 
 QUERIES = [r["query"] for r in load_jsonl("twin_routing.jsonl")]
 REFINES = load_jsonl("twin_refine.jsonl")

@@ -22,10 +22,10 @@ from pydantic import SecretStr
 from runtime.local_llm import free_port
 from runtime.services import Services
 from server.app import create_app
-from services.studio.security import hash_password
 from tests.fakes import Script, install_fake_provider, remove_fake_provider
 from tests.gw_support import API_KEY, HEADERS, builder_responder, ghostwriter_settings, sample_account
 from tests.paths import DATA, ROOT
+from use_cases.studio.security import hash_password
 
 ADMIN_PASSWORD = "fuzzing admin password"
 MAX_EXAMPLES = 8

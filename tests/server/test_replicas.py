@@ -19,9 +19,9 @@ import psycopg
 import pytest
 
 from runtime.local_llm import free_port
-from services.studio.security import hash_password
 from tests.gw_support import API_KEY, HEADERS, sample_account
 from tests.paths import ROOT
+from use_cases.studio.security import hash_password
 
 GW = "/ghostwriter"
 PASSWORD = "replica password 1"

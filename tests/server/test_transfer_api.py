@@ -11,16 +11,16 @@ import re
 import pytest
 
 from runtime.settings import Settings
-from services.portable import files as portable_files
-from services.portable.png import read_card_png
-from services.twin.segment_import import replace_segments
 from store import versions as versions_store
 from store.personas import get_chat_profile
 from tests.gw_support import HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
 from tests.paths import CARDS
-from tests.services.portable.test_cards import chara_text, make_png
 from tests.studio_support import build, upload, user_with_token
 from tests.twin_fixtures import small_segments
+from tests.use_cases.portable.test_cards import chara_text, make_png
+from use_cases.portable import files as portable_files
+from use_cases.portable.png import read_card_png
+from use_cases.twin.segment_import import replace_segments
 
 IMPORT = "/studio/personas/import"
 GW = "/ghostwriter"
@@ -259,7 +259,7 @@ async def test_hostile_files_are_refused_and_store_nothing(services, client, mon
     await refused(b"\x89PNG\r\n\x1a\nnonsense", "truncated", multipart=True)
     import zlib
 
-    from tests.services.portable.test_cards import chunk
+    from tests.use_cases.portable.test_cards import chunk
 
     bomb = chunk(b"zTXt", b"chara\x00\x00" + zlib.compress(b"A" * (64 * 1024 * 1024), 9))
     await refused(make_png(bomb), "decompression bomb", multipart=True)

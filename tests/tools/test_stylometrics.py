@@ -17,11 +17,6 @@ from evals.ghostwriter_style_dataset import (
     HOLDOUT_SEED,
     render_dataset,
 )
-from services.ghostwriter.sample_accounts import (
-    SAMPLE_PATH,
-    load_sample_accounts,
-    render_sample,
-)
 from tests.paths import ROOT
 from tools.engagement import engagement_score, pick_exemplars, post_engagement, split_holdout
 from tools.style_similarity import WEIGHTS, style_similarity
@@ -31,6 +26,11 @@ from tools.stylometrics import (
     count_emoji,
     describe_style,
     measure_style,
+)
+from use_cases.ghostwriter.sample_accounts import (
+    SAMPLE_PATH,
+    load_sample_accounts,
+    render_sample,
 )
 
 EXEMPLARS = 40
@@ -316,7 +316,7 @@ def test_split_holdout() -> None:
 
 def test_sample_json_equals_a_fresh_generation() -> None:
     assert SAMPLE_PATH.read_text(encoding="utf-8") == render_sample(), (
-        "run `python -m services.ghostwriter.sample_accounts` to regenerate"
+        "run `python -m use_cases.ghostwriter.sample_accounts` to regenerate"
     )
 
 

@@ -13,11 +13,11 @@ from graphs.cluster_router import (
     build_cluster_router,
     greeting_text,
 )
-from services.twin.demo import ensure_demo_twins
-from services.twin.segment_import import replace_segments
-from services.twin.segments.model import SegmentSet
 from store.personas import create_persona, get_chat_profile
 from tests.twin_fixtures import cluster_key, small_segments
+from use_cases.twin.demo import ensure_demo_twins
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.model import SegmentSet
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from graphs.cluster_router.constraints import (
     persona_matches_hard_constraints,
     scope_fits,
 )
-from services.twin.segments.demo import demo_segments
-from services.twin.segments.model import SegmentSet
 from tests.paths import ROOT
+from use_cases.twin.segments.demo import demo_segments
+from use_cases.twin.segments.model import SegmentSet
 
 DATASETS = ROOT / "evals" / "datasets"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from graphs.cluster_router import build_cluster_router
 from graphs.cluster_router.named_values import named_values, value_agreement
-from services.twin.record_table import check_table, parse_schema
-from services.twin.segment_import import replace_segments
-from services.twin.segments.table_build import build_table_segments
 from store.clusters import get_segment_persona
-from tests.services.twin.test_twin_record_tables import SCHEMA, columns_of, survey_rows
+from tests.use_cases.twin.test_twin_record_tables import SCHEMA, columns_of, survey_rows
+from use_cases.twin.record_table import check_table, parse_schema
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.table_build import build_table_segments
 
 SHARES = {
     "party": {"Strong Democrat": 0.3, "Democrat": 0.2, "Republican": 0.5},

@@ -17,9 +17,9 @@ from graphs.focus_group.context import FocusGroupContext
 from graphs.focus_group.graph import graph as focus_group
 from graphs.focus_group.themes import Sentence, build_themes, sentences_of
 from runtime.services import set_current_services
-from services.twin.segment_import import replace_segments
-from services.twin.segments.model import SegmentSet
 from tests.twin_fixtures import cluster_key, small_segments
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.model import SegmentSet
 
 BOOMERS = "Super-Prime Wealthy Boomers"
 GEN_Z = "Near-Prime Single Gen Z"

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from graphs.persona_chat.facts import check_reply_facts, fact_statements, persona_facts
-from services.twin.record_table import check_table, parse_schema
-from services.twin.segment_import import replace_segments
-from services.twin.segments.table_build import build_table_segments
 from store.clusters import get_segment_persona
-from tests.services.twin.test_twin_record_tables import PARTIES, SCHEMA, columns_of, survey_rows
+from tests.use_cases.twin.test_twin_record_tables import PARTIES, SCHEMA, columns_of, survey_rows
+from use_cases.twin.record_table import check_table, parse_schema
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.table_build import build_table_segments
 
 ANSWERS = {
     "party": {"label": "Which party do you feel closest to?", "value": "Democrat", "others": ["Republican"]},

@@ -8,8 +8,8 @@ from langchain_core.messages import HumanMessage
 
 from graphs.persona_chat.context import ChatContext
 from graphs.persona_chat.graph import build_persona_chat
-from services.twin.segment_import import twin_system_prompt
-from services.twin.segments.demo import demo_segments
+from use_cases.twin.segment_import import twin_system_prompt
+from use_cases.twin.segments.demo import demo_segments
 
 CTX = ChatContext(model="fake:scripted")
 _SEGMENTS = demo_segments()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from graphs.persona_chat.facts import breaks_character, check_reply_facts, fact_statements, persona_facts
-from services.twin.segments.demo import demo_segments
+from use_cases.twin.segments.demo import demo_segments
 
 SEGMENTS = demo_segments()
 HAZEL = persona_facts(SEGMENTS.personas[16].attributes)  # 26, single-person household, graduate degree, NY

@@ -19,9 +19,9 @@ from graphs.segment_survey.graph import graph as segment_survey
 from graphs.segment_survey.segment_prior import record_shares
 from graphs.segment_survey.weights import effective_size, wilson_interval
 from runtime.services import set_current_services
-from services.twin.segment_import import replace_segments
-from services.twin.segments.model import SegmentSet
 from tests.twin_fixtures import cluster_key, small_segments
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.model import SegmentSet
 
 GEN_Z = "Near-Prime Single Gen Z"
 BOOMERS = "Super-Prime Wealthy Boomers"

@@ -11,7 +11,7 @@ import pytest
 from graphs.persona_chat.facts import fact_statements, normalise_facts
 from graphs.segment_survey.fact_options import ruled_out
 
-# Record attributes as a twin carries them (services/twin/segments/records.py spellings).
+# Record attributes as a twin carries them (use_cases/twin/segments/records.py spellings).
 RENTER = {
     "age": 29,
     "gender": "Female",

@@ -23,7 +23,7 @@ from graphs.segment_survey.raking import (
     trim,
 )
 from graphs.segment_survey.weights import effective_size, persona_weights
-from services.twin.segments.demo import demo_segments
+from use_cases.twin.segments.demo import demo_segments
 
 Cells = list[tuple[str, str]]
 

@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from runtime.settings import Settings
-from services import task_queue
-from services.ghostwriter import batch
 from store import batch_jobs
 from store.budgets import key_hash
 from tests.gw_support import API_KEY, HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
+from use_cases import task_queue
+from use_cases.ghostwriter import batch
 
 GW = "/ghostwriter"
 

@@ -17,10 +17,10 @@ from pydantic import SecretStr
 from bench.stub_openai import Behaviour, StubOpenAI
 from runtime.services import Services
 from runtime.settings import Settings
-from services.ghostwriter.errors import PROVIDER_FAILED
 from store import budgets
 from tests.conftest import LiveServer
 from tests.gw_support import API_KEY, HEADERS, add_account, sample_account
+from use_cases.ghostwriter.errors import PROVIDER_FAILED
 
 GW = "/ghostwriter"
 KEY_HASH = budgets.key_hash(API_KEY.encode())

@@ -20,10 +20,10 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from runtime.settings import Settings
-from services.twin.segment_import import replace_segments
 from tests.gw_support import API_KEY, HEADERS, builder_responder, ghostwriter_settings, sample_account
 from tests.studio_support import PASSWORD, make_user
 from tests.twin_fixtures import small_segments
+from use_cases.twin.segment_import import replace_segments
 
 PROFILE = "You are Offie, a cheerful office plant who loves sunlight and gossip about the coffee machine."
 INSTRUCTIONS = "Always mention the weather."

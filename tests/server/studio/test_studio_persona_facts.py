@@ -51,7 +51,7 @@ async def test_facts_must_be_an_object_of_plain_values(services, client, script)
 async def test_declared_facts_travel_in_the_card_and_bad_ones_are_refused(services, client, script):
     import json
 
-    from services.portable.card import EXTENSION_KEY
+    from use_cases.portable.card import EXTENSION_KEY
 
     b_id, builder = await user_with_token(services, client, "factbuilder3", "builder")
     _, other = await user_with_token(services, client, "factbuilder4", "builder")

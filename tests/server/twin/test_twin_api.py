@@ -6,11 +6,11 @@ import pytest
 from langchain_core.messages import HumanMessage
 from pydantic import SecretStr
 
-from services.twin.segment_import import replace_segments
-from services.twin.segments.model import SegmentSet
 from store.personas import create_persona
 from tests.conftest import app_client
 from tests.twin_fixtures import cluster_key, small_segments
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.model import SegmentSet
 
 PERSONA_KEYS = {"persona_id", "persona_name", "gender", "age", "summary"}
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from runtime.services import set_current_services
 from server.cli import main
-from services.twin.segments.records import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, generate_records
 from tests.twin_fixtures import small_segments
+from use_cases.twin.segments.records import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, generate_records
 
 N_RECORDS, K = 90, 3  # build_segments needs 15 records per cluster at least
 
@@ -117,7 +117,7 @@ async def test_import_json_then_bad_files_leave_the_twins_intact(cli_env, servic
     await still_queryable()
 
     # The real executable: a table with no rows (a table of other columns builds with a drafted
-    # schema: tests/services/twin/test_twin_record_tables.py), a JSON file cut short.
+    # schema: tests/use_cases/twin/test_twin_record_tables.py), a JSON file cut short.
     records = generate_records(N_RECORDS, seed=5)
     no_rows = write_records(tmp_path / "no_rows.csv", [], drop="credit_tier")
     result = personas_process(cli_env, tmp_path, "twin", "build", "--records", no_rows, "--clusters", K)

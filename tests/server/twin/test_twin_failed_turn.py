@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage
 
-from services.twin.segment_import import replace_segments
-from services.twin.segments.model import SegmentSet
 from tests.twin_fixtures import cluster_key, small_segments
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.model import SegmentSet
 
 
 @pytest.fixture

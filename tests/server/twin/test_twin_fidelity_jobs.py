@@ -14,14 +14,14 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from services.twin import fidelity_run
-from services.twin.fidelity import report_json, validate_twins
-from services.twin.record_table import read_record_table
 from store import twin_jobs
 from tests.server.twin import test_twin_jobs as twin_job_tests
 from tests.server.twin.test_twin_cli import twin_tables
 from tests.server.twin.test_twin_jobs import poll, wait_queue_status
-from tests.services.twin.test_twin_record_tables import SCHEMA, survey_rows, write_table
+from tests.use_cases.twin.test_twin_record_tables import SCHEMA, survey_rows, write_table
+from use_cases.twin import fidelity_run
+from use_cases.twin.fidelity import report_json, validate_twins
+from use_cases.twin.record_table import read_record_table
 
 MODEL = "gated:scripted"  # the gated scripted model the job tests' `settings` name
 # the job tests' fixtures: the gate that holds model calls, and the settings that use it

@@ -24,15 +24,15 @@ from pydantic import SecretStr
 from runtime.models import register_chat_provider, unregister_chat_provider
 from runtime.services import set_current_services
 from runtime.settings import Settings
-from services.twin import jobs
-from services.twin.segment_import import replace_segments
-from services.twin.segments.model import SegmentSet
 from store import twin_jobs
 from tests.fakes import ScriptedChatModel
 from tests.graphs.focus_group.test_focus_group import by_tenure
 from tests.graphs.segment_survey.test_segment_survey import BOOMERS, GEN_Z, QUESTION, fact_answerer
 from tests.server.twin.test_twin_cli import personas
 from tests.twin_fixtures import cluster_key, small_segments
+from use_cases.twin import jobs
+from use_cases.twin.segment_import import replace_segments
+from use_cases.twin.segments.model import SegmentSet
 
 OTHER_QUESTION = "Do you own or rent the place where you live?"
 LATE_QUESTION = "Do you rent or own your current home?"
