@@ -29,6 +29,7 @@ from graphs.persona_builder.nodes import EXEMPLARS, SEED, analyse_style, draft_p
 from graphs.persona_builder.post_writing import voice_examples, write_post
 from graphs.persona_builder.state import BuilderState
 from runtime.models import make_chat_model, parse_model_name, set_local_base_url
+from runtime.services import current_settings
 from tools.engagement import pick_exemplars
 from tools.style_similarity import style_similarity
 from use_cases.ghostwriter.sample_accounts import load_sample_accounts
@@ -65,7 +66,7 @@ async def run(model_name: str, max_tokens: int, prompts: int = 0) -> dict[str, A
     heldout: dict[str, list[str]] = {}
     generated: dict[str, list[str]] = {}
     copies: dict[str, int] = {}  # generated posts that repeat one of the account's posts verbatim
-    model = make_chat_model(model_name, temperature=0.7, max_tokens=max_tokens)
+    model = make_chat_model(model_name, temperature=0.7, max_tokens=max_tokens, settings=current_settings())
     for account_id, account_rows in by_account.items():
         account = accounts[account_id]
         held_ids = set(account_rows[0]["heldout_post_ids"])

@@ -229,13 +229,16 @@ async def run_ghostwriter_style(options: RunOptions) -> AsyncIterator[ExampleRes
     from evals.ghostwriter_style import persona_prompt
     from graphs.persona_builder.post_writing import write_post
     from runtime.models import make_chat_model
+    from runtime.services import current_settings
     from use_cases.ghostwriter.sample_accounts import load_sample_accounts
 
     rows = _rows("ghostwriter_style", options.limit)
     accounts = {a["account_id"]: a for a in load_sample_accounts()}
     heldout_ids = {r["account_id"]: set(r["heldout_post_ids"]) for r in _rows("ghostwriter_style", None)}
     heldout = {aid: [p["text"] for p in accounts[aid]["posts"] if p["id"] in ids] for aid, ids in heldout_ids.items()}
-    model = make_chat_model(options.model, temperature=0.7, max_tokens=min(options.max_tokens, 120))
+    model = make_chat_model(
+        options.model, temperature=0.7, max_tokens=min(options.max_tokens, 120), settings=current_settings()
+    )
     personas: dict[str, tuple[str, list[str]]] = {}  # account id -> (system prompt, voice examples)
     target = options.persona
     if target is not None:  # a stored version writes this account's rows (held-out posts: the data set's)

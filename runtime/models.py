@@ -78,14 +78,10 @@ def parse_model_name(name: str) -> ModelName:
 
 
 def make_chat_model(
-    name: str, *, temperature: float | None = None, max_tokens: int | None = None, settings: Settings | None = None
+    name: str, *, settings: Settings, temperature: float | None = None, max_tokens: int | None = None
 ) -> BaseChatModel:
+    """The chat model `name` (`provider:model`) as `settings` reach it: keys, base URLs, timeout."""
     parsed = parse_model_name(name)
-    if settings is None:
-        # the running service's settings (a graph node passes none), else the environment's
-        from runtime.services import current_settings
-
-        settings = current_settings()
     return _builders[parsed.provider](parsed.model, temperature=temperature, max_tokens=max_tokens, settings=settings)
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from prompts import render_prompt
 from runtime.models import make_chat_model
+from runtime.services import current_settings
 
 CRITERIA = ("persona", "grounded", "helpful")
 
@@ -32,7 +33,8 @@ class Judge:
 
     def __init__(self, model: str):
         self.model_name = model
-        self._model = make_chat_model(model, temperature=0.0, max_tokens=300).with_structured_output(JudgeVerdict)
+        chat_model = make_chat_model(model, temperature=0.0, max_tokens=300, settings=current_settings())
+        self._model = chat_model.with_structured_output(JudgeVerdict)
 
     async def grade(self, criterion: str, **values: Any) -> JudgeVerdict:
         if criterion not in CRITERIA:

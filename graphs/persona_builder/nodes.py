@@ -31,6 +31,7 @@ from prompts import render_prompt
 from runtime.errors import ServiceError
 from runtime.models import make_chat_model, parse_model_name
 from runtime.services import services_of
+from runtime.settings import Settings
 from store.accounts import get_account, latest_posts
 from store.ghostwriter import current_version, save_version
 from tools.engagement import pick_exemplars, post_engagement, split_holdout
@@ -61,6 +62,10 @@ async def _model_name(runtime: Runtime[BuilderContext] | None) -> str:
     if not name and isinstance(context, dict):
         name = context.get("model", "")
     return name or (await services_of(context)).settings.chat_model
+
+
+async def _settings(runtime: Runtime[BuilderContext] | None) -> Settings:
+    return (await services_of(getattr(runtime, "context", None))).settings
 
 
 async def _pool(runtime: Runtime[BuilderContext] | None) -> Any:
@@ -148,14 +153,16 @@ def parse_analysis(text: str) -> StyleAnalysis:
     return StyleAnalysis()
 
 
-async def _analyse(name: str, prompt: str) -> StyleAnalysis:
+async def _analyse(name: str, prompt: str, settings: Settings) -> StyleAnalysis:
     """Structured output where the provider supports it; the local llama.cpp server gets a plain
     call whose JSON is parsed (its grammar-constrained JSON mode is too slow for a small CPU model).
     An unusable answer leaves only the measured traits: nothing is made up."""
     if parse_model_name(name).provider == "local":
-        reply = await make_chat_model(name, temperature=0.0, max_tokens=200).ainvoke([HumanMessage(prompt)])
+        reply = await make_chat_model(name, temperature=0.0, max_tokens=200, settings=settings).ainvoke(
+            [HumanMessage(prompt)]
+        )
         return parse_analysis(reply.text)
-    model = make_chat_model(name, temperature=0.0, max_tokens=400)
+    model = make_chat_model(name, temperature=0.0, max_tokens=400, settings=settings)
     try:
         analysis = await model.with_structured_output(StyleAnalysis).ainvoke([HumanMessage(prompt)])
     except (ValidationError, ValueError):
@@ -182,7 +189,7 @@ async def analyse_style(state: BuilderState, runtime: Runtime[BuilderContext]) -
         measured=_measured_lines(metrics),
         posts=_quoted(state["exemplars"]),
     )
-    analysis = await _analyse(await _model_name(runtime), prompt)
+    analysis = await _analyse(await _model_name(runtime), prompt, await _settings(runtime))
     measured = describe_style(metrics)
     extra = [t.strip() for t in analysis.traits if t.strip() and t.strip().lower() not in {m.lower() for m in measured}]
     return {"metrics": metrics.model_dump(), "analysis": analysis.model_dump(), "style_traits": measured + extra[:8]}
@@ -216,7 +223,9 @@ async def validate(state: BuilderState, runtime: Runtime[BuilderContext]) -> dic
     heldout = [p["text"] for p in state["heldout"]]
     if not heldout:
         return {"samples": [], "confidence_score": 0.0}
-    model = make_chat_model(await _model_name(runtime), temperature=0.7, max_tokens=SAMPLE_MAX_TOKENS)
+    model = make_chat_model(
+        await _model_name(runtime), temperature=0.7, max_tokens=SAMPLE_MAX_TOKENS, settings=await _settings(runtime)
+    )
     examples = voice_examples(state["exemplars"])
     samples: list[str] = []
     for topic in _sample_topics(state):

@@ -294,7 +294,9 @@ async def _model(state: PersonaChatState, context: ChatContext) -> tuple[str, An
     model_name, temperature = choose_model(state, context)
     if parse_model_name(model_name).provider == "local" and local_base_url() is None:
         await services_of(context)  # a graph run outside the service (Studio) starts the local model here
-    return model_name, make_chat_model(model_name, temperature=temperature, max_tokens=context.max_tokens)
+    return model_name, make_chat_model(
+        model_name, temperature=temperature, max_tokens=context.max_tokens, settings=settings_of(context)
+    )
 
 
 async def generate(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:

@@ -262,10 +262,11 @@ async def ask_closed_question(
     model already built (``auto`` then means ``label_logprobs``: name the method for a built
     local model). ``options`` must be 2 to 10 distinct
     strings; ``order`` is the order they are shown in (indices into ``options``); ``seed`` goes to
-    providers that take one; ``settings`` (default: the process's) hold the provider's keys and URL. Deterministic for a given prompt on the local model.
+    providers that take one; ``settings`` (default: the environment's) hold the provider's keys and URL. Deterministic for a given prompt on the local model.
     """
     if not 2 <= len(options) <= MAX_OPTIONS or len(set(options)) != len(options):
         raise ValueError(f"A closed question needs 2 to {MAX_OPTIONS} distinct options.")
+    settings = settings or get_settings()
     shown = list(order) if order is not None else list(range(len(options)))
     if sorted(shown) != list(range(len(options))):
         raise ValueError("order must list every option index exactly once.")
@@ -287,13 +288,13 @@ async def ask_closed_question(
         return await _by_similarity(texts, embeddings, system_prompt, question, options, shown, seed)
     base_url = local_base_url() if local else None
     if chosen == "option_likelihood" and base_url is not None:
-        timeout = (settings or get_settings()).model_timeout
+        timeout = settings.model_timeout
         try:
             return await _by_option_scores(base_url, system_prompt, question, options, shown, timeout)
         except OptionScoresUnsupported:
             pass  # a model server without the scoring route: one call per option gives the same scores
     if chosen == "label_logprobs" and base_url is not None:
-        timeout = (settings or get_settings()).model_timeout
+        timeout = settings.model_timeout
         try:
             return await _by_letter_scores(base_url, system_prompt, question, options, shown, timeout)
         except OptionScoresUnsupported:

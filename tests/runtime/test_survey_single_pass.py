@@ -102,8 +102,9 @@ async def test_letters_from_one_pass_are_the_letters_top_log_probabilities(local
     completion's top log-probabilities of its first token give the same split (they also count
     the rare variants of a letter, " A" or "a", hence the tolerance)."""
     from runtime.models import make_chat_model
+    from runtime.settings import get_settings
 
-    chat_model = make_chat_model("local:smollm2", temperature=0.0, max_tokens=1)
+    chat_model = make_chat_model("local:smollm2", temperature=0.0, max_tokens=1, settings=get_settings())
     for system in (HAZEL, WALTER):
         for question, options in QUESTIONS:
             order = list(reversed(range(len(options))))
