@@ -61,7 +61,7 @@ class RouterInput(TypedDict):
 class RouterOutput(TypedDict):
     """The parsed constraints, ranked clusters and personas, and the greeting (what the task reached)."""
 
-    constraints: NotRequired[dict[str, Any]]
+    constraints: NotRequired[dict[str, Any]]  # `QueryConstraints` as JSON (wanted, excluded, ranges)
     clusters: NotRequired[list[ClusterMatch]]
     cluster_id: NotRequired[int | None]
     personas: NotRequired[list[PersonaMatch]]
@@ -70,7 +70,7 @@ class RouterOutput(TypedDict):
 
 
 class RouterState(RouterInput):
-    constraints: NotRequired[dict[str, Any]]
+    constraints: NotRequired[dict[str, Any]]  # `QueryConstraints` as JSON (wanted, excluded, ranges)
     query_vector: NotRequired[list[float]]
     clusters: NotRequired[list[ClusterMatch]]
     personas: NotRequired[list[PersonaMatch]]

@@ -26,7 +26,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from graphs.persona_builder.context import BuilderContext
 from graphs.persona_builder.post_writing import voice_examples, write_post
-from graphs.persona_builder.state import BatchState, BuilderState, BuildResult, OneAccount, Post, PreviousVersion
+from graphs.persona_builder.state import (
+    BatchState,
+    BuilderState,
+    BuildResult,
+    OneAccount,
+    Post,
+    PreviousVersion,
+    StyleAnalysisRecord,
+)
 from prompts import render_prompt
 from runtime.errors import ServiceError
 from runtime.models import make_chat_model, parse_model_name
@@ -192,7 +200,8 @@ async def analyse_style(state: BuilderState, runtime: Runtime[BuilderContext]) -
     analysis = await _analyse(await _model_name(runtime), prompt, await _settings(runtime))
     measured = describe_style(metrics)
     extra = [t.strip() for t in analysis.traits if t.strip() and t.strip().lower() not in {m.lower() for m in measured}]
-    return {"metrics": metrics.model_dump(), "analysis": analysis.model_dump(), "style_traits": measured + extra[:8]}
+    record: StyleAnalysisRecord = {"traits": analysis.traits, "voice": analysis.voice, "topics": analysis.topics}
+    return {"metrics": metrics.model_dump(), "analysis": record, "style_traits": measured + extra[:8]}
 
 
 def draft_prompt(state: BuilderState) -> dict[str, Any]:

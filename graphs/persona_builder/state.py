@@ -70,6 +70,15 @@ class BuilderOutput(TypedDict):
     details: NotRequired[dict[str, Any]]
 
 
+class StyleAnalysisRecord(TypedDict):
+    """The model's reading of an account's style: traits, voice and topics (empty when its answer
+    was unusable)."""
+
+    traits: list[str]
+    voice: str
+    topics: list[str]
+
+
 class BuilderState(BuilderInput):
     account: NotRequired[AccountRow]
     previous: NotRequired[PreviousVersion | None]
@@ -78,8 +87,8 @@ class BuilderState(BuilderInput):
     train: NotRequired[list[Post]]
     heldout: NotRequired[list[Post]]
     exemplars: NotRequired[list[Post]]
-    metrics: NotRequired[dict[str, Any]]
-    analysis: NotRequired[dict[str, Any]]
+    metrics: NotRequired[dict[str, Any]]  # `tools.stylometrics.StyleMetrics` as JSON
+    analysis: NotRequired[StyleAnalysisRecord]
     style_traits: NotRequired[list[str]]
     system_prompt: NotRequired[str]
     samples: NotRequired[list[str]]

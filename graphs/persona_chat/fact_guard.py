@@ -24,6 +24,7 @@ from graphs.persona_chat.facts import (
     sentences,
 )
 from graphs.persona_chat.identity import is_identity_question, name_parts, name_problems, repair_name
+from graphs.persona_chat.state import FactCheckRecord
 from prompts import render_prompt
 
 log = logging.getLogger(__name__)
@@ -91,12 +92,12 @@ def best_attempt(attempts: Sequence[tuple[str, FactCheck]]) -> int:
     return min(range(len(attempts)), key=lambda i: (attempts[i][1].cost(), i))
 
 
-def fact_record(judge: FactJudge, first: FactCheck, final: FactCheck, generations: int, action: str) -> dict[str, Any]:
+def fact_record(judge: FactJudge, first: FactCheck, final: FactCheck, generations: int, action: str) -> FactCheckRecord:
     """The turn's fact-guard record (the graph's `fact_check` output): which facts were checked,
     how many replies were generated, the first draft's and the final reply's problems, what was
     done (`passed`, `regenerated`, `trimmed`, `repaired`, `kept_best`, `flagged`) and whether the final reply
     still has a problem (`flagged`)."""
-    record = {
+    record: FactCheckRecord = {
         "facts": sorted(judge.facts),
         "generations": generations,
         "first": first.problems(),

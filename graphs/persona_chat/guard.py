@@ -36,6 +36,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from graphs.persona_chat.state import BlockedEvent
+
 log = logging.getLogger(__name__)
 
 REMOVED = "[instruction-like text removed]"
@@ -880,7 +882,7 @@ _counts: Counter[tuple[str, str]] = Counter()
 _counts_lock = threading.Lock()
 
 
-def record(events: Iterable[dict[str, str]]) -> None:
+def record(events: Iterable[BlockedEvent]) -> None:
     """Log and count blocked events (channel and kind only: never the secret or the text)."""
     for event in events:
         with _counts_lock:

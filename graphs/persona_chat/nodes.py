@@ -46,7 +46,7 @@ from graphs.persona_chat.guard import (
 )
 from graphs.persona_chat.lorebook import fire_lorebook
 from graphs.persona_chat.retrieval import emit_progress, rag_miss, retrieve_documents, search_the_web
-from graphs.persona_chat.state import PersonaChatState, PersonaProfile, Usage
+from graphs.persona_chat.state import BlockedEvent, PersonaChatState, PersonaProfile, ToolCallRecord, Usage
 from prompts import render_prompt
 from runtime.errors import NotFoundError
 from runtime.models import local_base_url, make_chat_model, parse_model_name
@@ -220,7 +220,7 @@ async def read_attachments(
 async def retrieve(state: PersonaChatState, runtime: Runtime[ChatContext], config: RunnableConfig) -> dict[str, Any]:
     """Documents and/or web results, as the persona or the request allows."""
     references: list[dict[str, Any]] = []
-    tool_calls: list[dict[str, Any]] = []
+    tool_calls: list[ToolCallRecord] = []
     update: dict[str, Any] = {}
     documents = await retrieve_documents(state, config, runtime.context)
     for part in (documents, await search_the_web(state, config, runtime.context)):
@@ -387,7 +387,7 @@ async def guard(state: PersonaChatState, runtime: Runtime[ChatContext], config: 
     canary = state.get("canary") or ""
     spec = _TURN_SPECS.pop(canary, None) or turn_guard(state, context, canary)[0]
     judge = judge_for(state.get("persona"), _profile(state), _last_user_text(state))
-    events = [
+    events: list[BlockedEvent] = [
         {"channel": ch, "kind": "instruction_neutralised", "action": "removed"} for ch in sorted(set(spec.neutralised))
     ]
     findings = spec.check(draft.text)

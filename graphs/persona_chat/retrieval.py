@@ -15,12 +15,13 @@ is done by the `search_documents` and `web_search` tools.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
+from graphs.persona_chat.state import RagSettings, ToolCallRecord
 from runtime.services import services_of, settings_of
 from store.documents import collection_names
 from tools.document_search import DEFAULT_K, search_documents
@@ -61,13 +62,13 @@ def rag_hit_from(metadata: dict[str, Any], content: str) -> dict[str, str]:
     }
 
 
-def rag_settings(state: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+def rag_settings(state: Mapping[str, Any]) -> tuple[list[str], RagSettings]:
     """(collections, rag settings) of a persona loaded from the database; ([], {}) otherwise."""
     persona = state.get("persona") or {}
     persona_rag = (persona.get("attributes") or {}).get("rag")
     if state.get("persona_id") is None or persona.get("id") is None or not isinstance(persona_rag, dict):
         return [], {}
-    return [str(c) for c in persona_rag.get("db_collections") or []], persona_rag
+    return [str(c) for c in persona_rag.get("db_collections") or []], cast(RagSettings, persona_rag)
 
 
 def wants_shared_documents(state: Mapping[str, Any]) -> bool:
@@ -125,7 +126,7 @@ async def retrieve_documents(
         }
         for h in hits
     ]
-    tool_calls = [
+    tool_calls: list[ToolCallRecord] = [
         {
             "name": "search_documents",
             "args": {"query": question, "collections": collections, "metric": metric, "threshold": found["threshold"]},

@@ -32,6 +32,49 @@ class Attachment(TypedDict, total=False):
     mime_type: str
 
 
+class RagSettings(TypedDict, total=False):
+    """A studio persona's document settings, as stored in its `attributes["rag"]`."""
+
+    db_collections: list[str]
+    query_threshold: float | None
+    query_metric: Literal["cosine", "euclidean"]
+    k: int
+
+
+class ToolCallRecord(TypedDict):
+    """One tool call of the turn's log: the tool, its arguments and what it gave (document search:
+    `result`; web search: `result_count`, or `error`)."""
+
+    name: str
+    args: dict[str, object]
+    result: NotRequired[dict[str, int]]
+    result_count: NotRequired[int]
+    error: NotRequired[str]
+
+
+class BlockedEvent(TypedDict):
+    """An injection the guard caught: where it came from, what it was, and what was done."""
+
+    channel: str
+    kind: str
+    action: str
+
+
+class FactCheckRecord(TypedDict):
+    """The fact guard's record of a turn: the facts checked, the replies generated, the first
+    draft's and the final reply's problems (in words and by kind), the action taken and whether
+    the final reply still has a problem."""
+
+    facts: list[str]
+    generations: int
+    first: list[str]
+    final: list[str]
+    first_kinds: list[str]
+    final_kinds: list[str]
+    action: str
+    flagged: bool
+
+
 class Reference(TypedDict, total=False):
     """A retrieved document chunk or web result, quoted to the model as reference material."""
 
@@ -86,15 +129,13 @@ class PersonaChatOutput(TypedDict):
     messages: Annotated[list[AnyMessage], add_messages]
     reply: NotRequired[str]
     references: NotRequired[list[Reference]]
-    tool_calls: NotRequired[list[dict[str, Any]]]
+    tool_calls: NotRequired[list[ToolCallRecord]]
     rag_hit: NotRequired[dict[str, str] | None]
     lorebook: NotRequired[list[LorebookEntry]]  # the persona card's lorebook entries that fired
     model: NotRequired[str]
     usage: NotRequired[Usage]
-    blocked: NotRequired[list[dict[str, str]]]  # this turn's blocked events: {channel, kind, action}
-    # the fact guard's record of this turn: facts checked, replies generated, the first draft's and
-    # the final reply's problems, the action taken and whether the final reply is still flagged
-    fact_check: NotRequired[dict[str, Any]]
+    blocked: NotRequired[list[BlockedEvent]]
+    fact_check: NotRequired[FactCheckRecord]
 
 
 class PersonaChatState(PersonaChatInput, PersonaChatOutput):
@@ -102,7 +143,7 @@ class PersonaChatState(PersonaChatInput, PersonaChatOutput):
     settings, never a caller's; `canary`, `streamed` and `stream_blocked` serve the guard."""
 
     collections: NotRequired[list[str] | None]
-    rag: NotRequired[dict[str, Any] | None]
+    rag: NotRequired[RagSettings | None]
     draft: NotRequired[AnyMessage | None]  # generate's reply until the guard passes or replaces it
     canary: NotRequired[str]  # this turn's marker in the system message (generate sets it)
     streamed: NotRequired[str]  # what a streaming caller was sent of the draft (`STREAM_CHECKED_KEY`)
