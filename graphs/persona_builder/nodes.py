@@ -42,6 +42,7 @@ from runtime.services import services_of
 from runtime.settings import Settings
 from store.accounts import get_account, latest_posts
 from store.ghostwriter import current_version, save_version
+from store.types import Pool
 from tools.engagement import pick_exemplars, post_engagement, split_holdout
 from tools.style_similarity import style_similarity
 from tools.stylometrics import StyleMetrics, describe_style, measure_style
@@ -76,7 +77,7 @@ async def _settings(runtime: Runtime[BuilderContext] | None) -> Settings:
     return (await services_of(getattr(runtime, "context", None))).settings
 
 
-async def _pool(runtime: Runtime[BuilderContext] | None) -> Any:
+async def _pool(runtime: Runtime[BuilderContext] | None) -> Pool:
     return (await services_of(getattr(runtime, "context", None))).pool
 
 
