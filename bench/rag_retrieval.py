@@ -81,8 +81,13 @@ async def load(services: Services, collection: str, owner: str, vectors: np.ndar
 
 
 async def timed(
-    services, query: np.ndarray, collection: str, metric: Literal["cosine", "euclidean"], exact: bool, ef: int
-):
+    services: Services,
+    query: np.ndarray,
+    collection: str,
+    metric: Literal["cosine", "euclidean"],
+    exact: bool,
+    ef: int,
+) -> tuple[float, list[int]]:
     started = time.perf_counter()
     rows = await search_chunks(
         services.pool,
@@ -96,7 +101,7 @@ async def timed(
     return time.perf_counter() - started, [r["id"] for r in rows]
 
 
-async def uses_index(services, query: np.ndarray, collection: str, metric: str) -> bool:
+async def uses_index(services: Services, query: np.ndarray, collection: str, metric: str) -> bool:
     """True when the planner answers the non-exact query with the HNSW index."""
     op = "<=>" if metric == "cosine" else "<->"
     literal = "[" + ",".join(f"{x:.6f}" for x in query) + "]"
@@ -110,7 +115,7 @@ async def uses_index(services, query: np.ndarray, collection: str, metric: str) 
     return INDEXES[metric][0] in plan
 
 
-async def run(args, data_dir: Path) -> None:
+async def run(args: argparse.Namespace, data_dir: Path) -> None:
     rng = np.random.default_rng(args.seed)
     vectors, centers = clustered_vectors(args.rows, clusters=args.clusters, spread=args.spread, rng=rng)
     queries, _ = clustered_vectors(args.queries, clusters=args.clusters, spread=args.spread, rng=rng, centers=centers)

@@ -84,7 +84,7 @@ def _instant_model(sync: bool) -> GenericFakeChatModel:
     return (GenericFakeChatModel if sync else InstantChatModel)(messages=cycle([REPLY]))
 
 
-async def bare_stream():
+async def bare_stream() -> AsyncIterator[str]:
     for chunk in CHUNKS:
         if chunk:
             yield f"data: {json.dumps({'type': 'text_delta', 'content': chunk})}\n\n"
@@ -93,7 +93,7 @@ async def bare_stream():
     yield "data: [DONE]\n\n"
 
 
-async def bare_model_stream():
+async def bare_model_stream() -> AsyncIterator[str]:
     """The same SSE lines, with the chunks produced by the same instant model called directly."""
     async for chunk in instant_model("x").astream([HumanMessage("What about AI?")]):
         if chunk.text:

@@ -18,12 +18,12 @@ from evals.suites import SUITES
 BASELINE = json.loads((Path(__file__).parent / "baseline.json").read_text(encoding="utf-8"))
 
 
-def test_baseline_covers_exactly_the_offline_suites():
+def test_baseline_covers_exactly_the_offline_suites() -> None:
     assert set(BASELINE["suites"]) == {name for name, suite in SUITES.items() if suite.offline}
 
 
 @pytest.mark.parametrize("name", sorted(BASELINE["suites"]))
-async def test_offline_suite_meets_baseline(name, tmp_path):
+async def test_offline_suite_meets_baseline(name: str, tmp_path: Path) -> None:
     record = await run_suite(name, out_dir=tmp_path, progress=False)
     summary = {k: v["mean"] for k, v in record["summary"].items()}
     limits = BASELINE["suites"][name]

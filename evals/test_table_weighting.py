@@ -3,12 +3,18 @@ the twins' own answers closer to their clusters on the columns it fits."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from evals.table_weighting import compare, main
 from tests.use_cases.twin.test_twin_record_tables import survey_rows, table_and_schema
 from use_cases.twin.record_table import read_record_table
 
 
-def test_raking_brings_the_twins_closer_to_their_clusters_on_the_columns_it_fits(tmp_path, capsys):
+def test_raking_brings_the_twins_closer_to_their_clusters_on_the_columns_it_fits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     records, schema = table_and_schema(tmp_path, survey_rows(150))
     figures = compare(read_record_table(records, schema), 2, ["death_penalty"])
     assert set(figures) == {"age_gender", "raked"}

@@ -4,6 +4,7 @@ twin answers two items through the real local model with every metric in range."
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import pytest
 
@@ -26,7 +27,7 @@ from evals.twin_fidelity import (
 ITEM = {item.key: item for item in ITEMS}
 
 
-def test_truths_come_from_the_persona_record():
+def test_truths_come_from_the_persona_record() -> None:
     world = demo_world()
     hazel = cluster_personas(world, 1)[1]
     assert hazel.name == "Hazel"
@@ -39,7 +40,7 @@ def test_truths_come_from_the_persona_record():
     assert shares["Own"] == pytest.approx(world.segments.clusters[1].attributes["homeowner_share"], abs=1e-4)
 
 
-def test_a_held_out_fact_is_gone_from_the_prompt_and_nothing_else():
+def test_a_held_out_fact_is_gone_from_the_prompt_and_nothing_else() -> None:
     world = demo_world()
     hazel = cluster_personas(world, 1)[1]
 
@@ -59,7 +60,7 @@ def test_a_held_out_fact_is_gone_from_the_prompt_and_nothing_else():
     assert "26-year-old" in demo and "New York" not in demo and "rent" not in demo
 
 
-def test_distances():
+def test_distances() -> None:
     options = ("a", "b", "c")
     p, q = {"a": 1.0, "b": 0.0, "c": 0.0}, {"a": 0.0, "b": 0.0, "c": 1.0}
     assert tvd(p, q) == 1.0 and wasserstein(p, q, options) == 2.0
@@ -68,10 +69,10 @@ def test_distances():
     assert spread_ratio({"a": 0.5, "b": 0.5}, {"a": 0.5, "b": 0.5}) == 1.0
 
 
-async def test_one_twin_answers_through_the_local_model():
-    from graphs.segment_survey.closed_answer import ask_closed_question
+async def test_one_twin_answers_through_the_local_model() -> None:
+    from graphs.segment_survey.closed_answer import ClosedAnswer, ask_closed_question
 
-    async def ask(system, question, options, order):
+    async def ask(system: str, question: str, options: Sequence[str], order: Sequence[int]) -> ClosedAnswer:
         return await ask_closed_question("local:smollm2", system, question, options, order=order, seed=SEED)
 
     world = demo_world()
@@ -86,7 +87,9 @@ async def test_one_twin_answers_through_the_local_model():
         assert all(answer in item.options for answers in row.output.values() for answer in answers)
         assert all(0.0 <= v <= 1.0 for v in row.metrics.values())
         glob = distribution(item, world.records)
-        assert row.metrics["accuracy_global_prior"] == float(max(glob, key=glob.get) == row.notes["truth"])
+        assert row.metrics["accuracy_global_prior"] == float(
+            max(glob, key=lambda option: glob[option]) == row.notes["truth"]
+        )
         assert row.metrics["accuracy_uniform"] == 0.5
     for row in cluster_rows:
         item = ITEM[row.inputs["item"]]
@@ -107,7 +110,7 @@ async def test_one_twin_answers_through_the_local_model():
     assert rescored == {r.id: pytest.approx(r.metrics) for r in results}
 
 
-def test_the_run_can_be_narrowed_to_some_clusters():
+def test_the_run_can_be_narrowed_to_some_clusters() -> None:
     from evals.suites import fidelity_rows
     from runtime.errors import ConfigError
 

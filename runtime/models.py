@@ -122,7 +122,7 @@ def _chat_openai(
     )
 
 
-def _build_local(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
+def _build_local(model: str, *, temperature: float | None, max_tokens: int | None, settings: Settings) -> BaseChatModel:
     url = _local_base_url
     if url is None:
         raise ConfigError(
@@ -140,7 +140,9 @@ def _build_local(model: str, *, temperature, max_tokens, settings: Settings) -> 
     )
 
 
-def _build_openai(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
+def _build_openai(
+    model: str, *, temperature: float | None, max_tokens: int | None, settings: Settings
+) -> BaseChatModel:
     _check_openai(model, settings)
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
     return _chat_openai(
@@ -175,7 +177,9 @@ def _check_vertex(model: str, settings: Settings) -> None:
         raise ConfigError(f"google_vertexai:{model} needs GOOGLE_CLOUD_PROJECT (the Google Cloud project id).")
 
 
-def _build_vertex(model: str, *, temperature, max_tokens, settings: Settings) -> BaseChatModel:
+def _build_vertex(
+    model: str, *, temperature: float | None, max_tokens: int | None, settings: Settings
+) -> BaseChatModel:
     _check_vertex(model, settings)
     from langchain_google_vertexai import ChatVertexAI
 

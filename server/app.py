@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -55,7 +56,7 @@ def create_app(
     services = services or Services.create(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.start(with_model=start_model, with_embeddings=start_embeddings)
         await ensure_demo_twins(services)
         await recover_jobs(services)

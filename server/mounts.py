@@ -54,7 +54,7 @@ def route_shape(path: str) -> str:
     return _PARAM.sub(shape, path)
 
 
-def _claims(prefix: str, routes) -> dict[tuple[str, str], str]:
+def _claims(prefix: str, routes: Sequence[Any]) -> dict[tuple[str, str], str]:
     """(method, path shape) -> the literal path, for every HTTP route (included routers too)."""
     claims: dict[tuple[str, str], str] = {}
     for route in _flat_routes(routes):

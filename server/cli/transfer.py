@@ -20,12 +20,14 @@ from runtime.errors import ConfigError, ServiceError
 from runtime.settings import get_settings
 
 if TYPE_CHECKING:
+    from runtime.services import Services
     from use_cases.portable.files import ExportFile
+    from use_cases.studio.access import CurrentUser
 
 FORMATS = ("card_v2", "card_v3", "png", "png_v3", "bundle")  # use_cases.portable.files.ExportFormat
 
 
-def _services():
+def _services() -> Services:
     from runtime.services import Services
 
     return Services.create(get_settings())
@@ -66,7 +68,7 @@ async def _export(args: argparse.Namespace) -> ExportFile:
     return file
 
 
-async def _owner(services, username: str | None):
+async def _owner(services: Services, username: str | None) -> CurrentUser:
     from store.users import get_user_by_username
     from use_cases.studio.access import CurrentUser
     from use_cases.studio.security import Role
