@@ -21,8 +21,8 @@ from runtime.local_llm import LocalLLMServer, free_port
 from runtime.models import set_local_base_url
 from runtime.services import Services, set_current_services
 from runtime.settings import Settings, get_settings
-from tests.fakes import Script, install_fake_provider, remove_fake_provider
-from tests.twin_fixtures import small_segments
+from tests.support.fakes import Script, install_fake_provider, remove_fake_provider
+from tests.support.twin import small_segments
 from use_cases.twin.segment_import import replace_segments
 from use_cases.twin.segments.model import SegmentSet
 

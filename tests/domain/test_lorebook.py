@@ -17,7 +17,7 @@ from domain.lorebook import (
     read_book,
     within_budget,
 )
-from tests.studio_support import user_with_token
+from tests.support.studio import user_with_token
 
 
 def entry(content: str, keys: list[str], **fields: Any) -> dict[str, Any]:

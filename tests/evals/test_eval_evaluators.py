@@ -19,7 +19,7 @@ from evals.metrics import accuracy_at_k, bootstrap_interval, recall_at_k, recipr
 from evals.runner import load_run, parse_prompt_overrides, run_suite, save_run
 from prompts import load_prompt, override_prompts
 from runtime.errors import ConfigError
-from tests.stub_server import LoopbackServer, StubHandler
+from tests.support.stub_server import LoopbackServer, StubHandler
 
 FACTS = {"age_band": "25 - 34", "gender": "Female", "location": "Austin, Texas", "credit_tier": "Near-Prime"}
 

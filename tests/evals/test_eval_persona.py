@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from tests.gw_support import HEADERS, SAMPLE_POST, add_account, builder_responder, sample_account
 from tests.server.test_transfer_cli import cli_env, personas  # noqa: F401 (the fixture)
 from tests.server.test_transfer_cli import settings as settings  # noqa: F401 (BO_API_KEY for the ghostwriter routes)
-from tests.studio_support import build, user_with_token
+from tests.support.ghostwriter import HEADERS, SAMPLE_POST, add_account, builder_responder, sample_account
+from tests.support.studio import build, user_with_token
 
 
 def _responder(messages):
@@ -109,7 +109,7 @@ async def test_ghostwriter_version_and_twin_facts(services, client, cli_env, scr
     assert len(record["examples"]) == 2 and all(e["inputs"]["handle"] == account["handle"] for e in record["examples"])
     assert "closer_to_own" in record["summary"]
 
-    from tests.twin_fixtures import small_segments
+    from tests.support.twin import small_segments
     from use_cases.twin.segment_import import replace_segments
 
     await replace_segments(services.pool, small_segments(), services.embeddings)

@@ -24,10 +24,10 @@ from langgraph.pregel import Pregel
 
 from runtime.services import current_services, ensure_services, stop_current_services
 from runtime.settings import get_settings
-from tests.fakes import Script, install_fake_provider
-from tests.gw_support import builder_responder, sample_account
-from tests.paths import ROOT
-from tests.twin_fixtures import small_segments
+from tests.support.fakes import Script, install_fake_provider
+from tests.support.ghostwriter import builder_responder, sample_account
+from tests.support.paths import ROOT
+from tests.support.twin import small_segments
 
 GRAPHS: dict[str, str] = json.loads((ROOT / "langgraph.json").read_text())["graphs"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from langgraph.pregel import Pregel
 
-from tests.paths import ROOT
+from tests.support.paths import ROOT
 
 
 def _load(spec: str):

@@ -8,8 +8,8 @@ import sys
 
 import httpx
 
-from tests.dev_server import ROOT, langgraph_dev, needs_studio, service_env
-from tests.twin_fixtures import small_segments
+from tests.support.dev_server import ROOT, langgraph_dev, needs_studio, service_env
+from tests.support.twin import small_segments
 from use_cases.twin.segment_files import write_segment_set
 from use_cases.twin.segments.model import SegmentSet
 

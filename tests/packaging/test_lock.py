@@ -9,7 +9,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.paths import ROOT
+from tests.support.paths import ROOT
 
 LOCK_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 # What the lock is resolved for (`make lock`): markers are evaluated against it.

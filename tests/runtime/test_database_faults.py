@@ -18,7 +18,7 @@ from runtime.embedded_pg import postgres_pid, restart_if_dead, start_embedded_po
 from runtime.services import Services
 from runtime.settings import Settings
 from tests.conftest import app_client
-from tests.gw_support import API_KEY, HEADERS
+from tests.support.ghostwriter import API_KEY, HEADERS
 
 LIST = "/ghostwriter/personas/list"
 ACCOUNT = {"id": "4242", "handle": "faulty", "display_name": "Faulty", "avatar_url": "https://example.com/a.png"}

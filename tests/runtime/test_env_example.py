@@ -3,7 +3,7 @@
 import re
 
 from runtime.settings import Settings
-from tests.paths import ROOT
+from tests.support.paths import ROOT
 
 ENV_EXAMPLE = ROOT / ".env.example"
 

@@ -18,7 +18,7 @@ from runtime.services import current_services, services_of, set_current_services
 from runtime.settings import get_settings
 from store.accounts import import_posts, upsert_account
 from store.ghostwriter import current_version
-from tests.gw_support import sample_account
+from tests.support.ghostwriter import sample_account
 
 
 async def test_graphs_run_on_the_services_their_context_carries(services, twins, script, monkeypatch):

@@ -18,7 +18,7 @@ from runtime.embedded_pg import PIDS_FILE, handle_pids, postgres_pid
 from runtime.local_llm import free_port
 from runtime.services import Services, current_services, ensure_services, stop_current_services
 from runtime.settings import Settings, get_settings
-from tests.dev_server import langgraph_dev, needs_studio, service_env, wait_for
+from tests.support.dev_server import langgraph_dev, needs_studio, service_env, wait_for
 
 
 def _dead_pid() -> int:

@@ -14,7 +14,7 @@ from prompts import render_prompt
 from runtime.errors import UpstreamError
 from runtime.local_llm import local_option_scores
 from runtime.models import local_base_url, set_local_base_url
-from tests.stub_server import LoopbackServer, StubHandler
+from tests.support.stub_server import LoopbackServer, StubHandler
 
 HAZEL = (
     "You are Hazel, a 26-year-old woman in New York. You live alone in a rented flat "

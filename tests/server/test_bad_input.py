@@ -9,8 +9,8 @@ import json
 import pytest
 
 from runtime.settings import Settings
-from tests.gw_support import HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
-from tests.studio_support import build, login, make_user, upload
+from tests.support.ghostwriter import HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
+from tests.support.studio import build, login, make_user, upload
 
 GW = "/ghostwriter"
 

@@ -16,9 +16,9 @@ import pytest
 
 from bench.stub_openai import Behaviour
 from runtime.settings import Settings
-from tests.gw_support import API_KEY, HEADERS, add_account, sample_account
 from tests.server.ghostwriter.test_load_shedding import _live, make_persona, stub_settings, wait_until
-from tests.upstream_log import logged_stub
+from tests.support.ghostwriter import API_KEY, HEADERS, add_account, sample_account
+from tests.support.upstream_log import logged_stub
 
 SLOW = 0.3  # seconds between the stub's tokens (a non-streamed answer waits as long as streaming it)
 LONG = 1000  # tokens: an answer that takes minutes
@@ -164,7 +164,7 @@ async def test_requests_with_and_without_bodies_are_answered_as_before(live_app,
 
 async def test_a_studio_chat_left_mid_call_leaves_no_trace_in_its_history(live_app, upstream, services):
     """The turn's question is not kept in the chat's memory: the next turn's prompt lacks it."""
-    from tests.studio_support import build, login, make_user
+    from tests.support.studio import build, login, make_user
 
     stub, calls = upstream
     uid = await make_user(services, "builder", "builder")

@@ -21,7 +21,7 @@ from runtime.embedded_pg import restart_if_dead
 from runtime.local_llm import LocalLLMServer
 from runtime.settings import Settings
 from tests.runtime.test_database_faults import _kill_and_wait, _server_processes
-from tests.stub_server import LoopbackServer, StubHandler
+from tests.support.stub_server import LoopbackServer, StubHandler
 
 MODELS = b'{"object": "list", "data": [{"id": "stub", "object": "model", "owned_by": "test"}]}'
 

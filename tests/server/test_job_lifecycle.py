@@ -18,7 +18,7 @@ from bench.stub_openai import Behaviour
 from runtime.embedded_pg import postgres_pid
 from tests.server.ghostwriter.test_load_shedding import wait_until
 from tests.server.test_process_lifecycle import Serve, _gone
-from tests.upstream_log import logged_stub
+from tests.support.upstream_log import logged_stub
 
 GRACE = 4
 DEMO_TWINS = 180

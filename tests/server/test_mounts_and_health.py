@@ -7,7 +7,7 @@ from server.app import create_app
 from server.mounts import MountCollisionError, RestMount, include_mounts, route_shape
 from server.rest_mounts import check_rest_mounts, rest_mounts
 from tests.conftest import app_client
-from tests.stub_server import LoopbackServer, StubHandler
+from tests.support.stub_server import LoopbackServer, StubHandler
 
 
 def _router(*paths: str, method: str = "GET") -> APIRouter:

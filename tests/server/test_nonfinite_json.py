@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.settings import Settings
-from tests.gw_support import HEADERS, ghostwriter_settings
+from tests.support.ghostwriter import HEADERS, ghostwriter_settings
 
 
 @pytest.fixture

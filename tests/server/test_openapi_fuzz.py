@@ -22,9 +22,9 @@ from pydantic import SecretStr
 from runtime.local_llm import free_port
 from runtime.services import Services
 from server.app import create_app
-from tests.fakes import Script, install_fake_provider, remove_fake_provider
-from tests.gw_support import API_KEY, HEADERS, builder_responder, ghostwriter_settings, sample_account
-from tests.paths import DATA, ROOT
+from tests.support.fakes import Script, install_fake_provider, remove_fake_provider
+from tests.support.ghostwriter import API_KEY, HEADERS, builder_responder, ghostwriter_settings, sample_account
+from tests.support.paths import DATA, ROOT
 from use_cases.studio.security import hash_password
 
 ADMIN_PASSWORD = "fuzzing admin password"
@@ -153,7 +153,7 @@ def test_schemathesis_finds_no_failure_on_the_three_mounts(fuzz_server, tmp_path
     ]
     for name, value in auth.items():
         command += ["--header", f"{name}: {value}"]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.support.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
     run = subprocess.run(command, capture_output=True, text=True, timeout=3000, cwd=ROOT, env=env)
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     assert " passed" in run.stdout, run.stdout[-5000:]

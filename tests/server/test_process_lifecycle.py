@@ -22,7 +22,7 @@ from runtime.embedded_pg import PIDS_FILE, postgres_pid
 from runtime.local_llm import free_port
 from runtime.models import make_chat_model
 from runtime.settings import Settings
-from tests.paths import ROOT
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="module")

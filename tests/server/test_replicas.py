@@ -19,8 +19,8 @@ import psycopg
 import pytest
 
 from runtime.local_llm import free_port
-from tests.gw_support import API_KEY, HEADERS, sample_account
-from tests.paths import ROOT
+from tests.support.ghostwriter import API_KEY, HEADERS, sample_account
+from tests.support.paths import ROOT
 from use_cases.studio.security import hash_password
 
 GW = "/ghostwriter"
@@ -34,7 +34,7 @@ class Replica:
         self.name = name
         self.log = open(Path(env["DATA_DIR"]) / f"{name}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.replica_server", str(self.port)],
+            [sys.executable, "-m", "tests.support.replica_server", str(self.port)],
             cwd=ROOT,
             env=env,
             stdout=self.log,

@@ -13,7 +13,7 @@ import pytest
 
 from runtime.logs import RequestIdFilter, logging_config
 from runtime.settings import Settings
-from tests.gw_support import HEADERS, ghostwriter_settings
+from tests.support.ghostwriter import HEADERS, ghostwriter_settings
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ async def test_an_internal_error_is_a_500_without_internals_logged_once_under_it
 
 
 async def test_an_upstream_failure_is_a_502_logged_with_its_cause(settings, live_app, script, errors_with_ids):
-    from tests.gw_support import add_account, builder_responder, sample_account
+    from tests.support.ghostwriter import add_account, builder_responder, sample_account
 
     account = sample_account(0)
 

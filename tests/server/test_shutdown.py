@@ -14,10 +14,10 @@ import psutil
 
 from bench.stub_openai import Behaviour
 from runtime.embedded_pg import postgres_pid
-from tests.gw_support import API_KEY, HEADERS
 from tests.server.ghostwriter.test_load_shedding import make_persona, wait_until
 from tests.server.test_process_lifecycle import Serve, _gone
-from tests.upstream_log import logged_stub
+from tests.support.ghostwriter import API_KEY, HEADERS
+from tests.support.upstream_log import logged_stub
 
 GRACE = 4
 

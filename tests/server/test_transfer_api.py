@@ -13,10 +13,10 @@ import pytest
 from runtime.settings import Settings
 from store import versions as versions_store
 from store.personas import get_chat_profile
-from tests.gw_support import HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
-from tests.paths import CARDS
-from tests.studio_support import build, upload, user_with_token
-from tests.twin_fixtures import small_segments
+from tests.support.ghostwriter import HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
+from tests.support.paths import CARDS
+from tests.support.studio import build, upload, user_with_token
+from tests.support.twin import small_segments
 from tests.use_cases.portable.test_cards import chara_text, make_png
 from use_cases.portable import files as portable_files
 from use_cases.portable.png import read_card_png

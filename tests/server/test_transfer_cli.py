@@ -12,9 +12,9 @@ import runtime.services
 from runtime.services import set_current_services
 from runtime.settings import Settings, get_settings
 from server.cli import main
-from tests.gw_support import HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
-from tests.paths import CARDS
-from tests.studio_support import build, user_with_token
+from tests.support.ghostwriter import HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
+from tests.support.paths import CARDS
+from tests.support.studio import build, user_with_token
 from use_cases.portable.png import read_card_png
 
 
@@ -95,7 +95,7 @@ async def test_ghostwriter_and_twin(services, client, cli_env, script, capsys):
     assert await personas(services, "import", bundle, "--force") == 0
     assert f"Restored 1 version(s) of the ghostwriter persona of account {aid}" in capsys.readouterr().out
 
-    from tests.twin_fixtures import small_segments
+    from tests.support.twin import small_segments
     from use_cases.twin.segment_import import replace_segments
 
     await replace_segments(services.pool, small_segments(), services.embeddings)

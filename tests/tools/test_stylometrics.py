@@ -17,7 +17,7 @@ from evals.ghostwriter_style_dataset import (
     HOLDOUT_SEED,
     render_dataset,
 )
-from tests.paths import ROOT
+from tests.support.paths import ROOT
 from tools.engagement import engagement_score, pick_exemplars, post_engagement, split_holdout
 from tools.style_similarity import WEIGHTS, style_similarity
 from tools.stylometrics import (

@@ -14,7 +14,7 @@ from graphs.cluster_router import (
     greeting_text,
 )
 from store.personas import create_persona, get_chat_profile
-from tests.twin_fixtures import cluster_key, small_segments
+from tests.support.twin import cluster_key, small_segments
 from use_cases.twin.demo import ensure_demo_twins
 from use_cases.twin.segment_import import replace_segments
 from use_cases.twin.segments.model import SegmentSet

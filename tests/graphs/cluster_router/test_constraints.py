@@ -15,7 +15,7 @@ from graphs.cluster_router.constraints import (
     persona_matches_hard_constraints,
     scope_fits,
 )
-from tests.paths import ROOT
+from tests.support.paths import ROOT
 from use_cases.twin.segments.demo import demo_segments
 from use_cases.twin.segments.model import SegmentSet
 

@@ -17,7 +17,7 @@ from graphs.focus_group.context import FocusGroupContext
 from graphs.focus_group.graph import graph as focus_group
 from graphs.focus_group.themes import Sentence, build_themes, sentences_of
 from runtime.services import set_current_services
-from tests.twin_fixtures import cluster_key, small_segments
+from tests.support.twin import cluster_key, small_segments
 from use_cases.twin.segment_import import replace_segments
 from use_cases.twin.segments.model import SegmentSet
 

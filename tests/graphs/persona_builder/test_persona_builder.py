@@ -6,7 +6,7 @@ from __future__ import annotations
 from graphs.persona_builder import BuilderContext, build_persona_batch, build_persona_builder
 from store.accounts import import_posts, upsert_account
 from store.ghostwriter import current_version
-from tests.gw_support import SAMPLE_POST, builder_responder, last_text, sample_account
+from tests.support.ghostwriter import SAMPLE_POST, builder_responder, last_text, sample_account
 
 CTX = BuilderContext(model="fake:scripted")
 

@@ -20,7 +20,7 @@ from graphs.persona_chat.guard import REMOVED
 from prompts import render_prompt
 from runtime.services import Services
 from store.users import create_user
-from tests.studio_support import build, user_with_token
+from tests.support.studio import build, user_with_token
 
 CTX = ChatContext(model="fake:scripted")
 SECRET_PROMPT = (

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from graphs.segment_survey.closed_answer import ask_closed_question, draw_answer, shuffled_order
 from runtime.settings import Settings
-from tests.stub_server import LoopbackServer, StubHandler
+from tests.support.stub_server import LoopbackServer, StubHandler
 
 HAZEL = (
     "You are Hazel, a 26-year-old woman in New York. You live alone in a rented flat "

@@ -19,7 +19,7 @@ from graphs.segment_survey.graph import graph as segment_survey
 from graphs.segment_survey.segment_prior import record_shares
 from graphs.segment_survey.weights import effective_size, wilson_interval
 from runtime.services import set_current_services
-from tests.twin_fixtures import cluster_key, small_segments
+from tests.support.twin import cluster_key, small_segments
 from use_cases.twin.segment_import import replace_segments
 from use_cases.twin.segments.model import SegmentSet
 

@@ -7,7 +7,7 @@ import pytest
 from pydantic import SecretStr
 
 from runtime.settings import Settings
-from tests.gw_support import (
+from tests.support.ghostwriter import (
     API_KEY,
     HEADERS,
     SAMPLE_POST,
@@ -16,7 +16,7 @@ from tests.gw_support import (
     ghostwriter_settings,
     sample_account,
 )
-from tests.stub_server import LoopbackServer, StubHandler
+from tests.support.stub_server import LoopbackServer, StubHandler
 from tools.engagement import split_holdout
 from tools.style_similarity import style_similarity
 

@@ -12,7 +12,14 @@ import pytest
 from runtime.settings import Settings
 from store import batch_jobs
 from store.budgets import key_hash
-from tests.gw_support import API_KEY, HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
+from tests.support.ghostwriter import (
+    API_KEY,
+    HEADERS,
+    add_account,
+    builder_responder,
+    ghostwriter_settings,
+    sample_account,
+)
 from use_cases import task_queue
 from use_cases.ghostwriter import batch
 

@@ -21,8 +21,15 @@ from pydantic import SecretStr
 from runtime.models import register_chat_provider, unregister_chat_provider
 from runtime.settings import Settings
 from store import budgets
-from tests.gw_support import API_KEY, HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
-from tests.stub_server import LoopbackServer, StubHandler
+from tests.support.ghostwriter import (
+    API_KEY,
+    HEADERS,
+    add_account,
+    builder_responder,
+    ghostwriter_settings,
+    sample_account,
+)
+from tests.support.stub_server import LoopbackServer, StubHandler
 
 GW = "/ghostwriter"
 REPLY = "gm frens, AI is a whole mood 🌙"
@@ -517,7 +524,7 @@ async def test_chat_through_the_real_local_model(client, script, local_llm):
 
 
 async def test_documents_data_source_searches_the_shared_collections(client, script, services):
-    from tests.studio_support import upload, user_with_token
+    from tests.support.studio import upload, user_with_token
 
     _, builder = await user_with_token(services, client, "bob", "builder")
     for name, file_name, text in (

@@ -16,7 +16,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from runtime.settings import Settings
-from tests.gw_support import HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
+from tests.support.ghostwriter import HEADERS, add_account, builder_responder, ghostwriter_settings, sample_account
 
 GW = "/ghostwriter"
 IDLE_SESSION_TIMEOUT = 1.0  # seconds

@@ -19,7 +19,7 @@ from runtime.services import Services
 from runtime.settings import Settings
 from store import budgets
 from tests.conftest import LiveServer
-from tests.gw_support import API_KEY, HEADERS, add_account, sample_account
+from tests.support.ghostwriter import API_KEY, HEADERS, add_account, sample_account
 from use_cases.ghostwriter.errors import PROVIDER_FAILED
 
 GW = "/ghostwriter"

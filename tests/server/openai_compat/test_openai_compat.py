@@ -20,9 +20,9 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from runtime.settings import Settings
-from tests.gw_support import API_KEY, HEADERS, builder_responder, ghostwriter_settings, sample_account
-from tests.studio_support import PASSWORD, make_user
-from tests.twin_fixtures import small_segments
+from tests.support.ghostwriter import API_KEY, HEADERS, builder_responder, ghostwriter_settings, sample_account
+from tests.support.studio import PASSWORD, make_user
+from tests.support.twin import small_segments
 from use_cases.twin.segment_import import replace_segments
 
 PROFILE = "You are Offie, a cheerful office plant who loves sunlight and gossip about the coffee machine."
@@ -79,7 +79,7 @@ def _client(server, api_key: str) -> openai.OpenAI:
 
 
 def _fake_input_tokens(messages: list[BaseMessage]) -> int:
-    """What the scripted model reports as its prompt's tokens (tests/fakes.py)."""
+    """What the scripted model reports as its prompt's tokens (tests/support/fakes.py)."""
     return sum(len(str(m.content).split()) for m in messages)
 
 

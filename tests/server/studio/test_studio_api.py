@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from store.personas import create_persona
-from tests.studio_support import PASSWORD, build, extra_app, login, make_user, upload, user_with_token
+from tests.support.studio import PASSWORD, build, extra_app, login, make_user, upload, user_with_token
 
 SECRET = "x" * 48  # the settings fixture's jwt_secret
 

@@ -3,7 +3,7 @@ to them; personas without facts behave as before."""
 
 from __future__ import annotations
 
-from tests.studio_support import build, user_with_token
+from tests.support.studio import build, user_with_token
 
 FACTS = {"age_band": "25 - 34", "occupation": "dental hygienist", "household": "Single", "homeowner": "no"}
 

@@ -8,7 +8,7 @@ import re
 from evals.channels import make_pdf
 from retrievers.documents import DocumentCollectionRetriever
 from store.documents import search_chunks
-from tests.studio_support import build, upload, user_with_token
+from tests.support.studio import build, upload, user_with_token
 
 CORPUS = {
     "bees.md": "Honeybees communicate the direction of flowers with a waggle dance inside the hive.",

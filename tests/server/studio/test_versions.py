@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from runtime.models import register_chat_provider
 from store.personas import get_chat_profile
-from tests.fakes import ScriptedChatModel
-from tests.studio_support import build, make_user, upload, user_with_token
+from tests.support.fakes import ScriptedChatModel
+from tests.support.studio import build, make_user, upload, user_with_token
 
 BUILD = "/studio/personas/build"
 

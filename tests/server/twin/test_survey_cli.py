@@ -11,7 +11,7 @@ import pytest
 from runtime.services import set_current_services
 from tests.graphs.segment_survey.test_segment_survey import BOOMERS, QUESTION, fact_answerer
 from tests.server.twin.test_twin_cli import personas
-from tests.twin_fixtures import cluster_key, small_segments
+from tests.support.twin import cluster_key, small_segments
 from use_cases.twin.segment_import import replace_segments
 
 

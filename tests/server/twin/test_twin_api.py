@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from store.personas import create_persona
 from tests.conftest import app_client
-from tests.twin_fixtures import cluster_key, small_segments
+from tests.support.twin import cluster_key, small_segments
 from use_cases.twin.segment_import import replace_segments
 from use_cases.twin.segments.model import SegmentSet
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from runtime.services import set_current_services
 from server.cli import main
-from tests.twin_fixtures import small_segments
+from tests.support.twin import small_segments
 from use_cases.twin.segments.records import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, generate_records
 
 N_RECORDS, K = 90, 3  # build_segments needs 15 records per cluster at least

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage
 
-from tests.twin_fixtures import cluster_key, small_segments
+from tests.support.twin import cluster_key, small_segments
 from use_cases.twin.segment_import import replace_segments
 from use_cases.twin.segments.model import SegmentSet
 

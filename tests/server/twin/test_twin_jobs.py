@@ -25,11 +25,11 @@ from runtime.models import register_chat_provider, unregister_chat_provider
 from runtime.services import set_current_services
 from runtime.settings import Settings
 from store import twin_jobs
-from tests.fakes import ScriptedChatModel
 from tests.graphs.focus_group.test_focus_group import by_tenure
 from tests.graphs.segment_survey.test_segment_survey import BOOMERS, GEN_Z, QUESTION, fact_answerer
 from tests.server.twin.test_twin_cli import personas
-from tests.twin_fixtures import cluster_key, small_segments
+from tests.support.fakes import ScriptedChatModel
+from tests.support.twin import cluster_key, small_segments
 from use_cases.twin import jobs
 from use_cases.twin.segment_import import replace_segments
 from use_cases.twin.segments.model import SegmentSet

@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 from runtime.errors import ServiceError
-from tests.paths import CARDS
+from tests.support.paths import CARDS
 from use_cases.portable import card as cards
 from use_cases.portable import files, png
 

@@ -15,7 +15,7 @@ import pytest
 
 from runtime.errors import ServiceError
 from store.personas import get_chat_profile
-from tests.studio_support import user_with_token
+from tests.support.studio import user_with_token
 from tests.use_cases.portable.test_cards import chunk, make_png
 from use_cases.portable import card as cards
 from use_cases.portable import files, png

@@ -452,7 +452,7 @@ async def test_a_model_server_that_dies_mid_validation_is_one_error_line(
 ):
     """A peer that hangs up (as a crashed model server does) ends the command with one line
     naming the failure, not a traceback."""
-    from tests.stub_server import LoopbackServer, StubHandler
+    from tests.support.stub_server import LoopbackServer, StubHandler
 
     class HangUp(StubHandler):
         def do_POST(self) -> None:

@@ -2,7 +2,7 @@
 DATABASE_URL it is given (settings from the environment), the scripted fake model answering
 as `fake:scripted` (each call waits FAKE_MODEL_DELAY seconds, so a batch job takes a while).
 
-    python -m tests.replica_server PORT
+    python -m tests.support.replica_server PORT
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import uvicorn
 
 from runtime.services import Services
 from runtime.settings import Settings
-from tests.fakes import Script, install_fake_provider
-from tests.gw_support import builder_responder
+from tests.support.fakes import Script, install_fake_provider
+from tests.support.ghostwriter import builder_responder
 
 
 def _responder(messages):

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from runtime.local_llm import free_port
-from tests.paths import ROOT
+from tests.support.paths import ROOT
 
 LANGGRAPH = shutil.which("langgraph", path=str(Path(sys.executable).parent))
 # `make test` installs the studio extra first, so these run in CI; only a bare pytest skips them.
