@@ -543,6 +543,7 @@ async def _run_fidelity(suite: str, options: RunOptions) -> AsyncIterator[Exampl
     items = [item for item in ITEMS if not wanted or item.key in wanted]
     rows = fidelity_rows(suite, options.limit, os.environ.get("TWIN_FIDELITY_CLUSTERS", ""))
     from graphs.segment_survey.closed_answer import METHODS, ask_closed_question
+    from runtime.services import current_settings
 
     method = os.environ.get("TWIN_FIDELITY_METHOD", "auto").strip() or "auto"
     if method not in METHODS or method == "ssr":
@@ -550,7 +551,14 @@ async def _run_fidelity(suite: str, options: RunOptions) -> AsyncIterator[Exampl
 
     async def ask(system: str, question: str, choices: Any, order: Any) -> Any:
         return await ask_closed_question(
-            options.model, system, question, choices, order=order, seed=SEED, method=cast("Method", method)
+            options.model,
+            system,
+            question,
+            choices,
+            order=order,
+            seed=SEED,
+            method=cast("Method", method),
+            settings=current_settings(),
         )
 
     async for result in run_rows(rows, ask, items):
