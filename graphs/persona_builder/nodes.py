@@ -64,17 +64,14 @@ class StyleAnalysis(BaseModel):
     topics: list[str] = Field(default_factory=list)
 
 
-async def _model_name(runtime: Runtime[BuilderContext] | None) -> str:
-    """The run's model, else the services' CHAT_MODEL."""
+async def _model(runtime: Runtime[BuilderContext] | None) -> tuple[str, Settings]:
+    """The run's model (else the services' CHAT_MODEL) and the settings of the services it runs on."""
     context: Any = getattr(runtime, "context", None)
     name = getattr(context, "model", "") if context is not None else ""
     if not name and isinstance(context, dict):
         name = context.get("model", "")
-    return name or (await services_of(context)).settings.chat_model
-
-
-async def _settings(runtime: Runtime[BuilderContext] | None) -> Settings:
-    return (await services_of(getattr(runtime, "context", None))).settings
+    settings = (await services_of(context)).settings
+    return name or settings.chat_model, settings
 
 
 async def _pool(runtime: Runtime[BuilderContext] | None) -> Pool:
@@ -162,7 +159,7 @@ def parse_analysis(text: str) -> StyleAnalysis:
     return StyleAnalysis()
 
 
-async def _analyse(name: str, prompt: str, settings: Settings) -> StyleAnalysis:
+async def _analyse(name: str, settings: Settings, prompt: str) -> StyleAnalysis:
     """Structured output where the provider supports it; the local llama.cpp server gets a plain
     call whose JSON is parsed (its grammar-constrained JSON mode is too slow for a small CPU model).
     An unusable answer leaves only the measured traits: nothing is made up."""
@@ -198,7 +195,7 @@ async def analyse_style(state: BuilderState, runtime: Runtime[BuilderContext]) -
         measured=_measured_lines(metrics),
         posts=_quoted(state["exemplars"]),
     )
-    analysis = await _analyse(await _model_name(runtime), prompt, await _settings(runtime))
+    analysis = await _analyse(*await _model(runtime), prompt)
     measured = describe_style(metrics)
     extra = [t.strip() for t in analysis.traits if t.strip() and t.strip().lower() not in {m.lower() for m in measured}]
     record: StyleAnalysisRecord = {"traits": analysis.traits, "voice": analysis.voice, "topics": analysis.topics}
@@ -233,9 +230,8 @@ async def validate(state: BuilderState, runtime: Runtime[BuilderContext]) -> dic
     heldout = [p["text"] for p in state["heldout"]]
     if not heldout:
         return {"samples": [], "confidence_score": 0.0}
-    model = make_chat_model(
-        await _model_name(runtime), temperature=0.7, max_tokens=SAMPLE_MAX_TOKENS, settings=await _settings(runtime)
-    )
+    name, settings = await _model(runtime)
+    model = make_chat_model(name, temperature=0.7, max_tokens=SAMPLE_MAX_TOKENS, settings=settings)
     examples = voice_examples(state["exemplars"])
     samples: list[str] = []
     for topic in _sample_topics(state):
